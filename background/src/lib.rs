@@ -1,0 +1,15 @@
+//! multichat's background service worker.
+//!
+//! `worker.js` instantiates this module synchronously and calls [`service_worker_main`] during the worker's
+//! first evaluation, so the listeners exist before Chrome delivers the event that woke the worker.
+
+mod worker;
+
+use wasm_bindgen::prelude::*;
+
+/// Entry point of the background service worker (and of Firefox's background page).
+#[wasm_bindgen]
+pub fn service_worker_main() {
+    console_error_panic_hook::set_once();
+    worker::start();
+}

@@ -1,0 +1,192 @@
+//! The popup's components. They render the worker's [`View`] and dispatch requests; no logic lives here.
+
+use dioxus::prelude::*;
+use multichat_core::bridge::{Request, Response, View};
+use multichat_core::settings::{IceServer, Settings};
+
+use crate::bridge::Bridge;
+
+/// What the popup knows about its link to the worker.
+#[derive(Clone, PartialEq)]
+enum Link {
+    Connecting,
+    Ready(View),
+    /// The worker could not be reached; the text is for the user.
+    Broken(String),
+}
+
+#[derive(Clone, Copy)]
+struct Ui {
+    link: Signal<Link>,
+    /// The last refused request's message, shown until the next request.
+    error: Signal<Option<String>>,
+    bridge: Signal<Option<Bridge>>,
+}
+
+impl Ui {
+    fn send(mut self, request: Request) {
+        self.error.set(None);
+        let Some(bridge) = self.bridge.peek().clone() else { return };
+        let sent = bridge.send(request, move |response| match response {
+            Response::View { view } => self.link.set(Link::Ready(view)),
+            Response::Error { message } => self.error.set(Some(message)),
+        });
+        if let Err(err) = sent {
+            self.link.set(Link::Broken(format!("Lost the connection to multichat's background worker ({err}). Close and reopen the popup.")));
+        }
+    }
+}
+
+fn use_ui() -> Ui {
+    use_context::<Ui>()
+}
+
+#[component]
+pub(crate) fn App() -> Element {
+    let mut link = use_signal(|| Link::Connecting);
+    let error = use_signal(|| None::<String>);
+    let mut bridge = use_signal(|| None::<Bridge>);
+    let ui = use_context_provider(|| Ui { link, error, bridge });
+    use_hook(move || {
+        let connected = Bridge::connect(
+            move |view| link.set(Link::Ready(view)),
+            move || link.set(Link::Broken("multichat's background worker went away. Close and reopen the popup.".to_owned())),
+        );
+        match connected {
+            Ok(it) => {
+                bridge.set(Some(it));
+                ui.send(Request::GetView);
+            }
+            Err(err) => link.set(Link::Broken(format!("Could not reach multichat's background worker ({err})."))),
+        }
+    });
+
+    let body = match link() {
+        Link::Connecting => rsx! { p { role: "status", "Connecting…" } },
+        Link::Broken(message) => rsx! { p { role: "alert", class: "error", "{message}" } },
+        Link::Ready(view) => match view.account.clone() {
+            None => rsx! { SignIn {} },
+            Some(account) => rsx! { Home { username: account.username, peer_id: account.peer_id, view } },
+        },
+    };
+    rsx! {
+        header { h1 { "multichat" } }
+        main {
+            {body}
+            if let Some(message) = error() {
+                p { role: "alert", class: "error", "{message}" }
+            }
+        }
+    }
+}
+
+#[component]
+fn SignIn() -> Element {
+    let ui = use_ui();
+    let mut username = use_signal(String::new);
+    rsx! {
+        form {
+            class: "sign-in",
+            aria_label: "Sign in",
+            onsubmit: move |evt: FormEvent| {
+                evt.prevent_default();
+                ui.send(Request::SignIn { username: username() });
+            },
+            h2 { "Choose a username" }
+            p { "Others reach you by this name. It works with the original peerjs-multichat page too." }
+            label { r#for: "username", "Username" }
+            input {
+                id: "username",
+                name: "username",
+                autocomplete: "off",
+                autofocus: true,
+                value: "{username}",
+                oninput: move |evt| username.set(evt.value()),
+            }
+            button { r#type: "submit", "Sign in" }
+        }
+    }
+}
+
+#[component]
+fn Home(username: String, peer_id: String, view: View) -> Element {
+    let ui = use_ui();
+    rsx! {
+        section { aria_label: "Account",
+            p { class: "signed-in", "Signed in as " strong { "{username}" } }
+            p { class: "peer-id", "Your PeerJS id: " code { "{peer_id}" } }
+            button { onclick: move |_| ui.send(Request::SignOut), "Sign out" }
+        }
+        for problem in view.storage_problems.iter() {
+            p { role: "alert", class: "error", "{problem}" }
+        }
+        SettingsForm { settings: view.settings.clone() }
+    }
+}
+
+#[component]
+fn SettingsForm(settings: Settings) -> Element {
+    let ui = use_ui();
+    let server = settings.server.clone();
+    let mut host = use_signal(|| server.host.clone());
+    let mut port = use_signal(|| server.port.to_string());
+    let mut path = use_signal(|| server.path.clone());
+    let mut key = use_signal(|| server.key.clone());
+    let mut secure = use_signal(|| server.secure);
+    let mut ice = use_signal(|| settings.ice_servers.iter().flat_map(|it| it.urls.clone()).collect::<Vec<_>>().join("\n"));
+    let mut notifications = use_signal(|| settings.notifications);
+    let mut port_error = use_signal(|| None::<String>);
+    let base = settings.clone();
+    rsx! {
+        details { class: "settings",
+            summary { "Settings" }
+            form {
+                aria_label: "Settings",
+                onsubmit: move |evt: FormEvent| {
+                    evt.prevent_default();
+                    let Ok(port_number) = port().trim().parse::<u16>() else {
+                        port_error.set(Some("The port must be a number from 1 to 65535".to_owned()));
+                        return;
+                    };
+                    port_error.set(None);
+                    let mut settings = base.clone();
+                    settings.server.host = host().trim().to_owned();
+                    settings.server.port = port_number;
+                    settings.server.path = path().trim().to_owned();
+                    settings.server.key = key();
+                    settings.server.secure = secure();
+                    settings.notifications = notifications();
+                    settings.ice_servers = ice()
+                        .lines()
+                        .map(str::trim)
+                        .filter(|it| !it.is_empty())
+                        .map(|url| IceServer { urls: vec![url.to_owned()], username: None, credential: None })
+                        .collect();
+                    ui.send(Request::SaveSettings { settings });
+                },
+                label { r#for: "server-host", "Signaling server host" }
+                input { id: "server-host", value: "{host}", oninput: move |e| host.set(e.value()) }
+                label { r#for: "server-port", "Port" }
+                input { id: "server-port", inputmode: "numeric", value: "{port}", oninput: move |e| port.set(e.value()) }
+                label { r#for: "server-path", "Path" }
+                input { id: "server-path", value: "{path}", oninput: move |e| path.set(e.value()) }
+                label { r#for: "server-key", "Key" }
+                input { id: "server-key", value: "{key}", oninput: move |e| key.set(e.value()) }
+                label { class: "check",
+                    input { r#type: "checkbox", checked: secure(), onchange: move |e| secure.set(e.checked()) }
+                    "Use a secure connection (wss)"
+                }
+                label { r#for: "ice-servers", "ICE servers (one per line)" }
+                textarea { id: "ice-servers", rows: 2, value: "{ice}", oninput: move |e| ice.set(e.value()) }
+                label { class: "check",
+                    input { r#type: "checkbox", checked: notifications(), onchange: move |e| notifications.set(e.checked()) }
+                    "Notify me of new messages"
+                }
+                if let Some(message) = port_error() {
+                    p { role: "alert", class: "error", "{message}" }
+                }
+                button { r#type: "submit", "Save settings" }
+            }
+        }
+    }
+}

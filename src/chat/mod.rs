@@ -1,0 +1,1 @@
+//! The chat protocol and room model, sans-IO (being written).

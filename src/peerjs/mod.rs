@@ -1,0 +1,1 @@
+//! The PeerJS client protocol, sans-IO (being written).
