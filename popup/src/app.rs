@@ -21,15 +21,20 @@ struct Ui {
     /// The last refused request's message, shown until the next request.
     error: Signal<Option<String>>,
     bridge: Signal<Option<Bridge>>,
+    /// Reconnections since the worker last answered; bounded so a broken worker cannot spin the popup.
+    reconnects: Signal<u32>,
 }
 
 impl Ui {
     fn send(mut self, request: Request) {
         self.error.set(None);
         let Some(bridge) = self.bridge.peek().clone() else { return };
-        let sent = bridge.send(request, move |response| match response {
-            Response::View { view } => self.link.set(Link::Ready(view)),
-            Response::Error { message } => self.error.set(Some(message)),
+        let sent = bridge.send(request, move |response| {
+            self.reconnects.set(0);
+            match response {
+                Response::View { view } => self.link.set(Link::Ready(view)),
+                Response::Error { message } => self.error.set(Some(message)),
+            }
         });
         if let Err(err) = sent {
             self.link.set(Link::Broken(format!("Lost the connection to multichat's background worker ({err}). Close and reopen the popup.")));
@@ -41,25 +46,39 @@ fn use_ui() -> Ui {
     use_context::<Ui>()
 }
 
+/// Connects to the worker. Chrome stops an idle worker even while a popup is open; connecting again is
+/// what wakes it, so a lost port is reconnected at once, a few times in a row at most.
+fn connect(mut ui: Ui) {
+    const MAX_RECONNECTS: u32 = 3;
+    if *ui.reconnects.peek() > MAX_RECONNECTS {
+        ui.link.set(Link::Broken("multichat's background worker keeps stopping. Close and reopen the popup.".to_owned()));
+        return;
+    }
+    let connected = Bridge::connect(
+        move |view| ui.link.set(Link::Ready(view)),
+        move || {
+            let attempts = *ui.reconnects.peek() + 1;
+            ui.reconnects.set(attempts);
+            connect(ui);
+        },
+    );
+    match connected {
+        Ok(bridge) => {
+            ui.bridge.set(Some(bridge));
+            ui.send(Request::GetView);
+        }
+        Err(err) => ui.link.set(Link::Broken(format!("Could not reach multichat's background worker ({err})."))),
+    }
+}
+
 #[component]
 pub(crate) fn App() -> Element {
-    let mut link = use_signal(|| Link::Connecting);
+    let link = use_signal(|| Link::Connecting);
     let error = use_signal(|| None::<String>);
-    let mut bridge = use_signal(|| None::<Bridge>);
-    let ui = use_context_provider(|| Ui { link, error, bridge });
-    use_hook(move || {
-        let connected = Bridge::connect(
-            move |view| link.set(Link::Ready(view)),
-            move || link.set(Link::Broken("multichat's background worker went away. Close and reopen the popup.".to_owned())),
-        );
-        match connected {
-            Ok(it) => {
-                bridge.set(Some(it));
-                ui.send(Request::GetView);
-            }
-            Err(err) => link.set(Link::Broken(format!("Could not reach multichat's background worker ({err})."))),
-        }
-    });
+    let bridge = use_signal(|| None::<Bridge>);
+    let reconnects = use_signal(|| 0);
+    let ui = use_context_provider(|| Ui { link, error, bridge, reconnects });
+    use_hook(move || connect(ui));
 
     let body = match link() {
         Link::Connecting => rsx! { p { role: "status", "Connecting…" } },

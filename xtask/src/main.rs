@@ -1,1 +1,58 @@
-fn main() {}
+//! multichat's build driver (`cargo xtask <command>`), the one place that knows how the pieces fit.
+//!
+//! - `build`: compile the worker and popup to wasm, run wasm-bindgen and wasm-opt, assemble `dist/`,
+//!   print the size report.
+//! - `run`: `build`, then launch Chromium with `dist/` loaded in a fresh profile when a display exists;
+//!   otherwise print where `dist/` is for "Load unpacked".
+//! - `test`: every test: native core tests, then (inside a fresh network namespace with only `lo`) the
+//!   wasm-bindgen browser tests and the end-to-end Playwright tests against the built extension.
+//! - `lint`: `web-ext lint` on `dist/`.
+//!
+//! Every command first installs what a fresh machine lacks (rustup target, the pinned wasm-bindgen CLI,
+//! npm packages); `.ci/run` adds the Debian packages, which need root.
+
+mod build;
+mod test;
+mod tools;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let command = args.first().map(String::as_str).unwrap_or("help");
+    let rest = &args[args.len().min(1)..];
+    match command {
+        "build" => build::build().map(drop),
+        "run" => build::launch(),
+        "lint" => {
+            build::build()?;
+            build::lint()
+        }
+        "test" => test::all(rest),
+        // Internal: the half of `test` that runs inside the network namespace.
+        "test-in-netns" => test::in_netns(rest),
+        "help" | "--help" | "-h" => {
+            println!("usage: cargo xtask build | run | test [--e2e-only|--no-e2e] | lint");
+            Ok(())
+        }
+        other => bail!("unknown command {other:?}; try `cargo xtask help`"),
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
