@@ -6,5 +6,7 @@
 pub mod chrome;
 pub mod convert;
 pub mod error;
+pub mod rtc;
+pub mod ws;
 
 pub use error::ShellError;

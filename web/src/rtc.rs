@@ -1,0 +1,1 @@
+//! RTCPeerConnection / RTCDataChannel wrapper (being written).

@@ -1,0 +1,1 @@
+//! WebSocket wrapper (being written).
