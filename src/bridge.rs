@@ -34,6 +34,7 @@ pub enum Response {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct View {
     pub account: Option<AccountView>,
+    pub engine: EngineStatus,
     pub settings: Settings,
     /// Problems the worker met loading storage, worded for the user.
     pub storage_problems: Vec<String>,
@@ -56,4 +57,77 @@ pub struct PopupToWorker {
 pub enum WorkerToPopup {
     Reply { id: u64, response: Response },
     Update { view: View },
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Worker ⇄ engine. The engine (Chrome: the offscreen document; Firefox: the background page) holds the
+// PeerJS signaling connection and the WebRTC data channels and nothing else: every frame a peer sends is
+// handed to the worker, which owns the chat state and tells the engine what to send.
+
+/// Messages to the engine travel through `chrome.runtime.sendMessage` (Chrome) with this `to` tag, so the
+/// popup and the worker ignore them.
+pub const ENGINE_ADDRESS: &str = "engine";
+pub const WORKER_ADDRESS: &str = "worker";
+
+/// Identifies one data connection: the PeerJS connection id (`dc_…`), unique per connection.
+pub type LinkId = String;
+
+/// How the engine's signaling connection is doing, as the popup shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum EngineStatus {
+    /// Not signed in, or the engine has not started yet.
+    #[default]
+    Offline,
+    Connecting,
+    Online,
+    /// The connection dropped; the engine is retrying with the same id.
+    Reconnecting { attempt: u32 },
+    /// The engine gave up; `message` is written for the user (e.g. the username is taken).
+    Failed { message: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WorkerToEngine {
+    /// Register `peer_id` with the signaling server in `settings` (reconnects if either changed).
+    Configure { peer_id: String, settings: Settings },
+    /// Disconnect everything and forget the id (sign out).
+    Shutdown,
+    /// Open a data connection to `peer_id` with the `json` serialization and this metadata.
+    Dial { peer_id: String, metadata: serde_json::Value },
+    /// Send one JSON value on a link.
+    Send { link: LinkId, frame: serde_json::Value },
+    Close { link: LinkId },
+}
+
+/// A data connection as the engine reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinkInfo {
+    pub link: LinkId,
+    pub peer_id: String,
+    /// The connection metadata the dialing side attached (the original page puts its member list here).
+    pub metadata: serde_json::Value,
+    /// True when we dialed.
+    pub outgoing: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EngineToWorker {
+    /// The engine started (or restarted) and has these links open; the worker answers with its
+    /// configuration (a [`WorkerToEngine::Configure`] or [`WorkerToEngine::Shutdown`]).
+    Hello { status: EngineStatus, links: Vec<LinkInfo> },
+    Status { status: EngineStatus },
+    LinkUp { info: LinkInfo },
+    Frame { link: LinkId, frame: serde_json::Value },
+    LinkDown { link: LinkId, reason: String },
+    DialFailed { peer_id: String, reason: String },
+}
+
+/// The envelope on `chrome.runtime.sendMessage`: who it is for, and the message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Addressed<T> {
+    pub to: String,
+    pub body: T,
 }

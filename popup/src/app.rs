@@ -1,7 +1,7 @@
 //! The popup's components. They render the worker's [`View`] and dispatch requests; no logic lives here.
 
 use dioxus::prelude::*;
-use multichat_core::bridge::{Request, Response, View};
+use multichat_core::bridge::{EngineStatus, Request, Response, View};
 use multichat_core::settings::{IceServer, Settings};
 
 use crate::bridge::Bridge;
@@ -134,6 +134,7 @@ fn Home(username: String, peer_id: String, view: View) -> Element {
         section { aria_label: "Account",
             p { class: "signed-in", "Signed in as " strong { "{username}" } }
             p { class: "peer-id", "Your PeerJS id: " code { "{peer_id}" } }
+            EngineLine { status: view.engine.clone() }
             button { onclick: move |_| ui.send(Request::SignOut), "Sign out" }
         }
         for problem in view.storage_problems.iter() {
@@ -207,5 +208,19 @@ fn SettingsForm(settings: Settings) -> Element {
                 button { r#type: "submit", "Save settings" }
             }
         }
+    }
+}
+
+#[component]
+fn EngineLine(status: EngineStatus) -> Element {
+    let (class, text) = match status {
+        EngineStatus::Offline => ("status offline", "Offline".to_owned()),
+        EngineStatus::Connecting => ("status connecting", "Connecting to the signaling server…".to_owned()),
+        EngineStatus::Online => ("status online", "Online".to_owned()),
+        EngineStatus::Reconnecting { attempt } => ("status connecting", format!("Connection lost; reconnecting (attempt {attempt})…")),
+        EngineStatus::Failed { message } => ("status failed error", message),
+    };
+    rsx! {
+        p { role: "status", aria_live: "polite", class: "{class}", "{text}" }
     }
 }

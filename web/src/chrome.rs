@@ -40,6 +40,24 @@ extern "C" {
     #[wasm_bindgen(js_namespace = ["chrome", "runtime"], js_name = getURL)]
     pub fn runtime_get_url(path: &str) -> String;
 
+    #[wasm_bindgen(js_namespace = ["chrome", "runtime"], js_name = sendMessage, catch)]
+    async fn runtime_send_message(message: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(thread_local_v2, js_namespace = ["chrome", "runtime"], js_name = onMessage)]
+    static RUNTIME_ON_MESSAGE: ChromeEvent;
+
+    #[wasm_bindgen(js_namespace = ["chrome", "offscreen"], js_name = createDocument, catch)]
+    async fn offscreen_create_document(parameters: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "offscreen"], js_name = hasDocument, catch)]
+    async fn offscreen_has_document() -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["chrome", "action"], js_name = setBadgeText, catch)]
+    async fn action_set_badge_text(details: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "action"], js_name = setBadgeBackgroundColor, catch)]
+    async fn action_set_badge_background_color(details: &JsValue) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["chrome", "notifications"], js_name = create, catch)]
+    async fn notifications_create(id: &str, options: &JsValue) -> Result<JsValue, JsValue>;
+
     #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = get, catch)]
     async fn storage_local_get(keys: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = set, catch)]
@@ -109,5 +127,81 @@ pub async fn storage_apply(writes: &[StorageWrite]) -> Result<(), ShellError> {
             }
         }
     }
+    Ok(())
+}
+
+/// Registers a `chrome.runtime.onMessage` listener for the life of this context. `handler` gets each
+/// message and returns the reply to send back, or `None` to leave the message to other listeners.
+/// Replies may be computed asynchronously, so the listener keeps the channel open (returns `true`).
+pub fn on_message<F, Fut>(mut handler: F)
+where
+    F: FnMut(JsValue) -> Option<Fut> + 'static,
+    Fut: std::future::Future<Output = JsValue> + 'static,
+{
+    let closure = Closure::<dyn FnMut(JsValue, JsValue, Function) -> bool>::new(
+        move |message: JsValue, _sender: JsValue, send_response: Function| match handler(message) {
+            Some(reply) => {
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ = send_response.call1(&JsValue::NULL, &reply.await);
+                });
+                true
+            }
+            None => false,
+        },
+    );
+    RUNTIME_ON_MESSAGE.with(|event| event.add_listener(closure.as_ref().unchecked_ref()));
+    closure.forget();
+}
+
+/// Sends a message to the extension's other contexts and waits for the first reply.
+/// Fails when no context listens (e.g. the offscreen document has not started yet).
+pub async fn send_message<T: serde::Serialize>(message: &T) -> Result<JsValue, ShellError> {
+    let value = convert::to_js(message)?;
+    runtime_send_message(&value).await.map_err(|err| ShellError::from_js("runtime.sendMessage", &err))
+}
+
+/// True where this browser offers offscreen documents (Chrome); Firefox runs the engine in its background page.
+pub fn has_offscreen_api() -> bool {
+    let chrome = Reflect::get(&js_sys::global(), &"chrome".into()).unwrap_or(JsValue::UNDEFINED);
+    Reflect::get(&chrome, &"offscreen".into()).is_ok_and(|it| !it.is_undefined())
+}
+
+/// Creates the offscreen document that hosts the WebRTC engine, unless it exists already.
+pub async fn ensure_offscreen_document(path: &str, justification: &str) -> Result<(), ShellError> {
+    let exists = offscreen_has_document().await.map_err(|err| ShellError::from_js("offscreen.hasDocument", &err))?;
+    if exists.as_bool() == Some(true) {
+        return Ok(());
+    }
+    let parameters = convert::to_js(&serde_json::json!({
+        "url": path,
+        "reasons": ["WEB_RTC"],
+        "justification": justification,
+    }))?;
+    match offscreen_create_document(&parameters).await {
+        Ok(_) => Ok(()),
+        // Two callers raced; the other one created it.
+        Err(err) if ShellError::from_js("", &err).detail.contains("single offscreen") => Ok(()),
+        Err(err) => Err(ShellError::from_js("offscreen.createDocument", &err)),
+    }
+}
+
+/// Shows `text` on the toolbar icon (empty clears it).
+pub async fn set_badge(text: &str) -> Result<(), ShellError> {
+    let color = convert::to_js(&serde_json::json!({ "color": "#2563eb" }))?;
+    action_set_badge_background_color(&color).await.map_err(|err| ShellError::from_js("action.setBadgeBackgroundColor", &err))?;
+    let details = convert::to_js(&serde_json::json!({ "text": text }))?;
+    action_set_badge_text(&details).await.map_err(|err| ShellError::from_js("action.setBadgeText", &err))?;
+    Ok(())
+}
+
+/// Shows a system notification; `id` replaces an earlier one with the same id.
+pub async fn notify(id: &str, title: &str, message: &str) -> Result<(), ShellError> {
+    let options = convert::to_js(&serde_json::json!({
+        "type": "basic",
+        "iconUrl": runtime_get_url("popup/icons/icon-128.png"),
+        "title": title,
+        "message": message,
+    }))?;
+    notifications_create(id, &options).await.map_err(|err| ShellError::from_js("notifications.create", &err))?;
     Ok(())
 }
