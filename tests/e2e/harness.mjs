@@ -79,6 +79,11 @@ export async function launchBrowser(profileDir) {
     watch(page, `page ${page.url()}`);
     page.on('pageerror', (err) => browser.problems.push(`page ${page.url()}: uncaught ${err.message}`));
   });
+  // Chrome's offscreen document (the engine) shows up as a background page.
+  context.on('backgroundpage', (page) => {
+    watch(page, 'engine');
+    page.on('pageerror', (err) => browser.problems.push(`engine: uncaught ${err.message}`));
+  });
   const watchWorker = (worker) => watch(worker, 'service worker');
   context.on('serviceworker', watchWorker);
   let [worker] = context.serviceWorkers();
@@ -86,6 +91,16 @@ export async function launchBrowser(profileDir) {
   browser.extensionId = new URL(worker.url()).host;
   watchWorker(worker);
   return browser;
+}
+
+/** The engine's offscreen document, once the worker has created it. */
+export async function enginePage(browser) {
+  const existing = browser.context.backgroundPages().find((page) => page.url().endsWith('/background/offscreen.html'));
+  if (existing) return existing;
+  return browser.context.waitForEvent('backgroundpage', {
+    predicate: (page) => page.url().endsWith('/background/offscreen.html'),
+    timeout: 10000,
+  });
 }
 
 /** Opens the popup as a tab (what the toolbar button shows, at the same URL). */

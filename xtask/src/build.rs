@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
@@ -140,8 +140,23 @@ fn print_size_report(wasm_files: &[(&str, PathBuf)]) -> Result<()> {
     Ok(())
 }
 
+/// `web-ext lint` on `dist/`: fails on any error (warnings about Chrome-only keys are expected).
 pub(crate) fn lint() -> Result<()> {
-    run(Command::new(tools::node_bin("web-ext")).args(["lint", "--self-hosted", "--source-dir"]).arg(dist()))
+    let out = Command::new(tools::node_bin("web-ext"))
+        .args(["lint", "--self-hosted", "--output", "json", "--source-dir"])
+        .arg(dist())
+        .output()
+        .context("running web-ext lint")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading web-ext lint's report:\n{text}"))?;
+    match report["summary"]["errors"].as_u64() {
+        Some(0) => {
+            println!("web-ext lint: 0 errors");
+            Ok(())
+        }
+        Some(n) => bail!("web-ext lint found {n} errors:\n{text}"),
+        None => bail!("web-ext lint's report has no error count:\n{text}"),
+    }
 }
 
 /// Builds, then opens Chromium with the extension in a fresh profile when there is a display.

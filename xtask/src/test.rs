@@ -67,6 +67,7 @@ pub(crate) fn all(args: &[String]) -> Result<()> {
     }
     if !native_only {
         build::build()?;
+        build::lint()?;
         tools::chromium()?;
         run(Command::new("cargo").current_dir(root()).args(wasm_test_args()).arg("--no-run"))?;
         let me = std::env::current_exe().context("locating xtask")?;
@@ -137,4 +138,25 @@ pub(crate) fn in_netns(args: &[String]) -> Result<()> {
         bail!("browser tests failed");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    #[test]
+    fn counts_every_runners_summary_lines() {
+        let mut tally = Tally::default();
+        for line in [
+            "test result: ok. 15 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s",
+            "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 filtered out; finished in 0.02s",
+            "ℹ pass 4",
+            "ℹ fail 1",
+            "# pass 2",
+            "test some_name_with_passed_in_it ... ok",
+        ] {
+            tally.count(line);
+        }
+        assert_eq!((tally.passed, tally.failed), (24, 3));
+    }
 }
