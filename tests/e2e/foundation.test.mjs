@@ -102,3 +102,25 @@ async function assertValue(locator, expected) {
   for (let i = 0; i < 50 && (await locator.inputValue()) !== expected; i++) await new Promise((r) => setTimeout(r, 100));
   assert.equal(await locator.inputValue(), expected);
 }
+
+test('the harness catches a CSP violation in an extension page', { timeout: 60000 }, async (t) => {
+  const profile = freshProfileDir('csp');
+  t.after(() => removeProfileDir(profile));
+  const browser = await launchBrowser(profile);
+  try {
+    const popup = await openPopup(browser);
+    await popup.getByLabel('Username').waitFor();
+    assertNoProblems(browser);
+    // An inline script is what the extension CSP forbids; the harness must turn it into a failure.
+    await popup.evaluate(() => {
+      const script = document.createElement('script');
+      script.textContent = 'window.inlineRan = true';
+      document.body.append(script);
+    });
+    for (let i = 0; i < 50 && browser.problems.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await popup.evaluate(() => window.inlineRan ?? false), false);
+    assert.throws(() => assertNoProblems(browser), /Content Security Policy/);
+  } finally {
+    await browser.context.close();
+  }
+});
