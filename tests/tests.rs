@@ -2,3 +2,9 @@
 //! Each module is one topic; browser tests live in `tests/e2e/`.
 
 mod bridge_json;
+// The chat layer: a simulated network (`chat_sim`), then one topic per file.
+mod chat_append_cost;
+mod chat_interop;
+mod chat_mesh;
+mod chat_props;
+mod chat_sim;

@@ -1,1 +1,20 @@
-//! The chat protocol and room model, sans-IO (being written).
+//! The chat layer: the protocol peers speak over PeerJS data connections, the room model, and the
+//! storage schema for history. Sans-IO like the rest of the core.
+//!
+//! It sits above `crate::peerjs` and sees only links: a link comes up (peer id, dial metadata, who
+//! dialed), carries JSON values, and goes down. [`node::ChatNode`] is the engine; the other modules are its
+//! parts: [`wire`] (frames and their validation, compatible with the original peerjs-multichat page),
+//! [`room`] (direct and group rooms, membership, views), [`history`] (paged history in storage) and
+//! [`ids`]. It is not the PeerJS protocol, not the worker, and (for now) not the identity handshake of
+//! issue 5, for which `mc.hello` reserves an `auth` field.
+
+pub mod history;
+pub mod ids;
+pub mod node;
+pub mod room;
+pub mod wire;
+
+pub use history::{DeliveryState, HistoryError, StoredMessage};
+pub use ids::{LinkId, MessageId, RoomId};
+pub use node::{ChatError, ChatEvent, ChatNode, Command, DropReason, Input, Output};
+pub use room::{RoomView, RoomsRecord};

@@ -1,0 +1,602 @@
+//! The chat frames as they travel on a PeerJS data connection (`json` serialization), and the connection
+//! metadata a dialer attaches. This is the only chat module that knows JSON field names.
+//!
+//! It is not the protocol logic (that is [`super::node`]) and not the PeerJS framing (that is
+//! `crate::peerjs`): it turns a `serde_json::Value` into a validated [`Frame`] and back. Decoding never
+//! panics; a frame that is malformed, too large or of an unknown type is a [`WireError`] that says why.
+//!
+//! # What the original page sends
+//!
+//! Read at `Rubilmax/peerjs-multichat` @ bd26f5ca : `index.html` (one page, PeerJS 1.2.0 + Vue 2):
+//! - It registers `secure-p2p-multichat-<username>` and dials with
+//!   `peer.connect(id, {metadata: {peerIds: [...]}, serialization: "json"})`, where `peerIds` are the full
+//!   PeerJS ids of everyone it is connected to. On *every* connection, incoming or outgoing, it runs
+//!   `conn.metadata.peerIds.forEach(...)`: metadata without a `peerIds` array throws, and the incoming
+//!   connection is then never registered. So we always send `peerIds`, even empty.
+//! - The side that accepted a connection sends, once open, `{type: "connections", peerIds: [...]}` with
+//!   its connected ids (the new peer's own id included). Whoever receives a list, in metadata or in that
+//!   frame, dials every id it is not yet connected to (skipping its own): that is how rooms merge into
+//!   one full mesh. There is one room per page; a chat goes to every open connection.
+//! - A chat is `{type: "chat", chat: {sender, message, timestamp}}`: `sender` is the bare username (no
+//!   prefix), `message` a string, `timestamp` a number from `new Date().getTime()` (ms). The receiver
+//!   stores `data.chat` as it came and renders `sender: message` as text.
+//! - Any other `type` is ignored ("if data.type is undefined, this endpoint won't do anything"), so our own
+//!   frame types are harmless to it; we still send it nothing but `chat` and `connections`.
+//!   It never acknowledges, re-sends or de-duplicates, and has no ping.
+//!
+//! # Our additions
+//! Our chat frame is the original one plus top-level `id`, `seq` and `room` (the `chat` object keeps its
+//! exact shape, so an original peer stores nothing it does not know). Our own frame types are prefixed
+//! `mc.` so no stock client mistakes them for its own. Dial metadata adds a `multichat` object.
+//! The `auth` field of `mc.hello` is reserved for the identity handshake (issue 5); today it is sent as
+//! null and ignored.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value, json};
+
+use super::ids::{MessageId, RoomId};
+use crate::account::{PEER_ID_PREFIX, Username};
+use crate::time::Millis;
+
+/// The chat protocol version we speak, announced in `mc.hello` and the dial metadata.
+pub const PROTOCOL_VERSION: u64 = 1;
+
+/// The largest frame we send, in bytes of encoded JSON. PeerJS's `json` serialization refuses anything of
+/// 16300 bytes or more ("Message too big for JSON channel", its `chunkedMTU`); we keep some slack.
+pub const MAX_FRAME_BYTES: usize = 16_000;
+
+/// The longest message text, in UTF-8 bytes. Chosen so a chat frame fits in [`MAX_FRAME_BYTES`] for any
+/// ordinary text; text full of characters that JSON escapes (control characters) can still be too big,
+/// which [`super::node`] checks on the encoded frame before sending.
+pub const MAX_TEXT_BYTES: usize = 12 * 1024;
+
+/// The longest group room name, in characters.
+pub const MAX_ROOM_NAME_CHARS: usize = 100;
+
+/// The most entries we accept in any list inside a frame (ids, peer ids, members, senders).
+pub const MAX_LIST_LEN: usize = 512;
+
+/// Capabilities we announce in `mc.hello`. A peer lacking one is sent nothing that needs it.
+pub const OUR_CAPABILITIES: [&str; 4] = ["ack", "sync", "rooms", "ping"];
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("the frame is not a JSON object")]
+    NotAnObject,
+    #[error("the frame has no `type`")]
+    MissingType,
+    #[error("the frame type `{0}` is not one we know")]
+    UnknownType(String),
+    #[error("the field `{0}` is missing")]
+    Missing(&'static str),
+    #[error("the field `{field}` is invalid: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("the field `{field}` is longer than the limit of {limit}")]
+    TooLong { field: &'static str, limit: usize },
+}
+
+/// One decoded frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Frame {
+    /// `chat`: the original page's message, with our extras when the sender speaks our protocol.
+    Chat(ChatFrame),
+    /// `connections`: the original page's "here are my peers, connect to them".
+    Connections {
+        peer_ids: Vec<String>,
+    },
+    /// `mc.hello`: the first frame each of our peers sends on a link.
+    Hello(Hello),
+    /// `mc.ping` / `mc.pong`: liveness; `n` is echoed.
+    Ping {
+        n: u64,
+    },
+    Pong {
+        n: u64,
+    },
+    /// `mc.ack`: these messages of `room` are stored by the sender of the ack.
+    Ack {
+        room: RoomId,
+        ids: Vec<MessageId>,
+    },
+    /// `mc.room`: a group room and its members (an invitation, or membership news).
+    Room(RoomInfo),
+    /// `mc.sync`: for each sender, the highest `seq` up to which I hold every message of `room`.
+    Sync {
+        room: RoomId,
+        heads: BTreeMap<Username, u64>,
+    },
+    /// `mc.want`: please send these messages of `sender` in `room` (a gap noticed in live traffic).
+    Want {
+        room: RoomId,
+        sender: Username,
+        seqs: Vec<u64>,
+    },
+    /// `mc.batch`: stored messages of `room`, sent for catch-up.
+    Batch {
+        room: RoomId,
+        messages: Vec<WireMessage>,
+    },
+}
+
+/// A chat message as the original page shapes it, plus what our peers add.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatFrame {
+    pub sender: Username,
+    pub text: String,
+    /// The sender's clock when it sent the message.
+    pub timestamp: Millis,
+    /// Present only from our own peers.
+    pub ours: Option<ChatExtras>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatExtras {
+    pub id: MessageId,
+    pub seq: u64,
+    pub room: RoomId,
+}
+
+/// A message inside `mc.batch`: the `chat` object plus `id` and `seq` (the room is the batch's).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WireMessage {
+    pub id: MessageId,
+    pub sender: Username,
+    pub seq: u64,
+    pub text: String,
+    pub timestamp: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hello {
+    pub version: u64,
+    pub user: Username,
+    pub capabilities: Vec<String>,
+    /// Reserved for the identity handshake of issue 5. Carried through untouched.
+    pub auth: Option<Value>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoomInfo {
+    pub room: RoomId,
+    pub name: String,
+    pub members: BTreeSet<Username>,
+    /// For a newcomer: the history it starts from (per sender, the seq before its first message).
+    /// Messages at or below these are not caught up: a new member sees the room from when it joined.
+    pub since: BTreeMap<Username, u64>,
+}
+
+/// What a dialer attaches to a connection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkMetadata {
+    /// Full PeerJS ids the receiver should connect to (the original page's room merge).
+    pub peer_ids: Vec<String>,
+    /// Present when the dialer speaks our protocol.
+    pub ours: Option<OurMetadata>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OurMetadata {
+    pub version: u64,
+    /// The room the dial is for, if any (an invitation or a reconnect to a group member).
+    pub room: Option<RoomId>,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Encoding. Our frames are built with `json!`: the field names are the contract, spelled out once here.
+
+pub fn encode(frame: &Frame) -> Value {
+    match frame {
+        Frame::Chat(chat) => {
+            let mut value = json!({
+                "type": "chat",
+                "chat": {"sender": chat.sender.as_str(), "message": chat.text, "timestamp": chat.timestamp.0},
+            });
+            if let Some(ours) = &chat.ours {
+                value["id"] = json!(ours.id.as_str());
+                value["seq"] = json!(ours.seq);
+                value["room"] = json!(ours.room.as_str());
+            }
+            value
+        }
+        Frame::Connections { peer_ids } => json!({"type": "connections", "peerIds": peer_ids}),
+        Frame::Hello(hello) => json!({
+            "type": "mc.hello",
+            "v": hello.version,
+            "user": hello.user.as_str(),
+            "caps": hello.capabilities,
+            "auth": hello.auth,
+        }),
+        Frame::Ping { n } => json!({"type": "mc.ping", "n": n}),
+        Frame::Pong { n } => json!({"type": "mc.pong", "n": n}),
+        Frame::Ack { room, ids } => json!({"type": "mc.ack", "room": room.as_str(), "ids": ids}),
+        Frame::Room(info) => json!({
+            "type": "mc.room",
+            "room": info.room.as_str(),
+            "name": info.name,
+            "members": info.members,
+            "since": info.since,
+        }),
+        Frame::Sync { room, heads } => json!({"type": "mc.sync", "room": room.as_str(), "heads": heads}),
+        Frame::Want { room, sender, seqs } => {
+            json!({"type": "mc.want", "room": room.as_str(), "sender": sender.as_str(), "seqs": seqs})
+        }
+        Frame::Batch { room, messages } => json!({
+            "type": "mc.batch",
+            "room": room.as_str(),
+            "messages": messages.iter().map(encode_wire_message).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+pub fn encode_wire_message(message: &WireMessage) -> Value {
+    json!({
+        "id": message.id.as_str(),
+        "seq": message.seq,
+        "chat": {"sender": message.sender.as_str(), "message": message.text, "timestamp": message.timestamp.0},
+    })
+}
+
+/// Bytes the frame takes on the wire (what PeerJS's limit counts).
+pub fn encoded_len(value: &Value) -> usize {
+    // Serializing a `Value` cannot fail: its map keys are strings.
+    serde_json::to_string(value).map(|it| it.len()).unwrap_or(usize::MAX)
+}
+
+pub fn encode_metadata(metadata: &LinkMetadata) -> Value {
+    let mut value = json!({"peerIds": metadata.peer_ids});
+    if let Some(ours) = &metadata.ours {
+        let mut inner = json!({"v": ours.version});
+        if let Some(room) = &ours.room {
+            inner["room"] = json!(room.as_str());
+        }
+        value["multichat"] = inner;
+    }
+    value
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Decoding.
+
+pub fn decode(value: &Value) -> Result<Frame, WireError> {
+    let object = value.as_object().ok_or(WireError::NotAnObject)?;
+    let kind = match object.get("type") {
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(_) | None => return Err(WireError::MissingType),
+    };
+    match kind {
+        "chat" => decode_chat(object).map(Frame::Chat),
+        "connections" => Ok(Frame::Connections { peer_ids: peer_id_list(object, "peerIds")? }),
+        "mc.hello" => Ok(Frame::Hello(Hello {
+            version: u64_field(object, "v")?,
+            user: username_field(object, "user")?,
+            capabilities: string_list(object, "caps", 32, 32)?,
+            auth: object.get("auth").filter(|it| !it.is_null()).cloned(),
+        })),
+        "mc.ping" => Ok(Frame::Ping { n: u64_field(object, "n")? }),
+        "mc.pong" => Ok(Frame::Pong { n: u64_field(object, "n")? }),
+        "mc.ack" => Ok(Frame::Ack {
+            room: room_field(object, "room")?,
+            ids: list(object, "ids", |it| it.as_str().and_then(|s| MessageId::parse(s).ok()))?,
+        }),
+        "mc.room" => decode_room(object).map(Frame::Room),
+        "mc.sync" => Ok(Frame::Sync { room: room_field(object, "room")?, heads: heads_field(object, "heads")? }),
+        "mc.want" => Ok(Frame::Want {
+            room: room_field(object, "room")?,
+            sender: username_field(object, "sender")?,
+            seqs: list(object, "seqs", Value::as_u64)?,
+        }),
+        "mc.batch" => Ok(Frame::Batch {
+            room: room_field(object, "room")?,
+            messages: list_checked(object, "messages", |it| {
+                let message = it.as_object().ok_or(WireError::Invalid { field: "messages", reason: "not an object".into() })?;
+                let chat = decode_chat_body(message)?;
+                Ok(WireMessage {
+                    id: id_field(message, "id")?,
+                    seq: u64_field(message, "seq")?,
+                    sender: chat.0,
+                    text: chat.1,
+                    timestamp: chat.2,
+                })
+            })?,
+        }),
+        other => Err(WireError::UnknownType(truncate(other, 40))),
+    }
+}
+
+/// Decodes the metadata of a link. Anything unusable is treated as "no peers, not one of ours": metadata is
+/// advisory, and a stock client may send none at all.
+pub fn decode_metadata(value: &Value) -> LinkMetadata {
+    let Some(object) = value.as_object() else {
+        return LinkMetadata { peer_ids: Vec::new(), ours: None };
+    };
+    let peer_ids = peer_id_list(object, "peerIds").unwrap_or_default();
+    let ours = object.get("multichat").and_then(Value::as_object).and_then(|inner| {
+        Some(OurMetadata {
+            version: inner.get("v")?.as_u64()?,
+            room: inner.get("room").and_then(Value::as_str).and_then(|it| RoomId::parse(it).ok()),
+        })
+    });
+    LinkMetadata { peer_ids, ours }
+}
+
+fn decode_chat(object: &Map<String, Value>) -> Result<ChatFrame, WireError> {
+    let (sender, text, timestamp) = decode_chat_body(object)?;
+    // Our extras come as a set: a frame with only some of them is a stock-shaped chat plus noise.
+    let ours = match (object.get("id"), object.get("seq"), object.get("room")) {
+        (Some(_), Some(_), Some(_)) => {
+            Some(ChatExtras { id: id_field(object, "id")?, seq: u64_field(object, "seq")?, room: room_field(object, "room")? })
+        }
+        _ => None,
+    };
+    Ok(ChatFrame { sender, text, timestamp, ours })
+}
+
+/// The `chat: {sender, message, timestamp}` object.
+fn decode_chat_body(object: &Map<String, Value>) -> Result<(Username, String, Millis), WireError> {
+    let chat = object.get("chat").ok_or(WireError::Missing("chat"))?;
+    let chat = chat.as_object().ok_or(WireError::Invalid { field: "chat", reason: "not an object".into() })?;
+    let sender = username_field(chat, "sender")?;
+    let text = match chat.get("message") {
+        Some(Value::String(text)) => text,
+        Some(_) => return Err(WireError::Invalid { field: "message", reason: "not a string".into() }),
+        None => return Err(WireError::Missing("message")),
+    };
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(WireError::TooLong { field: "message", limit: MAX_TEXT_BYTES });
+    }
+    if text.is_empty() {
+        return Err(WireError::Invalid { field: "message", reason: "empty".into() });
+    }
+    let timestamp = match chat.get("timestamp") {
+        Some(value) => millis(value).ok_or(WireError::Invalid { field: "timestamp", reason: "not a time".into() })?,
+        None => return Err(WireError::Missing("timestamp")),
+    };
+    Ok((sender, text.clone(), timestamp))
+}
+
+fn decode_room(object: &Map<String, Value>) -> Result<RoomInfo, WireError> {
+    let room = room_field(object, "room")?;
+    if room.is_direct() {
+        return Err(WireError::Invalid { field: "room", reason: "a direct room has no membership to announce".into() });
+    }
+    let name = match object.get("name") {
+        Some(Value::String(name)) => name.trim().to_owned(),
+        _ => return Err(WireError::Missing("name")),
+    };
+    if name.chars().count() > MAX_ROOM_NAME_CHARS {
+        return Err(WireError::TooLong { field: "name", limit: MAX_ROOM_NAME_CHARS });
+    }
+    let members = list(object, "members", |it| it.as_str().and_then(|s| Username::parse(s).ok()))?;
+    let since = match object.get("since") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(_) => heads_field(object, "since")?,
+    };
+    Ok(RoomInfo { room, name, members: members.into_iter().collect(), since })
+}
+
+/// A JavaScript time: a non-negative finite number of milliseconds (JS may send a float).
+fn millis(value: &Value) -> Option<Millis> {
+    if let Some(it) = value.as_u64() {
+        return Some(Millis(it));
+    }
+    let float = value.as_f64()?;
+    // 2^53 is the largest integer a JS number holds exactly; nothing above it is a real time.
+    (float.is_finite() && (0.0..9.0e15).contains(&float)).then_some(Millis(float as u64))
+}
+
+fn u64_field(object: &Map<String, Value>, field: &'static str) -> Result<u64, WireError> {
+    match object.get(field) {
+        Some(value) => value.as_u64().ok_or(WireError::Invalid { field, reason: "not a whole number".into() }),
+        None => Err(WireError::Missing(field)),
+    }
+}
+
+fn str_field<'a>(object: &'a Map<String, Value>, field: &'static str) -> Result<&'a str, WireError> {
+    match object.get(field) {
+        Some(Value::String(it)) => Ok(it),
+        Some(_) => Err(WireError::Invalid { field, reason: "not a string".into() }),
+        None => Err(WireError::Missing(field)),
+    }
+}
+
+fn username_field(object: &Map<String, Value>, field: &'static str) -> Result<Username, WireError> {
+    Username::parse(str_field(object, field)?).map_err(|err| WireError::Invalid { field, reason: err.to_string() })
+}
+
+fn room_field(object: &Map<String, Value>, field: &'static str) -> Result<RoomId, WireError> {
+    RoomId::parse(str_field(object, field)?).map_err(|err| WireError::Invalid { field, reason: err.to_string() })
+}
+
+fn id_field(object: &Map<String, Value>, field: &'static str) -> Result<MessageId, WireError> {
+    MessageId::parse(str_field(object, field)?).map_err(|err| WireError::Invalid { field, reason: err.to_string() })
+}
+
+fn array<'a>(object: &'a Map<String, Value>, field: &'static str) -> Result<&'a Vec<Value>, WireError> {
+    let items = match object.get(field) {
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(WireError::Invalid { field, reason: "not a list".into() }),
+        None => return Err(WireError::Missing(field)),
+    };
+    if items.len() > MAX_LIST_LEN {
+        return Err(WireError::TooLong { field, limit: MAX_LIST_LEN });
+    }
+    Ok(items)
+}
+
+/// A list whose every item must convert; one bad item rejects the frame (a peer that sends garbage in a
+/// list is not trusted with the rest of it).
+fn list<T>(object: &Map<String, Value>, field: &'static str, item: impl Fn(&Value) -> Option<T>) -> Result<Vec<T>, WireError> {
+    list_checked(object, field, |it| item(it).ok_or(WireError::Invalid { field, reason: "an item is invalid".into() }))
+}
+
+fn list_checked<T>(
+    object: &Map<String, Value>,
+    field: &'static str,
+    item: impl Fn(&Value) -> Result<T, WireError>,
+) -> Result<Vec<T>, WireError> {
+    array(object, field)?.iter().map(item).collect()
+}
+
+fn string_list(object: &Map<String, Value>, field: &'static str, max_items: usize, max_chars: usize) -> Result<Vec<String>, WireError> {
+    let items = list(object, field, |it| it.as_str().filter(|s| s.chars().count() <= max_chars).map(str::to_owned))?;
+    if items.len() > max_items {
+        return Err(WireError::TooLong { field, limit: max_items });
+    }
+    Ok(items)
+}
+
+/// PeerJS ids in an original-page list. Ids that are not `secure-p2p-multichat-<username>` are dropped
+/// rather than rejecting the frame: the list is advice about whom to dial.
+fn peer_id_list(object: &Map<String, Value>, field: &'static str) -> Result<Vec<String>, WireError> {
+    let items = array(object, field)?;
+    Ok(items
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|it| it.starts_with(PEER_ID_PREFIX) && Username::from_peer_id(it).is_some())
+        .map(str::to_owned)
+        .collect())
+}
+
+fn heads_field(object: &Map<String, Value>, field: &'static str) -> Result<BTreeMap<Username, u64>, WireError> {
+    let map = match object.get(field) {
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(WireError::Invalid { field, reason: "not an object".into() }),
+        None => return Err(WireError::Missing(field)),
+    };
+    if map.len() > MAX_LIST_LEN {
+        return Err(WireError::TooLong { field, limit: MAX_LIST_LEN });
+    }
+    map.iter()
+        .map(|(name, seq)| {
+            let name = Username::parse(name).map_err(|err| WireError::Invalid { field, reason: err.to_string() })?;
+            let seq = seq.as_u64().ok_or(WireError::Invalid { field, reason: "not a whole number".into() })?;
+            Ok((name, seq))
+        })
+        .collect()
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str) -> Username {
+        Username::parse(name).unwrap()
+    }
+
+    #[test]
+    fn the_original_chat_frame_decodes() {
+        let frame = decode(&json!({"type": "chat", "chat": {"sender": "bob", "message": "hi", "timestamp": 1700000000000u64}}));
+        assert_eq!(
+            frame,
+            Ok(Frame::Chat(ChatFrame { sender: user("bob"), text: "hi".into(), timestamp: Millis(1_700_000_000_000), ours: None }))
+        );
+        // A float timestamp (any JS number) is accepted.
+        let frame = decode(&json!({"type": "chat", "chat": {"sender": "bob", "message": "hi", "timestamp": 12.7}})).unwrap();
+        assert!(matches!(frame, Frame::Chat(ChatFrame { timestamp: Millis(12), .. })));
+    }
+
+    #[test]
+    fn our_chat_frame_is_the_original_plus_top_level_fields() {
+        let frame = Frame::Chat(ChatFrame {
+            sender: user("alice"),
+            text: "hello".into(),
+            timestamp: Millis(5),
+            ours: Some(ChatExtras { id: MessageId::from_random([7; 16]), seq: 3, room: RoomId::direct(&user("alice"), &user("bob")) }),
+        });
+        let value = encode(&frame);
+        // The `chat` object is exactly the original's, so an original page stores nothing new.
+        assert_eq!(value["chat"], json!({"sender": "alice", "message": "hello", "timestamp": 5}));
+        assert_eq!(value["type"], "chat");
+        assert_eq!(value["seq"], 3);
+        assert_eq!(value["room"], "dm:alice:bob");
+        assert_eq!(decode(&value), Ok(frame));
+    }
+
+    #[test]
+    fn every_frame_round_trips() {
+        let room = RoomId::group_from_random([1; 16]);
+        let frames = [
+            Frame::Connections { peer_ids: vec!["secure-p2p-multichat-bob".into()] },
+            Frame::Hello(Hello { version: 1, user: user("alice"), capabilities: vec!["ack".into()], auth: None }),
+            Frame::Ping { n: 9 },
+            Frame::Pong { n: 9 },
+            Frame::Ack { room: room.clone(), ids: vec![MessageId::from_random([2; 16])] },
+            Frame::Room(RoomInfo {
+                room: room.clone(),
+                name: "Friends".into(),
+                members: [user("alice"), user("bob")].into(),
+                since: [(user("bob"), 4)].into(),
+            }),
+            Frame::Sync { room: room.clone(), heads: [(user("bob"), 4)].into() },
+            Frame::Want { room: room.clone(), sender: user("bob"), seqs: vec![2, 3] },
+            Frame::Batch {
+                room,
+                messages: vec![WireMessage {
+                    id: MessageId::from_random([3; 16]),
+                    sender: user("bob"),
+                    seq: 1,
+                    text: "x".into(),
+                    timestamp: Millis(1),
+                }],
+            },
+        ];
+        for frame in frames {
+            assert_eq!(decode(&encode(&frame)), Ok(frame.clone()), "{frame:?}");
+        }
+    }
+
+    #[test]
+    fn bad_frames_say_why() {
+        let cases = [
+            (json!([1]), WireError::NotAnObject),
+            (json!({"chat": {}}), WireError::MissingType),
+            (json!({"type": "format-disk"}), WireError::UnknownType("format-disk".into())),
+            (json!({"type": "chat"}), WireError::Missing("chat")),
+            (
+                json!({"type": "chat", "chat": {"sender": "bob", "message": 5, "timestamp": 1}}),
+                WireError::Invalid { field: "message", reason: "not a string".into() },
+            ),
+            (
+                json!({"type": "chat", "chat": {"sender": "bob", "message": "x".repeat(MAX_TEXT_BYTES + 1), "timestamp": 1}}),
+                WireError::TooLong { field: "message", limit: MAX_TEXT_BYTES },
+            ),
+            (json!({"type": "mc.ping"}), WireError::Missing("n")),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(decode(&value), Err(expected));
+        }
+        let html = decode(&json!({"type": "chat", "chat": {"sender": "<b>x</b>", "message": "hi", "timestamp": 1}}));
+        assert!(matches!(html, Err(WireError::Invalid { field: "sender", .. })));
+    }
+
+    #[test]
+    fn metadata_keeps_the_original_peer_ids_and_adds_ours() {
+        let metadata = LinkMetadata {
+            peer_ids: vec!["secure-p2p-multichat-carol".into()],
+            ours: Some(OurMetadata { version: 1, room: Some(RoomId::group_from_random([5; 16])) }),
+        };
+        let value = encode_metadata(&metadata);
+        assert_eq!(value["peerIds"], json!(["secure-p2p-multichat-carol"]));
+        assert_eq!(decode_metadata(&value), metadata);
+        // The original page's metadata, and junk, decode to "a stock peer".
+        let original = decode_metadata(&json!({"peerIds": ["secure-p2p-multichat-dave", "other-app-id", 5]}));
+        assert_eq!(original, LinkMetadata { peer_ids: vec!["secure-p2p-multichat-dave".into()], ours: None });
+        assert_eq!(decode_metadata(&json!(null)).peer_ids, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_full_text_chat_fits_the_peerjs_limit() {
+        let frame = Frame::Chat(ChatFrame {
+            sender: user(&"a".repeat(64)),
+            text: "é".repeat(MAX_TEXT_BYTES / 2),
+            timestamp: Millis(u64::from(u32::MAX) * 1000),
+            ours: Some(ChatExtras { id: MessageId::from_random([9; 16]), seq: u64::MAX, room: RoomId::group_from_random([1; 16]) }),
+        });
+        assert!(encoded_len(&encode(&frame)) <= MAX_FRAME_BYTES);
+    }
+}
