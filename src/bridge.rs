@@ -20,6 +20,17 @@ pub enum Request {
     SignIn { username: String },
     SignOut,
     SaveSettings { settings: Settings },
+    /// Open (or find) the direct conversation with a user, connect to them, and show it.
+    OpenDirect { username: String },
+    /// Create a named group room and show it.
+    CreateGroup { name: String },
+    /// Add a user to a group room.
+    Invite { room: String, username: String },
+    /// Show this room (and mark it read), or the room list when `None`.
+    SelectRoom { room: Option<String> },
+    SendText { room: String, text: String },
+    /// Show one more page of older messages in the open room.
+    LoadOlder { room: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,6 +49,60 @@ pub struct View {
     pub settings: Settings,
     /// Problems the worker met loading storage, worded for the user.
     pub storage_problems: Vec<String>,
+    /// Every conversation, most recent activity first.
+    pub rooms: Vec<RoomSummary>,
+    /// The conversation the popup shows, with its latest messages.
+    pub open_room: Option<OpenRoom>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub id: String,
+    /// The group's name, or the other user's name for a direct conversation.
+    pub title: String,
+    pub is_group: bool,
+    /// The other members and whether each is connected now.
+    pub members: Vec<MemberSummary>,
+    pub unread: u32,
+    /// Milliseconds since the epoch of the last message (0 when none).
+    pub last_activity: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSummary {
+    pub username: String,
+    pub online: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenRoom {
+    pub room: RoomSummary,
+    /// The latest messages, oldest first; only a window of the history, so the popup stays fast.
+    pub messages: Vec<MessageView>,
+    /// True when older messages exist beyond this window.
+    pub has_older: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: String,
+    pub sender: String,
+    /// Plain text from a peer: the popup renders it as text, never as HTML.
+    pub text: String,
+    /// The sender's clock, milliseconds since the epoch.
+    pub timestamp: u64,
+    pub mine: bool,
+    pub state: MessageState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageState {
+    Received,
+    Sending,
+    Delivered,
+    /// Not acknowledged in time; still retried whenever the recipient comes back.
+    Failed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +159,8 @@ pub enum WorkerToEngine {
     Configure { peer_id: String, settings: Settings },
     /// Disconnect everything and forget the id (sign out).
     Shutdown,
+    /// Send a fresh [`EngineToWorker::Hello`]: the worker restarted and lost track of the links.
+    Greet,
     /// Open a data connection to `peer_id` with the `json` serialization and this metadata.
     Dial { peer_id: String, metadata: serde_json::Value },
     /// Send one JSON value on a link.

@@ -13,5 +13,6 @@ pub mod chat;
 pub mod peerjs;
 pub mod settings;
 pub mod storage;
+pub mod text;
 pub mod time;
 pub mod worker;

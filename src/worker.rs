@@ -1,41 +1,121 @@
-//! The background worker's logic: the single writer of the user's data.
+//! The background worker's logic: the single writer of the user's data and the owner of the chat state.
 //!
-//! [`WorkerModel`] turns a bridge [`Request`] into a [`Response`] plus the [`StorageWrite`]s that must be
-//! persisted before the response is delivered. The shell owns the order: it applies the writes, and only
-//! after storage confirms them does it reply and push the new [`View`] to every open popup.
+//! [`WorkerModel`] turns a bridge [`Request`] or an engine report ([`EngineToWorker`]) into a [`Handled`]:
+//! storage writes, then a reply, then commands for the engine. The shell performs them in that order, so a
+//! message is stored before it is shown, and before its acknowledgement leaves. Time and randomness come in
+//! as arguments; the model never reads a clock.
 
 use crate::account::Username;
-use crate::bridge::{AccountView, EngineStatus, EngineToWorker, Request, Response, View, WorkerToEngine};
+use crate::bridge::{
+    AccountView, EngineStatus, EngineToWorker, LinkInfo, MemberSummary, MessageState, MessageView, OpenRoom, Request,
+    Response, RoomSummary, View, WorkerToEngine,
+};
+use crate::chat::history::{self, PAGE_SIZE};
+use crate::chat::{ChatEvent, ChatNode, Command, DeliveryState, Input, Output, RoomId, RoomView, StoredMessage};
 use crate::storage::{self, AccountRecord, Loaded, Snapshot, StorageWrite, keys};
+use crate::time::Millis;
 
-#[derive(Clone, Debug)]
+/// How many messages of the open room the popup shows at first; "load older" adds a page at a time.
+pub const OPEN_ROOM_WINDOW: usize = 100;
+
 pub struct WorkerModel {
     loaded: Loaded,
     /// What the engine last reported; not stored, since it describes a live connection.
     engine: EngineStatus,
+    /// The signed-in user's chat state.
+    chat: Option<ChatNode>,
+    /// The room an open popup shows (kept read while shown); `None` when no popup shows one.
+    selected_room: Option<RoomId>,
+    /// How many of the open room's latest messages the popup shows.
+    window: usize,
+    /// Problems met loading chat history, worded for the user.
+    history_problems: Vec<String>,
 }
 
-/// The outcome of one request: what to persist, then what to answer.
+/// The outcome of one input, to be performed in field order: `writes` (wait until stored), then the reply,
+/// then `to_engine`, then `reads` (whose result goes back through [`WorkerModel::handle_read`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Handled {
     pub writes: Vec<StorageWrite>,
     pub response: Response,
     /// True when the view changed, so every open popup should get an update.
     pub view_changed: bool,
-    /// Commands for the engine, to send after the writes are stored.
     pub to_engine: Vec<WorkerToEngine>,
+    /// Storage keys the chat layer needs to read to go on.
+    pub reads: Vec<String>,
+    /// True when the model must be rebuilt from storage after the writes (a different user signed in).
+    pub reload: bool,
+    /// Messages that arrived in a room no popup shows: the shell may notify about them.
+    pub arrivals: Vec<Arrival>,
+}
+
+/// An incoming message worth a notification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    pub sender: String,
+    pub text: String,
+    pub room_title: String,
 }
 
 impl WorkerModel {
+    /// Which keys the worker needs from storage, given what it has read so far. The shell reads them and
+    /// asks again until nothing new is asked for; only the room list, each room's meta record and the
+    /// latest pages are read, never the whole history.
+    pub fn keys_to_read(snapshot: &Snapshot) -> Vec<String> {
+        let mut wanted: Vec<String> = [keys::SCHEMA_VERSION, keys::ACCOUNT, keys::SETTINGS].map(String::from).to_vec();
+        let account = snapshot.0.get(keys::ACCOUNT).and_then(|it| serde_json::from_value::<AccountRecord>(it.clone()).ok());
+        if let Some(account) = account {
+            let user = &account.username;
+            wanted.push(history::rooms_key(user));
+            wanted.extend(history::meta_keys(user, snapshot));
+            wanted.extend(history::open_page_keys(user, snapshot));
+        }
+        wanted
+    }
+
     /// Builds the model from what storage holds. The returned writes (a schema migration) must be applied
     /// before any request's writes.
-    pub fn load(snapshot: &Snapshot) -> (WorkerModel, Vec<StorageWrite>) {
+    pub fn load(snapshot: &Snapshot, now: Millis) -> (WorkerModel, Vec<StorageWrite>) {
         let mut loaded = storage::load(snapshot);
         let migration = std::mem::take(&mut loaded.migration);
-        (WorkerModel { loaded, engine: EngineStatus::Offline }, migration)
+        let chat = loaded.account.as_ref().map(|it| ChatNode::restore(it.username.clone(), snapshot, now));
+        let mut model = WorkerModel {
+            loaded,
+            engine: EngineStatus::Offline,
+            chat,
+            selected_room: None,
+            window: OPEN_ROOM_WINDOW,
+            history_problems: Vec::new(),
+        };
+        // Restoring reports damaged records as events; collect them for the view.
+        let mut ignored = model.empty(Response::View { view: View::default() });
+        model.drain_chat(&mut ignored);
+        (model, migration)
+    }
+
+    /// Carries over what a reload from storage cannot know: the engine's status and the open room.
+    pub fn carry_over_from(&mut self, previous: &WorkerModel) {
+        self.engine = previous.engine.clone();
+        self.selected_room = previous.selected_room.clone();
     }
 
     pub fn view(&self) -> View {
+        let rooms: Vec<RoomView> = self.chat.as_ref().map(ChatNode::room_views).unwrap_or_default();
+        let open_room = self.selected_room.as_ref().and_then(|selected| {
+            let room = rooms.iter().find(|it| &it.id == selected)?;
+            let chat = self.chat.as_ref()?;
+            let me = chat.me();
+            let loaded = chat.messages(selected);
+            let shown = &loaded[loaded.len().saturating_sub(self.window)..];
+            let has_older = shown.len() < loaded.len() || chat.history(selected).is_some_and(|it| it.next_older_page().is_some());
+            Some(OpenRoom {
+                room: summary(room),
+                messages: shown.iter().map(|it| message_view(it, me)).collect(),
+                has_older,
+            })
+        });
+        let mut storage_problems: Vec<String> = self.loaded.problems.iter().map(ToString::to_string).collect();
+        storage_problems.extend(self.history_problems.iter().cloned());
         View {
             account: self.loaded.account.as_ref().map(|it| AccountView {
                 username: it.username.to_string(),
@@ -43,26 +123,55 @@ impl WorkerModel {
             }),
             engine: self.engine.clone(),
             settings: self.loaded.settings.clone(),
-            storage_problems: self.loaded.problems.iter().map(ToString::to_string).collect(),
+            storage_problems,
+            rooms: rooms.iter().map(summary).collect(),
+            open_room,
         }
     }
 
-    pub fn handle(&mut self, request: Request) -> Handled {
-        match request {
-            Request::GetView => self.unchanged(),
+    /// The toolbar badge count.
+    pub fn unread(&self) -> u32 {
+        self.chat.as_ref().map_or(0, ChatNode::total_unread)
+    }
+
+    /// Notifications on or off, as the user set it.
+    pub fn notifications_enabled(&self) -> bool {
+        self.loaded.settings.notifications
+    }
+
+    /// When [`WorkerModel::handle_timeout`] should next run.
+    pub fn next_timeout(&self) -> Option<Millis> {
+        self.chat.as_ref().and_then(ChatNode::poll_timeout)
+    }
+
+    pub fn handle(&mut self, request: Request, now: Millis, random: [u8; 16]) -> Handled {
+        let mut handled = match request {
+            Request::GetView => self.empty(self.view_response()),
             Request::SignIn { username } => match Username::parse(&username) {
                 Ok(username) => {
                     let record = AccountRecord { username };
                     let write = storage::set(keys::ACCOUNT, &record);
                     self.loaded.account = Some(record);
-                    self.changed(vec![write]).command(self.engine_config())
+                    let mut handled = self.changed(vec![write]);
+                    // The chat state of this user (history from an earlier sign-in) is read by a reload.
+                    handled.reload = true;
+                    handled.command(self.engine_config())
                 }
                 Err(err) => refuse(err.to_string()),
             },
             Request::SignOut => {
+                if let Some(chat) = self.chat.as_mut() {
+                    let _ = chat.handle_command(now, Command::SignOut);
+                }
+                let mut handled = self.changed(Vec::new());
+                self.drain_chat(&mut handled);
+                self.chat = None;
+                self.selected_room = None;
                 self.loaded.account = None;
                 self.engine = EngineStatus::Offline;
-                self.changed(vec![storage::remove(keys::ACCOUNT)]).command(WorkerToEngine::Shutdown)
+                handled.writes.push(storage::remove(keys::ACCOUNT));
+                handled.response = self.view_response();
+                handled.command(WorkerToEngine::Shutdown)
             }
             Request::SaveSettings { settings } => match settings.validate() {
                 Ok(()) => {
@@ -76,6 +185,158 @@ impl WorkerModel {
                 }
                 Err(err) => refuse(err.to_string()),
             },
+            Request::SelectRoom { room } => match room.map(|it| RoomId::parse(&it)).transpose() {
+                Ok(room) => {
+                    self.selected_room = room;
+                    self.window = OPEN_ROOM_WINDOW;
+                    self.changed(Vec::new())
+                }
+                Err(_) => refuse("That conversation does not exist".to_owned()),
+            },
+            Request::OpenDirect { username } => match Username::parse(&username) {
+                Ok(username) => self.chat_command(now, Command::OpenDirect { username }, true),
+                Err(err) => refuse(err.to_string()),
+            },
+            Request::CreateGroup { name } => self.chat_command(now, Command::CreateGroup { name, random }, true),
+            Request::Invite { room, username } => match (RoomId::parse(&room), Username::parse(&username)) {
+                (Ok(room), Ok(username)) => self.chat_command(now, Command::Invite { room, username }, false),
+                (Err(_), _) => refuse("That conversation does not exist".to_owned()),
+                (_, Err(err)) => refuse(err.to_string()),
+            },
+            Request::SendText { room, text } => match RoomId::parse(&room) {
+                Ok(room) => self.chat_command(now, Command::Send { room, text, random }, false),
+                Err(_) => refuse("That conversation does not exist".to_owned()),
+            },
+            Request::LoadOlder { room } => match RoomId::parse(&room) {
+                Ok(room) => {
+                    self.window = self.window.saturating_add(PAGE_SIZE);
+                    self.chat_command(now, Command::LoadOlder { room }, false)
+                }
+                Err(_) => refuse("That conversation does not exist".to_owned()),
+            },
+        };
+        self.finish(now, &mut handled);
+        handled
+    }
+
+    /// Runs a chat command; with `select`, shows the room it returns.
+    fn chat_command(&mut self, now: Millis, command: Command, select: bool) -> Handled {
+        let Some(chat) = self.chat.as_mut() else { return refuse("Please sign in first".to_owned()) };
+        match chat.handle_command(now, command) {
+            Ok(room) => {
+                if select && room.is_some() {
+                    self.selected_room = room;
+                    self.window = OPEN_ROOM_WINDOW;
+                }
+                let mut handled = self.changed(Vec::new());
+                self.drain_chat(&mut handled);
+                handled
+            }
+            Err(err) => refuse(err.to_string()),
+        }
+    }
+
+    /// Handles a report from the engine. The returned commands go back to the engine.
+    pub fn handle_engine(&mut self, message: EngineToWorker, now: Millis) -> Handled {
+        let mut handled = self.changed(Vec::new());
+        match message {
+            EngineToWorker::Hello { status, links } => {
+                self.engine = status;
+                for LinkInfo { link, peer_id, metadata, outgoing } in links {
+                    self.chat_input(now, Input::LinkResumed { link, peer_id, metadata, outgoing }, &mut handled);
+                }
+                handled.to_engine.insert(0, self.engine_config());
+            }
+            EngineToWorker::Status { status } => self.engine = status,
+            EngineToWorker::LinkUp { info: LinkInfo { link, peer_id, metadata, outgoing } } => {
+                self.chat_input(now, Input::LinkUp { link, peer_id, metadata, outgoing }, &mut handled);
+            }
+            EngineToWorker::Frame { link, frame } => self.chat_input(now, Input::Frame { link, frame }, &mut handled),
+            EngineToWorker::LinkDown { link, reason: _ } => self.chat_input(now, Input::LinkDown { link }, &mut handled),
+            EngineToWorker::DialFailed { peer_id, reason: _ } => self.chat_input(now, Input::DialFailed { peer_id }, &mut handled),
+        }
+        handled.response = self.view_response();
+        self.finish(now, &mut handled);
+        handled
+    }
+
+    /// Hands back the records a [`Handled::reads`] asked for.
+    pub fn handle_read(&mut self, snapshot: Snapshot, now: Millis) -> Handled {
+        let mut handled = self.changed(Vec::new());
+        self.chat_input(now, Input::Read(snapshot), &mut handled);
+        self.finish(now, &mut handled);
+        handled
+    }
+
+    pub fn handle_timeout(&mut self, now: Millis) -> Handled {
+        let mut handled = self.empty(Response::View { view: View::default() });
+        if let Some(chat) = self.chat.as_mut() {
+            chat.handle_timeout(now);
+        }
+        self.drain_chat(&mut handled);
+        self.finish(now, &mut handled);
+        handled
+    }
+
+    /// No popup is open any more: nothing is being read, so new messages count as unread again.
+    pub fn popups_closed(&mut self) {
+        self.selected_room = None;
+        self.window = OPEN_ROOM_WINDOW;
+    }
+
+    fn chat_input(&mut self, now: Millis, input: Input, handled: &mut Handled) {
+        if let Some(chat) = self.chat.as_mut() {
+            chat.handle_input(now, input);
+        }
+        self.drain_chat(handled);
+    }
+
+    /// Keeps the shown room read, and completes the reply with the view after the change.
+    fn finish(&mut self, now: Millis, handled: &mut Handled) {
+        let shown_unread = self.selected_room.as_ref().zip(self.chat.as_ref()).is_some_and(|(room, chat)| {
+            chat.room_views().iter().any(|it| &it.id == room && it.unread > 0)
+        });
+        if shown_unread {
+            let room = self.selected_room.clone().expect("checked above");
+            if let Some(chat) = self.chat.as_mut() {
+                let _ = chat.handle_command(now, Command::MarkRead { room });
+            }
+            self.drain_chat(handled);
+        }
+        if let Response::View { .. } = handled.response {
+            handled.response = self.view_response();
+        }
+    }
+
+    /// Moves everything the chat node asked for into `handled`, keeping writes ahead of everything else.
+    fn drain_chat(&mut self, handled: &mut Handled) {
+        let Some(chat) = self.chat.as_mut() else { return };
+        let mut stored = Vec::new();
+        while let Some(output) = chat.poll_output() {
+            match output {
+                Output::Write(writes) => handled.writes.extend(writes),
+                Output::Send { link, frame } => handled.to_engine.push(WorkerToEngine::Send { link, frame }),
+                Output::Dial { peer_id, metadata } => handled.to_engine.push(WorkerToEngine::Dial { peer_id, metadata }),
+                Output::Close { link } => handled.to_engine.push(WorkerToEngine::Close { link }),
+                Output::Read { keys } => handled.reads.extend(keys),
+                Output::Event(event) => {
+                    handled.view_changed = true;
+                    match event {
+                        ChatEvent::MessageStored { room, id, incoming: true } => stored.push((room, id)),
+                        ChatEvent::HistoryProblem(problem) => self.history_problems.push(problem.to_string()),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for (room, id) in stored {
+            if self.selected_room.as_ref() == Some(&room) {
+                continue;
+            }
+            let Some(history) = chat.history(&room) else { continue };
+            let Some((_, message)) = history.find(&id) else { continue };
+            let room_title = chat.room_views().into_iter().find(|it| it.id == room).map(|it| it.title).unwrap_or_default();
+            handled.arrivals.push(Arrival { sender: message.sender.to_string(), text: message.text.clone(), room_title });
         }
     }
 
@@ -95,31 +356,27 @@ impl WorkerModel {
         }
     }
 
-    /// Handles a report from the engine. The returned commands go back to the engine.
-    pub fn handle_engine(&mut self, message: EngineToWorker) -> Handled {
-        match message {
-            EngineToWorker::Hello { status, links: _ } => {
-                self.engine = status;
-                self.changed(Vec::new()).command(self.engine_config())
-            }
-            EngineToWorker::Status { status } => {
-                self.engine = status;
-                self.changed(Vec::new())
-            }
-            // Links and frames belong to the chat layer, which is wired in with the chat issue.
-            EngineToWorker::LinkUp { .. }
-            | EngineToWorker::Frame { .. }
-            | EngineToWorker::LinkDown { .. }
-            | EngineToWorker::DialFailed { .. } => self.unchanged(),
+    fn view_response(&self) -> Response {
+        Response::View { view: self.view() }
+    }
+
+    fn empty(&self, response: Response) -> Handled {
+        Handled {
+            writes: Vec::new(),
+            response,
+            view_changed: false,
+            to_engine: Vec::new(),
+            reads: Vec::new(),
+            reload: false,
+            arrivals: Vec::new(),
         }
     }
 
-    fn unchanged(&self) -> Handled {
-        Handled { writes: Vec::new(), response: Response::View { view: self.view() }, view_changed: false, to_engine: Vec::new() }
-    }
-
     fn changed(&self, writes: Vec<StorageWrite>) -> Handled {
-        Handled { writes, response: Response::View { view: self.view() }, view_changed: true, to_engine: Vec::new() }
+        let mut handled = self.empty(self.view_response());
+        handled.writes = writes;
+        handled.view_changed = true;
+        handled
     }
 }
 
@@ -131,91 +388,43 @@ impl Handled {
 }
 
 fn refuse(message: String) -> Handled {
-    Handled { writes: Vec::new(), response: Response::Error { message }, view_changed: false, to_engine: Vec::new() }
+    Handled {
+        writes: Vec::new(),
+        response: Response::Error { message },
+        view_changed: false,
+        to_engine: Vec::new(),
+        reads: Vec::new(),
+        reload: false,
+        arrivals: Vec::new(),
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Applies writes to a snapshot the way `chrome.storage.local` would.
-    fn apply(snapshot: &mut Snapshot, writes: &[StorageWrite]) {
-        for write in writes {
-            match write {
-                StorageWrite::Set { key, value } => {
-                    snapshot.0.insert(key.clone(), value.clone());
-                }
-                StorageWrite::Remove { key } => {
-                    snapshot.0.remove(key);
-                }
-            }
-        }
+fn summary(room: &RoomView) -> RoomSummary {
+    RoomSummary {
+        id: room.id.as_str().to_owned(),
+        title: room.title.clone(),
+        is_group: room.is_group,
+        members: room.members.iter().map(|it| MemberSummary { username: it.username.to_string(), online: it.online }).collect(),
+        unread: room.unread,
+        last_activity: room.last_activity.0,
     }
+}
 
-    #[test]
-    fn sign_in_persists_across_a_reload() {
-        let mut disk = Snapshot::default();
-        let (mut model, migration) = WorkerModel::load(&disk);
-        apply(&mut disk, &migration);
-        let handled = model.handle(Request::SignIn { username: " alice ".into() });
-        assert!(handled.view_changed);
-        apply(&mut disk, &handled.writes);
-
-        let (reloaded, migration) = WorkerModel::load(&disk);
-        assert!(migration.is_empty());
-        let account = reloaded.view().account.unwrap();
-        assert_eq!(account.username, "alice");
-        assert_eq!(account.peer_id, "secure-p2p-multichat-alice");
-    }
-
-    #[test]
-    fn a_bad_username_is_refused_and_nothing_is_written() {
-        let (mut model, _) = WorkerModel::load(&Snapshot::default());
-        let handled = model.handle(Request::SignIn { username: "bad name!".into() });
-        assert!(handled.writes.is_empty());
-        assert!(matches!(handled.response, Response::Error { .. }));
-        assert_eq!(model.view().account, None);
-    }
-
-    #[test]
-    fn the_engine_follows_the_account() {
-        let (mut model, _) = WorkerModel::load(&Snapshot::default());
-        assert!(!model.wants_engine());
-        let hello = EngineToWorker::Hello { status: EngineStatus::Offline, links: Vec::new() };
-        assert_eq!(model.handle_engine(hello.clone()).to_engine, vec![WorkerToEngine::Shutdown]);
-
-        let signed_in = model.handle(Request::SignIn { username: "alice".into() });
-        let configure = signed_in.to_engine[0].clone();
-        assert!(matches!(&configure, WorkerToEngine::Configure { peer_id, .. } if peer_id == "secure-p2p-multichat-alice"));
-        // A restarted engine is told the same configuration again.
-        assert_eq!(model.handle_engine(hello).to_engine, vec![configure]);
-
-        let failed = EngineStatus::Failed { message: "taken".into() };
-        assert!(model.handle_engine(EngineToWorker::Status { status: failed.clone() }).view_changed);
-        assert_eq!(model.view().engine, failed);
-
-        let signed_out = model.handle(Request::SignOut);
-        assert_eq!(signed_out.to_engine, vec![WorkerToEngine::Shutdown]);
-        assert_eq!(model.view().engine, EngineStatus::Offline);
-    }
-
-    #[test]
-    fn new_settings_reconfigure_a_running_engine() {
-        let (mut model, _) = WorkerModel::load(&Snapshot::default());
-        let mut settings = crate::settings::Settings::default();
-        settings.server.host = "127.0.0.1".into();
-        assert!(model.handle(Request::SaveSettings { settings: settings.clone() }).to_engine.is_empty());
-        model.handle(Request::SignIn { username: "alice".into() });
-        let handled = model.handle(Request::SaveSettings { settings: settings.clone() });
-        assert!(matches!(&handled.to_engine[..], [WorkerToEngine::Configure { settings: s, .. }] if *s == settings));
-    }
-
-    #[test]
-    fn sign_out_forgets_the_account() {
-        let mut disk = Snapshot::default();
-        let (mut model, _) = WorkerModel::load(&disk);
-        apply(&mut disk, &model.handle(Request::SignIn { username: "bob".into() }).writes);
-        apply(&mut disk, &model.handle(Request::SignOut).writes);
-        assert_eq!(WorkerModel::load(&disk).0.view().account, None);
+fn message_view(message: &StoredMessage, me: &Username) -> MessageView {
+    let mine = &message.sender == me;
+    let state = match (&message.state, mine) {
+        (Some(DeliveryState::Sending), true) => MessageState::Sending,
+        (Some(DeliveryState::Delivered), true) => MessageState::Delivered,
+        (Some(DeliveryState::Failed), true) => MessageState::Failed,
+        (None, true) => MessageState::Delivered,
+        (_, false) => MessageState::Received,
+    };
+    MessageView {
+        id: message.id.as_str().to_owned(),
+        sender: message.sender.to_string(),
+        text: message.text.clone(),
+        timestamp: message.timestamp.0,
+        mine,
+        state,
     }
 }

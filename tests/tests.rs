@@ -2,6 +2,8 @@
 //! Each module is one topic; browser tests live in `tests/e2e/`.
 
 mod bridge_json;
+// The worker model: requests, engine reports and storage, two workers chatting.
+mod worker_model;
 // The chat layer: a simulated network (`chat_sim`), then one topic per file.
 mod chat_append_cost;
 mod chat_interop;

@@ -91,6 +91,7 @@ impl Engine {
                 self.0.borrow_mut().config = None;
                 self.set_status(EngineStatus::Offline);
             }
+            WorkerToEngine::Greet => self.greet(),
             WorkerToEngine::Dial { .. } | WorkerToEngine::Send { .. } | WorkerToEngine::Close { .. } => {}
         }
     }

@@ -13,9 +13,12 @@ use multichat_core::bridge::{
     Addressed, ENGINE_ADDRESS, EngineToWorker, POPUP_PORT_NAME, PopupToWorker, Response, WORKER_ADDRESS, WorkerToEngine,
     WorkerToPopup,
 };
+use multichat_core::storage::Snapshot;
+use multichat_core::time::Millis;
 use multichat_core::worker::{Handled, WorkerModel};
 use multichat_web::chrome::{self, Port};
-use multichat_web::convert;
+use multichat_web::{ShellError, convert, now, random_bytes};
+use gloo_timers::callback::Timeout;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 
@@ -26,6 +29,10 @@ enum Job {
     Popup { port: Port, frame: PopupToWorker },
     /// From the engine; `reply` receives the commands the engine should carry out next.
     Engine { message: EngineToWorker, reply: Box<dyn FnOnce(Vec<WorkerToEngine>)> },
+    /// The chat layer's timer fired (pings, liveness, re-sends).
+    Timeout,
+    /// The last popup closed.
+    PopupsClosed,
 }
 
 #[derive(Default)]
@@ -38,6 +45,10 @@ struct Worker {
     popups: Vec<Port>,
     /// Where the engine runs: Firefox hosts it here, Chrome in the offscreen document.
     engine: Option<EngineHandle>,
+    /// The unread count on the toolbar badge, to set it only when it changes.
+    badge: Option<u32>,
+    /// The pending chat timer and when it fires.
+    timer: Option<(Millis, Timeout)>,
 }
 
 /// A handle on the worker, cloned into every callback.
@@ -58,19 +69,17 @@ impl WorkerHandle {
     async fn load(self) {
         // A worker that cannot read storage cannot serve anyone: popups keep waiting rather than being
         // shown an empty (wrong) account, and the reason is in the worker's console.
-        let snapshot = match chrome::storage_load_all().await {
-            Ok(snapshot) => snapshot,
+        let model = match read_model().await {
+            Ok(model) => model,
             Err(err) => return log(&format!("multichat: {err}")),
         };
-        let (model, migration) = WorkerModel::load(&snapshot);
-        if let Err(err) = chrome::storage_apply(&migration).await {
-            log(&format!("multichat: storage migration failed: {err}"));
-        }
         let wants_engine = model.wants_engine();
         self.0.borrow_mut().model = Some(model);
         if wants_engine {
             self.start_engine().await;
         }
+        self.update_badge().await;
+        self.arm_timer();
         spawn_local(self.drain());
     }
 
@@ -87,7 +96,16 @@ impl WorkerHandle {
         });
         let gone_worker = self.clone();
         let gone_port = port.clone();
-        port.on_gone(move || gone_worker.0.borrow_mut().popups.retain(|it| !js_sys::Object::is(it, &gone_port)));
+        port.on_gone(move || {
+            let none_left = {
+                let mut state = gone_worker.0.borrow_mut();
+                state.popups.retain(|it| !js_sys::Object::is(it, &gone_port));
+                state.popups.is_empty()
+            };
+            if none_left {
+                gone_worker.enqueue(Job::PopupsClosed);
+            }
+        });
     }
 
     /// Engine reports arrive as `{to: "worker", body}` runtime messages; the reply carries the commands.
@@ -137,48 +155,143 @@ impl WorkerHandle {
                 let mut state = self.0.borrow_mut();
                 let Some(job) = state.queue.pop_front() else { break };
                 let model = state.model.as_mut().expect("drain runs only after load");
+                let now = now();
                 let handled = match &job {
-                    Job::Popup { frame, .. } => model.handle(frame.request.clone()),
-                    Job::Engine { message, .. } => model.handle_engine(message.clone()),
+                    Job::Popup { frame, .. } => Some(model.handle(frame.request.clone(), now, fresh_random())),
+                    Job::Engine { message, .. } => Some(model.handle_engine(message.clone(), now)),
+                    Job::Timeout => Some(model.handle_timeout(now)),
+                    Job::PopupsClosed => {
+                        model.popups_closed();
+                        None
+                    }
                 };
                 (job, handled)
             };
-            self.finish(job, handled).await;
+            if let Some(handled) = handled {
+                self.finish(job, handled).await;
+            }
+            self.arm_timer();
         }
         self.0.borrow_mut().draining = false;
     }
 
-    /// Persists a handled job's writes, then answers it and passes its commands on.
+    /// Performs a handled job: its writes, then its reply, then the engine commands, then what follows.
     async fn finish(&self, job: Job, handled: Handled) {
-        let Handled { writes, response, view_changed, to_engine } = handled;
-        let stored = chrome::storage_apply(&writes).await;
-        if let Err(err) = &stored {
-            // The in-memory model is ahead of storage now: reload it from storage so both agree.
+        let view_changed = handled.view_changed;
+        let response = handled.response.clone();
+        let performed = self.perform(handled).await;
+        if let Err(err) = &performed {
+            // The in-memory model is ahead of storage now: rebuild it from storage so both agree.
             log(&format!("multichat: {err}"));
             self.reload().await;
         }
+        let stored = performed.is_ok();
+        let commands = performed.unwrap_or_default();
         match job {
             Job::Popup { port, frame } => {
-                let response = match stored {
-                    Ok(()) => response,
-                    Err(_) => Response::Error { message: "Could not save to the browser's storage; nothing was changed".to_owned() },
+                let response = if stored {
+                    response
+                } else {
+                    Response::Error { message: "Could not save to the browser's storage; nothing was changed".to_owned() }
                 };
                 let _ = port.post(&WorkerToPopup::Reply { id: frame.id, response });
-                if stored.is_ok() {
-                    self.command_engine(to_engine).await;
-                }
+                self.command_engine(commands).await;
             }
-            Job::Engine { reply, .. } => reply(if stored.is_ok() { to_engine } else { Vec::new() }),
+            Job::Engine { reply, .. } => reply(commands),
+            Job::Timeout | Job::PopupsClosed => self.command_engine(commands).await,
         }
         if view_changed {
             self.broadcast();
         }
+        self.update_badge().await;
+    }
+
+    /// Stores the writes, follows reads and reloads, and returns every engine command in order.
+    async fn perform(&self, mut handled: Handled) -> Result<Vec<WorkerToEngine>, ShellError> {
+        let mut commands = Vec::new();
+        loop {
+            chrome::storage_apply(&handled.writes).await?;
+            commands.append(&mut handled.to_engine);
+            self.notify(std::mem::take(&mut handled.arrivals)).await;
+            if handled.reload {
+                self.reload().await;
+            }
+            if handled.reads.is_empty() {
+                return Ok(commands);
+            }
+            let snapshot = chrome::storage_read(&handled.reads).await?;
+            let mut state = self.0.borrow_mut();
+            let Some(model) = state.model.as_mut() else { return Ok(commands) };
+            handled = model.handle_read(snapshot, now());
+        }
     }
 
     async fn reload(&self) {
-        if let Ok(snapshot) = chrome::storage_load_all().await {
-            self.0.borrow_mut().model = Some(WorkerModel::load(&snapshot).0);
+        match read_model().await {
+            Ok(mut model) => {
+                let mut state = self.0.borrow_mut();
+                if let Some(previous) = state.model.as_ref() {
+                    model.carry_over_from(previous);
+                }
+                state.model = Some(model);
+            }
+            Err(err) => log(&format!("multichat: could not reload from storage: {err}")),
         }
+    }
+
+    async fn notify(&self, arrivals: Vec<multichat_core::worker::Arrival>) {
+        let enabled = self.0.borrow().model.as_ref().is_some_and(WorkerModel::notifications_enabled);
+        if !enabled {
+            return;
+        }
+        for arrival in arrivals {
+            let title = if arrival.room_title == arrival.sender {
+                arrival.sender.clone()
+            } else {
+                format!("{} in {}", arrival.sender, arrival.room_title)
+            };
+            // One notification per conversation: a newer message replaces the older one.
+            let id = format!("multichat-{}", arrival.room_title);
+            if let Err(err) = chrome::notify(&id, &title, &arrival.text).await {
+                log(&format!("multichat: {err}"));
+            }
+        }
+    }
+
+    async fn update_badge(&self) {
+        let unread = self.0.borrow().model.as_ref().map_or(0, WorkerModel::unread);
+        if self.0.borrow().badge == Some(unread) {
+            return;
+        }
+        self.0.borrow_mut().badge = Some(unread);
+        let text = match unread {
+            0 => String::new(),
+            1..=99 => unread.to_string(),
+            _ => "99+".to_owned(),
+        };
+        if let Err(err) = chrome::set_badge(&text).await {
+            log(&format!("multichat: {err}"));
+        }
+    }
+
+    /// Schedules the chat layer's next timeout, replacing a later one.
+    fn arm_timer(&self) {
+        let due = self.0.borrow().model.as_ref().and_then(WorkerModel::next_timeout);
+        let mut state = self.0.borrow_mut();
+        let Some(due) = due else {
+            state.timer = None;
+            return;
+        };
+        if state.timer.as_ref().is_some_and(|(at, _)| *at <= due) {
+            return;
+        }
+        let delay = due.saturating_sub(now()).min(u64::from(u32::MAX)) as u32;
+        let worker = self.clone();
+        let timeout = Timeout::new(delay, move || {
+            worker.0.borrow_mut().timer = None;
+            worker.enqueue(Job::Timeout);
+        });
+        state.timer = Some((due, timeout));
     }
 
     fn broadcast(&self) {
@@ -203,7 +316,13 @@ impl WorkerHandle {
             )
             .await;
             match created {
-                Ok(()) => self.0.borrow_mut().engine = Some(EngineHandle::Offscreen),
+                Ok(()) => {
+                    self.0.borrow_mut().engine = Some(EngineHandle::Offscreen);
+                    // An engine that outlived a previous worker holds links this worker does not know;
+                    // a new one greets by itself and this message finds no listener yet.
+                    let greet = Addressed { to: ENGINE_ADDRESS.to_owned(), body: WorkerToEngine::Greet };
+                    let _ = chrome::send_message(&greet).await;
+                }
                 Err(err) => log(&format!("multichat: could not start the chat engine: {err}")),
             }
         } else {
@@ -236,6 +355,35 @@ impl WorkerHandle {
             }
         }
     }
+}
+
+/// Reads what the worker needs from storage, a few keys at a time as the model asks for them, and builds
+/// the model (applying any schema migration).
+async fn read_model() -> Result<WorkerModel, ShellError> {
+    let mut snapshot = Snapshot::default();
+    let mut asked = std::collections::BTreeSet::new();
+    loop {
+        let wanted: Vec<String> =
+            WorkerModel::keys_to_read(&snapshot).into_iter().filter(|it| asked.insert(it.clone())).collect();
+        if wanted.is_empty() {
+            break;
+        }
+        snapshot.0.extend(chrome::storage_read(&wanted).await?.0);
+    }
+    let (model, migration) = WorkerModel::load(&snapshot, now());
+    chrome::storage_apply(&migration).await?;
+    Ok(model)
+}
+
+/// Random bytes for new ids. Should the CSPRNG ever fail, ids only need to be unique, so the clock and
+/// `Math.random` stand in rather than refusing the user's message.
+fn fresh_random() -> [u8; 16] {
+    random_bytes().unwrap_or_else(|_| {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&now().0.to_le_bytes());
+        bytes[8..].copy_from_slice(&js_sys::Math::random().to_bits().to_le_bytes());
+        bytes
+    })
 }
 
 fn log(message: &str) {

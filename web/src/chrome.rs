@@ -103,9 +103,9 @@ pub fn on_connect(listener: impl FnMut(Port) + 'static) {
     closure.forget();
 }
 
-/// Reads every record in `chrome.storage.local`.
-pub async fn storage_load_all() -> Result<Snapshot, ShellError> {
-    let items = storage_local_get(&JsValue::NULL).await.map_err(|err| ShellError::from_js("storage.local.get", &err))?;
+/// Reads the records stored under `keys` (absent keys are simply missing from the snapshot).
+pub async fn storage_read(keys: &[String]) -> Result<Snapshot, ShellError> {
+    let items = storage_local_get(&convert::to_js(keys)?).await.map_err(|err| ShellError::from_js("storage.local.get", &err))?;
     let records: BTreeMap<String, serde_json::Value> = convert::from_js(items)?;
     Ok(Snapshot(records))
 }

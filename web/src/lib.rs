@@ -10,3 +10,15 @@ pub mod rtc;
 pub mod ws;
 
 pub use error::ShellError;
+
+/// Milliseconds since the epoch, from the browser's clock: the time the core is handed.
+pub fn now() -> multichat_core::time::Millis {
+    multichat_core::time::Millis(js_sys::Date::now() as u64)
+}
+
+/// Fresh random bytes from the browser's CSPRNG (`crypto.getRandomValues`).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], ShellError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|err| ShellError::new("crypto.getRandomValues", err.to_string()))?;
+    Ok(bytes)
+}

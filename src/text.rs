@@ -1,0 +1,1 @@
+//! Turning message text into segments for display (being written).

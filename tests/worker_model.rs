@@ -1,0 +1,201 @@
+//! The worker model end to end, natively: sign-in and settings persistence, the engine following the
+//! account, and two workers chatting through a simulated engine link (each frame stored before it is
+//! acknowledged, history surviving a reload that reads only the keys it asks for).
+
+use multichat_core::bridge::{EngineStatus, EngineToWorker, LinkInfo, MessageState, Request, Response, WorkerToEngine};
+use multichat_core::settings::Settings;
+use multichat_core::storage::{Snapshot, StorageWrite};
+use multichat_core::time::Millis;
+use multichat_core::worker::{Handled, WorkerModel};
+
+/// One browser profile: its storage and its worker.
+struct Profile {
+    disk: Snapshot,
+    model: WorkerModel,
+    /// Engine commands not yet delivered.
+    to_engine: Vec<WorkerToEngine>,
+    random: u8,
+}
+
+impl Profile {
+    fn new() -> Profile {
+        let mut disk = Snapshot::default();
+        let (model, migration) = WorkerModel::load(&disk, Millis(0));
+        apply(&mut disk, &migration);
+        Profile { disk, model, to_engine: Vec::new(), random: 0 }
+    }
+
+    /// Rebuilds the worker from storage, reading only the keys it asks for (as the shell does).
+    fn restart(&mut self, now: Millis) {
+        let mut read = Snapshot::default();
+        loop {
+            let wanted: Vec<String> =
+                WorkerModel::keys_to_read(&read).into_iter().filter(|it| !read.0.contains_key(it)).collect();
+            let found: Vec<(String, serde_json::Value)> =
+                wanted.iter().filter_map(|key| self.disk.0.get(key).map(|v| (key.clone(), v.clone()))).collect();
+            if found.is_empty() {
+                break;
+            }
+            read.0.extend(found);
+        }
+        let (model, migration) = WorkerModel::load(&read, now);
+        apply(&mut self.disk, &migration);
+        self.model = model;
+    }
+
+    fn perform(&mut self, handled: Handled, now: Millis) -> Response {
+        apply(&mut self.disk, &handled.writes);
+        self.to_engine.extend(handled.to_engine);
+        if handled.reload {
+            self.restart(now);
+        }
+        if !handled.reads.is_empty() {
+            let snapshot = Snapshot(
+                handled.reads.iter().filter_map(|key| self.disk.0.get(key).map(|v| (key.clone(), v.clone()))).collect(),
+            );
+            let more = self.model.handle_read(snapshot, now);
+            self.perform(more, now);
+        }
+        handled.response
+    }
+
+    fn request(&mut self, request: Request, now: Millis) -> Response {
+        self.random = self.random.wrapping_add(1);
+        let handled = self.model.handle(request, now, [self.random; 16]);
+        self.perform(handled, now)
+    }
+
+    fn engine(&mut self, message: EngineToWorker, now: Millis) {
+        let handled = self.model.handle_engine(message, now);
+        self.perform(handled, now);
+    }
+}
+
+fn apply(disk: &mut Snapshot, writes: &[StorageWrite]) {
+    for write in writes {
+        match write {
+            StorageWrite::Set { key, value } => {
+                disk.0.insert(key.clone(), value.clone());
+            }
+            StorageWrite::Remove { key } => {
+                disk.0.remove(key);
+            }
+        }
+    }
+}
+
+fn view(profile: &Profile) -> multichat_core::bridge::View {
+    profile.model.view()
+}
+
+#[test]
+fn sign_in_persists_and_a_bad_username_writes_nothing() {
+    let mut alice = Profile::new();
+    let refused = alice.request(Request::SignIn { username: "bad name!".into() }, Millis(1));
+    assert!(matches!(refused, Response::Error { .. }));
+    alice.request(Request::SignIn { username: " alice ".into() }, Millis(2));
+    alice.restart(Millis(3));
+    assert_eq!(view(&alice).account.unwrap().peer_id, "secure-p2p-multichat-alice");
+    alice.request(Request::SignOut, Millis(4));
+    alice.restart(Millis(5));
+    assert_eq!(view(&alice).account, None);
+}
+
+#[test]
+fn the_engine_follows_the_account_and_settings() {
+    let mut alice = Profile::new();
+    alice.engine(EngineToWorker::Hello { status: EngineStatus::Offline, links: Vec::new() }, Millis(1));
+    assert_eq!(alice.to_engine.drain(..).collect::<Vec<_>>(), vec![WorkerToEngine::Shutdown]);
+
+    alice.request(Request::SignIn { username: "alice".into() }, Millis(2));
+    let configure = alice.to_engine.drain(..).next().unwrap();
+    assert!(matches!(&configure, WorkerToEngine::Configure { peer_id, .. } if peer_id == "secure-p2p-multichat-alice"));
+
+    let mut settings = Settings::default();
+    settings.server.host = "127.0.0.1".into();
+    alice.request(Request::SaveSettings { settings: settings.clone() }, Millis(3));
+    assert!(matches!(&alice.to_engine[..], [WorkerToEngine::Configure { settings: s, .. }] if *s == settings));
+
+    let failed = EngineStatus::Failed { message: "taken".into() };
+    alice.engine(EngineToWorker::Status { status: failed.clone() }, Millis(4));
+    assert_eq!(view(&alice).engine, failed);
+    alice.request(Request::SignOut, Millis(5));
+    assert_eq!(view(&alice).engine, EngineStatus::Offline);
+}
+
+/// Delivers engine commands between two profiles as if their engines shared one data connection.
+fn pump(a: &mut Profile, b: &mut Profile, link: &str, now: Millis) {
+    for _ in 0..50 {
+        let from_a: Vec<WorkerToEngine> = a.to_engine.drain(..).collect();
+        let from_b: Vec<WorkerToEngine> = b.to_engine.drain(..).collect();
+        if from_a.is_empty() && from_b.is_empty() {
+            return;
+        }
+        for command in from_a {
+            if let WorkerToEngine::Send { frame, .. } = command {
+                b.engine(EngineToWorker::Frame { link: link.into(), frame }, now);
+            }
+        }
+        for command in from_b {
+            if let WorkerToEngine::Send { frame, .. } = command {
+                a.engine(EngineToWorker::Frame { link: link.into(), frame }, now);
+            }
+        }
+    }
+    panic!("the two workers never went quiet");
+}
+
+#[test]
+fn two_workers_chat_and_history_survives_a_restart() {
+    let mut alice = Profile::new();
+    let mut bob = Profile::new();
+    alice.request(Request::SignIn { username: "alice".into() }, Millis(10));
+    bob.request(Request::SignIn { username: "bob".into() }, Millis(10));
+    alice.to_engine.clear();
+    bob.to_engine.clear();
+
+    alice.request(Request::OpenDirect { username: "bob".into() }, Millis(20));
+    let dial = alice.to_engine.iter().find_map(|it| match it {
+        WorkerToEngine::Dial { peer_id, metadata } => Some((peer_id.clone(), metadata.clone())),
+        _ => None,
+    });
+    let (peer_id, metadata) = dial.expect("opening a direct chat dials the other user");
+    assert_eq!(peer_id, "secure-p2p-multichat-bob");
+    alice.to_engine.clear();
+    let room = view(&alice).open_room.expect("the new conversation is shown").room.id;
+
+    let link = "dc_test1";
+    alice.engine(EngineToWorker::LinkUp { info: LinkInfo { link: link.into(), peer_id, metadata: metadata.clone(), outgoing: true } }, Millis(30));
+    bob.engine(
+        EngineToWorker::LinkUp {
+            info: LinkInfo { link: link.into(), peer_id: "secure-p2p-multichat-alice".into(), metadata, outgoing: false },
+        },
+        Millis(30),
+    );
+    pump(&mut alice, &mut bob, link, Millis(40));
+
+    alice.request(Request::SendText { room: room.clone(), text: "hello <b>bob</b>".into() }, Millis(50));
+    pump(&mut alice, &mut bob, link, Millis(60));
+    bob.request(Request::SendText { room: room.clone(), text: "hi alice".into() }, Millis(70));
+    pump(&mut alice, &mut bob, link, Millis(80));
+
+    // Bob has not opened the conversation: it counts as unread.
+    let bob_rooms = view(&bob).rooms;
+    assert_eq!(bob_rooms.len(), 1);
+    assert_eq!(bob_rooms[0].title, "alice");
+    assert_eq!(bob_rooms[0].unread, 1);
+    assert_eq!(bob.model.unread(), 1);
+    bob.request(Request::SelectRoom { room: Some(room.clone()) }, Millis(90));
+    assert_eq!(bob.model.unread(), 0);
+
+    let shown = view(&alice).open_room.unwrap().messages;
+    let texts: Vec<(&str, &str, MessageState)> = shown.iter().map(|it| (it.sender.as_str(), it.text.as_str(), it.state)).collect();
+    assert_eq!(texts, vec![("alice", "hello <b>bob</b>", MessageState::Delivered), ("bob", "hi alice", MessageState::Received)]);
+
+    // A restart reads only what it asks for and finds the same conversation.
+    alice.restart(Millis(100));
+    alice.request(Request::SelectRoom { room: Some(room) }, Millis(110));
+    let again = view(&alice).open_room.unwrap().messages;
+    assert_eq!(again.len(), 2);
+    assert_eq!(again[1].text, "hi alice");
+}
