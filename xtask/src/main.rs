@@ -7,6 +7,7 @@
 //! - `test`: every test: native core tests, then (inside a fresh network namespace with only `lo`) the
 //!   wasm-bindgen browser tests and the end-to-end Playwright tests against the built extension.
 //! - `lint`: `web-ext lint` on `dist/`.
+//! - `bench`: the benchmarks, which print figures (nothing is asserted on time).
 //!
 //! Every command first installs what a fresh machine lacks (rustup target, the pinned wasm-bindgen CLI,
 //! npm packages); `.ci/run` adds the Debian packages, which need root.
@@ -42,14 +43,20 @@ fn run(args: &[String]) -> Result<()> {
             build::lint()
         }
         "test" => test::all(rest),
+        "bench" => bench(),
         // Internal: the half of `test` that runs inside the network namespace.
         "test-in-netns" => test::in_netns(rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask build | run | test [--e2e-only|--no-e2e] | lint");
+            println!("usage: cargo xtask build | run | test [--native-only|--browser-only] | lint | bench");
             Ok(())
         }
         other => bail!("unknown command {other:?}; try `cargo xtask help`"),
     }
+}
+
+/// Runs every benchmark; each prints its own figures.
+fn bench() -> Result<()> {
+    tools::run(std::process::Command::new("cargo").current_dir(root()).args(["bench", "--bench", "history"]))
 }
 
 /// The workspace root (the parent of this crate's directory).

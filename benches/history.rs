@@ -1,0 +1,102 @@
+//! How much appending one message costs at 100 and at 100,000 stored messages in a room, through the
+//! worker's real receive path (a peer's frame in, the storage writes out). Prints figures; asserts nothing.
+//!
+//! Run with `cargo xtask bench` (or `cargo bench --bench history`).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use multichat_core::bridge::{EngineToWorker, LinkInfo, Request};
+use multichat_core::storage::{Snapshot, StorageWrite};
+use multichat_core::time::Millis;
+use multichat_core::worker::WorkerModel;
+use serde_json::json;
+
+const LINK: &str = "dc_bench";
+const MEASURED: u64 = 1_000;
+
+struct Receiver {
+    model: WorkerModel,
+    disk: Snapshot,
+    now: u64,
+    sent: u64,
+}
+
+impl Receiver {
+    fn new() -> Receiver {
+        let (mut model, _) = WorkerModel::load(&Snapshot::default(), Millis(0));
+        let mut disk = Snapshot::default();
+        apply(&mut disk, &model.handle(Request::SignIn { username: "alice".into() }, Millis(1), [1; 16]).writes);
+        let (mut model, _) = WorkerModel::load(&disk, Millis(2));
+        // A peer of the original page: its frames carry no ids, which is the receive path every peer has.
+        let link = LinkInfo { link: LINK.into(), peer_id: "secure-p2p-multichat-bob".into(), metadata: json!({"peerIds": []}), outgoing: false };
+        apply(&mut disk, &model.handle_engine(EngineToWorker::LinkUp { info: link }, Millis(3)).writes);
+        apply(&mut disk, &model.handle_timeout(Millis(10_000)).writes);
+        Receiver { model, disk, now: 10_000, sent: 0 }
+    }
+
+    /// Receives one chat message and stores it; returns the bytes written.
+    fn receive(&mut self) -> usize {
+        self.now += 1;
+        self.sent += 1;
+        let frame = json!({"type": "chat", "chat": {"sender": "bob", "message": format!("message number {}", self.sent), "timestamp": self.now}});
+        let handled = self.model.handle_engine(EngineToWorker::Frame { link: LINK.into(), frame }, Millis(self.now));
+        let bytes = handled.writes.iter().map(written_bytes).sum();
+        apply(&mut self.disk, &handled.writes);
+        black_box(handled.response);
+        bytes
+    }
+
+    fn fill_to(&mut self, count: u64) {
+        while self.sent < count {
+            self.receive();
+        }
+    }
+
+    /// Mean time and bytes of the next `MEASURED` appends.
+    fn measure(&mut self) -> (f64, f64) {
+        let start = Instant::now();
+        let mut bytes = 0;
+        for _ in 0..MEASURED {
+            bytes += self.receive();
+        }
+        let micros = start.elapsed().as_secs_f64() * 1e6 / MEASURED as f64;
+        (micros, bytes as f64 / MEASURED as f64)
+    }
+}
+
+fn written_bytes(write: &StorageWrite) -> usize {
+    match write {
+        StorageWrite::Set { key, value } => key.len() + value.to_string().len(),
+        StorageWrite::Remove { key } => key.len(),
+    }
+}
+
+fn apply(disk: &mut Snapshot, writes: &[StorageWrite]) {
+    for write in writes {
+        match write {
+            StorageWrite::Set { key, value } => {
+                disk.0.insert(key.clone(), value.clone());
+            }
+            StorageWrite::Remove { key } => {
+                disk.0.remove(key);
+            }
+        }
+    }
+}
+
+fn main() {
+    let mut receiver = Receiver::new();
+    receiver.fill_to(100);
+    let (small_us, small_bytes) = receiver.measure();
+    let fill_start = Instant::now();
+    receiver.fill_to(100_000);
+    let fill_secs = fill_start.elapsed().as_secs_f64();
+    let (large_us, large_bytes) = receiver.measure();
+    let keys = receiver.disk.0.len();
+    println!("history append (worker receive path, {MEASURED} appends each, mean):");
+    println!("  at       100 messages: {small_us:>8.1} µs/append  {small_bytes:>8.0} bytes written/append");
+    println!("  at   100,000 messages: {large_us:>8.1} µs/append  {large_bytes:>8.0} bytes written/append");
+    println!("  ratio 100,000 / 100: time {:.2}, bytes {:.2}", large_us / small_us, large_bytes / small_bytes);
+    println!("  (filling 100,000 messages took {fill_secs:.1} s; storage holds {keys} keys)");
+}
