@@ -21,6 +21,8 @@ pub mod keys {
     pub const SCHEMA_VERSION: &str = "schema_version";
     pub const ACCOUNT: &str = "account";
     pub const SETTINGS: &str = "settings";
+    /// What the popup showed last (so it reopens there).
+    pub const UI: &str = "ui";
 }
 
 /// The records as read from storage, by key.
@@ -48,11 +50,20 @@ pub enum StorageError {
     Corrupt { key: String, reason: String },
 }
 
+/// What the popup showed last.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UiRecord {
+    /// The conversation that was open, if any.
+    #[serde(default)]
+    pub open_room: Option<String>,
+}
+
 /// What [`load`] recovered, plus what it had to ignore.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Loaded {
     pub account: Option<AccountRecord>,
     pub settings: Settings,
+    pub ui: UiRecord,
     /// Problems found while loading, worded for the user. Loading goes on past each one.
     pub problems: Vec<StorageError>,
     /// Writes that bring storage up to [`SCHEMA_VERSION`] (empty when it is current).
@@ -69,6 +80,7 @@ pub fn load(snapshot: &Snapshot) -> Loaded {
     }
     loaded.account = decode(snapshot, keys::ACCOUNT, &mut loaded.problems);
     loaded.settings = decode(snapshot, keys::SETTINGS, &mut loaded.problems).unwrap_or_default();
+    loaded.ui = decode(snapshot, keys::UI, &mut loaded.problems).unwrap_or_default();
     if found.is_none() {
         loaded.migration.push(set(keys::SCHEMA_VERSION, &SCHEMA_VERSION));
     }

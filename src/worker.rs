@@ -24,8 +24,10 @@ pub struct WorkerModel {
     engine: EngineStatus,
     /// The signed-in user's chat state.
     chat: Option<ChatNode>,
-    /// The room an open popup shows (kept read while shown); `None` when no popup shows one.
+    /// The room the popup shows (and reopens on); kept read while a popup is open.
     selected_room: Option<RoomId>,
+    /// True while a popup is connected, so the selected room is being read.
+    popup_open: bool,
     /// How many of the open room's latest messages the popup shows.
     window: usize,
     /// Problems met loading chat history, worded for the user.
@@ -62,7 +64,7 @@ impl WorkerModel {
     /// asks again until nothing new is asked for; only the room list, each room's meta record and the
     /// latest pages are read, never the whole history.
     pub fn keys_to_read(snapshot: &Snapshot) -> Vec<String> {
-        let mut wanted: Vec<String> = [keys::SCHEMA_VERSION, keys::ACCOUNT, keys::SETTINGS].map(String::from).to_vec();
+        let mut wanted: Vec<String> = [keys::SCHEMA_VERSION, keys::ACCOUNT, keys::SETTINGS, keys::UI].map(String::from).to_vec();
         let account = snapshot.0.get(keys::ACCOUNT).and_then(|it| serde_json::from_value::<AccountRecord>(it.clone()).ok());
         if let Some(account) = account {
             let user = &account.username;
@@ -79,11 +81,13 @@ impl WorkerModel {
         let mut loaded = storage::load(snapshot);
         let migration = std::mem::take(&mut loaded.migration);
         let chat = loaded.account.as_ref().map(|it| ChatNode::restore(it.username.clone(), snapshot, now));
+        let selected_room = loaded.ui.open_room.as_deref().and_then(|it| RoomId::parse(it).ok());
         let mut model = WorkerModel {
             loaded,
             engine: EngineStatus::Offline,
             chat,
-            selected_room: None,
+            selected_room,
+            popup_open: false,
             window: OPEN_ROOM_WINDOW,
             history_problems: Vec::new(),
         };
@@ -96,7 +100,7 @@ impl WorkerModel {
     /// Carries over what a reload from storage cannot know: the engine's status and the open room.
     pub fn carry_over_from(&mut self, previous: &WorkerModel) {
         self.engine = previous.engine.clone();
-        self.selected_room = previous.selected_room.clone();
+        self.popup_open = previous.popup_open;
     }
 
     pub fn view(&self) -> View {
@@ -146,7 +150,11 @@ impl WorkerModel {
 
     pub fn handle(&mut self, request: Request, now: Millis, random: [u8; 16]) -> Handled {
         let mut handled = match request {
-            Request::GetView => self.empty(self.view_response()),
+            Request::GetView => {
+                // A popup asks for the view when it opens: from now on the shown room is being read.
+                self.popup_open = true;
+                self.empty(self.view_response())
+            }
             Request::SignIn { username } => match Username::parse(&username) {
                 Ok(username) => {
                     let record = AccountRecord { username };
@@ -166,10 +174,11 @@ impl WorkerModel {
                 let mut handled = self.changed(Vec::new());
                 self.drain_chat(&mut handled);
                 self.chat = None;
-                self.selected_room = None;
+                self.select(None);
                 self.loaded.account = None;
                 self.engine = EngineStatus::Offline;
                 handled.writes.push(storage::remove(keys::ACCOUNT));
+                handled.writes.push(self.ui_write());
                 handled.response = self.view_response();
                 handled.command(WorkerToEngine::Shutdown)
             }
@@ -187,9 +196,8 @@ impl WorkerModel {
             },
             Request::SelectRoom { room } => match room.map(|it| RoomId::parse(&it)).transpose() {
                 Ok(room) => {
-                    self.selected_room = room;
-                    self.window = OPEN_ROOM_WINDOW;
-                    self.changed(Vec::new())
+                    self.select(room);
+                    self.changed(vec![self.ui_write()])
                 }
                 Err(_) => refuse("That conversation does not exist".to_owned()),
             },
@@ -224,11 +232,11 @@ impl WorkerModel {
         let Some(chat) = self.chat.as_mut() else { return refuse("Please sign in first".to_owned()) };
         match chat.handle_command(now, command) {
             Ok(room) => {
-                if select && room.is_some() {
-                    self.selected_room = room;
-                    self.window = OPEN_ROOM_WINDOW;
-                }
                 let mut handled = self.changed(Vec::new());
+                if select && room.is_some() {
+                    self.select(room);
+                    handled.writes.push(self.ui_write());
+                }
                 self.drain_chat(&mut handled);
                 handled
             }
@@ -280,8 +288,18 @@ impl WorkerModel {
 
     /// No popup is open any more: nothing is being read, so new messages count as unread again.
     pub fn popups_closed(&mut self) {
-        self.selected_room = None;
+        self.popup_open = false;
         self.window = OPEN_ROOM_WINDOW;
+    }
+
+    fn select(&mut self, room: Option<RoomId>) {
+        self.selected_room = room;
+        self.window = OPEN_ROOM_WINDOW;
+    }
+
+    fn ui_write(&self) -> StorageWrite {
+        let record = storage::UiRecord { open_room: self.selected_room.as_ref().map(|it| it.as_str().to_owned()) };
+        storage::set(keys::UI, &record)
     }
 
     fn chat_input(&mut self, now: Millis, input: Input, handled: &mut Handled) {
@@ -293,7 +311,7 @@ impl WorkerModel {
 
     /// Keeps the shown room read, and completes the reply with the view after the change.
     fn finish(&mut self, now: Millis, handled: &mut Handled) {
-        let shown_unread = self.selected_room.as_ref().zip(self.chat.as_ref()).is_some_and(|(room, chat)| {
+        let shown_unread = self.popup_open && self.selected_room.as_ref().zip(self.chat.as_ref()).is_some_and(|(room, chat)| {
             chat.room_views().iter().any(|it| &it.id == room && it.unread > 0)
         });
         if shown_unread {
@@ -330,7 +348,7 @@ impl WorkerModel {
             }
         }
         for (room, id) in stored {
-            if self.selected_room.as_ref() == Some(&room) {
+            if self.popup_open && self.selected_room.as_ref() == Some(&room) {
                 continue;
             }
             let Some(history) = chat.history(&room) else { continue };

@@ -185,17 +185,32 @@ fn two_workers_chat_and_history_survives_a_restart() {
     assert_eq!(bob_rooms[0].title, "alice");
     assert_eq!(bob_rooms[0].unread, 1);
     assert_eq!(bob.model.unread(), 1);
+    bob.request(Request::GetView, Millis(85));
     bob.request(Request::SelectRoom { room: Some(room.clone()) }, Millis(90));
     assert_eq!(bob.model.unread(), 0);
 
+    // With the popup closed, a new message in the same room counts as unread again.
+    bob.model.popups_closed();
+    alice.request(Request::SendText { room: room.clone(), text: "are you there?".into() }, Millis(92));
+    pump(&mut alice, &mut bob, link, Millis(94));
+    assert_eq!(bob.model.unread(), 1);
+    bob.request(Request::GetView, Millis(96));
+    assert_eq!(bob.model.unread(), 0, "reopening the popup on that room reads it");
+
     let shown = view(&alice).open_room.unwrap().messages;
     let texts: Vec<(&str, &str, MessageState)> = shown.iter().map(|it| (it.sender.as_str(), it.text.as_str(), it.state)).collect();
-    assert_eq!(texts, vec![("alice", "hello <b>bob</b>", MessageState::Delivered), ("bob", "hi alice", MessageState::Received)]);
+    assert_eq!(
+        texts,
+        vec![
+            ("alice", "hello <b>bob</b>", MessageState::Delivered),
+            ("bob", "hi alice", MessageState::Received),
+            ("alice", "are you there?", MessageState::Delivered),
+        ]
+    );
 
-    // A restart reads only what it asks for and finds the same conversation.
+    // A restart reads only what it asks for and reopens the same conversation.
     alice.restart(Millis(100));
-    alice.request(Request::SelectRoom { room: Some(room) }, Millis(110));
-    let again = view(&alice).open_room.unwrap().messages;
-    assert_eq!(again.len(), 2);
+    let again = view(&alice).open_room.expect("the open conversation is remembered").messages;
+    assert_eq!(again.len(), 3);
     assert_eq!(again[1].text, "hi alice");
 }
