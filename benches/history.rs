@@ -1,7 +1,9 @@
 //! How much appending one message costs at 100 and at 100,000 stored messages in a room, through the
 //! worker's real receive path (a peer's frame in, the storage writes out). Prints figures; asserts nothing.
 //!
-//! Run with `cargo xtask bench` (or `cargo bench --bench history`).
+//! Run with `cargo xtask bench` (or `cargo bench --bench history`). With `--seed FILE` it also writes the
+//! storage it built (alice's account, a direct room with bob holding 100,000 messages, opened last) as
+//! JSON, for the browser benchmark of opening the popup on a full history.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -86,6 +88,8 @@ fn apply(disk: &mut Snapshot, writes: &[StorageWrite]) {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let seed_file = args.iter().position(|it| it == "--seed").and_then(|i| args.get(i + 1)).cloned();
     let mut receiver = Receiver::new();
     receiver.fill_to(100);
     let (small_us, small_bytes) = receiver.measure();
@@ -99,4 +103,12 @@ fn main() {
     println!("  at   100,000 messages: {large_us:>8.1} µs/append  {large_bytes:>8.0} bytes written/append");
     println!("  ratio 100,000 / 100: time {:.2}, bytes {:.2}", large_us / small_us, large_bytes / small_bytes);
     println!("  (filling 100,000 messages took {fill_secs:.1} s; storage holds {keys} keys)");
+    if let Some(path) = seed_file {
+        let room = receiver.model.view().rooms[0].id.clone();
+        let selected = receiver.model.handle(Request::SelectRoom { room: Some(room) }, Millis(receiver.now), [2; 16]);
+        apply(&mut receiver.disk, &selected.writes);
+        let json = serde_json::to_string(&receiver.disk.0).expect("records are JSON");
+        std::fs::write(&path, &json).expect("writing the seed file");
+        println!("  wrote {} ({:.1} MB) for the popup benchmark", path, json.len() as f64 / 1e6);
+    }
 }

@@ -54,9 +54,22 @@ fn run(args: &[String]) -> Result<()> {
     }
 }
 
-/// Runs every benchmark; each prints its own figures.
+/// Runs every benchmark; each prints its own figures. The browser benchmarks run inside a fresh network
+/// namespace with only `lo`, like the browser tests.
 fn bench() -> Result<()> {
-    tools::run(std::process::Command::new("cargo").current_dir(root()).args(["bench", "--bench", "history"]))
+    let seed = root().join("target/bench-seed-100k.json");
+    tools::run(std::process::Command::new("cargo").current_dir(root()).args(["bench", "--bench", "history", "--", "--seed"]).arg(&seed))?;
+    build::build()?;
+    tools::chromium()?;
+    let script = "ip link set lo up && exec node tests/bench/popup_open.mjs \"$0\"";
+    tools::run(
+        std::process::Command::new("unshare")
+            .current_dir(root())
+            .args(["--net", "--pid", "--fork", "--mount-proc", "--", "sh", "-c", script])
+            .arg(&seed)
+            .env("MULTICHAT_DIST", build::dist())
+            .env("CHROMIUM", tools::chromium()?),
+    )
 }
 
 /// The workspace root (the parent of this crate's directory).
