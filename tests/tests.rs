@@ -10,3 +10,5 @@ mod chat_interop;
 mod chat_mesh;
 mod chat_props;
 mod chat_sim;
+// The PeerJS data-channel codecs: BinaryPack and per-serialization framing, golden bytes and properties.
+mod peerjs_codec;

@@ -510,20 +510,18 @@ fn classify(value: &Value) -> Kind {
 }
 
 fn read_chunk(value: Value) -> Result<Chunk, FramingError> {
-    let id = field(&value, "__peerData").and_then(as_index).ok_or(FramingError::MalformedChunk(
-        "`__peerData` is neither a close signal nor a chunk id",
-    ))?;
+    let id = field(&value, "__peerData")
+        .and_then(as_index)
+        .ok_or(FramingError::MalformedChunk("`__peerData` is neither a close signal nor a chunk id"))?;
     let n = field(&value, "n").and_then(as_index).ok_or(FramingError::MalformedChunk("`n` is not an index"))?;
-    let total = field(&value, "total").and_then(as_index).ok_or(FramingError::MalformedChunk("`total` is not a count"))?;
+    let total =
+        field(&value, "total").and_then(as_index).ok_or(FramingError::MalformedChunk("`total` is not a count"))?;
     let Value::Map(pairs) = value else {
         return Err(FramingError::MalformedChunk("not a map"));
     };
     // Take the bytes out instead of copying them; the last `data` key wins, as in JavaScript.
-    let data = pairs
-        .into_iter()
-        .rev()
-        .find(|(key, _)| matches!(key, Value::Str(k) if k == "data"))
-        .map(|(_, value)| value);
+    let data =
+        pairs.into_iter().rev().find(|(key, _)| matches!(key, Value::Str(k) if k == "data")).map(|(_, value)| value);
     match data {
         Some(Value::Bin(data)) => Ok(Chunk { id, n, total, data }),
         _ => Err(FramingError::MalformedChunk("`data` is not binary")),
