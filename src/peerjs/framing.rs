@@ -331,7 +331,8 @@ impl Decoder {
     /// Reads one received message. `Ok(None)` means it was a piece of a chunked message that is not
     /// complete yet.
     ///
-    /// - `json`: binary frames hold UTF-8 JSON. Text frames are accepted too (older PeerJS sent them),
+    /// - `json`: binary frames hold UTF-8 JSON. Text frames are accepted too (a lenient choice: PeerJS
+    ///   releases before the TextEncoder rewrite may send strings; check before relying on it),
     ///   and invalid UTF-8 becomes U+FFFD and a leading BOM is dropped, as the browser's TextDecoder
     ///   does for a stock receiver.
     /// - `binary`: text frames are [`FramingError::UnexpectedText`] (a stock receiver cannot read them
