@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::peerjs::Serialization;
 use crate::settings::Settings;
 
 /// Name of the `chrome.runtime` port the popup opens to the worker.
@@ -147,7 +148,12 @@ pub enum EngineStatus {
     Connecting,
     Online,
     /// The connection dropped; the engine is retrying with the same id.
-    Reconnecting { attempt: u32 },
+    Reconnecting {
+        attempt: u32,
+        /// Why we are not online, written for the user.
+        #[serde(default)]
+        message: String,
+    },
     /// The engine gave up; `message` is written for the user (e.g. the username is taken).
     Failed { message: String },
 }
@@ -156,13 +162,25 @@ pub enum EngineStatus {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WorkerToEngine {
     /// Register `peer_id` with the signaling server in `settings` (reconnects if either changed).
-    Configure { peer_id: String, settings: Settings },
+    /// `token` is the account's secret PeerJS token (None: the engine makes a fresh one).
+    Configure {
+        peer_id: String,
+        #[serde(default)]
+        token: Option<String>,
+        settings: Settings,
+    },
     /// Disconnect everything and forget the id (sign out).
     Shutdown,
     /// Send a fresh [`EngineToWorker::Hello`]: the worker restarted and lost track of the links.
     Greet,
-    /// Open a data connection to `peer_id` with the `json` serialization and this metadata.
-    Dial { peer_id: String, metadata: serde_json::Value },
+    /// Open a data connection to `peer_id` with this metadata. Chat uses `json` (what the original page
+    /// speaks); the other serializations are there for PeerJS apps that chose them.
+    Dial {
+        peer_id: String,
+        metadata: serde_json::Value,
+        #[serde(default)]
+        serialization: Serialization,
+    },
     /// Send one JSON value on a link.
     Send { link: LinkId, frame: serde_json::Value },
     Close { link: LinkId },

@@ -40,6 +40,10 @@ pub enum StorageWrite {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountRecord {
     pub username: Username,
+    /// The PeerJS token: a secret that lets this install take its id back after a reconnect or restart
+    /// while the server still holds the old socket. Empty in records from before it existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub token: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

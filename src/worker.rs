@@ -12,6 +12,7 @@ use crate::bridge::{
 };
 use crate::chat::history::{self, PAGE_SIZE};
 use crate::chat::{ChatEvent, ChatNode, Command, DeliveryState, Input, Output, RoomId, RoomView, StoredMessage};
+use crate::peerjs::Serialization;
 use crate::storage::{self, AccountRecord, Loaded, Snapshot, StorageWrite, keys};
 use crate::time::Millis;
 
@@ -157,7 +158,8 @@ impl WorkerModel {
             }
             Request::SignIn { username } => match Username::parse(&username) {
                 Ok(username) => {
-                    let record = AccountRecord { username };
+                    let token = crate::peerjs::signal::random_token(&random);
+                    let record = AccountRecord { username, token };
                     let write = storage::set(keys::ACCOUNT, &record);
                     self.loaded.account = Some(record);
                     let mut handled = self.changed(vec![write]);
@@ -334,7 +336,9 @@ impl WorkerModel {
             match output {
                 Output::Write(writes) => handled.writes.extend(writes),
                 Output::Send { link, frame } => handled.to_engine.push(WorkerToEngine::Send { link, frame }),
-                Output::Dial { peer_id, metadata } => handled.to_engine.push(WorkerToEngine::Dial { peer_id, metadata }),
+                Output::Dial { peer_id, metadata } => {
+                    handled.to_engine.push(WorkerToEngine::Dial { peer_id, metadata, serialization: Serialization::Json })
+                }
                 Output::Close { link } => handled.to_engine.push(WorkerToEngine::Close { link }),
                 Output::Read { keys } => handled.reads.extend(keys),
                 Output::Event(event) => {
@@ -368,6 +372,7 @@ impl WorkerModel {
         match &self.loaded.account {
             Some(account) => WorkerToEngine::Configure {
                 peer_id: account.username.peer_id(),
+                token: Some(account.token.clone()).filter(|it| !it.is_empty()),
                 settings: self.loaded.settings.clone(),
             },
             None => WorkerToEngine::Shutdown,

@@ -12,3 +12,5 @@ mod chat_props;
 mod chat_sim;
 // The PeerJS data-channel codecs: BinaryPack and per-serialization framing, golden bytes and properties.
 mod peerjs_codec;
+// The PeerJS peer: signaling, reconnects, connections through a simulated server.
+mod peerjs_peer;

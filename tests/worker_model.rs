@@ -156,7 +156,7 @@ fn two_workers_chat_and_history_survives_a_restart() {
 
     alice.request(Request::OpenDirect { username: "bob".into() }, Millis(20));
     let dial = alice.to_engine.iter().find_map(|it| match it {
-        WorkerToEngine::Dial { peer_id, metadata } => Some((peer_id.clone(), metadata.clone())),
+        WorkerToEngine::Dial { peer_id, metadata, .. } => Some((peer_id.clone(), metadata.clone())),
         _ => None,
     });
     let (peer_id, metadata) = dial.expect("opening a direct chat dials the other user");

@@ -8,7 +8,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use multichat_core::bridge::{Addressed, ENGINE_ADDRESS, EngineStatus, EngineToWorker, WORKER_ADDRESS, WorkerToEngine};
+use multichat_core::bridge::{Addressed, ENGINE_ADDRESS, EngineStatus, EngineToWorker, LinkInfo, WORKER_ADDRESS, WorkerToEngine};
+use multichat_core::peerjs::{DialOptions, PeerConfig, PeerError, PeerEvent, SignalingState, signal};
+use multichat_web::peer_host::PeerHost;
 use multichat_web::chrome;
 use multichat_web::convert;
 use wasm_bindgen::JsValue;
@@ -38,8 +40,9 @@ pub(crate) struct Engine(Rc<RefCell<State>>);
 struct State {
     worker: WorkerLink,
     status: EngineStatus,
-    /// The id and settings the worker configured, if any.
-    config: Option<WorkerToEngine>,
+    /// The id, token and settings the worker configured, if any.
+    config: Option<PeerConfig>,
+    host: Option<PeerHost>,
 }
 
 /// Entry point of the offscreen document.
@@ -69,30 +72,113 @@ pub(crate) fn start_in_process(worker: WorkerHandle) -> EngineHandle {
 
 impl Engine {
     fn new(worker: WorkerLink) -> Engine {
-        Engine(Rc::new(RefCell::new(State { worker, status: EngineStatus::Offline, config: None })))
+        Engine(Rc::new(RefCell::new(State { worker, status: EngineStatus::Offline, config: None, host: None })))
     }
 
     fn greet(&self) {
-        let status = self.0.borrow().status.clone();
-        self.report(EngineToWorker::Hello { status, links: Vec::new() });
+        let (status, host) = {
+            let state = self.0.borrow();
+            (state.status.clone(), state.host.clone())
+        };
+        let links = host.map(|it| it.open_connections()).unwrap_or_default();
+        let links = links
+            .into_iter()
+            .map(|(link, peer_id, metadata, outgoing)| LinkInfo { link, peer_id, metadata, outgoing })
+            .collect();
+        self.report(EngineToWorker::Hello { status, links });
     }
 
     /// Carries out one command from the worker.
     pub(crate) fn command(&self, command: WorkerToEngine) {
         match command {
-            WorkerToEngine::Configure { .. } => {
-                let unchanged = self.0.borrow().config.as_ref() == Some(&command);
-                if !unchanged {
-                    self.0.borrow_mut().config = Some(command);
-                    self.set_status(EngineStatus::Connecting);
+            WorkerToEngine::Configure { peer_id, token, settings } => {
+                let current = self.0.borrow().config.clone();
+                // Keep the token of a running peer when the worker has none, so a reconfigure is not a new session.
+                let Some(token) = token.or_else(|| current.as_ref().map(|it| it.token.clone())).or_else(fresh_token) else {
+                    self.set_status(EngineStatus::Failed { message: "The browser's random number source failed.".to_owned() });
+                    return;
+                };
+                let config = PeerConfig { id: peer_id, token, server: settings.server, ice_servers: settings.ice_servers };
+                if current.as_ref() != Some(&config) {
+                    self.start_peer(config);
                 }
             }
             WorkerToEngine::Shutdown => {
-                self.0.borrow_mut().config = None;
+                let host = {
+                    let mut state = self.0.borrow_mut();
+                    state.config = None;
+                    state.host.take()
+                };
+                if let Some(host) = host {
+                    host.destroy();
+                }
                 self.set_status(EngineStatus::Offline);
             }
             WorkerToEngine::Greet => self.greet(),
-            WorkerToEngine::Dial { .. } | WorkerToEngine::Send { .. } | WorkerToEngine::Close { .. } => {}
+            WorkerToEngine::Dial { peer_id, metadata, serialization } => {
+                let Some(host) = self.host() else {
+                    self.report(EngineToWorker::DialFailed { peer_id, reason: "multichat is not connected".to_owned() });
+                    return;
+                };
+                let options = DialOptions { metadata, serialization, reliable: true };
+                if let Err(err) = host.connect(&peer_id, options) {
+                    self.report(EngineToWorker::DialFailed { peer_id, reason: err.to_string() });
+                }
+            }
+            WorkerToEngine::Send { link, frame } => {
+                let sent = self.host().map(|host| host.send(&link, &frame));
+                match sent {
+                    Some(Ok(())) => {}
+                    // The worker thinks the link is up but it is gone: tell it, so it redials.
+                    Some(Err(err @ PeerError::NotOpen)) => self.report(EngineToWorker::LinkDown { link, reason: err.to_string() }),
+                    Some(Err(err)) => log(&format!("multichat engine: a frame was not sent: {err}")),
+                    None => self.report(EngineToWorker::LinkDown { link, reason: "multichat is not connected".to_owned() }),
+                }
+            }
+            WorkerToEngine::Close { link } => {
+                if let Some(host) = self.host() {
+                    host.close(&link);
+                }
+            }
+        }
+    }
+
+    fn host(&self) -> Option<PeerHost> {
+        self.0.borrow().host.clone()
+    }
+
+    /// Replaces the running peer (if any) with one for `config`.
+    fn start_peer(&self, config: PeerConfig) {
+        let old = self.0.borrow_mut().host.take();
+        if let Some(old) = old {
+            old.destroy();
+        }
+        self.0.borrow_mut().config = Some(config.clone());
+        self.set_status(EngineStatus::Connecting);
+        let engine = self.clone();
+        match PeerHost::start(config, move |event| engine.peer_event(event)) {
+            Ok(host) => self.0.borrow_mut().host = Some(host),
+            Err(err) => self.set_status(EngineStatus::Failed { message: err.to_string() }),
+        }
+    }
+
+    /// Turns what the PeerJS peer reports into reports for the worker.
+    fn peer_event(&self, event: PeerEvent) {
+        match event {
+            PeerEvent::Signaling(state) => self.set_status(engine_status(state)),
+            PeerEvent::ConnectionOpen { connection, peer, metadata, outgoing, serialization: _ } => {
+                self.report(EngineToWorker::LinkUp { info: LinkInfo { link: connection, peer_id: peer, metadata, outgoing } });
+            }
+            PeerEvent::Data { connection, value } => self.report(EngineToWorker::Frame { link: connection, frame: value }),
+            PeerEvent::ConnectionClosed { connection, peer, outgoing, was_open, error } => {
+                let reason = error.map(|it| it.to_string()).unwrap_or_else(|| "closed".to_owned());
+                if was_open {
+                    self.report(EngineToWorker::LinkDown { link: connection, reason });
+                } else if outgoing {
+                    self.report(EngineToWorker::DialFailed { peer_id: peer, reason });
+                }
+            }
+            PeerEvent::Ignored { reason } => log(&format!("multichat engine: ignored {reason}")),
         }
     }
 
@@ -128,4 +214,22 @@ impl Engine {
 
 fn log(message: &str) {
     web_sys::console::warn_1(&JsValue::from_str(message));
+}
+
+fn engine_status(state: SignalingState) -> EngineStatus {
+    match state {
+        SignalingState::Connecting => EngineStatus::Connecting,
+        SignalingState::Online => EngineStatus::Online,
+        // The user has to act on these (another username, other server settings); we keep retrying anyway.
+        SignalingState::Retrying { error: error @ (PeerError::IdTaken | PeerError::ServerRefused(_)), .. } => {
+            EngineStatus::Failed { message: error.to_string() }
+        }
+        SignalingState::Retrying { attempt, error, .. } => EngineStatus::Reconnecting { attempt, message: error.to_string() },
+        SignalingState::Destroyed => EngineStatus::Offline,
+    }
+}
+
+/// A token for a peer the worker gave none (an account stored before tokens existed).
+fn fresh_token() -> Option<String> {
+    multichat_web::random_bytes::<12>().ok().map(|random| signal::random_token(&random))
 }

@@ -217,7 +217,7 @@ fn EngineLine(status: EngineStatus) -> Element {
         EngineStatus::Offline => ("status offline", "Offline".to_owned()),
         EngineStatus::Connecting => ("status connecting", "Connecting to the signaling server…".to_owned()),
         EngineStatus::Online => ("status online", "Online".to_owned()),
-        EngineStatus::Reconnecting { attempt } => ("status connecting", format!("Connection lost; reconnecting (attempt {attempt})…")),
+        EngineStatus::Reconnecting { attempt, message } => ("status connecting", format!("{message} (attempt {attempt})")),
         EngineStatus::Failed { message } => ("status failed error", message),
     };
     rsx! {

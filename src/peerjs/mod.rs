@@ -1,1 +1,15 @@
-//! The PeerJS client protocol, sans-IO (being written).
+//! The PeerJS client protocol, sans-IO: wire-compatible with the stock `peerjs` 1.5 client and the
+//! official `peer` 1.0 server (see `../shared/notes/peerjs-protocol.md` for the observed protocol).
+//!
+//! - [`signal`]: the signaling server's URL and frames, ids, tokens.
+//! - [`peer`]: the state machine of one peer: registration, heartbeats, reconnects, every data connection.
+//! - [`framing`]: what a data connection puts on its channel for each serialization (`json`, `binary`, `raw`).
+//! - [`binarypack`]: PeerJS's MessagePack variant, used by the `binary` serialization.
+
+pub mod binarypack;
+pub mod framing;
+pub mod peer;
+pub mod signal;
+
+pub use framing::{ChannelMessage, Serialization};
+pub use peer::{ConnectionId, DialOptions, IceState, Input, Output, Peer, PeerConfig, PeerError, PeerEvent, Role, SignalingState};

@@ -6,6 +6,7 @@
 pub mod chrome;
 pub mod convert;
 pub mod error;
+pub mod peer_host;
 pub mod rtc;
 pub mod ws;
 

@@ -1,0 +1,699 @@
+//! One PeerJS peer, sans-IO: the signaling connection and every data connection, as a state machine.
+//!
+//! The shell owns a WebSocket and one `RTCPeerConnection` per data connection (as PeerJS does). It feeds
+//! what happens to them into [`Peer::handle`], calls [`Peer::handle_timeout`] at [`Peer::poll_timeout`],
+//! and carries out every [`Output`] from [`Peer::poll_output`]. The peer never touches a socket, a clock or
+//! a random source: time comes in as [`Millis`], randomness as bytes.
+//!
+//! Differences from the stock client, on purpose:
+//! - signaling messages written while the socket is down wait in a bounded queue instead of being dropped;
+//! - losing the server reconnects with backoff and the same token, so the id is ours again at once;
+//! - a data connection whose ICE stays `disconnected` for [`ICE_GRACE_MS`] is closed, so a vanished peer is
+//!   noticed in about 8 s (Chrome reports `disconnected` ~5 s after the last consent check) instead of 15-35 s.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde_json::Value;
+
+use super::framing::{ChannelMessage, Decoder, Encoder, FramingError, Received, Serialization};
+use super::signal::{self, ClientMessage, Offer, ServerMessage, SessionDescription};
+use crate::settings::{IceServer, SignalingServer};
+use crate::time::Millis;
+
+/// The stock client's heartbeat period; the official server drops a client silent for 60 s.
+pub const HEARTBEAT_EVERY_MS: u64 = 5_000;
+/// How long the socket may take to open and be answered before we try again.
+pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// After the socket opens we wait this long for OPEN. With a token the server already knows (we reconnect
+/// faster than it noticed the old socket die) it silently takes the new socket and sends nothing, so
+/// silence without an error means we are registered.
+pub const OPEN_GRACE_MS: u64 = 1_500;
+pub const BACKOFF_FIRST_MS: u64 = 1_000;
+pub const BACKOFF_MAX_MS: u64 = 30_000;
+/// When the id is taken we retry slowly: the holder may be our own previous session, which the server
+/// forgets once its heartbeats stop (60 s on the official server).
+pub const ID_TAKEN_RETRY_MS: u64 = 15_000;
+/// A data connection that is not open after this long has failed (no route, ICE failure, a peer that
+/// never answers).
+pub const NEGOTIATION_TIMEOUT_MS: u64 = 20_000;
+/// How long ICE may stay `disconnected` before we give the connection up.
+pub const ICE_GRACE_MS: u64 = 3_000;
+/// Signaling messages kept while the server is unreachable.
+const MAX_QUEUED_SIGNALS: usize = 512;
+/// CANDIDATE messages kept for connections whose OFFER has not arrived yet.
+const MAX_EARLY_CONNECTIONS: usize = 64;
+const MAX_EARLY_PER_CONNECTION: usize = 32;
+/// Data connections at once; a flood of OFFERs must not exhaust the browser.
+pub const MAX_CONNECTIONS: usize = 128;
+
+/// Who we are on which server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeerConfig {
+    pub id: String,
+    /// Proves to the server that a reconnecting socket is still us.
+    pub token: String,
+    pub server: SignalingServer,
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// How the signaling connection is doing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SignalingState {
+    Connecting,
+    Online,
+    /// Not connected; the next attempt is at `retry_at`. `error` says why we are not online.
+    Retrying { attempt: u32, error: PeerError, retry_at: Millis },
+    Destroyed,
+}
+
+/// Errors the user may see. The texts are written for people.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PeerError {
+    #[error("This username is in use on the signaling server, by someone else or by this account in another browser. multichat keeps trying; choose another username if it stays taken.")]
+    IdTaken,
+    #[error("The signaling server refused the connection: {0}. Check the server settings.")]
+    ServerRefused(String),
+    #[error("Cannot reach the signaling server at {0}. Check the server settings and your network; multichat keeps trying.")]
+    ServerUnreachable(String),
+    #[error("Lost the connection to the signaling server; reconnecting. Open chats stay connected.")]
+    NetworkLost,
+    #[error("The id {0:?} cannot be used with PeerJS (letters and digits, joined by single spaces, - or _).")]
+    InvalidId(String),
+    #[error("{0} is not online right now.")]
+    PeerUnavailable(String),
+    #[error("Could not set up a direct connection to {0}. A TURN server in the settings may help on strict networks.")]
+    IceFailed(String),
+    #[error("{0} stopped responding.")]
+    PeerGone(String),
+    #[error("{0} closed the connection.")]
+    ClosedByPeer(String),
+    #[error("The connection is not open.")]
+    NotOpen,
+    #[error("Too many connections are open at once.")]
+    TooManyConnections,
+    #[error("The message could not be sent: {0}")]
+    Framing(String),
+}
+
+/// A data connection's id (`dc_…`), unique per connection.
+pub type ConnectionId = String;
+
+/// How to dial.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DialOptions {
+    pub metadata: Value,
+    pub serialization: Serialization,
+    /// Ordered delivery (PeerJS's `reliable`).
+    pub reliable: bool,
+}
+
+impl Default for DialOptions {
+    fn default() -> DialOptions {
+        DialOptions { metadata: Value::Null, serialization: Serialization::Json, reliable: true }
+    }
+}
+
+/// What ICE reports about one connection, reduced to what matters to us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IceState {
+    Working,
+    Disconnected,
+    Failed,
+}
+
+/// What happened in the shell.
+#[derive(Debug)]
+pub enum Input {
+    SocketOpened,
+    SocketText(String),
+    /// The socket closed or failed to open.
+    SocketClosed,
+    /// The browser says the network came back: skip the backoff.
+    NetworkOnline,
+    /// The connection's local description is set; send it to the other side.
+    LocalDescription { connection: ConnectionId, sdp: SessionDescription },
+    LocalCandidate { connection: ConnectionId, candidate: Value },
+    ChannelOpen { connection: ConnectionId },
+    ChannelMessage { connection: ConnectionId, message: ChannelMessage },
+    ChannelClosed { connection: ConnectionId },
+    Ice { connection: ConnectionId, state: IceState },
+    /// Creating the peer connection or applying a description failed.
+    RtcError { connection: ConnectionId, message: String },
+}
+
+/// What the shell must do, or tell its user.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    OpenSocket { url: String },
+    CloseSocket,
+    SendSocket { text: String },
+    /// Create an `RTCPeerConnection` for `connection` with these ICE servers. As the dialer, create the
+    /// data channel (`label`, `ordered: reliable`) and an offer; as the answerer, apply `remote_offer`
+    /// and create an answer. Report the local description and candidates back.
+    CreateConnection { connection: ConnectionId, ice_servers: Vec<IceServer>, role: Role },
+    SetRemoteAnswer { connection: ConnectionId, sdp: SessionDescription },
+    AddRemoteCandidate { connection: ConnectionId, candidate: Value },
+    SendChannel { connection: ConnectionId, message: ChannelMessage },
+    /// Close and forget the peer connection.
+    CloseConnection { connection: ConnectionId },
+    Event(PeerEvent),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Role {
+    Dialer { label: String, reliable: bool },
+    Answerer { remote_offer: SessionDescription },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PeerEvent {
+    Signaling(SignalingState),
+    ConnectionOpen { connection: ConnectionId, peer: String, metadata: Value, outgoing: bool, serialization: Serialization },
+    Data { connection: ConnectionId, value: Value },
+    /// A connection ended; if it never opened, this is a failed dial (or a failed incoming attempt).
+    ConnectionClosed { connection: ConnectionId, peer: String, outgoing: bool, was_open: bool, error: Option<PeerError> },
+    /// Remote input we ignored, with why; for logs.
+    Ignored { reason: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Socket {
+    /// No socket; open one at the instant (the start, or the end of a backoff).
+    Idle { at: Millis },
+    /// Asked the shell for a socket at `since`.
+    Opening { since: Millis },
+    /// The socket is open since `since`; waiting for OPEN.
+    Registering { since: Millis },
+    Open,
+    Destroyed,
+}
+
+struct Connection {
+    peer: String,
+    outgoing: bool,
+    metadata: Value,
+    serialization: Serialization,
+    label: String,
+    reliable: bool,
+    open: bool,
+    started: Millis,
+    description_sent: bool,
+    /// Candidates gathered before our description went out; the other side needs the description first.
+    held_candidates: Vec<Value>,
+    ice_disconnected_at: Option<Millis>,
+    encoder: Encoder,
+    decoder: Decoder,
+}
+
+pub struct Peer {
+    config: PeerConfig,
+    socket: Socket,
+    state: SignalingState,
+    attempt: u32,
+    /// Why the last socket ended; the error shown while retrying.
+    last_error: Option<PeerError>,
+    next_heartbeat: Option<Millis>,
+    queued: VecDeque<ClientMessage>,
+    connections: BTreeMap<ConnectionId, Connection>,
+    /// Candidates that arrived before their OFFER (the server may reorder across reconnects).
+    early: BTreeMap<ConnectionId, (String, Vec<Value>)>,
+    outputs: VecDeque<Output>,
+}
+
+impl Peer {
+    /// A peer that will register `config.id` on the first [`Peer::handle_timeout`] (or at once, through
+    /// [`Peer::poll_output`]).
+    pub fn new(config: PeerConfig, now: Millis) -> Result<Peer, PeerError> {
+        if config.id.is_empty() || !signal::is_valid_peer_id(&config.id) {
+            return Err(PeerError::InvalidId(config.id));
+        }
+        let mut peer = Peer {
+            config,
+            socket: Socket::Idle { at: now },
+            state: SignalingState::Connecting,
+            attempt: 0,
+            last_error: None,
+            next_heartbeat: None,
+            queued: VecDeque::new(),
+            connections: BTreeMap::new(),
+            early: BTreeMap::new(),
+            outputs: VecDeque::new(),
+        };
+        peer.open_socket(now);
+        Ok(peer)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    pub fn config(&self) -> &PeerConfig {
+        &self.config
+    }
+
+    pub fn state(&self) -> &SignalingState {
+        &self.state
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// Open connections and the peers they reach: `(connection, peer, metadata, outgoing)`.
+    pub fn open_connections(&self) -> impl Iterator<Item = (&ConnectionId, &str, &Value, bool)> {
+        self.connections.iter().filter(|(_, it)| it.open).map(|(id, it)| (id, it.peer.as_str(), &it.metadata, it.outgoing))
+    }
+
+    /// Starts a data connection to `peer`. `random` makes the connection id.
+    pub fn connect(&mut self, peer: &str, options: DialOptions, random: &[u8; 10], now: Millis) -> Result<ConnectionId, PeerError> {
+        if peer.is_empty() || !signal::is_valid_peer_id(peer) {
+            return Err(PeerError::InvalidId(peer.to_owned()));
+        }
+        if self.connections.len() >= MAX_CONNECTIONS {
+            return Err(PeerError::TooManyConnections);
+        }
+        let id = signal::connection_id(random);
+        let label = id.clone();
+        self.connections.insert(
+            id.clone(),
+            Connection::new(peer.to_owned(), true, options.metadata, options.serialization, label.clone(), options.reliable, now),
+        );
+        self.outputs.push_back(Output::CreateConnection {
+            connection: id.clone(),
+            ice_servers: self.config.ice_servers.clone(),
+            role: Role::Dialer { label, reliable: options.reliable },
+        });
+        Ok(id)
+    }
+
+    /// Sends one value on an open connection.
+    pub fn send(&mut self, connection: &str, value: &Value) -> Result<(), PeerError> {
+        let conn = self.connections.get_mut(connection).filter(|it| it.open).ok_or(PeerError::NotOpen)?;
+        let messages = conn.encoder.encode(value).map_err(|err| PeerError::Framing(err.to_string()))?;
+        for message in messages {
+            self.outputs.push_back(Output::SendChannel { connection: connection.to_owned(), message });
+        }
+        Ok(())
+    }
+
+    /// Closes a connection: says goodbye the PeerJS way (`__peerData: close`) if it is open.
+    pub fn close(&mut self, connection: &str) {
+        if let Some(conn) = self.connections.get_mut(connection)
+            && conn.open
+        {
+            for message in conn.encoder.encode_close() {
+                self.outputs.push_back(Output::SendChannel { connection: connection.to_owned(), message });
+            }
+        }
+        self.drop_connection(connection, None);
+    }
+
+    /// Leaves the server and closes everything. The peer is finished afterwards.
+    pub fn destroy(&mut self) {
+        let ids: Vec<ConnectionId> = self.connections.keys().cloned().collect();
+        for id in ids {
+            self.close(&id);
+        }
+        if !matches!(self.socket, Socket::Idle { .. } | Socket::Destroyed) {
+            self.outputs.push_back(Output::CloseSocket);
+        }
+        self.socket = Socket::Destroyed;
+        self.queued.clear();
+        self.next_heartbeat = None;
+        self.set_state(SignalingState::Destroyed);
+    }
+
+    pub fn handle(&mut self, input: Input, now: Millis) {
+        if self.socket == Socket::Destroyed {
+            return;
+        }
+        match input {
+            Input::SocketOpened => {
+                if let Socket::Opening { .. } = self.socket {
+                    self.socket = Socket::Registering { since: now };
+                    self.next_heartbeat = Some(now.saturating_add(HEARTBEAT_EVERY_MS));
+                }
+            }
+            Input::SocketText(text) => self.server_text(&text, now),
+            Input::SocketClosed => self.socket_lost(now),
+            Input::NetworkOnline => {
+                if let Socket::Idle { at } = self.socket
+                    && at > now
+                {
+                    self.socket = Socket::Idle { at: now };
+                    self.handle_timeout(now);
+                }
+            }
+            Input::LocalDescription { connection, sdp } => self.local_description(connection, sdp),
+            Input::LocalCandidate { connection, candidate } => {
+                let Some(conn) = self.connections.get_mut(&connection) else { return };
+                if conn.description_sent {
+                    let dst = conn.peer.clone();
+                    self.signal(ClientMessage::Candidate { dst, connection, candidate });
+                } else if conn.held_candidates.len() < MAX_EARLY_PER_CONNECTION {
+                    conn.held_candidates.push(candidate);
+                }
+            }
+            Input::ChannelOpen { connection } => {
+                let Some(conn) = self.connections.get_mut(&connection) else { return };
+                if conn.open {
+                    return;
+                }
+                conn.open = true;
+                let event = PeerEvent::ConnectionOpen {
+                    connection,
+                    peer: conn.peer.clone(),
+                    metadata: conn.metadata.clone(),
+                    outgoing: conn.outgoing,
+                    serialization: conn.serialization,
+                };
+                self.event(event);
+            }
+            Input::ChannelMessage { connection, message } => self.channel_message(connection, message),
+            Input::ChannelClosed { connection } => {
+                let error = self.connections.get(&connection).map(|it| {
+                    if it.open { PeerError::ClosedByPeer(it.peer.clone()) } else { PeerError::IceFailed(it.peer.clone()) }
+                });
+                self.drop_connection(&connection, error);
+            }
+            Input::Ice { connection, state } => {
+                let Some(conn) = self.connections.get_mut(&connection) else { return };
+                match state {
+                    IceState::Working => conn.ice_disconnected_at = None,
+                    IceState::Disconnected => {
+                        conn.ice_disconnected_at.get_or_insert(now);
+                    }
+                    IceState::Failed => {
+                        let error = if conn.open { PeerError::PeerGone(conn.peer.clone()) } else { PeerError::IceFailed(conn.peer.clone()) };
+                        self.drop_connection(&connection, Some(error));
+                    }
+                }
+            }
+            Input::RtcError { connection, message } => {
+                let Some(conn) = self.connections.get(&connection) else { return };
+                let peer = conn.peer.clone();
+                self.event(PeerEvent::Ignored { reason: format!("WebRTC error on the connection to {peer}: {message}") });
+                self.drop_connection(&connection, Some(PeerError::IceFailed(peer)));
+            }
+        }
+    }
+
+    /// The earliest instant [`Peer::handle_timeout`] has work to do.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let socket = match self.socket {
+            Socket::Idle { at } => Some(at),
+            Socket::Opening { since } => Some(since.saturating_add(CONNECT_TIMEOUT_MS)),
+            Socket::Registering { since } => Some(since.saturating_add(OPEN_GRACE_MS)),
+            Socket::Open | Socket::Destroyed => None,
+        };
+        let connections = self.connections.values().filter_map(|it| {
+            let negotiation = (!it.open).then(|| it.started.saturating_add(NEGOTIATION_TIMEOUT_MS));
+            let ice = it.ice_disconnected_at.map(|at| at.saturating_add(ICE_GRACE_MS));
+            [negotiation, ice].into_iter().flatten().min()
+        });
+        [socket, self.next_heartbeat].into_iter().flatten().chain(connections).min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Millis) {
+        match self.socket {
+            Socket::Idle { at } if at <= now => self.open_socket(now),
+            Socket::Opening { since } if since.saturating_add(CONNECT_TIMEOUT_MS) <= now => {
+                self.outputs.push_back(Output::CloseSocket);
+                self.last_error = Some(PeerError::ServerUnreachable(signal::display_address(&self.config.server)));
+                self.socket_lost(now);
+            }
+            Socket::Registering { since } if since.saturating_add(OPEN_GRACE_MS) <= now => self.registered(),
+            _ => {}
+        }
+        if let Some(at) = self.next_heartbeat
+            && at <= now
+        {
+            self.outputs.push_back(Output::SendSocket { text: ClientMessage::Heartbeat.to_text() });
+            self.next_heartbeat = Some(now.saturating_add(HEARTBEAT_EVERY_MS));
+        }
+        let expired: Vec<(ConnectionId, PeerError)> = self
+            .connections
+            .iter()
+            .filter_map(|(id, it)| {
+                if !it.open && it.started.saturating_add(NEGOTIATION_TIMEOUT_MS) <= now {
+                    return Some((id.clone(), PeerError::IceFailed(it.peer.clone())));
+                }
+                let gone = it.ice_disconnected_at.is_some_and(|at| at.saturating_add(ICE_GRACE_MS) <= now);
+                gone.then(|| (id.clone(), PeerError::PeerGone(it.peer.clone())))
+            })
+            .collect();
+        for (id, error) in expired {
+            self.drop_connection(&id, Some(error));
+        }
+    }
+
+    fn open_socket(&mut self, now: Millis) {
+        self.socket = Socket::Opening { since: now };
+        let url = signal::socket_url(&self.config.server, &self.config.id, &self.config.token);
+        self.outputs.push_back(Output::OpenSocket { url });
+    }
+
+    fn registered(&mut self) {
+        self.socket = Socket::Open;
+        self.attempt = 0;
+        self.last_error = None;
+        self.set_state(SignalingState::Online);
+        while let Some(message) = self.queued.pop_front() {
+            self.outputs.push_back(Output::SendSocket { text: message.to_text() });
+        }
+    }
+
+    /// The socket is gone (closed by the server, the network, or our timeout): back off and retry.
+    fn socket_lost(&mut self, now: Millis) {
+        let delay = match self.socket {
+            Socket::Destroyed | Socket::Idle { .. } => return,
+            Socket::Open => {
+                self.last_error.get_or_insert(PeerError::NetworkLost);
+                0
+            }
+            Socket::Opening { .. } | Socket::Registering { .. } => {
+                self.last_error.get_or_insert_with(|| PeerError::ServerUnreachable(signal::display_address(&self.config.server)));
+                backoff(self.attempt)
+            }
+        };
+        let delay = if self.last_error == Some(PeerError::IdTaken) { ID_TAKEN_RETRY_MS } else { delay };
+        self.attempt = self.attempt.saturating_add(1);
+        self.next_heartbeat = None;
+        let retry_at = now.saturating_add(delay);
+        self.socket = Socket::Idle { at: retry_at };
+        let error = self.last_error.take().unwrap_or(PeerError::NetworkLost);
+        self.set_state(SignalingState::Retrying { attempt: self.attempt, error, retry_at });
+    }
+
+    fn server_text(&mut self, text: &str, now: Millis) {
+        let message = match ServerMessage::parse(text) {
+            Ok(message) => message,
+            Err(err) => {
+                self.event(PeerEvent::Ignored { reason: format!("signaling server: {err}") });
+                return;
+            }
+        };
+        match message {
+            ServerMessage::Open => {
+                if matches!(self.socket, Socket::Registering { .. } | Socket::Opening { .. }) {
+                    self.registered();
+                }
+            }
+            ServerMessage::IdTaken => self.refused(PeerError::IdTaken, now),
+            ServerMessage::Error { message } => self.refused(PeerError::ServerRefused(message), now),
+            ServerMessage::Offer { src, offer } => self.offer(src, offer, now),
+            ServerMessage::Answer { src, connection, sdp } => match self.connections.get(&connection) {
+                Some(conn) if conn.peer == src && conn.outgoing => {
+                    self.outputs.push_back(Output::SetRemoteAnswer { connection, sdp });
+                }
+                Some(_) => self.event(PeerEvent::Ignored { reason: format!("an ANSWER from {src} for a connection it is not part of") }),
+                None => self.event(PeerEvent::Ignored { reason: format!("an ANSWER from {src} for no connection of ours") }),
+            },
+            ServerMessage::Candidate { src, connection, candidate } => match self.connections.get(&connection) {
+                Some(conn) if conn.peer == src => self.outputs.push_back(Output::AddRemoteCandidate { connection, candidate }),
+                Some(_) => self.event(PeerEvent::Ignored { reason: format!("a CANDIDATE from {src} for a connection it is not part of") }),
+                None => self.hold_early(src, connection, candidate),
+            },
+            ServerMessage::Leave { src } => self.peer_gone(&src, PeerError::ClosedByPeer(src.clone())),
+            ServerMessage::Expire { src } => {
+                // Only connections still negotiating are affected: an open data channel needs no server.
+                let failed: Vec<ConnectionId> =
+                    self.connections.iter().filter(|(_, it)| it.peer == src && !it.open).map(|(id, _)| id.clone()).collect();
+                for id in failed {
+                    self.drop_connection(&id, Some(PeerError::PeerUnavailable(src.clone())));
+                }
+            }
+            ServerMessage::Other { kind } => self.event(PeerEvent::Ignored { reason: format!("signaling frame of unknown type {kind:?}") }),
+        }
+    }
+
+    /// The server refused us and will close the socket.
+    fn refused(&mut self, error: PeerError, now: Millis) {
+        self.last_error = Some(error);
+        if matches!(self.socket, Socket::Open) {
+            // A refusal after we thought we were registered (the grace passed): treat as a fresh failure.
+            self.socket = Socket::Registering { since: now };
+        }
+        self.outputs.push_back(Output::CloseSocket);
+        self.socket_lost(now);
+    }
+
+    fn offer(&mut self, src: String, offer: Offer, now: Millis) {
+        let serialization = match Serialization::from_offer(&offer.serialization) {
+            Ok(it) => it,
+            Err(err) => {
+                self.event(PeerEvent::Ignored { reason: format!("an OFFER from {src}: {err}") });
+                return;
+            }
+        };
+        if self.connections.contains_key(&offer.connection) {
+            // PeerJS replaces a connection whose id is offered again.
+            self.drop_connection(&offer.connection.clone(), None);
+        }
+        if self.connections.len() >= MAX_CONNECTIONS {
+            self.event(PeerEvent::Ignored { reason: format!("an OFFER from {src}: too many connections") });
+            return;
+        }
+        let id = offer.connection.clone();
+        self.connections.insert(
+            id.clone(),
+            Connection::new(src.clone(), false, offer.metadata, serialization, offer.label, offer.reliable, now),
+        );
+        self.outputs.push_back(Output::CreateConnection {
+            connection: id.clone(),
+            ice_servers: self.config.ice_servers.clone(),
+            role: Role::Answerer { remote_offer: offer.sdp },
+        });
+        if let Some((early_src, held)) = self.early.remove(&id)
+            && early_src == src
+        {
+            for candidate in held {
+                self.outputs.push_back(Output::AddRemoteCandidate { connection: id.clone(), candidate });
+            }
+        }
+    }
+
+    fn hold_early(&mut self, src: String, connection: ConnectionId, candidate: Value) {
+        if !self.early.contains_key(&connection) && self.early.len() >= MAX_EARLY_CONNECTIONS {
+            self.event(PeerEvent::Ignored { reason: format!("signaling for unknown connection {connection} from {src}") });
+            return;
+        }
+        let entry = self.early.entry(connection).or_insert_with(|| (src.clone(), Vec::new()));
+        if entry.0 == src && entry.1.len() < MAX_EARLY_PER_CONNECTION {
+            entry.1.push(candidate);
+        }
+    }
+
+    fn local_description(&mut self, connection: ConnectionId, sdp: SessionDescription) {
+        let Some(conn) = self.connections.get_mut(&connection) else { return };
+        if conn.description_sent {
+            return;
+        }
+        conn.description_sent = true;
+        let dst = conn.peer.clone();
+        let held = std::mem::take(&mut conn.held_candidates);
+        let message = if conn.outgoing {
+            let offer = Offer {
+                connection: connection.clone(),
+                sdp,
+                metadata: conn.metadata.clone(),
+                label: conn.label.clone(),
+                reliable: conn.reliable,
+                serialization: conn.serialization.as_offer().to_owned(),
+            };
+            ClientMessage::Offer { dst: dst.clone(), offer }
+        } else {
+            ClientMessage::Answer { dst: dst.clone(), connection: connection.clone(), sdp }
+        };
+        self.signal(message);
+        for candidate in held {
+            self.signal(ClientMessage::Candidate { dst: dst.clone(), connection: connection.clone(), candidate });
+        }
+    }
+
+    fn channel_message(&mut self, connection: ConnectionId, message: ChannelMessage) {
+        let Some(conn) = self.connections.get_mut(&connection) else { return };
+        match conn.decoder.decode(message) {
+            Ok(Some(Received::Value(value))) => self.event(PeerEvent::Data { connection, value }),
+            Ok(Some(Received::Close)) => {
+                let error = PeerError::ClosedByPeer(conn.peer.clone());
+                self.drop_connection(&connection, Some(error));
+            }
+            Ok(None) => {}
+            Err(err) => {
+                let peer = conn.peer.clone();
+                self.event(PeerEvent::Ignored { reason: framing_reason(&peer, &err) });
+            }
+        }
+    }
+
+    fn peer_gone(&mut self, peer: &str, error: PeerError) {
+        let ids: Vec<ConnectionId> = self.connections.iter().filter(|(_, it)| it.peer == peer).map(|(id, _)| id.clone()).collect();
+        for id in ids {
+            self.drop_connection(&id, Some(error.clone()));
+        }
+    }
+
+    fn drop_connection(&mut self, connection: &str, error: Option<PeerError>) {
+        let Some(conn) = self.connections.remove(connection) else { return };
+        self.outputs.push_back(Output::CloseConnection { connection: connection.to_owned() });
+        self.event(PeerEvent::ConnectionClosed {
+            connection: connection.to_owned(),
+            peer: conn.peer,
+            outgoing: conn.outgoing,
+            was_open: conn.open,
+            error,
+        });
+    }
+
+    /// Sends a signaling message now, or keeps it until the server takes messages again.
+    fn signal(&mut self, message: ClientMessage) {
+        if self.socket == Socket::Open {
+            self.outputs.push_back(Output::SendSocket { text: message.to_text() });
+            return;
+        }
+        if self.queued.len() >= MAX_QUEUED_SIGNALS {
+            self.queued.pop_front();
+        }
+        self.queued.push_back(message);
+    }
+
+    fn set_state(&mut self, state: SignalingState) {
+        if self.state != state {
+            self.state = state.clone();
+            self.event(PeerEvent::Signaling(state));
+        }
+    }
+
+    fn event(&mut self, event: PeerEvent) {
+        self.outputs.push_back(Output::Event(event));
+    }
+}
+
+impl Connection {
+    fn new(peer: String, outgoing: bool, metadata: Value, serialization: Serialization, label: String, reliable: bool, now: Millis) -> Connection {
+        Connection {
+            peer,
+            outgoing,
+            metadata,
+            serialization,
+            label,
+            reliable,
+            open: false,
+            started: now,
+            description_sent: false,
+            held_candidates: Vec::new(),
+            ice_disconnected_at: None,
+            encoder: Encoder::new(serialization),
+            decoder: Decoder::new(serialization),
+        }
+    }
+}
+
+fn backoff(attempt: u32) -> u64 {
+    BACKOFF_FIRST_MS.saturating_mul(1u64 << attempt.min(16)).min(BACKOFF_MAX_MS)
+}
+
+fn framing_reason(peer: &str, err: &FramingError) -> String {
+    format!("a data message from {peer} could not be read: {err}")
+}
