@@ -2,6 +2,8 @@
 //! Each module is one topic; browser tests live in `tests/e2e/`.
 
 mod bridge_json;
+// Message text split into plain text and links for display.
+mod text_linkify;
 // The worker model: requests, engine reports and storage, two workers chatting.
 mod worker_model;
 // The chat layer: a simulated network (`chat_sim`), then one topic per file.

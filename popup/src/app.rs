@@ -5,6 +5,7 @@ use multichat_core::bridge::{EngineStatus, Request, Response, View};
 use multichat_core::settings::{IceServer, Settings};
 
 use crate::bridge::Bridge;
+use crate::chat::{Conversation, RoomList, StartConversation};
 
 /// What the popup knows about its link to the worker.
 #[derive(Clone, PartialEq)]
@@ -16,7 +17,7 @@ enum Link {
 }
 
 #[derive(Clone, Copy)]
-struct Ui {
+pub(crate) struct Ui {
     link: Signal<Link>,
     /// The last refused request's message, shown until the next request.
     error: Signal<Option<String>>,
@@ -26,14 +27,23 @@ struct Ui {
 }
 
 impl Ui {
-    fn send(mut self, request: Request) {
+    pub(crate) fn send(self, request: Request) {
+        self.send_or(request, || {});
+    }
+
+    /// Sends `request`; `on_refused` runs if the worker refuses it (after its message is shown), so a form
+    /// that cleared itself optimistically can give the user their text back.
+    pub(crate) fn send_or(mut self, request: Request, on_refused: impl FnOnce() + 'static) {
         self.error.set(None);
         let Some(bridge) = self.bridge.peek().clone() else { return };
         let sent = bridge.send(request, move |response| {
             self.reconnects.set(0);
             match response {
                 Response::View { view } => self.link.set(Link::Ready(view)),
-                Response::Error { message } => self.error.set(Some(message)),
+                Response::Error { message } => {
+                    self.error.set(Some(message));
+                    on_refused();
+                }
             }
         });
         if let Err(err) = sent {
@@ -42,7 +52,7 @@ impl Ui {
     }
 }
 
-fn use_ui() -> Ui {
+pub(crate) fn use_ui() -> Ui {
     use_context::<Ui>()
 }
 
@@ -80,17 +90,30 @@ pub(crate) fn App() -> Element {
     let ui = use_context_provider(|| Ui { link, error, bridge, reconnects });
     use_hook(move || connect(ui));
 
-    let body = match link() {
-        Link::Connecting => rsx! { p { role: "status", "Connecting…" } },
-        Link::Broken(message) => rsx! { p { role: "alert", class: "error", "{message}" } },
-        Link::Ready(view) => match view.account.clone() {
-            None => rsx! { SignIn {} },
-            Some(account) => rsx! { Home { username: account.username, peer_id: account.peer_id, view } },
+    let current = link();
+    let (body, engine, room_open) = match &current {
+        Link::Connecting => (rsx! { p { role: "status", "Connecting…" } }, None, false),
+        Link::Broken(message) => (rsx! { p { role: "alert", class: "error", "{message}" } }, None, false),
+        Link::Ready(view) => match (view.account.clone(), view.open_room.clone()) {
+            (None, _) => (rsx! { SignIn { settings: view.settings.clone() } }, None, false),
+            (Some(_), Some(open)) => (rsx! { Conversation { open } }, Some(view.engine.clone()), true),
+            (Some(account), None) => (
+                rsx! { Home { username: account.username, peer_id: account.peer_id, view: view.clone() } },
+                Some(view.engine.clone()),
+                false,
+            ),
         },
     };
     rsx! {
-        header { h1 { "multichat" } }
-        main {
+        header {
+            h1 { "multichat" }
+            // In the header so it stays in sight in a conversation too: it says why nothing gets delivered.
+            if let Some(status) = engine {
+                EngineLine { status }
+            }
+        }
+        // An open conversation fills the popup and scrolls only its message log.
+        main { class: if room_open { "room-open" },
             {body}
             if let Some(message) = error() {
                 p { role: "alert", class: "error", "{message}" }
@@ -100,7 +123,7 @@ pub(crate) fn App() -> Element {
 }
 
 #[component]
-fn SignIn() -> Element {
+fn SignIn(settings: Settings) -> Element {
     let ui = use_ui();
     let mut username = use_signal(String::new);
     rsx! {
@@ -124,6 +147,8 @@ fn SignIn() -> Element {
             }
             button { r#type: "submit", "Sign in" }
         }
+        // Reachable before signing in, so the first connection already goes to the right signaling server.
+        SettingsForm { settings }
     }
 }
 
@@ -131,15 +156,18 @@ fn SignIn() -> Element {
 fn Home(username: String, peer_id: String, view: View) -> Element {
     let ui = use_ui();
     rsx! {
-        section { aria_label: "Account",
-            p { class: "signed-in", "Signed in as " strong { "{username}" } }
+        section { class: "account", aria_label: "Account",
+            div { class: "account-row",
+                p { class: "signed-in", "Signed in as " strong { "{username}" } }
+                button { class: "secondary", onclick: move |_| ui.send(Request::SignOut), "Sign out" }
+            }
             p { class: "peer-id", "Your PeerJS id: " code { "{peer_id}" } }
-            EngineLine { status: view.engine.clone() }
-            button { onclick: move |_| ui.send(Request::SignOut), "Sign out" }
         }
         for problem in view.storage_problems.iter() {
             p { role: "alert", class: "error", "{problem}" }
         }
+        StartConversation {}
+        RoomList { rooms: view.rooms.clone() }
         SettingsForm { settings: view.settings.clone() }
     }
 }

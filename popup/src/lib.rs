@@ -5,6 +5,7 @@
 
 mod app;
 mod bridge;
+mod chat;
 
 use wasm_bindgen::prelude::*;
 

@@ -20,7 +20,7 @@ test('a username survives popup close, worker restart and browser restart', { ti
   try {
     let popup = await openPopup(browser);
     // First run: the sign-in view, driven by accessible names only.
-    const username = popup.getByLabel('Username');
+    const username = popup.getByLabel('Username', { exact: true });
     await username.waitFor({ timeout: 10000 });
     await username.fill('bad name!');
     await popup.getByRole('button', { name: 'Sign in' }).click();
@@ -54,10 +54,10 @@ test('a username survives popup close, worker restart and browser restart', { ti
 
     // Signing out is stored too.
     await popup.getByRole('button', { name: 'Sign out' }).click();
-    await popup.getByLabel('Username').waitFor({ timeout: 5000 });
+    await popup.getByLabel('Username', { exact: true }).waitFor({ timeout: 5000 });
     await popup.close();
     popup = await openPopup(browser);
-    await popup.getByLabel('Username').waitFor({ timeout: 10000 });
+    await popup.getByLabel('Username', { exact: true }).waitFor({ timeout: 10000 });
     assertNoProblems(browser);
   } finally {
     await browser.context.close();
@@ -70,7 +70,7 @@ test('settings typed in the popup are validated and stored', { timeout: 120000 }
   const browser = await launchBrowser(profile);
   try {
     let popup = await openPopup(browser);
-    await popup.getByLabel('Username').fill('bob');
+    await popup.getByLabel('Username', { exact: true }).fill('bob');
     await popup.getByRole('button', { name: 'Sign in' }).click();
     await expectSignedInAs(popup, 'bob');
     await popup.getByText('Settings', { exact: true }).click();
@@ -109,7 +109,7 @@ test('the harness catches a CSP violation in an extension page', { timeout: 6000
   const browser = await launchBrowser(profile);
   try {
     const popup = await openPopup(browser);
-    await popup.getByLabel('Username').waitFor();
+    await popup.getByLabel('Username', { exact: true }).waitFor();
     assertNoProblems(browser);
     // An inline script is what the extension CSP forbids; the harness must turn it into a failure.
     await popup.evaluate(() => {

@@ -1,0 +1,414 @@
+//! The chat screens: starting a conversation, the conversation list, and the open conversation.
+//!
+//! Like the rest of the popup they render the worker's view and send requests. The only state kept here
+//! is what the user is typing and where the message log is scrolled.
+
+use dioxus::prelude::*;
+use multichat_core::bridge::{MemberSummary, MessageState, MessageView, OpenRoom, Request, RoomSummary};
+use multichat_core::text::{Segment, linkify};
+use wasm_bindgen::JsValue;
+
+use crate::app::use_ui;
+
+/// The two ways to start talking: a direct chat with a username, or a new group.
+#[component]
+pub(crate) fn StartConversation() -> Element {
+    let ui = use_ui();
+    let mut username = use_signal(String::new);
+    let mut group = use_signal(String::new);
+    // Neither field is cleared on submit: on success the conversation replaces this screen, and on a refusal
+    // (say, a misspelt name) the user can fix what they typed.
+    rsx! {
+        section { class: "start", aria_label: "Start a conversation",
+            form {
+                onsubmit: move |evt: FormEvent| {
+                    evt.prevent_default();
+                    ui.send(Request::OpenDirect { username: username() });
+                },
+                label { r#for: "chat-with", "Username to chat with" }
+                div { class: "row",
+                    input {
+                        id: "chat-with",
+                        autocomplete: "off",
+                        spellcheck: false,
+                        value: "{username}",
+                        oninput: move |evt| username.set(evt.value()),
+                    }
+                    button { r#type: "submit", "Chat" }
+                }
+            }
+            form {
+                onsubmit: move |evt: FormEvent| {
+                    evt.prevent_default();
+                    ui.send(Request::CreateGroup { name: group() });
+                },
+                label { r#for: "group-name", "Group name" }
+                div { class: "row",
+                    input {
+                        id: "group-name",
+                        autocomplete: "off",
+                        value: "{group}",
+                        oninput: move |evt| group.set(evt.value()),
+                    }
+                    button { r#type: "submit", "Create group" }
+                }
+            }
+        }
+    }
+}
+
+/// Every conversation, most recent first (the worker's order).
+#[component]
+pub(crate) fn RoomList(rooms: Vec<RoomSummary>) -> Element {
+    rsx! {
+        section { class: "rooms", aria_labelledby: "rooms-heading",
+            h2 { id: "rooms-heading", "Conversations" }
+            if rooms.is_empty() {
+                p { class: "empty", "No conversations yet. Type a username above to start one." }
+            } else {
+                ul {
+                    for room in rooms {
+                        li { key: "{room.id}", RoomButton { room } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[component]
+fn RoomButton(room: RoomSummary) -> Element {
+    let ui = use_ui();
+    let presence = presence_text(&room);
+    let unread = (room.unread > 0).then(|| format!("{} unread", room.unread));
+    let any_online = room.members.iter().any(|member| member.online);
+    // The accessible name starts with the title, so the list can be searched by name (and is by tests);
+    // the visible parts are laid out separately, which would otherwise run their words together.
+    let label = match &unread {
+        Some(unread) => format!("{}, {unread}, {presence}", room.title),
+        None => format!("{}, {presence}", room.title),
+    };
+    let id = room.id.clone();
+    rsx! {
+        button {
+            class: "room",
+            aria_label: "{label}",
+            onclick: move |_| ui.send(Request::SelectRoom { room: Some(id.clone()) }),
+            span { class: if any_online { "dot online" } else { "dot" }, aria_hidden: "true" }
+            span { class: "room-text",
+                span { class: "room-title", "{room.title}" }
+                span { class: "room-presence", "{presence}" }
+            }
+            if let Some(when) = short_time(room.last_activity) {
+                span { class: "room-time", "{when}" }
+            }
+            if let Some(unread) = unread {
+                span { class: "unread", "{unread}" }
+            }
+        }
+    }
+}
+
+/// Who of the other members is connected, in words.
+fn presence_text(room: &RoomSummary) -> String {
+    if !room.is_group {
+        return match room.members.first() {
+            Some(member) if member.online => "online".to_owned(),
+            _ => "offline".to_owned(),
+        };
+    }
+    let online: Vec<&str> = room.members.iter().filter(|it| it.online).map(|it| it.username.as_str()).collect();
+    match (room.members.len(), online.is_empty()) {
+        (0, _) => "only you so far".to_owned(),
+        (_, true) => "nobody online".to_owned(),
+        (_, false) => format!("online: {}", online.join(", ")),
+    }
+}
+
+/// The open conversation: header, members, the message log and the composer.
+#[component]
+pub(crate) fn Conversation(open: OpenRoom) -> Element {
+    let ui = use_ui();
+    let OpenRoom { room, messages, has_older } = open;
+    rsx! {
+        section { class: "conversation", aria_labelledby: "room-title",
+            div { class: "room-header",
+                button {
+                    class: "back",
+                    aria_label: "Back to conversations",
+                    onclick: move |_| ui.send(Request::SelectRoom { room: None }),
+                    "←"
+                }
+                div { class: "room-heading",
+                    h2 { id: "room-title", "{room.title}" }
+                    Members { is_group: room.is_group, members: room.members.clone() }
+                }
+            }
+            if room.is_group {
+                InviteForm { key: "{room.id}", room: room.id.clone() }
+            }
+            // Keyed by room: switching rooms starts a fresh log (scrolled to the bottom) and an empty composer.
+            MessageLog { key: "{room.id}", room: room.id.clone(), messages, has_older }
+            Composer { key: "{room.id}", room: room.id.clone() }
+        }
+    }
+}
+
+#[component]
+fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
+    if members.is_empty() {
+        return rsx! { p { class: "members empty", "Only you so far. Invite someone below." } };
+    }
+    rsx! {
+        ul { class: "members", aria_label: "Members",
+            for member in members {
+                li { key: "{member.username}", class: if member.online { "online" } else { "offline" },
+                    span { class: "dot", aria_hidden: "true" }
+                    // A direct conversation's title already names the member.
+                    if is_group {
+                        "{member.username} "
+                    }
+                    span { class: "presence", if member.online { "online" } else { "offline" } }
+                }
+            }
+        }
+    }
+}
+
+#[component]
+fn InviteForm(room: String) -> Element {
+    let ui = use_ui();
+    let mut username = use_signal(String::new);
+    rsx! {
+        form {
+            class: "invite row",
+            onsubmit: move |evt: FormEvent| {
+                evt.prevent_default();
+                let invited = username();
+                username.set(String::new());
+                ui.send_or(Request::Invite { room: room.clone(), username: invited.clone() }, move || {
+                    username.set(invited)
+                });
+            },
+            input {
+                aria_label: "Invite username",
+                placeholder: "Invite username",
+                autocomplete: "off",
+                spellcheck: false,
+                value: "{username}",
+                oninput: move |evt| username.set(evt.value()),
+            }
+            button { r#type: "submit", "Invite" }
+        }
+    }
+}
+
+/// How close to the bottom (in CSS pixels) still counts as reading the newest messages.
+const FOLLOW_SLACK: f64 = 32.0;
+
+/// The window of messages the worker sent; nothing more is kept, so the DOM stays small however long the
+/// history is.
+#[component]
+fn MessageLog(room: String, messages: Vec<MessageView>, has_older: bool) -> Element {
+    let ui = use_ui();
+    // Whether the reader is at the newest message: only then do arriving messages scroll the log, so reading
+    // older ones is never interrupted.
+    let mut following = use_signal(|| true);
+    let newest = messages.last().map(|it| (it.id.clone(), it.mine));
+    // Effects run once the DOM is updated (so the new message's height is in scrollHeight): on the first
+    // render, which opens the conversation at its newest message, and whenever a newer message arrives.
+    use_effect(use_reactive!(|newest| {
+        // Sending a message shows it, wherever the reader was.
+        let sent_by_me = newest.as_ref().is_some_and(|(_, mine)| *mine);
+        if *following.peek() || sent_by_me {
+            scroll_to_bottom();
+        }
+    }));
+    rsx! {
+        div {
+            class: "log",
+            role: "log",
+            aria_label: "Messages",
+            aria_live: "polite",
+            id: LOG_ID,
+            // Focusable, so the log can be scrolled with the keyboard.
+            tabindex: "0",
+            onscroll: move |evt: ScrollEvent| {
+                let data = evt.data();
+                let below = f64::from(data.scroll_height()) - data.scroll_top() - f64::from(data.client_height());
+                let at_bottom = below <= FOLLOW_SLACK;
+                if *following.peek() != at_bottom {
+                    following.set(at_bottom);
+                }
+            },
+            if has_older {
+                button {
+                    class: "older secondary",
+                    onclick: move |_| ui.send(Request::LoadOlder { room: room.clone() }),
+                    "Load older messages"
+                }
+            }
+            if messages.is_empty() {
+                p { class: "empty", "No messages yet. Say hello!" }
+            }
+            for message in messages {
+                MessageItem { key: "{message.id}", message }
+            }
+        }
+    }
+}
+
+const LOG_ID: &str = "messages";
+
+/// Scrolls the message log to its newest message. Looked up by id rather than through `onmounted`, which
+/// needs a Dioxus feature (and its size) the popup does not otherwise use.
+fn scroll_to_bottom() {
+    let log = web_sys::window().and_then(|window| window.document()).and_then(|document| document.get_element_by_id(LOG_ID));
+    if let Some(log) = log {
+        log.set_scroll_top(log.scroll_height());
+    }
+}
+
+#[component]
+fn MessageItem(message: MessageView) -> Element {
+    let sender = if message.mine { "You".to_owned() } else { message.sender.clone() };
+    let clock = Clock::of(message.timestamp);
+    let state = message.mine.then(|| state_text(message.state)).flatten();
+    rsx! {
+        div { class: if message.mine { "message mine" } else { "message" },
+            div { class: "meta",
+                span { class: "sender", "{sender}" }
+                if let Some(clock) = clock {
+                    time { datetime: "{clock.iso}", title: "{clock.full}", "{clock.short}" }
+                }
+            }
+            p { class: "text", MessageText { text: message.text.clone() } }
+            if let Some((class, text, explanation)) = state {
+                span { class: "state {class}", title: explanation, "{text}" }
+            }
+        }
+    }
+}
+
+/// Message text as text nodes, with http(s) URLs as links. Peer text is never parsed as HTML.
+#[component]
+fn MessageText(text: String) -> Element {
+    let segments = linkify(&text).into_iter().enumerate().map(|(index, segment)| match segment {
+        Segment::Text(part) => rsx! { span { key: "{index}", "{part}" } },
+        // A new tab: the popup closes as soon as focus leaves it, and the page must not reach back into the
+        // extension page (noopener) or learn where it came from (noreferrer).
+        Segment::Link(url) => rsx! {
+            a { key: "{index}", href: "{url}", target: "_blank", rel: "noopener noreferrer", "{url}" }
+        },
+    });
+    rsx! { {segments} }
+}
+
+/// The delivery state of one of my messages: a CSS class, the words shown, and a longer explanation.
+fn state_text(state: MessageState) -> Option<(&'static str, &'static str, &'static str)> {
+    match state {
+        MessageState::Received => None,
+        MessageState::Sending => Some(("sending", "Sending…", "Waiting for the other side to confirm")),
+        MessageState::Delivered => Some(("delivered", "Delivered", "The other side confirmed it arrived")),
+        MessageState::Failed => Some((
+            "failed",
+            "Failed",
+            "Not confirmed in time; it is sent again whenever the recipient comes back online",
+        )),
+    }
+}
+
+/// The message box. Enter sends, Shift+Enter starts a new line.
+#[component]
+fn Composer(room: String) -> Element {
+    let ui = use_ui();
+    let mut text = use_signal(String::new);
+    // A callback (which is `Copy`) because both the form and the Enter key use it.
+    let submit = use_callback(move |()| {
+        let typed = text();
+        // The worker refuses blank messages too; not sending them spares the user an error for a stray Enter.
+        if typed.trim().is_empty() {
+            return;
+        }
+        text.set(String::new());
+        ui.send_or(Request::SendText { room: room.clone(), text: typed.clone() }, move || {
+            // Refused: give the text back unless the user has started typing something else.
+            if text.peek().is_empty() {
+                text.set(typed);
+            }
+        });
+    });
+    rsx! {
+        form {
+            class: "composer",
+            onsubmit: move |evt: FormEvent| {
+                evt.prevent_default();
+                submit.call(());
+            },
+            textarea {
+                aria_label: "Message",
+                placeholder: "Write a message",
+                rows: 2,
+                autofocus: true,
+                value: "{text}",
+                oninput: move |evt| text.set(evt.value()),
+                onkeydown: move |evt: KeyboardEvent| {
+                    // While an input method is composing, Enter confirms the composition, not the message.
+                    if evt.key() == Key::Enter && !evt.modifiers().shift() && !evt.is_composing() {
+                        evt.prevent_default();
+                        submit.call(());
+                    }
+                },
+            }
+            button { r#type: "submit", "Send" }
+        }
+    }
+}
+
+/// A timestamp shown in the user's local time.
+struct Clock {
+    /// `14:05` today, with the date before it on other days.
+    short: String,
+    /// For the `datetime` attribute.
+    iso: String,
+    /// Date and time, for the tooltip.
+    full: String,
+}
+
+impl Clock {
+    /// `None` when the timestamp (a peer's clock) is beyond what a JS date can hold.
+    fn of(timestamp: u64) -> Option<Clock> {
+        // ECMAScript dates reach ±8.64e15 ms; `toISOString` throws beyond, which would abort the popup.
+        const MAX_DATE_MS: u64 = 8_640_000_000_000_000;
+        if timestamp > MAX_DATE_MS {
+            return None;
+        }
+        let date = js_sys::Date::new(&JsValue::from_f64(timestamp as f64));
+        let now = js_sys::Date::new_0();
+        let same_day = date.get_full_year() == now.get_full_year()
+            && date.get_month() == now.get_month()
+            && date.get_date() == now.get_date();
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"hour".into(), &"2-digit".into());
+        let _ = js_sys::Reflect::set(&options, &"minute".into(), &"2-digit".into());
+        let time = String::from(date.to_locale_time_string_with_options("default", &options));
+        let short = if same_day {
+            time
+        } else {
+            format!("{} {time}", String::from(date.to_locale_date_string("default", &JsValue::UNDEFINED)))
+        };
+        Some(Clock {
+            short,
+            iso: String::from(date.to_iso_string()),
+            full: String::from(date.to_locale_string("default", &JsValue::UNDEFINED)),
+        })
+    }
+}
+
+/// The time of a conversation's last message, for the list; `None` when it has none.
+fn short_time(timestamp: u64) -> Option<String> {
+    if timestamp == 0 {
+        return None;
+    }
+    Clock::of(timestamp).map(|clock| clock.short)
+}
