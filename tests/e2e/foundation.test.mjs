@@ -1,12 +1,17 @@
 // The foundation: the real extension in real Chromium keeps the user's account across popup close,
 // service worker restart and browser restart.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import {
-  assertLoopbackOnly, assertNoProblems, freshProfileDir, launchBrowser, openPopup, removeProfileDir, stopServiceWorker,
+  assertLoopbackOnly, assertNoProblems, freshProfileDir, launchBrowser, openPopup, removeProfileDir, startPeerServer,
+  stopServiceWorker, useServer,
 } from './harness.mjs';
 
 assertLoopbackOnly();
+
+let server;
+before(async () => { server = await startPeerServer({ port: 9102 }); });
+after(() => server.close());
 
 async function expectSignedInAs(page, username) {
   await page.getByText('Signed in as').waitFor({ timeout: 10000 });
@@ -22,6 +27,7 @@ test('a username survives popup close, worker restart and browser restart', { ti
     // First run: the sign-in view, driven by accessible names only.
     const username = popup.getByLabel('Username', { exact: true });
     await username.waitFor({ timeout: 10000 });
+    await useServer(popup, server.settings);
     await username.fill('bad name!');
     await popup.getByRole('button', { name: 'Sign in' }).click();
     await popup.getByRole('alert').filter({ hasText: 'only use letters' }).waitFor({ timeout: 5000 });
@@ -30,6 +36,8 @@ test('a username survives popup close, worker restart and browser restart', { ti
     await username.press('Enter');
     await expectSignedInAs(popup, 'alice');
     assert.match(await popup.locator('.peer-id code').textContent(), /^secure-p2p-multichat-alice$/);
+    // The engine registered the id with the local PeerJS server.
+    await popup.locator('.status', { hasText: 'Online' }).waitFor({ timeout: 20000 });
 
     // Popup closed and reopened.
     await popup.close();
@@ -70,27 +78,31 @@ test('settings typed in the popup are validated and stored', { timeout: 120000 }
   const browser = await launchBrowser(profile);
   try {
     let popup = await openPopup(browser);
-    await popup.getByLabel('Username', { exact: true }).fill('bob');
-    await popup.getByRole('button', { name: 'Sign in' }).click();
-    await expectSignedInAs(popup, 'bob');
+    // Settings come before signing in, so the first connection already goes to the right server.
     await popup.getByText('Settings', { exact: true }).click();
     await popup.getByLabel('Signaling server host').fill('127.0.0.1');
     await popup.getByLabel('Port').fill('not a port');
     await popup.getByRole('button', { name: 'Save settings' }).click();
     await popup.getByRole('alert').filter({ hasText: 'port must be a number' }).waitFor({ timeout: 5000 });
-    await popup.getByLabel('Port').fill('9000');
+    await popup.getByLabel('Port').fill(String(server.port));
     await popup.getByLabel('ICE servers (one per line)').fill('http://not-ice');
     await popup.getByRole('button', { name: 'Save settings' }).click();
     await popup.getByRole('alert').filter({ hasText: 'must start with stun:' }).waitFor({ timeout: 5000 });
     await popup.getByLabel('ICE servers (one per line)').fill('');
+    await popup.getByLabel('Path').fill(server.path);
+    await popup.getByLabel('Use a secure connection (wss)').uncheck();
     await popup.getByRole('button', { name: 'Save settings' }).click();
+    await popup.getByLabel('Username', { exact: true }).fill('bob');
+    await popup.getByRole('button', { name: 'Sign in' }).click();
+    await expectSignedInAs(popup, 'bob');
+    await popup.locator('.status', { hasText: 'Online' }).waitFor({ timeout: 20000 });
 
     await popup.close();
     popup = await openPopup(browser);
     await expectSignedInAs(popup, 'bob');
     await popup.getByText('Settings', { exact: true }).click();
     await assertValue(popup.getByLabel('Signaling server host'), '127.0.0.1');
-    await assertValue(popup.getByLabel('Port'), '9000');
+    await assertValue(popup.getByLabel('Port'), String(server.port));
     await assertValue(popup.getByLabel('ICE servers (one per line)'), '');
     assertNoProblems(browser);
   } finally {

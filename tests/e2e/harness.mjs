@@ -1,13 +1,16 @@
 // Shared helpers for the end-to-end tests: a loopback-only guard, a local PeerJS server, and Chromium with
 // the built extension loaded. Every test runs inside the network namespace `cargo xtask test` creates.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { PeerServer } from 'peer';
+import WebSocket from 'ws';
 
 const DIST = process.env.MULTICHAT_DIST;
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const PEER_SERVER = join(dirname(fileURLToPath(import.meta.url)), 'peer-server.mjs');
 
 /** Refuses to go on unless `lo` is the only network interface: tests must never reach another host. */
 export function assertLoopbackOnly() {
@@ -19,20 +22,32 @@ export function assertLoopbackOnly() {
   if (!DIST) throw new Error('MULTICHAT_DIST is not set; run the e2e tests with `cargo xtask test`');
 }
 
-/** Starts the official PeerJS server on 127.0.0.1. */
+/**
+ * Starts the official PeerJS server on 127.0.0.1 in a child process. `kill()` stops it abruptly and
+ * `restart()` brings it back on the same port (a signaling-server fault).
+ */
 export async function startPeerServer({ port = 9000, path = '/myapp', aliveTimeout = 60000 } = {}) {
-  let server;
-  await new Promise((resolve, reject) => {
-    server = PeerServer({ host: '127.0.0.1', port, path, alive_timeout: aliveTimeout }, resolve);
-    // Without an error listener one malformed frame crashes the server (see shared/notes/toolchain.md).
-    server.on('error', (err) => console.log(`peer server error: ${err?.message ?? err}`));
-    setTimeout(() => reject(new Error('PeerJS server did not start in 5 s')), 5000).unref();
+  const launch = () => new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [PEER_SERVER, String(port), path, String(aliveTimeout)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const timer = setTimeout(() => reject(new Error('PeerJS server did not start in 5 s')), 5000);
+    child.stdout.on('data', (data) => {
+      if (data.toString().includes('ready')) { clearTimeout(timer); resolve(child); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`PeerJS server exited with ${code}`)); });
+  });
+  let child = await launch();
+  const stop = () => new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
   });
   return {
     port,
     path,
     settings: { host: '127.0.0.1', port, path, key: 'peerjs', secure: false },
-    close: () => new Promise((resolve) => server._server ? server._server.close(() => resolve()) : resolve()),
+    close: stop,
+    kill: stop,
+    restart: async () => { await stop(); child = await launch(); },
   };
 }
 
@@ -63,6 +78,9 @@ export async function launchBrowser(profileDir) {
       '--disable-component-update',
       '--disable-sync',
       '--allow-loopback-in-peer-connection',
+      // Playwright does not surface Chrome's offscreen document (a `background_page` target), so the
+      // engine's console is watched through a DevTools endpoint of its own, on loopback.
+      '--remote-debugging-port=0',
     ],
     // Playwright disables extensions unless told otherwise.
     ignoreDefaultArgs: ['--disable-extensions'],
@@ -90,17 +108,59 @@ export async function launchBrowser(profileDir) {
   if (!worker) worker = await context.waitForEvent('serviceworker', { timeout: 10000 });
   browser.extensionId = new URL(worker.url()).host;
   watchWorker(worker);
+  watchEngine(browser, profileDir);
   return browser;
 }
 
-/** The engine's offscreen document, once the worker has created it. */
-export async function enginePage(browser) {
-  const existing = browser.context.backgroundPages().find((page) => page.url().endsWith('/background/offscreen.html'));
-  if (existing) return existing;
-  return browser.context.waitForEvent('backgroundpage', {
-    predicate: (page) => page.url().endsWith('/background/offscreen.html'),
-    timeout: 10000,
+/**
+ * Watches every offscreen document (the engine) the extension creates: console errors, uncaught exceptions
+ * and browser log errors (failed sockets, CSP) become `problems`. Polls DevTools' target list until the
+ * browser closes.
+ */
+function watchEngine(browser, profileDir) {
+  const attached = new Set();
+  let closed = false;
+  browser.context.on('close', () => { closed = true; });
+  const poll = async () => {
+    while (!closed) {
+      try {
+        const port = readFileSync(join(profileDir, 'DevToolsActivePort'), 'utf8').split('\n')[0];
+        const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+        for (const target of targets) {
+          if (!target.url.endsWith('/background/offscreen.html') || attached.has(target.id)) continue;
+          attached.add(target.id);
+          attachEngine(browser, target.webSocketDebuggerUrl);
+        }
+      } catch {
+        // The browser is starting or closing; try again.
+      }
+      // Unreferenced, so a finished test run is not kept alive by this loop.
+      await new Promise((resolve) => setTimeout(resolve, 200).unref());
+    }
+  };
+  poll();
+}
+
+function attachEngine(browser, url) {
+  const socket = new WebSocket(url);
+  browser.engineAttached = new Promise((resolve) => socket.on('open', resolve));
+  socket.on('open', () => {
+    socket.send(JSON.stringify({ id: 1, method: 'Runtime.enable' }));
+    socket.send(JSON.stringify({ id: 2, method: 'Log.enable' }));
   });
+  socket.on('message', (data) => {
+    const { method, params } = JSON.parse(data.toString());
+    if (method === 'Runtime.consoleAPICalled' && params.type === 'error') {
+      const text = params.args.map((arg) => arg.value ?? arg.description ?? '').join(' ');
+      browser.problems.push(`engine: console error: ${text}`);
+    } else if (method === 'Runtime.exceptionThrown') {
+      const details = params.exceptionDetails;
+      browser.problems.push(`engine: uncaught ${details.exception?.description ?? details.text}`);
+    } else if (method === 'Log.entryAdded' && params.entry.level === 'error') {
+      browser.problems.push(`engine: ${params.entry.source} error: ${params.entry.text}`);
+    }
+  });
+  socket.on('error', () => {});
 }
 
 /** Opens the popup as a tab (what the toolbar button shows, at the same URL). */
@@ -134,4 +194,27 @@ export function assertNoProblems(browser) {
   if (browser.problems.length > 0) {
     throw new Error(`console errors or CSP violations:\n${browser.problems.join('\n')}`);
   }
+}
+
+/** Opens the popup's settings and points it at `server` (from `startPeerServer().settings`), no ICE servers. */
+export async function useServer(popup, server) {
+  await popup.getByText('Settings', { exact: true }).click();
+  await popup.getByLabel('Signaling server host').fill(server.host);
+  await popup.getByLabel('Port').fill(String(server.port));
+  await popup.getByLabel('Path').fill(server.path);
+  await popup.getByLabel('Use a secure connection (wss)').uncheck();
+  await popup.getByLabel('ICE servers (one per line)').fill('');
+  await popup.getByRole('button', { name: 'Save settings' }).click();
+}
+
+/**
+ * Signs in on a fresh profile the way a careful user on a private server would: settings first, so the
+ * engine never tries the public PeerJS cloud. Waits until the engine is online.
+ */
+export async function signIn(popup, username, server) {
+  await useServer(popup, server);
+  await popup.getByLabel('Username', { exact: true }).fill(username);
+  await popup.getByRole('button', { name: 'Sign in' }).click();
+  await popup.getByText('Signed in as').waitFor();
+  await popup.locator('.status', { hasText: 'Online' }).waitFor({ timeout: 20000 });
 }

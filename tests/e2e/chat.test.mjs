@@ -1,0 +1,153 @@
+// Chat between real extension instances (one browser profile each) through the official PeerJS server on
+// 127.0.0.1, with no ICE servers: direct chat, a three-member room, persistence, and the badge while the
+// popup is closed.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  assertLoopbackOnly, assertNoProblems, freshProfileDir, launchBrowser, openPopup, removeProfileDir, signIn, startPeerServer,
+  stopServiceWorker,
+} from './harness.mjs';
+
+assertLoopbackOnly();
+
+let server;
+const profiles = [];
+before(async () => { server = await startPeerServer({ port: 9101 }); });
+after(async () => {
+  await server.close();
+  for (const dir of profiles) removeProfileDir(dir);
+});
+
+/** A user: a browser profile with the extension, signed in and pointed at the local PeerJS server. */
+async function user(name) {
+  const profile = freshProfileDir(name);
+  profiles.push(profile);
+  const browser = await launchBrowser(profile);
+  const popup = await openPopup(browser);
+  await signIn(popup, name, server.settings);
+  return { name, profile, browser, popup };
+}
+
+async function openDirect(u, other) {
+  await u.popup.getByLabel('Username to chat with').fill(other);
+  await u.popup.getByRole('button', { name: 'Chat', exact: true }).click();
+  await u.popup.getByRole('log', { name: 'Messages' }).waitFor();
+}
+
+async function send(u, text) {
+  const box = u.popup.getByLabel('Message', { exact: true });
+  await box.fill(text);
+  await box.press('Enter');
+  await u.popup.getByRole('log', { name: 'Messages' }).getByText(text, { exact: true }).waitFor();
+}
+
+async function expectMessage(u, text, timeout = 20000) {
+  await u.popup.getByRole('log', { name: 'Messages' }).getByText(text, { exact: true }).waitFor({ timeout });
+}
+
+async function openConversation(u, title) {
+  await u.popup.getByRole('button', { name: new RegExp(`^${title}\\b`) }).first().click();
+  await u.popup.getByRole('log', { name: 'Messages' }).waitFor();
+}
+
+async function badge(u) {
+  const [worker] = u.browser.context.serviceWorkers();
+  return worker.evaluate(() => chrome.action.getBadgeText({}));
+}
+
+async function close(...users) {
+  for (const u of users) {
+    assertNoProblems(u.browser);
+    await u.browser.context.close();
+  }
+}
+
+test('a direct chat works both ways and survives popup close, worker restart and browser restart', { timeout: 180000 }, async () => {
+  const alice = await user('alice');
+  const bob = await user('bob');
+  try {
+    await openDirect(alice, 'bob');
+    const hello = 'hello bob ✓ 🌍 <b>not bold</b>';
+    await send(alice, hello);
+
+    // Bob has not opened the conversation: it is listed with an unread count.
+    await bob.popup.getByRole('button', { name: /^alice\b/ }).waitFor({ timeout: 20000 });
+    await openConversation(bob, 'alice');
+    await expectMessage(bob, hello);
+    assert.equal(await bob.popup.locator('b').count(), 0, 'peer text is never rendered as HTML');
+    await send(bob, 'hi alice');
+    await expectMessage(alice, 'hi alice');
+    await alice.popup.locator('.message.mine', { hasText: hello }).getByText('Delivered').waitFor({ timeout: 20000 });
+
+    // History survives the popup closing, the worker stopping, and the browser restarting.
+    await bob.popup.close();
+    bob.popup = await openPopup(bob.browser);
+    await expectMessage(bob, hello, 10000);
+    await stopServiceWorker(bob.browser, bob.popup);
+    await bob.popup.close();
+    bob.popup = await openPopup(bob.browser);
+    await expectMessage(bob, 'hi alice', 10000);
+    assertNoProblems(bob.browser);
+    await bob.browser.context.close();
+    bob.browser = await launchBrowser(bob.profile);
+    bob.popup = await openPopup(bob.browser);
+    await expectMessage(bob, hello, 10000);
+    await expectMessage(bob, 'hi alice', 10000);
+  } finally {
+    await close(alice, bob);
+  }
+});
+
+test('a message that arrives while the popup is closed raises the badge and is in the history', { timeout: 180000 }, async () => {
+  const carol = await user('carol');
+  const dave = await user('dave');
+  try {
+    await openDirect(carol, 'dave');
+    await send(carol, 'first');
+    await dave.popup.getByRole('button', { name: /^carol\b/ }).waitFor({ timeout: 20000 });
+    await openConversation(dave, 'carol');
+    await expectMessage(dave, 'first');
+    await dave.popup.close();
+
+    await send(carol, 'while you were away');
+    await carol.popup.locator('.message.mine', { hasText: 'while you were away' }).getByText('Delivered').waitFor({ timeout: 20000 });
+    for (let i = 0; i < 50 && (await badge(dave)) !== '1'; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await badge(dave), '1');
+
+    dave.popup = await openPopup(dave.browser);
+    await expectMessage(dave, 'while you were away', 10000);
+    for (let i = 0; i < 50 && (await badge(dave)) !== ''; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await badge(dave), '', 'reading the conversation clears the badge');
+  } finally {
+    await close(carol, dave);
+  }
+});
+
+test('three members joined through one member all get every message', { timeout: 240000 }, async () => {
+  const erin = await user('erin');
+  const frank = await user('frank');
+  const grace = await user('grace');
+  try {
+    await erin.popup.getByLabel('Group name').fill('team');
+    await erin.popup.getByRole('button', { name: 'Create group' }).click();
+    await erin.popup.getByRole('log', { name: 'Messages' }).waitFor();
+    await erin.popup.getByLabel('Invite username').fill('frank');
+    await erin.popup.getByRole('button', { name: 'Invite' }).click();
+    await frank.popup.getByRole('button', { name: /^team\b/ }).waitFor({ timeout: 20000 });
+    await openConversation(frank, 'team');
+    // Grace joins through frank only; the room meshes her with erin.
+    await frank.popup.getByLabel('Invite username').fill('grace');
+    await frank.popup.getByRole('button', { name: 'Invite' }).click();
+    await grace.popup.getByRole('button', { name: /^team\b/ }).waitFor({ timeout: 20000 });
+    await openConversation(grace, 'team');
+
+    await send(erin, 'from erin');
+    await send(frank, 'from frank');
+    await send(grace, 'from grace');
+    for (const u of [erin, frank, grace]) {
+      for (const text of ['from erin', 'from frank', 'from grace']) await expectMessage(u, text);
+    }
+  } finally {
+    await close(erin, frank, grace);
+  }
+});
