@@ -304,10 +304,10 @@ fn a_silent_peer_is_dropped_after_ice_grace() {
     // A blip that recovers changes nothing.
     alice.handle(Input::Ice { connection: conn.clone(), state: IceState::Working }, Millis(6_000));
     alice.handle(Input::Ice { connection: conn.clone(), state: IceState::Disconnected }, Millis(7_000));
-    alice.handle_timeout(Millis(9_999));
+    alice.handle_timeout(Millis(8_999));
     assert!(!drain(alice).iter().any(|it| matches!(it, Output::CloseConnection { .. })));
-    assert_eq!(alice.poll_timeout(), Some(Millis(10_000)));
-    alice.handle_timeout(Millis(10_000));
+    assert_eq!(alice.poll_timeout(), Some(Millis(9_000)));
+    alice.handle_timeout(Millis(9_000));
     let out = drain(alice);
     assert!(out.contains(&Output::CloseConnection { connection: conn.clone() }));
     assert!(events(&out).contains(&PeerEvent::ConnectionClosed { connection: conn, peer: "bob".into(), outgoing: true, was_open: true, error: Some(PeerError::PeerGone("bob".into())) }));

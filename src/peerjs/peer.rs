@@ -9,7 +9,7 @@
 //! - signaling messages written while the socket is down wait in a bounded queue instead of being dropped;
 //! - losing the server reconnects with backoff and the same token, so the id is ours again at once;
 //! - a data connection whose ICE stays `disconnected` for [`ICE_GRACE_MS`] is closed, so a vanished peer is
-//!   noticed in about 8 s (Chrome reports `disconnected` ~5 s after the last consent check) instead of 15-35 s.
+//!   noticed in about 7 s (Chrome reports `disconnected` ~5 s after the last consent check) instead of 15-35 s.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -37,7 +37,7 @@ pub const ID_TAKEN_RETRY_MS: u64 = 15_000;
 /// never answers).
 pub const NEGOTIATION_TIMEOUT_MS: u64 = 20_000;
 /// How long ICE may stay `disconnected` before we give the connection up.
-pub const ICE_GRACE_MS: u64 = 3_000;
+pub const ICE_GRACE_MS: u64 = 2_000;
 /// Signaling messages kept while the server is unreachable.
 const MAX_QUEUED_SIGNALS: usize = 512;
 /// CANDIDATE messages kept for connections whose OFFER has not arrived yet.

@@ -1,0 +1,79 @@
+// A peer that vanishes without a goodbye (its browser is killed) is shown offline within 10 s, where stock
+// PeerJS needs 15-35 s; and a username already in use is explained with a way forward.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import {
+  assertLoopbackOnly, assertNoProblems, freshProfileDir, launchBrowser, openPopup, removeProfileDir, signIn, startPeerServer,
+  useServer,
+} from './harness.mjs';
+
+assertLoopbackOnly();
+
+let server;
+const profiles = [];
+before(async () => { server = await startPeerServer({ port: 9104 }); });
+after(async () => {
+  await server.close();
+  for (const dir of profiles) removeProfileDir(dir);
+});
+
+async function user(name) {
+  const profile = freshProfileDir(name);
+  profiles.push(profile);
+  const browser = await launchBrowser(profile);
+  const popup = await openPopup(browser);
+  await signIn(popup, name, server.settings);
+  return { name, profile, browser, popup };
+}
+
+/** SIGKILLs the browser running `profile`: no close handshake, no LEAVE, like a crash or a pulled cable. */
+function killBrowser(profile) {
+  const pid = execFileSync('pgrep', ['-o', '-f', '--', `--user-data-dir=${profile}`]).toString().trim();
+  process.kill(Number(pid), 'SIGKILL');
+}
+
+test('a peer whose browser is killed is shown offline within 10 s', { timeout: 120000 }, async () => {
+  const alice = await user('alice');
+  const bob = await user('bob');
+  try {
+    await alice.popup.getByLabel('Username to chat with').fill('bob');
+    await alice.popup.getByRole('button', { name: 'Chat', exact: true }).click();
+    const members = alice.popup.getByRole('list', { name: 'Members' });
+    await members.locator('li.online').waitFor({ timeout: 20000 });
+    const killedAt = Date.now();
+    killBrowser(bob.profile);
+    await members.locator('li.offline').waitFor({ timeout: 15000 });
+    const noticedAfter = Date.now() - killedAt;
+    console.log(`liveness: a killed peer was shown offline after ${noticedAfter} ms`);
+    assert.ok(noticedAfter <= 10000, `noticed after ${noticedAfter} ms`);
+    assertNoProblems(alice.browser);
+  } finally {
+    await alice.browser.context.close();
+    await bob.browser.context.close().catch(() => {});
+  }
+});
+
+test('a username already online elsewhere is explained, and signing out is the way forward', { timeout: 120000 }, async () => {
+  const first = await user('carol');
+  const profile = freshProfileDir('carol-2');
+  profiles.push(profile);
+  const second = await launchBrowser(profile);
+  try {
+    const popup = await openPopup(second);
+    await useServer(popup, server.settings);
+    await popup.getByLabel('Username', { exact: true }).fill('carol');
+    await popup.getByRole('button', { name: 'Sign in' }).click();
+    await popup.locator('.status', { hasText: 'in use' }).waitFor({ timeout: 20000 });
+    assert.match(await popup.locator('.status').innerText(), /choose another username/);
+    await popup.getByRole('button', { name: 'Sign out' }).click();
+    await popup.getByLabel('Username', { exact: true }).fill('carol2');
+    await popup.getByRole('button', { name: 'Sign in' }).click();
+    await popup.locator('.status', { hasText: 'Online' }).waitFor({ timeout: 20000 });
+    assertNoProblems(first.browser);
+    assertNoProblems(second);
+  } finally {
+    await first.browser.context.close();
+    await second.context.close();
+  }
+});
