@@ -116,13 +116,23 @@ pub(crate) fn in_netns(args: &[String]) -> Result<()> {
     let mut ok = true;
     let mut tally = Tally::default();
     if e2e_filter.is_none() {
-        ok &= tally.run(
+        // The wasm tests of the PeerJS client need the official server on 127.0.0.1:9200.
+        let mut server = Command::new("node")
+            .current_dir(root())
+            .args(["tests/e2e/peer-server.mjs", "9200", "/myapp", "60000"])
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting the PeerJS server for the wasm tests")?;
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        let wasm = tally.run(
             Command::new("cargo")
                 .current_dir(root())
                 .args(wasm_test_args())
                 .arg("--offline")
                 .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
-        )?;
+        );
+        let _ = server.kill();
+        ok &= wasm?;
     }
     let mut node = Command::new("node");
     node.current_dir(root())
