@@ -58,7 +58,10 @@ fn run(args: &[String]) -> Result<()> {
 /// namespace with only `lo`, like the browser tests.
 fn bench() -> Result<()> {
     let seed = root().join("target/bench-seed-100k.json");
-    tools::run(std::process::Command::new("cargo").current_dir(root()).args(["bench", "--bench", "history", "--", "--seed"]).arg(&seed))?;
+    let skip_seed = std::env::var_os("MULTICHAT_BENCH_REUSE_SEED").is_some() && seed.exists();
+    if !skip_seed {
+        tools::run(std::process::Command::new("cargo").current_dir(root()).args(["bench", "--bench", "history", "--", "--seed"]).arg(&seed))?;
+    }
     build::build()?;
     tools::chromium()?;
     let script = "ip link set lo up && exec node tests/bench/popup_open.mjs \"$0\"";
