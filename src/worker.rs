@@ -5,6 +5,8 @@
 //! message is stored before it is shown, and before its acknowledgement leaves. Time and randomness come in
 //! as arguments; the model never reads a clock.
 
+use std::collections::BTreeMap;
+
 use crate::account::Username;
 use crate::bridge::{
     AccountView, EngineStatus, EngineToWorker, LinkInfo, MemberSummary, MessageState, MessageView, OpenRoom, Request,
@@ -33,6 +35,8 @@ pub struct WorkerModel {
     window: usize,
     /// Problems met loading chat history, worded for the user.
     history_problems: Vec<String>,
+    /// The last reason a dial to a peer (by PeerJS id) failed, until a link to it comes up; not stored.
+    unreachable: BTreeMap<String, String>,
 }
 
 /// The outcome of one input, to be performed in field order: `writes` (wait until stored), then the reply,
@@ -91,6 +95,7 @@ impl WorkerModel {
             popup_open: false,
             window: OPEN_ROOM_WINDOW,
             history_problems: Vec::new(),
+            unreachable: BTreeMap::new(),
         };
         // Restoring reports damaged records as events; collect them for the view.
         let mut ignored = model.empty(Response::View { view: View::default() });
@@ -114,7 +119,7 @@ impl WorkerModel {
             let shown = &loaded[loaded.len().saturating_sub(self.window)..];
             let has_older = shown.len() < loaded.len() || chat.history(selected).is_some_and(|it| it.next_older_page().is_some());
             Some(OpenRoom {
-                room: summary(room),
+                room: summary(room, &self.unreachable),
                 messages: shown.iter().map(|it| message_view(it, me)).collect(),
                 has_older,
             })
@@ -129,7 +134,7 @@ impl WorkerModel {
             engine: self.engine.clone(),
             settings: self.loaded.settings.clone(),
             storage_problems,
-            rooms: rooms.iter().map(summary).collect(),
+            rooms: rooms.iter().map(|it| summary(it, &self.unreachable)).collect(),
             open_room,
         }
     }
@@ -259,11 +264,15 @@ impl WorkerModel {
             }
             EngineToWorker::Status { status } => self.engine = status,
             EngineToWorker::LinkUp { info: LinkInfo { link, peer_id, metadata, outgoing } } => {
+                self.unreachable.remove(&peer_id);
                 self.chat_input(now, Input::LinkUp { link, peer_id, metadata, outgoing }, &mut handled);
             }
             EngineToWorker::Frame { link, frame } => self.chat_input(now, Input::Frame { link, frame }, &mut handled),
             EngineToWorker::LinkDown { link, reason: _ } => self.chat_input(now, Input::LinkDown { link }, &mut handled),
-            EngineToWorker::DialFailed { peer_id, reason: _ } => self.chat_input(now, Input::DialFailed { peer_id }, &mut handled),
+            EngineToWorker::DialFailed { peer_id, reason } => {
+                self.unreachable.insert(peer_id.clone(), reason);
+                self.chat_input(now, Input::DialFailed { peer_id }, &mut handled);
+            }
         }
         handled.response = self.view_response();
         self.finish(now, &mut handled);
@@ -422,12 +431,20 @@ fn refuse(message: String) -> Handled {
     }
 }
 
-fn summary(room: &RoomView) -> RoomSummary {
+fn summary(room: &RoomView, unreachable: &BTreeMap<String, String>) -> RoomSummary {
     RoomSummary {
         id: room.id.as_str().to_owned(),
         title: room.title.clone(),
         is_group: room.is_group,
-        members: room.members.iter().map(|it| MemberSummary { username: it.username.to_string(), online: it.online }).collect(),
+        members: room
+            .members
+            .iter()
+            .map(|it| MemberSummary {
+                username: it.username.to_string(),
+                online: it.online,
+                problem: if it.online { None } else { unreachable.get(&it.username.peer_id()).cloned() },
+            })
+            .collect(),
         unread: room.unread,
         last_activity: room.last_activity.0,
     }

@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use multichat_core::account::Username;
 use multichat_core::bridge::{Addressed, ENGINE_ADDRESS, EngineStatus, EngineToWorker, LinkInfo, WORKER_ADDRESS, WorkerToEngine};
 use multichat_core::peerjs::{DialOptions, PeerConfig, PeerError, PeerEvent, SignalingState, signal};
 use multichat_web::peer_host::PeerHost;
@@ -122,7 +123,7 @@ impl Engine {
                 };
                 let options = DialOptions { metadata, serialization, reliable: true };
                 if let Err(err) = host.connect(&peer_id, options) {
-                    self.report(EngineToWorker::DialFailed { peer_id, reason: err.to_string() });
+                    self.report(EngineToWorker::DialFailed { peer_id, reason: for_people(err) });
                 }
             }
             WorkerToEngine::Send { link, frame } => {
@@ -171,7 +172,7 @@ impl Engine {
             }
             PeerEvent::Data { connection, value } => self.report(EngineToWorker::Frame { link: connection, frame: value }),
             PeerEvent::ConnectionClosed { connection, peer, outgoing, was_open, error } => {
-                let reason = error.map(|it| it.to_string()).unwrap_or_else(|| "closed".to_owned());
+                let reason = error.map(for_people).unwrap_or_else(|| "closed".to_owned());
                 if was_open {
                     self.report(EngineToWorker::LinkDown { link: connection, reason });
                 } else if outgoing {
@@ -232,4 +233,17 @@ fn engine_status(state: SignalingState) -> EngineStatus {
 /// A token for a peer the worker gave none (an account stored before tokens existed).
 fn fresh_token() -> Option<String> {
     multichat_web::random_bytes::<12>().ok().map(|random| signal::random_token(&random))
+}
+
+/// The error's text with a multichat peer named by its username, as people know it.
+fn for_people(error: PeerError) -> String {
+    let name = |peer: String| Username::from_peer_id(&peer).map(|it| it.to_string()).unwrap_or(peer);
+    match error {
+        PeerError::PeerUnavailable(peer) => PeerError::PeerUnavailable(name(peer)),
+        PeerError::IceFailed(peer) => PeerError::IceFailed(name(peer)),
+        PeerError::PeerGone(peer) => PeerError::PeerGone(name(peer)),
+        PeerError::ClosedByPeer(peer) => PeerError::ClosedByPeer(name(peer)),
+        other => other,
+    }
+    .to_string()
 }

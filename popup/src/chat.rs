@@ -159,6 +159,7 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
     if members.is_empty() {
         return rsx! { p { class: "members empty", "Only you so far. Invite someone below." } };
     }
+    let problems: Vec<MemberSummary> = members.iter().filter(|it| it.problem.is_some()).cloned().collect();
     rsx! {
         ul { class: "members", aria_label: "Members",
             for member in members {
@@ -170,6 +171,11 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
                     }
                     span { class: "presence", if member.online { "online" } else { "offline" } }
                 }
+            }
+        }
+        for member in problems {
+            p { key: "problem-{member.username}", class: "notice", role: "status",
+                "{member.problem.clone().unwrap_or_default()} Messages wait and are sent when they are back."
             }
         }
     }

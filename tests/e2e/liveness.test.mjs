@@ -1,5 +1,5 @@
 // A peer that vanishes without a goodbye (its browser is killed) is shown offline within 10 s, where stock
-// PeerJS needs 15-35 s; and a username already in use is explained with a way forward.
+// PeerJS needs 15-35 s; a username already in use is explained with a way forward; an absent peer is named.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
@@ -75,5 +75,19 @@ test('a username already online elsewhere is explained, and signing out is the w
   } finally {
     await first.browser.context.close();
     await second.context.close();
+  }
+});
+
+test('chatting with someone who is not online says so, in their words', { timeout: 120000 }, async () => {
+  const dan = await user('dan');
+  try {
+    await dan.popup.getByLabel('Username to chat with').fill('nobody');
+    await dan.popup.getByRole('button', { name: 'Chat', exact: true }).click();
+    // The server expires the OFFER after ~5 s and tells us; the user reads the username, not the PeerJS id.
+    await dan.popup.getByRole('status').filter({ hasText: 'nobody is not online right now.' }).waitFor({ timeout: 15000 });
+    assert.equal(await dan.popup.getByText('secure-p2p-multichat-nobody').count(), 0);
+    assertNoProblems(dan.browser);
+  } finally {
+    await dan.browser.context.close();
   }
 });
