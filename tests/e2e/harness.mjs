@@ -255,3 +255,33 @@ export async function signInAndGoOnline(browser, username, server) {
 export function engineCommand(page, body) {
   return page.evaluate((body) => chrome.runtime.sendMessage({ to: 'engine', body }), body);
 }
+
+/**
+ * Records the console of the engine's offscreen document (`{ type, text }` in the returned array).
+ * Playwright does not hand out Chrome's offscreen document as a page (`backgroundpage` never fires for it,
+ * so `enginePage` times out), so this attaches to the target through the browser's DevTools protocol.
+ */
+export async function watchEngineConsole(browser) {
+  const logged = [];
+  const cdp = await browser.context.browser().newBrowserCDPSession();
+  const deadline = Date.now() + 10000;
+  let target;
+  while (!target) {
+    const { targetInfos } = await cdp.send('Target.getTargets');
+    target = targetInfos.find((it) => it.url.endsWith('/background/offscreen.html'));
+    if (!target && Date.now() > deadline) throw new Error('the engine\'s offscreen document did not appear within 10 s');
+    if (!target) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false });
+  cdp.on('Target.receivedMessageFromTarget', ({ sessionId: from, message }) => {
+    if (from !== sessionId) return;
+    const { method, params } = JSON.parse(message);
+    if (method === 'Runtime.consoleAPICalled') {
+      logged.push({ type: params.type, text: params.args.map((it) => it.value ?? it.description ?? '').join(' ') });
+    } else if (method === 'Runtime.exceptionThrown') {
+      logged.push({ type: 'exception', text: params.exceptionDetails?.exception?.description ?? params.exceptionDetails?.text ?? '' });
+    }
+  });
+  await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: 1, method: 'Runtime.enable' }) });
+  return logged;
+}

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   assertLoopbackOnly, assertNoProblems, engineCommand, freshProfileDir, launchBrowser, launchStockBrowser, openStockPage,
-  removeProfileDir, signInAndGoOnline, startPeerServer, startStaticServer, stockPageFiles,
+  removeProfileDir, signInAndGoOnline, startPeerServer, startStaticServer, stockPageFiles, watchEngineConsole,
 } from './harness.mjs';
 
 assertLoopbackOnly();
@@ -53,6 +53,8 @@ describe('stock peerjs 1.5.5 and our engine', { timeout: 170000 }, () => {
   let popup;
   let stock;
   let page;
+  /** What the engine (the offscreen document) logged: `{ type, text }`. */
+  let engineLog;
 
   before(async () => {
     server = await startPeerServer({ port: PEER_SERVER_PORT });
@@ -60,6 +62,7 @@ describe('stock peerjs 1.5.5 and our engine', { timeout: 170000 }, () => {
     extProfile = freshProfileDir('interop');
     ext = await launchBrowser(extProfile);
     popup = await signInAndGoOnline(ext, OURS, server);
+    engineLog = await watchEngineConsole(ext);
     stock = await launchStockBrowser();
     page = await openStockPage(stock, files);
     assert.equal(await page.evaluate(() => window.peerjs.util.version ?? null) ?? '1.5.5', '1.5.5');
@@ -123,6 +126,7 @@ describe('stock peerjs 1.5.5 and our engine', { timeout: 170000 }, () => {
     const fromStock = messages('s');
     const fromOurs = messages('o');
     const jsonLimit = serialization === 'json';
+    const logMark = engineLog.length;
 
     for (const text of Object.values(fromOurs)) {
       await engineCommand(popup, { kind: 'send', link, frame: text });
@@ -145,6 +149,10 @@ describe('stock peerjs 1.5.5 and our engine', { timeout: 170000 }, () => {
       // ("message-too-big", nothing is sent), and our encoder refuses the same (MAX_JSON_BYTES = 16299;
       // the engine logs it and sends nothing). So 200 KB never travels on json, in either direction.
       assert.deepEqual(stockErrors.map((it) => it.type), ['message-too-big']);
+      const refusal = `message of ${Buffer.byteLength(JSON.stringify(fromOurs.large))} bytes is larger than the limit of 16299 bytes`;
+      const warnings = () => engineLog.slice(logMark).filter((it) => it.type === 'warning').map((it) => it.text);
+      const refusals = await until(async () => warnings().filter((it) => it.includes(refusal)), 1, 5000);
+      assert.equal(refusals.length, 1, `the engine logs its refusal once: ${warnings().join('\n')}`);
       await sleep(3000);
       assert.deepEqual((await stockReceived(link)).length, 2, 'our 200 KB json message must not reach the stock page');
       assert.deepEqual((await oursReceived(link)).length, 2, 'the stock 200 KB json message must not reach us');
@@ -238,7 +246,10 @@ describe('stock peerjs 1.5.5 and our engine', { timeout: 170000 }, () => {
     }
   });
 
-  it('no console errors in the extension', () => {
+  it('no console errors in the extension (popup, worker, engine)', (t) => {
+    const warnings = engineLog.filter((it) => it.type === 'warning').map((it) => it.text.replace(/\d+/g, 'N'));
+    t.diagnostic(`engine warnings: ${JSON.stringify([...new Set(warnings)])}`);
     assertNoProblems(ext);
+    assert.deepEqual(engineLog.filter((it) => it.type === 'error' || it.type === 'exception'), []);
   });
 });
