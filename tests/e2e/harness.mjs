@@ -2,8 +2,9 @@
 // the built extension loaded. Every test runs inside the network namespace `cargo xtask test` creates.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { networkInterfaces, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
@@ -217,4 +218,143 @@ export async function signIn(popup, username, server) {
   await popup.getByRole('button', { name: 'Sign in' }).click();
   await popup.getByText('Signed in as').waitFor();
   await popup.locator('.status', { hasText: 'Online' }).waitFor({ timeout: 20000 });
+}
+
+const CONTENT_TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json' };
+
+/**
+ * Serves a fixed set of files over plain HTTP on 127.0.0.1 (an ephemeral port unless `port` is given).
+ * `files` maps URL paths ('/index.html') to files on disk; anything else is a 404. Resolves with
+ * `{ port, url(path), close() }`.
+ */
+export async function startStaticServer(files, { port = 0 } = {}) {
+  const server = createServer((req, res) => {
+    const path = new URL(req.url, 'http://127.0.0.1').pathname;
+    const file = files[path === '/' ? '/index.html' : path];
+    if (!file) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    try {
+      const body = readFileSync(file);
+      res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(body);
+    } catch (err) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));
+    }
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const actual = server.address().port;
+  return {
+    port: actual,
+    url: (path = '/') => `http://127.0.0.1:${actual}${path}`,
+    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }),
+  };
+}
+
+/** The stock `peerjs` 1.5.5 test page (tests/e2e/stock/) and the library itself, for `startStaticServer`. */
+export function stockPageFiles() {
+  const here = new URL('.', import.meta.url).pathname;
+  const peerjs = new URL('../../node_modules/peerjs/dist/', import.meta.url).pathname;
+  return {
+    '/index.html': join(here, 'stock/index.html'),
+    '/stock.js': join(here, 'stock/stock.js'),
+    '/peerjs.min.js': join(peerjs, 'peerjs.min.js'),
+    '/peerjs.min.js.map': join(peerjs, 'peerjs.min.js.map'),
+  };
+}
+
+/**
+ * Launches a plain Chromium (no extension) for pages that run the stock PeerJS client. The context has the
+ * camera permission, because Chromium gathers a loopback ICE candidate only for a page that has it
+ * (see shared/notes/toolchain.md). Page errors and console errors are collected in `problems`.
+ */
+export async function launchStockBrowser() {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--allow-loopback-in-peer-connection',
+    ],
+  });
+  const context = await browser.newContext({ permissions: ['camera'] });
+  context.setDefaultTimeout(15000);
+  const stock = { browser, context, problems: [] };
+  context.on('page', (page) => {
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') stock.problems.push(`stock page: console error: ${msg.text()}`);
+    });
+    page.on('pageerror', (err) => stock.problems.push(`stock page: uncaught ${err.message}`));
+  });
+  return stock;
+}
+
+/** Opens the stock page from `server` (a `startStaticServer` of `stockPageFiles()`) in a new tab. */
+export async function openStockPage(stock, server) {
+  const page = await stock.context.newPage();
+  await page.goto(server.url('/index.html'));
+  await page.waitForFunction(() => window.stock && typeof window.peerjs?.Peer === 'function', null, { timeout: 10000 });
+  return page;
+}
+
+/**
+ * Signs `username` in through the popup and points the extension at `server` (a `startPeerServer`), then
+ * waits until the engine is online. Also starts recording, in the popup page, every report the engine sends
+ * to the worker (`globalThis.seen`, each `{ at: performance.now(), body }`): extension pages receive those
+ * `chrome.runtime` messages too.
+ */
+export async function signInAndGoOnline(browser, username, server) {
+  const popup = await openPopup(browser);
+  await popup.evaluate(() => {
+    globalThis.seen = [];
+    chrome.runtime.onMessage.addListener((message) => {
+      if (message?.to === 'worker') globalThis.seen.push({ at: performance.now(), body: message.body });
+    });
+  });
+  await signIn(popup, username, server.settings);
+  return popup;
+}
+
+/** Sends a command straight to the extension's engine from an extension page (`WorkerToEngine`). */
+export function engineCommand(page, body) {
+  return page.evaluate((body) => chrome.runtime.sendMessage({ to: 'engine', body }), body);
+}
+
+/**
+ * Records the console of the engine's offscreen document (`{ type, text }` in the returned array).
+ * Playwright does not hand out Chrome's offscreen document as a page (`backgroundpage` never fires for it,
+ * so `enginePage` times out), so this attaches to the target through the browser's DevTools protocol.
+ */
+export async function watchEngineConsole(browser) {
+  const logged = [];
+  const cdp = await browser.context.browser().newBrowserCDPSession();
+  const deadline = Date.now() + 10000;
+  let target;
+  while (!target) {
+    const { targetInfos } = await cdp.send('Target.getTargets');
+    target = targetInfos.find((it) => it.url.endsWith('/background/offscreen.html'));
+    if (!target && Date.now() > deadline) throw new Error('the engine\'s offscreen document did not appear within 10 s');
+    if (!target) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false });
+  cdp.on('Target.receivedMessageFromTarget', ({ sessionId: from, message }) => {
+    if (from !== sessionId) return;
+    const { method, params } = JSON.parse(message);
+    if (method === 'Runtime.consoleAPICalled') {
+      logged.push({ type: params.type, text: params.args.map((it) => it.value ?? it.description ?? '').join(' ') });
+    } else if (method === 'Runtime.exceptionThrown') {
+      logged.push({ type: 'exception', text: params.exceptionDetails?.exception?.description ?? params.exceptionDetails?.text ?? '' });
+    }
+  });
+  await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: 1, method: 'Runtime.enable' }) });
+  return logged;
 }

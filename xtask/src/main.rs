@@ -72,6 +72,14 @@ fn bench() -> Result<()> {
             .arg(&seed)
             .env("MULTICHAT_DIST", build::dist())
             .env("CHROMIUM", tools::chromium()?),
+    )?;
+    // Our PeerJS client next to the stock one, through a local PeerJS server.
+    tools::run(
+        std::process::Command::new("unshare")
+            .current_dir(root())
+            .args(["--net", "--pid", "--fork", "--mount-proc", "--", "sh", "-c", "ip link set lo up && exec node tests/bench/peerjs.mjs"])
+            .env("MULTICHAT_DIST", build::dist())
+            .env("CHROMIUM", tools::chromium()?),
     )
 }
 

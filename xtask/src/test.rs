@@ -135,8 +135,10 @@ pub(crate) fn in_netns(args: &[String]) -> Result<()> {
         ok &= wasm?;
     }
     let mut node = Command::new("node");
+    // --test-force-exit: the official PeerJS server keeps timers running after its HTTP server is closed
+    // (they cannot be reached to stop them), which would keep a test file's process alive for ever.
     node.current_dir(root())
-        .args(["--test", "--test-concurrency=1", "--test-reporter=spec"])
+        .args(["--test", "--test-force-exit", "--test-concurrency=1", "--test-reporter=spec"])
         .env("MULTICHAT_DIST", build::dist())
         .env("CHROMIUM", tools::chromium()?);
     match e2e_filter {
