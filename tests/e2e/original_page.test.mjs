@@ -1,58 +1,42 @@
 // A multichat user and the original peerjs-multichat page, run by the stock `peerjs` 1.5.5 client with the
 // original page's message format (`tests/e2e/original/`), chat both ways: the page dials us, and we dial it.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
 import {
-  assertLoopbackOnly, assertNoProblems, freshProfileDir, launchBrowser, openPopup, removeProfileDir, signIn, startPeerServer,
+  assertLoopbackOnly, assertNoProblems, freshProfileDir, launchBrowser, launchStockBrowser, openPopup, removeProfileDir, signIn,
+  startPeerServer, startStaticServer,
 } from './harness.mjs';
 
 assertLoopbackOnly();
 
-const FILES = {
-  '/peerjs.min.js': ['node_modules/peerjs/dist/peerjs.min.js', 'text/javascript'],
-  '/index.html': ['tests/e2e/original/index.html', 'text/html'],
-  '/original.js': ['tests/e2e/original/original.js', 'text/javascript'],
-};
-
 let server;
 let web;
-let pages;
+let stock;
 const profiles = [];
 
 before(async () => {
   server = await startPeerServer({ port: 9103 });
-  web = createServer((req, res) => {
-    const file = FILES[new URL(req.url, 'http://127.0.0.1').pathname];
-    if (!file) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { 'content-type': file[1] }).end(readFileSync(file[0]));
+  web = await startStaticServer({
+    '/peerjs.min.js': 'node_modules/peerjs/dist/peerjs.min.js',
+    '/index.html': 'tests/e2e/original/index.html',
+    '/original.js': 'tests/e2e/original/original.js',
   });
-  await new Promise((resolve) => web.listen(0, '127.0.0.1', resolve));
-  pages = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection'],
-  });
+  stock = await launchStockBrowser();
 });
 
 after(async () => {
-  await pages?.close();
-  web?.close();
+  await stock?.browser.close();
+  await web?.close();
   await server?.close();
   for (const dir of profiles) removeProfileDir(dir);
 });
 
 /** One original page, signed in as `name`. */
 async function originalPage(name) {
-  // With camera permission Chrome offers plain 127.0.0.1 host candidates instead of mDNS names, which
-  // cannot resolve in the loopback-only namespace (shared/notes/toolchain.md).
-  const context = await pages.newContext({ permissions: ['camera'] });
-  const page = await context.newPage();
+  const page = await stock.context.newPage();
   const problems = [];
   page.on('pageerror', (err) => problems.push(err.message));
-  await page.goto(`http://127.0.0.1:${web.address().port}/index.html?name=${name}&port=${server.port}`);
+  await page.goto(web.url(`/index.html?name=${name}&port=${server.port}`));
   await page.waitForFunction(() => window.page?.opened, null, { timeout: 10000 });
   return { page, problems };
 }
@@ -127,6 +111,7 @@ test('the original page and a multichat user chat both ways, whoever dials', { t
       assert.deepEqual(original.problems, []);
       assert.deepEqual(await original.page.evaluate(() => window.page.errors), []);
     }
+    assert.deepEqual(stock.problems, []);
     assertNoProblems(alice.browser);
   } finally {
     await alice.browser.context.close();
