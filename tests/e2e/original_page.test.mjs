@@ -18,6 +18,7 @@ before(async () => {
   server = await startPeerServer({ port: 9103 });
   web = await startStaticServer({
     '/peerjs.min.js': 'node_modules/peerjs/dist/peerjs.min.js',
+    '/peerjs.min.js.map': 'node_modules/peerjs/dist/peerjs.min.js.map',
     '/index.html': 'tests/e2e/original/index.html',
     '/original.js': 'tests/e2e/original/original.js',
   });
