@@ -1,10 +1,10 @@
 // Chat between real extension instances (one browser profile each) through the official PeerJS server on
 // 127.0.0.1, with no ICE servers: direct chat, a three-member room, persistence, and the badge while the
-// popup is closed.
+// popup is closed; and history across an extension update.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  assertLoopbackOnly, assertNoProblems, freshProfileDir, launchBrowser, openPopup, removeProfileDir, signIn, startPeerServer,
+  assertLoopbackOnly, assertNoProblems, bumpVersion, extensionCopy, freshProfileDir, launchBrowser, openPopup, removeProfileDir, signIn, startPeerServer,
   stopServiceWorker,
 } from './harness.mjs';
 
@@ -22,10 +22,12 @@ after(async () => {
 async function user(name) {
   const profile = freshProfileDir(name);
   profiles.push(profile);
-  const browser = await launchBrowser(profile);
+  const extensionDir = extensionCopy(name);
+  profiles.push(extensionDir);
+  const browser = await launchBrowser(profile, { extensionDir });
   const popup = await openPopup(browser);
   await signIn(popup, name, server.settings);
-  return { name, profile, browser, popup };
+  return { name, profile, extensionDir, browser, popup };
 }
 
 async function openDirect(u, other) {
@@ -62,7 +64,7 @@ async function close(...users) {
   }
 }
 
-test('a direct chat works both ways and survives popup close, worker restart and browser restart', { timeout: 180000 }, async () => {
+test('a direct chat works both ways and survives popup close, worker restart, browser restart and an extension update', { timeout: 180000 }, async () => {
   const alice = await user('alice');
   const bob = await user('bob');
   try {
@@ -89,7 +91,17 @@ test('a direct chat works both ways and survives popup close, worker restart and
     await expectMessage(bob, 'hi alice', 10000);
     assertNoProblems(bob.browser);
     await bob.browser.context.close();
-    bob.browser = await launchBrowser(bob.profile);
+    bob.browser = await launchBrowser(bob.profile, { extensionDir: bob.extensionDir });
+    bob.popup = await openPopup(bob.browser);
+    await expectMessage(bob, hello, 10000);
+    await expectMessage(bob, 'hi alice', 10000);
+
+    // An extension update: the browser restarts with a newer version of the extension; history stays.
+    await bob.browser.context.close();
+    const version = bumpVersion(bob.extensionDir);
+    bob.browser = await launchBrowser(bob.profile, { extensionDir: bob.extensionDir });
+    const [worker] = bob.browser.context.serviceWorkers();
+    assert.equal(await worker.evaluate(() => chrome.runtime.getManifest().version), version);
     bob.popup = await openPopup(bob.browser);
     await expectMessage(bob, hello, 10000);
     await expectMessage(bob, 'hi alice', 10000);
@@ -140,6 +152,9 @@ test('three members joined through one member all get every message', { timeout:
     await frank.popup.getByRole('button', { name: 'Invite' }).click();
     await grace.popup.getByRole('button', { name: /^team\b/ }).waitFor({ timeout: 20000 });
     await openConversation(grace, 'team');
+    // Grace never dialed erin herself: the room's mesh connected them.
+    await grace.popup.getByRole('list', { name: 'Members' }).locator('li.online', { hasText: 'erin' }).waitFor({ timeout: 20000 });
+    await erin.popup.getByRole('list', { name: 'Members' }).locator('li.online', { hasText: 'grace' }).waitFor({ timeout: 20000 });
 
     await send(erin, 'from erin');
     await send(frank, 'from frank');

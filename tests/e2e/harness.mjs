@@ -1,7 +1,7 @@
 // Shared helpers for the end-to-end tests: a loopback-only guard, a local PeerJS server, and Chromium with
 // the built extension loaded. Every test runs inside the network namespace `cargo xtask test` creates.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
@@ -52,6 +52,27 @@ export async function startPeerServer({ port = 9000, path = '/myapp', aliveTimeo
   };
 }
 
+/**
+ * A copy of `dist/` that a test may change, e.g. to bump the version as an extension update does. An
+ * unpacked extension's id comes from its path, so the copy keeps one id across relaunches.
+ */
+export function extensionCopy(name) {
+  const dir = mkdtempSync(join(tmpdir(), `multichat-ext-${name}-`));
+  cpSync(DIST, dir, { recursive: true });
+  return dir;
+}
+
+/** Bumps the version in a copy's manifest: what Chrome sees when an update arrives. */
+export function bumpVersion(extensionDir) {
+  const path = join(extensionDir, 'manifest.json');
+  const manifest = JSON.parse(readFileSync(path, 'utf8'));
+  const parts = manifest.version.split('.').map(Number);
+  parts[parts.length - 1] += 1;
+  manifest.version = parts.join('.');
+  writeFileSync(path, JSON.stringify(manifest, null, 2));
+  return manifest.version;
+}
+
 export function freshProfileDir(name) {
   return mkdtempSync(join(tmpdir(), `multichat-${name}-`));
 }
@@ -64,13 +85,13 @@ export function removeProfileDir(dir) {
  * Launches Chromium with the extension on `profileDir` and collects every console error and uncaught
  * exception from the extension's pages and worker; `problems` must be empty at the end of a test.
  */
-export async function launchBrowser(profileDir) {
+export async function launchBrowser(profileDir, { extensionDir = DIST } = {}) {
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
     args: [
-      `--disable-extensions-except=${DIST}`,
-      `--load-extension=${DIST}`,
+      `--disable-extensions-except=${extensionDir}`,
+      `--load-extension=${extensionDir}`,
       '--no-sandbox',
       '--disable-gpu',
       '--disable-quic',
