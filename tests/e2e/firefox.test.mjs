@@ -1,11 +1,15 @@
 // The same dist/ in Firefox: installed through WebDriver BiDi into Debian's Firefox ESR, where the
 // background page hosts both the worker logic and the engine (Firefox has no offscreen documents).
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import puppeteer from 'puppeteer-core';
-import { assertLoopbackOnly } from './harness.mjs';
+import { assertLoopbackOnly, startPeerServer } from './harness.mjs';
 
 assertLoopbackOnly();
+
+let server;
+before(async () => { server = await startPeerServer({ port: 9105 }); });
+after(() => server.close());
 
 const FIREFOX = '/usr/bin/firefox-esr';
 const ADDON_ID = 'multichat@multichat.invalid';
@@ -21,7 +25,7 @@ async function openPopup(browser, problems) {
   return page;
 }
 
-test('Firefox loads the extension, signs in, and keeps the account across popups', { timeout: 120000 }, async () => {
+test('Firefox loads the extension, signs in, goes online through the local PeerJS server, and keeps the account', { timeout: 120000 }, async () => {
   const browser = await puppeteer.launch({
     browser: 'firefox',
     executablePath: FIREFOX,
@@ -35,12 +39,20 @@ test('Firefox loads the extension, signs in, and keeps the account across popups
     assert.equal(await browser.installExtension(process.env.MULTICHAT_DIST), ADDON_ID);
     let popup = await openPopup(browser, problems);
     await popup.waitForSelector('#username', { timeout: 15000 });
+    // Settings first: the engine's first connection goes to the local PeerJS server.
+    await popup.click('details.settings summary');
+    await popup.locator('#server-host').fill('127.0.0.1');
+    await popup.locator('#server-port').fill(String(server.port));
+    await popup.locator('#server-path').fill(server.path);
+    await popup.locator('#ice-servers').fill('');
+    await popup.click('details.settings label.check input[type=checkbox]');
+    await popup.click('details.settings button[type=submit]');
     await popup.type('#username', 'alice');
     await popup.keyboard.press('Enter');
     await popup.waitForSelector('.signed-in', { timeout: 10000 });
     assert.equal(await popup.$eval('.signed-in strong', (el) => el.textContent), 'alice');
-    // The status line leaves "Offline" only once the engine in the background page has been configured.
-    await popup.waitForFunction(() => !document.querySelector('.status')?.textContent.startsWith('Offline'), { timeout: 10000 });
+    // Our PeerJS client, running in Firefox's background page, registers with the local server.
+    await popup.waitForFunction(() => document.querySelector('.status')?.textContent.includes('Online'), { timeout: 15000 });
 
     await popup.close();
     popup = await openPopup(browser, problems);
