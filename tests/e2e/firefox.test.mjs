@@ -25,30 +25,41 @@ async function openPopup(browser, problems) {
   return page;
 }
 
-test('Firefox loads the extension, signs in, goes online through the local PeerJS server, and keeps the account', { timeout: 120000 }, async () => {
-  const browser = await puppeteer.launch({
+function launchFirefox() {
+  return puppeteer.launch({
     browser: 'firefox',
     executablePath: FIREFOX,
     headless: true,
     // Lets WebDriver open moz-extension:// pages.
     args: ['--remote-allow-system-access'],
-    extraPrefsFirefox: { 'extensions.webextensions.uuids': JSON.stringify({ [ADDON_ID]: ADDON_UUID }) },
+    extraPrefsFirefox: {
+      'extensions.webextensions.uuids': JSON.stringify({ [ADDON_ID]: ADDON_UUID }),
+    },
   });
+}
+
+/** Points the popup at the local server (settings first), then signs in as `username`. */
+async function signInFirefox(popup, username) {
+  await popup.waitForSelector('#username', { timeout: 15000 });
+  await popup.click('details.settings summary');
+  await popup.locator('#server-host').fill('127.0.0.1');
+  await popup.locator('#server-port').fill(String(server.port));
+  await popup.locator('#server-path').fill(server.path);
+  await popup.locator('#ice-servers').fill('');
+  await popup.click('details.settings label.check input[type=checkbox]');
+  await popup.click('details.settings button[type=submit]');
+  await popup.type('#username', username);
+  await popup.keyboard.press('Enter');
+}
+
+test('Firefox loads the extension, signs in, goes online through the local PeerJS server, and keeps the account', { timeout: 120000 }, async () => {
+  const browser = await launchFirefox();
   const problems = [];
   try {
     assert.equal(await browser.installExtension(process.env.MULTICHAT_DIST), ADDON_ID);
     let popup = await openPopup(browser, problems);
-    await popup.waitForSelector('#username', { timeout: 15000 });
     // Settings first: the engine's first connection goes to the local PeerJS server.
-    await popup.click('details.settings summary');
-    await popup.locator('#server-host').fill('127.0.0.1');
-    await popup.locator('#server-port').fill(String(server.port));
-    await popup.locator('#server-path').fill(server.path);
-    await popup.locator('#ice-servers').fill('');
-    await popup.click('details.settings label.check input[type=checkbox]');
-    await popup.click('details.settings button[type=submit]');
-    await popup.type('#username', 'alice');
-    await popup.keyboard.press('Enter');
+    await signInFirefox(popup, 'alice');
     await popup.waitForSelector('.signed-in', { timeout: 10000 });
     assert.equal(await popup.$eval('.signed-in strong', (el) => el.textContent), 'alice');
     // Our PeerJS client, running in Firefox's background page, registers with the local server.
@@ -63,3 +74,4 @@ test('Firefox loads the extension, signs in, goes online through the local PeerJ
     await browser.close();
   }
 });
+
