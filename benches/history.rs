@@ -31,7 +31,7 @@ impl Receiver {
         apply(&mut disk, &model.handle(Request::SignIn { username: "alice".into() }, Millis(1), [1; 16]).writes);
         let (mut model, _) = WorkerModel::load(&disk, Millis(2));
         // A peer of the original page: its frames carry no ids, which is the receive path every peer has.
-        let link = LinkInfo { link: LINK.into(), peer_id: "secure-p2p-multichat-bob".into(), metadata: json!({"peerIds": []}), outgoing: false };
+        let link = LinkInfo { link: LINK.into(), peer_id: "secure-p2p-multichat-bob".into(), metadata: json!({"peerIds": []}), outgoing: false, sessions: None };
         apply(&mut disk, &model.handle_engine(EngineToWorker::LinkUp { info: link }, Millis(3)).writes);
         apply(&mut disk, &model.handle_timeout(Millis(10_000)).writes);
         Receiver { model, disk, now: 10_000, sent: 0 }

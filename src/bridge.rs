@@ -198,6 +198,17 @@ pub struct LinkInfo {
     pub metadata: serde_json::Value,
     /// True when we dialed.
     pub outgoing: bool,
+    /// This session's descriptions as our browser holds them; their DTLS fingerprints are what the identity
+    /// handshake binds to. Absent from engines that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionPair>,
+}
+
+/// The local and remote SDP of one data connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionPair {
+    pub local_sdp: String,
+    pub remote_sdp: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -257,13 +257,13 @@ impl WorkerModel {
         match message {
             EngineToWorker::Hello { status, links } => {
                 self.engine = status;
-                for LinkInfo { link, peer_id, metadata, outgoing } in links {
+                for LinkInfo { link, peer_id, metadata, outgoing, .. } in links {
                     self.chat_input(now, Input::LinkResumed { link, peer_id, metadata, outgoing }, &mut handled);
                 }
                 handled.to_engine.insert(0, self.engine_config());
             }
             EngineToWorker::Status { status } => self.engine = status,
-            EngineToWorker::LinkUp { info: LinkInfo { link, peer_id, metadata, outgoing } } => {
+            EngineToWorker::LinkUp { info: LinkInfo { link, peer_id, metadata, outgoing, .. } } => {
                 self.unreachable.remove(&peer_id);
                 self.chat_input(now, Input::LinkUp { link, peer_id, metadata, outgoing }, &mut handled);
             }

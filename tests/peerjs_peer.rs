@@ -267,6 +267,9 @@ fn two_peers_connect_and_exchange_values_through_the_server() {
         Some(PeerEvent::ConnectionOpen { connection: conn.clone(), peer: "alice".into(), metadata, outgoing: false, serialization: Serialization::Json })
     );
     assert!(matches!(opened(world.events_of("alice")), Some(PeerEvent::ConnectionOpen { outgoing: true, .. })));
+    // Each side keeps the descriptions it sent and applied, for the identity handshake.
+    assert_eq!(world.peer("alice").session_descriptions(&conn), Some(("v=0 offer", "v=0 answer")));
+    assert_eq!(world.peer("bob").session_descriptions(&conn), Some(("v=0 answer", "v=0 offer")));
 
     let text = json!({"type":"chat","chat":{"sender":"alice","message":"héllo 👋","timestamp":1}});
     world.peer("alice").send(&conn, &text).unwrap();

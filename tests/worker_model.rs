@@ -165,10 +165,10 @@ fn two_workers_chat_and_history_survives_a_restart() {
     let room = view(&alice).open_room.expect("the new conversation is shown").room.id;
 
     let link = "dc_test1";
-    alice.engine(EngineToWorker::LinkUp { info: LinkInfo { link: link.into(), peer_id, metadata: metadata.clone(), outgoing: true } }, Millis(30));
+    alice.engine(EngineToWorker::LinkUp { info: LinkInfo { link: link.into(), peer_id, metadata: metadata.clone(), outgoing: true, sessions: None } }, Millis(30));
     bob.engine(
         EngineToWorker::LinkUp {
-            info: LinkInfo { link: link.into(), peer_id: "secure-p2p-multichat-alice".into(), metadata, outgoing: false },
+            info: LinkInfo { link: link.into(), peer_id: "secure-p2p-multichat-alice".into(), metadata, outgoing: false, sessions: None },
         },
         Millis(30),
     );

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use multichat_core::account::Username;
-use multichat_core::bridge::{Addressed, ENGINE_ADDRESS, EngineStatus, EngineToWorker, LinkInfo, WORKER_ADDRESS, WorkerToEngine};
+use multichat_core::bridge::{Addressed, ENGINE_ADDRESS, EngineStatus, EngineToWorker, LinkInfo, SessionPair, WORKER_ADDRESS, WorkerToEngine};
 use multichat_core::peerjs::{DialOptions, PeerConfig, PeerError, PeerEvent, SignalingState, signal};
 use multichat_web::peer_host::PeerHost;
 use multichat_web::chrome;
@@ -81,10 +81,13 @@ impl Engine {
             let state = self.0.borrow();
             (state.status.clone(), state.host.clone())
         };
-        let links = host.map(|it| it.open_connections()).unwrap_or_default();
+        let links = host.as_ref().map(PeerHost::open_connections).unwrap_or_default();
         let links = links
             .into_iter()
-            .map(|(link, peer_id, metadata, outgoing)| LinkInfo { link, peer_id, metadata, outgoing })
+            .map(|(link, peer_id, metadata, outgoing)| {
+                let sessions = host.as_ref().and_then(|it| session_pair(it, &link));
+                LinkInfo { link, peer_id, metadata, outgoing, sessions }
+            })
             .collect();
         self.report(EngineToWorker::Hello { status, links });
     }
@@ -168,7 +171,8 @@ impl Engine {
         match event {
             PeerEvent::Signaling(state) => self.set_status(engine_status(state)),
             PeerEvent::ConnectionOpen { connection, peer, metadata, outgoing, serialization: _ } => {
-                self.report(EngineToWorker::LinkUp { info: LinkInfo { link: connection, peer_id: peer, metadata, outgoing } });
+                let sessions = self.host().and_then(|host| session_pair(&host, &connection));
+                self.report(EngineToWorker::LinkUp { info: LinkInfo { link: connection, peer_id: peer, metadata, outgoing, sessions } });
             }
             PeerEvent::Data { connection, value } => self.report(EngineToWorker::Frame { link: connection, frame: value }),
             PeerEvent::ConnectionClosed { connection, peer, outgoing, was_open, error } => {
@@ -246,4 +250,8 @@ fn for_people(error: PeerError) -> String {
         other => other,
     }
     .to_string()
+}
+
+fn session_pair(host: &PeerHost, connection: &str) -> Option<SessionPair> {
+    host.session_descriptions(connection).map(|(local_sdp, remote_sdp)| SessionPair { local_sdp, remote_sdp })
 }

@@ -201,6 +201,9 @@ struct Connection {
     /// Candidates gathered before our description went out; the other side needs the description first.
     held_candidates: Vec<Value>,
     ice_disconnected_at: Option<Millis>,
+    /// The SDP we sent and the one we applied; the identity handshake reads their DTLS fingerprints.
+    local_sdp: Option<String>,
+    remote_sdp: Option<String>,
     encoder: Encoder,
     decoder: Decoder,
 }
@@ -262,6 +265,12 @@ impl Peer {
     /// Open connections and the peers they reach: `(connection, peer, metadata, outgoing)`.
     pub fn open_connections(&self) -> impl Iterator<Item = (&ConnectionId, &str, &Value, bool)> {
         self.connections.iter().filter(|(_, it)| it.open).map(|(id, it)| (id, it.peer.as_str(), &it.metadata, it.outgoing))
+    }
+
+    /// The (local, remote) SDP of a connection, once both are known.
+    pub fn session_descriptions(&self, connection: &str) -> Option<(&str, &str)> {
+        let conn = self.connections.get(connection)?;
+        Some((conn.local_sdp.as_deref()?, conn.remote_sdp.as_deref()?))
     }
 
     /// Starts a data connection to `peer`. `random` makes the connection id.
@@ -504,6 +513,9 @@ impl Peer {
             ServerMessage::Offer { src, offer } => self.offer(src, offer, now),
             ServerMessage::Answer { src, connection, sdp } => match self.connections.get(&connection) {
                 Some(conn) if conn.peer == src && conn.outgoing => {
+                    if let Some(conn) = self.connections.get_mut(&connection) {
+                        conn.remote_sdp = Some(sdp.sdp.clone());
+                    }
                     self.outputs.push_back(Output::SetRemoteAnswer { connection, sdp });
                 }
                 Some(_) => self.event(PeerEvent::Ignored { reason: format!("an ANSWER from {src} for a connection it is not part of") }),
@@ -555,10 +567,9 @@ impl Peer {
             return;
         }
         let id = offer.connection.clone();
-        self.connections.insert(
-            id.clone(),
-            Connection::new(src.clone(), false, offer.metadata, serialization, offer.label, offer.reliable, now),
-        );
+        let mut connection = Connection::new(src.clone(), false, offer.metadata, serialization, offer.label, offer.reliable, now);
+        connection.remote_sdp = Some(offer.sdp.sdp.clone());
+        self.connections.insert(id.clone(), connection);
         self.outputs.push_back(Output::CreateConnection {
             connection: id.clone(),
             ice_servers: self.config.ice_servers.clone(),
@@ -590,6 +601,7 @@ impl Peer {
             return;
         }
         conn.description_sent = true;
+        conn.local_sdp = Some(sdp.sdp.clone());
         let dst = conn.peer.clone();
         let held = std::mem::take(&mut conn.held_candidates);
         let message = if conn.outgoing {
@@ -684,6 +696,8 @@ impl Connection {
             description_sent: false,
             held_candidates: Vec::new(),
             ice_disconnected_at: None,
+            local_sdp: None,
+            remote_sdp: None,
             encoder: Encoder::new(serialization),
             decoder: Decoder::new(serialization),
         }

@@ -57,6 +57,12 @@ impl PeerHost {
         state.peer.open_connections().map(|(id, peer, metadata, outgoing)| (id.clone(), peer.to_owned(), metadata.clone(), outgoing)).collect()
     }
 
+    /// The (local, remote) SDP of a connection, once both are known.
+    pub fn session_descriptions(&self, connection: &str) -> Option<(String, String)> {
+        let state = self.state.borrow();
+        state.peer.session_descriptions(connection).map(|(local, remote)| (local.to_owned(), remote.to_owned()))
+    }
+
     pub fn connect(&self, peer: &str, options: DialOptions) -> Result<ConnectionId, PeerError> {
         let random = random_bytes::<10>().map_err(|err| PeerError::Framing(err.to_string()))?;
         let result = self.state.borrow_mut().peer.connect(peer, options, &random, now());
