@@ -91,3 +91,41 @@ test('chatting with someone who is not online says so, in their words', { timeou
     await dan.browser.context.close();
   }
 });
+
+test('losing the signaling server is explained, and the same id comes back when it returns', { timeout: 120000 }, async () => {
+  const eve = await user('eve');
+  const fay = await user('fay');
+  try {
+    await eve.popup.getByLabel('Username to chat with').fill('fay');
+    await eve.popup.getByRole('button', { name: 'Chat', exact: true }).click();
+    await eve.popup.getByRole('list', { name: 'Members' }).locator('li.online').waitFor({ timeout: 20000 });
+
+    await server.kill();
+    await eve.popup.locator('.status', { hasText: 'Cannot reach the signaling server at 127.0.0.1' }).waitFor({ timeout: 10000 });
+    // An open data channel needs no server: the chat goes on meanwhile.
+    await eve.popup.getByLabel('Message', { exact: true }).fill('still here without a server');
+    await eve.popup.getByLabel('Message', { exact: true }).press('Enter');
+    await fay.popup.getByRole('button', { name: /^eve\b/ }).click({ timeout: 20000 });
+    await fay.popup.getByRole('log', { name: 'Messages' }).getByText('still here without a server', { exact: true }).waitFor({ timeout: 20000 });
+
+    const restartedAt = Date.now();
+    await server.restart();
+    await eve.popup.locator('.status', { hasText: 'Online' }).waitFor({ timeout: 40000 });
+    console.log(`liveness: back online ${Date.now() - restartedAt} ms after the signaling server returned`);
+    // The same id is registered again: a new dial to eve through the server works.
+    const gus = await user('gus');
+    try {
+      await gus.popup.getByLabel('Username to chat with').fill('eve');
+      await gus.popup.getByRole('button', { name: 'Chat', exact: true }).click();
+      await gus.popup.getByRole('list', { name: 'Members' }).locator('li.online').waitFor({ timeout: 20000 });
+    } finally {
+      await gus.browser.context.close();
+    }
+    // Chrome logs the refused socket attempts while the server was down; those are expected here.
+    const unexpected = eve.browser.problems.filter((it) => !it.includes('WebSocket connection to'));
+    assert.deepEqual(unexpected, []);
+  } finally {
+    await eve.browser.context.close();
+    await fay.browser.context.close();
+  }
+});
