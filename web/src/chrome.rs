@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use js_sys::{Function, Object, Reflect};
+use js_sys::{Array, Function, Object, Reflect};
 use multichat_core::storage::{Snapshot, StorageWrite};
 use wasm_bindgen::prelude::*;
 
@@ -112,18 +112,27 @@ pub async fn storage_read(keys: &[String]) -> Result<Snapshot, ShellError> {
 
 /// Applies writes in order; stops at the first failure (e.g. quota exceeded) and reports it.
 pub async fn storage_apply(writes: &[StorageWrite]) -> Result<(), ShellError> {
-    for write in writes {
-        match write {
-            StorageWrite::Set { key, value } => {
+    // Consecutive sets go out as one `set` call, which Chrome stores as one transaction: a message page and
+    // the room meta that indexes it land together or not at all, even if the browser dies in between.
+    let mut index = 0;
+    while index < writes.len() {
+        match &writes[index] {
+            StorageWrite::Set { .. } => {
                 let items = Object::new();
-                Reflect::set(&items, &key.into(), &convert::to_js(value)?)
-                    .map_err(|err| ShellError::from_js("storage.local.set", &err))?;
+                while let Some(StorageWrite::Set { key, value }) = writes.get(index) {
+                    Reflect::set(&items, &key.into(), &convert::to_js(value)?)
+                        .map_err(|err| ShellError::from_js("storage.local.set", &err))?;
+                    index += 1;
+                }
                 storage_local_set(&items).await.map_err(|err| ShellError::from_js("storage.local.set", &err))?;
             }
-            StorageWrite::Remove { key } => {
-                storage_local_remove(&JsValue::from_str(key))
-                    .await
-                    .map_err(|err| ShellError::from_js("storage.local.remove", &err))?;
+            StorageWrite::Remove { .. } => {
+                let keys = Array::new();
+                while let Some(StorageWrite::Remove { key }) = writes.get(index) {
+                    keys.push(&JsValue::from_str(key));
+                    index += 1;
+                }
+                storage_local_remove(&keys).await.map_err(|err| ShellError::from_js("storage.local.remove", &err))?;
             }
         }
     }
