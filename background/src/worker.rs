@@ -185,14 +185,15 @@ impl WorkerHandle {
             log(&format!("multichat: {err}"));
             self.reload().await;
         }
-        let stored = performed.is_ok();
+        let failure = performed.as_ref().err().map(|err| err.detail.clone());
         let commands = performed.unwrap_or_default();
         match job {
             Job::Popup { port, frame } => {
-                let response = if stored {
-                    response
-                } else {
-                    Response::Error { message: "Could not save to the browser's storage; nothing was changed".to_owned() }
+                let response = match failure {
+                    None => response,
+                    Some(detail) => {
+                        Response::Error { message: format!("Could not save to the browser's storage ({detail}); nothing was changed") }
+                    }
                 };
                 let _ = port.post(&WorkerToPopup::Reply { id: frame.id, response });
                 self.command_engine(commands).await;

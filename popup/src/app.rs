@@ -91,6 +91,10 @@ pub(crate) fn App() -> Element {
     use_hook(move || connect(ui));
 
     let current = link();
+    let problems = match &current {
+        Link::Ready(view) => view.storage_problems.clone(),
+        _ => Vec::new(),
+    };
     let (body, engine, room_open) = match &current {
         Link::Connecting => (rsx! { p { role: "status", "Connecting…" } }, None, false),
         Link::Broken(message) => (rsx! { p { role: "alert", class: "error", "{message}" } }, None, false),
@@ -114,6 +118,10 @@ pub(crate) fn App() -> Element {
         }
         // An open conversation fills the popup and scrolls only its message log.
         main { class: if room_open { "room-open" },
+            // Storage problems show on every screen: a damaged record may be the very conversation open.
+            for problem in problems {
+                p { role: "alert", class: "error", "{problem}" }
+            }
             {body}
             if let Some(message) = error() {
                 p { role: "alert", class: "error", "{message}" }
@@ -162,9 +170,6 @@ fn Home(username: String, peer_id: String, view: View) -> Element {
                 button { class: "secondary", onclick: move |_| ui.send(Request::SignOut), "Sign out" }
             }
             p { class: "peer-id", "Your PeerJS id: " code { "{peer_id}" } }
-        }
-        for problem in view.storage_problems.iter() {
-            p { role: "alert", class: "error", "{problem}" }
         }
         StartConversation {}
         RoomList { rooms: view.rooms.clone() }
