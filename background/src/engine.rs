@@ -14,7 +14,8 @@ use multichat_core::peerjs::{DialOptions, PeerConfig, PeerError, PeerEvent, Sign
 use multichat_web::peer_host::PeerHost;
 use multichat_web::chrome;
 use multichat_web::convert;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::Closure;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 
 use crate::worker::WorkerHandle;
@@ -73,7 +74,25 @@ pub(crate) fn start_in_process(worker: WorkerHandle) -> EngineHandle {
 
 impl Engine {
     fn new(worker: WorkerLink) -> Engine {
-        Engine(Rc::new(RefCell::new(State { worker, status: EngineStatus::Offline, config: None, host: None })))
+        let engine = Engine(Rc::new(RefCell::new(State { worker, status: EngineStatus::Offline, config: None, host: None })));
+        engine.watch_network();
+        engine
+    }
+
+    /// When the browser says the network is back (after a network change or sleep), retry the signaling
+    /// server at once instead of waiting out the backoff.
+    fn watch_network(&self) {
+        let Some(window) = web_sys::window() else { return };
+        let engine = self.clone();
+        let on_online = Closure::<dyn FnMut()>::new(move || {
+            if let Some(host) = engine.host() {
+                host.network_online();
+            }
+        });
+        if window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref()).is_ok() {
+            // The listener lives as long as the page does.
+            on_online.forget();
+        }
     }
 
     fn greet(&self) {
