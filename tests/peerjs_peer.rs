@@ -18,6 +18,7 @@ fn config(id: &str) -> PeerConfig {
         token: format!("token-{id}"),
         server: SignalingServer { host: "127.0.0.1".into(), port: 9000, path: "/myapp".into(), key: "peerjs".into(), secure: false },
         ice_servers: Vec::new(),
+        limits: Default::default(),
     }
 }
 

@@ -10,6 +10,7 @@ use std::rc::Rc;
 
 use multichat_core::account::Username;
 use multichat_core::bridge::{Addressed, ENGINE_ADDRESS, EngineStatus, EngineToWorker, LinkInfo, SessionPair, WORKER_ADDRESS, WorkerToEngine};
+use multichat_core::peerjs::framing::DecoderLimits;
 use multichat_core::peerjs::{DialOptions, PeerConfig, PeerError, PeerEvent, SignalingState, signal};
 use multichat_web::peer_host::PeerHost;
 use multichat_web::chrome;
@@ -19,6 +20,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 
 use crate::worker::WorkerHandle;
+
+/// What one peer may make the engine hold. Chat frames are small (the json serialization stops at 16 KB);
+/// 1 MiB leaves room for other PeerJS apps' messages without letting a peer park 16 MiB per connection.
+const CHAT_LIMITS: DecoderLimits =
+    DecoderLimits { max_message_bytes: 1 << 20, max_pieces: 65, max_partials: 4, max_buffered_bytes: 2 << 20 };
 
 /// How the worker reaches the engine.
 #[derive(Clone)]
@@ -121,7 +127,7 @@ impl Engine {
                     self.set_status(EngineStatus::Failed { message: "The browser's random number source failed.".to_owned() });
                     return;
                 };
-                let config = PeerConfig { id: peer_id, token, server: settings.server, ice_servers: settings.ice_servers };
+                let config = PeerConfig { id: peer_id, token, server: settings.server, ice_servers: settings.ice_servers, limits: CHAT_LIMITS };
                 if current.as_ref() != Some(&config) {
                     self.start_peer(config);
                 }

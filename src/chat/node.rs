@@ -69,6 +69,11 @@ pub const CATCHUP_MAX_MESSAGES: usize = 2_000;
 pub const MAX_WANT_SEQS: usize = 64;
 /// Loaded pages per room beyond which pages read for catch-up or scrolling are dropped again.
 pub const MAX_LOADED_PAGES: usize = 64;
+/// Frames a peer may send per second on one link, sustained; beyond it frames are dropped (an honest
+/// sender's messages come back through its outbox and catch-up, so nothing is lost).
+pub const MAX_FRAMES_PER_SECOND: u64 = 300;
+/// Frames a peer may send in one burst (catch-up after a long absence sends many at once).
+pub const MAX_FRAME_BURST: u64 = 3_000;
 
 /// Something the user asked for.
 #[derive(Clone, Debug, PartialEq)]
@@ -211,6 +216,8 @@ pub enum DropReason {
     ForeignPeerId,
     #[error("the frame arrived on a link we do not know")]
     UnknownLink,
+    #[error("the peer sends faster than {MAX_FRAMES_PER_SECOND} frames a second; frames are dropped until it slows down")]
+    RateLimited,
 }
 
 /// Why a command was refused, worded for the user.
@@ -248,6 +255,27 @@ struct Link {
     /// We said `mc.hello` on this link. On links we dialed we wait for the peer's hello first, so a peer
     /// of the original page never sees a frame it does not know.
     hello_sent: bool,
+    /// The rate limit's bucket, in thousandths of a frame, as of `credit_at`.
+    credit: u64,
+    credit_at: Millis,
+    /// Frames are being dropped for rate; reported once per episode.
+    rate_limited: bool,
+}
+
+impl Link {
+    /// Takes one frame from the bucket; false when the peer is over its rate.
+    fn take_credit(&mut self, now: Millis) -> bool {
+        let refill = now.saturating_sub(self.credit_at).saturating_mul(MAX_FRAMES_PER_SECOND);
+        self.credit = self.credit.saturating_add(refill).min(MAX_FRAME_BURST * 1_000);
+        self.credit_at = now;
+        match self.credit.checked_sub(1_000) {
+            Some(left) => {
+                self.credit = left;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl Link {
@@ -650,6 +678,9 @@ impl ChatNode {
             last_ping: self.now,
             room,
             hello_sent: false,
+            credit: MAX_FRAME_BURST * 1_000,
+            credit_at: self.now,
+            rate_limited: false,
         };
         self.links.insert(link_id.clone(), link);
         // Our dialer told us it speaks our protocol: greet it. On a link we dialed, the peer greets first.
@@ -896,6 +927,14 @@ impl ChatNode {
             return;
         };
         link.last_heard = self.now;
+        if !link.take_credit(self.now) {
+            if !std::mem::replace(&mut link.rate_limited, true) {
+                let peer_id = link.peer_id.clone();
+                self.event(ChatEvent::FrameDropped { peer_id, reason: DropReason::RateLimited });
+            }
+            return;
+        }
+        link.rate_limited = false;
         let (peer, peer_id) = (link.peer.clone(), link.peer_id.clone());
         let frame = match wire::decode(value) {
             Ok(frame) => frame,
@@ -1570,6 +1609,27 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_flooding_peer_is_rate_limited_and_the_link_kept() {
+        let (mut node, _room) = alice_linked_to_bob();
+        let ping = |n| Input::Frame { link: "dc_1".into(), frame: wire::encode(&Frame::Ping { n }) };
+        for n in 0..MAX_FRAME_BURST + 500 {
+            node.handle_input(Millis(2_000), ping(n));
+        }
+        let outputs = drain(&mut node);
+        let pongs = sent_types(&outputs).iter().filter(|it| it.as_str() == "mc.pong").count() as u64;
+        assert_eq!(pongs, MAX_FRAME_BURST, "the burst is answered, the rest dropped");
+        let drops: Vec<_> = outputs
+            .iter()
+            .filter(|it| matches!(it, Output::Event(ChatEvent::FrameDropped { reason: DropReason::RateLimited, .. })))
+            .collect();
+        assert_eq!(drops.len(), 1, "reported once per episode, not per frame");
+        assert!(!outputs.iter().any(|it| matches!(it, Output::Close { .. })), "the link is kept");
+        // A second later the peer may send again.
+        node.handle_input(Millis(3_000), ping(1));
+        assert_eq!(sent_types(&drain(&mut node)), ["mc.pong"]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::Value;
 
-use super::framing::{ChannelMessage, Decoder, Encoder, FramingError, Received, Serialization};
+use super::framing::{ChannelMessage, Decoder, DecoderLimits, Encoder, FramingError, Received, Serialization};
 use super::signal::{self, ClientMessage, Offer, ServerMessage, SessionDescription};
 use crate::settings::{IceServer, SignalingServer};
 use crate::time::Millis;
@@ -54,6 +54,8 @@ pub struct PeerConfig {
     pub token: String,
     pub server: SignalingServer,
     pub ice_servers: Vec<IceServer>,
+    /// The most a peer may make one connection hold (chunked messages in reassembly).
+    pub limits: DecoderLimits,
 }
 
 /// How the signaling connection is doing.
@@ -285,7 +287,7 @@ impl Peer {
         let label = id.clone();
         self.connections.insert(
             id.clone(),
-            Connection::new(peer.to_owned(), true, options.metadata, options.serialization, label.clone(), options.reliable, now),
+            Connection::new(peer.to_owned(), true, options.metadata, options.serialization, label.clone(), options.reliable, now, self.config.limits),
         );
         self.outputs.push_back(Output::CreateConnection {
             connection: id.clone(),
@@ -567,7 +569,7 @@ impl Peer {
             return;
         }
         let id = offer.connection.clone();
-        let mut connection = Connection::new(src.clone(), false, offer.metadata, serialization, offer.label, offer.reliable, now);
+        let mut connection = Connection::new(src.clone(), false, offer.metadata, serialization, offer.label, offer.reliable, now, self.config.limits);
         connection.remote_sdp = Some(offer.sdp.sdp.clone());
         self.connections.insert(id.clone(), connection);
         self.outputs.push_back(Output::CreateConnection {
@@ -683,7 +685,17 @@ impl Peer {
 }
 
 impl Connection {
-    fn new(peer: String, outgoing: bool, metadata: Value, serialization: Serialization, label: String, reliable: bool, now: Millis) -> Connection {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        peer: String,
+        outgoing: bool,
+        metadata: Value,
+        serialization: Serialization,
+        label: String,
+        reliable: bool,
+        now: Millis,
+        limits: DecoderLimits,
+    ) -> Connection {
         Connection {
             peer,
             outgoing,
@@ -699,7 +711,7 @@ impl Connection {
             local_sdp: None,
             remote_sdp: None,
             encoder: Encoder::new(serialization),
-            decoder: Decoder::new(serialization),
+            decoder: Decoder::with_limits(serialization, limits),
         }
     }
 }
