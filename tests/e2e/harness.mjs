@@ -241,7 +241,9 @@ export async function signIn(popup, username, server) {
   await popup.locator('.status', { hasText: 'Online' }).waitFor({ timeout: 20000 });
 }
 
-const CONTENT_TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json' };
+const CONTENT_TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json', '.wasm': 'application/wasm',
+};
 
 /**
  * Serves a fixed set of files over plain HTTP on 127.0.0.1 (an ephemeral port unless `port` is given).

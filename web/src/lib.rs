@@ -3,6 +3,8 @@
 //! It binds the browser and turns JS values into core types and back; it holds no chat logic.
 //! [`chrome`] is the only module in the project that names `chrome.*`.
 
+#[cfg(feature = "bench-api")]
+pub mod bench_api;
 pub mod chrome;
 pub mod convert;
 pub mod error;

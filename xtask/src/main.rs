@@ -73,14 +73,38 @@ fn bench() -> Result<()> {
             .env("MULTICHAT_DIST", build::dist())
             .env("CHROMIUM", tools::chromium()?),
     )?;
-    // Our PeerJS client next to the stock one, through a local PeerJS server.
+    // Our PeerJS client next to the stock one, through a local PeerJS server: first hosted in a plain page
+    // like the stock client (like for like), then end to end through the extension's engine.
+    let page = root().join("target/bench-page");
+    tools::run(std::process::Command::new("cargo").current_dir(root()).args([
+        "build",
+        "-p",
+        "multichat-web",
+        "--features",
+        "bench-api",
+        "--lib",
+        "--release",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
     tools::run(
-        std::process::Command::new("unshare")
-            .current_dir(root())
-            .args(["--net", "--pid", "--fork", "--mount-proc", "--", "sh", "-c", "ip link set lo up && exec node tests/bench/peerjs.mjs"])
-            .env("MULTICHAT_DIST", build::dist())
-            .env("CHROMIUM", tools::chromium()?),
-    )
+        std::process::Command::new("wasm-bindgen")
+            .args(["--target", "web", "--no-typescript", "--out-dir"])
+            .arg(&page)
+            .arg(root().join("target/wasm32-unknown-unknown/release/multichat_web.wasm")),
+    )?;
+    for script in ["tests/bench/peerjs_page.mjs", "tests/bench/peerjs.mjs"] {
+        tools::run(
+            std::process::Command::new("unshare")
+                .current_dir(root())
+                .args(["--net", "--pid", "--fork", "--mount-proc", "--", "sh", "-c", "ip link set lo up && exec node \"$0\""])
+                .arg(script)
+                .env("MULTICHAT_DIST", build::dist())
+                .env("MULTICHAT_BENCH_PAGE", &page)
+                .env("CHROMIUM", tools::chromium()?),
+        )?;
+    }
+    Ok(())
 }
 
 /// The workspace root (the parent of this crate's directory).
