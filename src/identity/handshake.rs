@@ -218,12 +218,13 @@ impl Handshake {
         json!({"v": AUTH_VERSION, "key": self.our_key.to_string(), "nonce": to_hex(&self.our_nonce.0)})
     }
 
-    /// Any frame of the handshake: an `mc.hello` (its `auth` field is read) or an `mc.auth.proof`.
+    /// Any frame of the link: an `mc.hello` (its `auth` field is read) or an `mc.auth.proof` is handled;
+    /// every other frame is none of the handshake's business ([`Step::Nothing`]).
     pub fn handle_frame(&mut self, frame: &Value) -> Result<Step, HandshakeError> {
-        let kind = frame.get("type").and_then(Value::as_str);
-        match kind {
+        match frame.get("type").and_then(Value::as_str) {
             Some("mc.hello") => self.handle_hello(frame.get("auth").filter(|it| !it.is_null())),
-            _ => self.handle_proof(frame),
+            Some(PROOF_TYPE) => self.handle_proof(frame),
+            _ => Ok(Step::Nothing),
         }
     }
 
@@ -590,6 +591,9 @@ mod tests {
         let _ = bob.handle_frame(&hello(alice.auth_field()));
         assert!(matches!(bob.handle_frame(&alice_proof), Ok(Step::Verified(_))));
         let (mut carol, _) = pair();
+        assert_eq!(carol.handle_frame(&json!({"type": "chat"})), Ok(Step::Nothing));
+        assert_eq!(carol.handle_frame(&json!(5)), Ok(Step::Nothing));
+        assert_eq!(carol.state(), &HandshakeState::AwaitingHello);
         assert_eq!(carol.handle_frame(&hello(Value::Null)), Ok(Step::Unsupported));
     }
 }

@@ -12,11 +12,35 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use super::IdentityError;
 
-/// A SHA-256 DTLS certificate fingerprint. Displayed as SDP writes it: `AB:CD:...` (upper case).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// A SHA-256 DTLS certificate fingerprint. Displayed as SDP writes it: `AB:CD:...` (upper case), and
+/// serialized that way, so the engine can hand fingerprints to the worker in bridge messages.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Fingerprint(pub [u8; 32]);
+
+impl Fingerprint {
+    /// Parses the SDP form `AB:CD:...` (32 bytes, either case).
+    pub fn parse(text: &str) -> Result<Fingerprint, IdentityError> {
+        parse_sha256(text.trim())
+    }
+}
+
+impl TryFrom<String> for Fingerprint {
+    type Error = IdentityError;
+    fn try_from(text: String) -> Result<Fingerprint, IdentityError> {
+        Fingerprint::parse(&text)
+    }
+}
+
+impl From<Fingerprint> for String {
+    fn from(fingerprint: Fingerprint) -> String {
+        fingerprint.to_string()
+    }
+}
 
 impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -152,6 +176,16 @@ a=max-message-size:1073741823\r\n";
         let line = "a=fingerprint:sha-256 6B:8B:F0:65:5F:78:E2:51:3B:AC:6F:F3:3F:46:1B:35:DC:B8:5F:64:1A:24:C2:43:F0:A1:58:D0:A1:2C:19:08";
         let repeated = format!("{sdp}m=application 9 UDP/DTLS/SCTP webrtc-datachannel\n{}\n", line.to_lowercase());
         assert_eq!(dtls_fingerprint(&repeated), dtls_fingerprint(CHROMIUM_OFFER));
+    }
+
+    #[test]
+    fn a_fingerprint_round_trips_through_its_text_form() {
+        let fingerprint = dtls_fingerprint(CHROMIUM_OFFER).unwrap();
+        assert_eq!(Fingerprint::parse(&fingerprint.to_string()), Ok(fingerprint));
+        let value = serde_json::to_value(fingerprint).unwrap();
+        assert_eq!(value, serde_json::json!(fingerprint.to_string()));
+        assert_eq!(serde_json::from_value::<Fingerprint>(value).unwrap(), fingerprint);
+        assert!(serde_json::from_value::<Fingerprint>(serde_json::json!("AB:CD")).is_err());
     }
 
     #[test]
