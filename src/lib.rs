@@ -10,6 +10,7 @@
 pub mod account;
 pub mod bridge;
 pub mod chat;
+pub mod identity;
 pub mod peerjs;
 pub mod settings;
 pub mod storage;
