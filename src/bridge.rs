@@ -73,6 +73,9 @@ pub struct RoomSummary {
 pub struct MemberSummary {
     pub username: String,
     pub online: bool,
+    /// A link to this member proved their identity key on its very DTLS session (no one in the middle).
+    #[serde(default)]
+    pub authenticated: bool,
     /// Why we could not reach this member lately (written for people), while they are offline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,

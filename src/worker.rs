@@ -14,6 +14,9 @@ use crate::bridge::{
 };
 use crate::chat::history::{self, PAGE_SIZE};
 use crate::chat::{ChatEvent, ChatNode, Command, DeliveryState, Input, Output, RoomId, RoomView, StoredMessage};
+use crate::auth_gate::AuthGate;
+use crate::bridge::LinkId;
+use crate::identity::{ContactBook, Identity, IdentityRecord};
 use crate::peerjs::Serialization;
 use crate::storage::{self, AccountRecord, Loaded, Snapshot, StorageWrite, keys};
 use crate::time::Millis;
@@ -37,6 +40,22 @@ pub struct WorkerModel {
     history_problems: Vec<String>,
     /// The last reason a dial to a peer (by PeerJS id) failed, until a link to it comes up; not stored.
     unreachable: BTreeMap<String, String>,
+    /// This install's identity key (one per install, kept across sign-outs so contacts keep trusting it).
+    identity: Option<Identity>,
+    /// The stored identity record exists but is damaged: it is reported and never overwritten.
+    identity_damaged: bool,
+    /// The identity handshake on every link of the signed-in user.
+    gate: Option<AuthGate>,
+    /// The contact book could not be read: it is not written back, so a damaged record is not replaced.
+    contacts_read_only: bool,
+}
+
+/// Where this install's identity key is stored.
+const IDENTITY_KEY: &str = "identity";
+
+/// Where a user's contact book (pinned keys) is stored.
+fn contacts_key(user: &Username) -> String {
+    format!("contacts/{user}")
 }
 
 /// The outcome of one input, to be performed in field order: `writes` (wait until stored), then the reply,
@@ -69,10 +88,12 @@ impl WorkerModel {
     /// asks again until nothing new is asked for; only the room list, each room's meta record and the
     /// latest pages are read, never the whole history.
     pub fn keys_to_read(snapshot: &Snapshot) -> Vec<String> {
-        let mut wanted: Vec<String> = [keys::SCHEMA_VERSION, keys::ACCOUNT, keys::SETTINGS, keys::UI].map(String::from).to_vec();
+        let mut wanted: Vec<String> =
+            [keys::SCHEMA_VERSION, keys::ACCOUNT, keys::SETTINGS, keys::UI, IDENTITY_KEY].map(String::from).to_vec();
         let account = snapshot.0.get(keys::ACCOUNT).and_then(|it| serde_json::from_value::<AccountRecord>(it.clone()).ok());
         if let Some(account) = account {
             let user = &account.username;
+            wanted.push(contacts_key(user));
             wanted.push(history::rooms_key(user));
             wanted.extend(history::meta_keys(user, snapshot));
             wanted.extend(history::open_page_keys(user, snapshot));
@@ -87,6 +108,30 @@ impl WorkerModel {
         let migration = std::mem::take(&mut loaded.migration);
         let chat = loaded.account.as_ref().map(|it| ChatNode::restore(it.username.clone(), snapshot, now));
         let selected_room = loaded.ui.open_room.as_deref().and_then(|it| RoomId::parse(it).ok());
+        let mut problems = Vec::new();
+        let identity = match snapshot.0.get(IDENTITY_KEY).map(|it| serde_json::from_value::<IdentityRecord>(it.clone())) {
+            None => Ok(None),
+            Some(Ok(record)) => Identity::from_record(&record).map(Some).map_err(|err| err.to_string()),
+            Some(Err(err)) => Err(err.to_string()),
+        };
+        let identity_damaged = identity.is_err();
+        let identity = identity.unwrap_or_else(|reason| {
+            problems.push(format!("Your identity key record is damaged ({reason}); chats are unverified until it is repaired"));
+            None
+        });
+        let mut contacts_read_only = false;
+        let gate = loaded.account.as_ref().map(|account| {
+            let contacts = match snapshot.0.get(&contacts_key(&account.username)).map(ContactBook::from_value) {
+                None => ContactBook::new(),
+                Some(Ok(book)) => book,
+                Some(Err(err)) => {
+                    contacts_read_only = true;
+                    problems.push(format!("Your list of known contacts' keys is damaged ({err}); it was kept as it was"));
+                    ContactBook::new()
+                }
+            };
+            AuthGate::new(identity.clone(), account.username.peer_id(), contacts)
+        });
         let mut model = WorkerModel {
             loaded,
             engine: EngineStatus::Offline,
@@ -94,8 +139,12 @@ impl WorkerModel {
             selected_room,
             popup_open: false,
             window: OPEN_ROOM_WINDOW,
-            history_problems: Vec::new(),
+            history_problems: problems,
             unreachable: BTreeMap::new(),
+            identity,
+            identity_damaged,
+            gate,
+            contacts_read_only,
         };
         // Restoring reports damaged records as events; collect them for the view.
         let mut ignored = model.empty(Response::View { view: View::default() });
@@ -119,7 +168,7 @@ impl WorkerModel {
             let shown = &loaded[loaded.len().saturating_sub(self.window)..];
             let has_older = shown.len() < loaded.len() || chat.history(selected).is_some_and(|it| it.next_older_page().is_some());
             Some(OpenRoom {
-                room: summary(room, &self.unreachable),
+                room: summary(room, &self.unreachable, self.gate.as_ref()),
                 messages: shown.iter().map(|it| message_view(it, me)).collect(),
                 has_older,
             })
@@ -134,7 +183,7 @@ impl WorkerModel {
             engine: self.engine.clone(),
             settings: self.loaded.settings.clone(),
             storage_problems,
-            rooms: rooms.iter().map(|it| summary(it, &self.unreachable)).collect(),
+            rooms: rooms.iter().map(|it| summary(it, &self.unreachable, self.gate.as_ref())).collect(),
             open_room,
         }
     }
@@ -154,7 +203,7 @@ impl WorkerModel {
         self.chat.as_ref().and_then(ChatNode::poll_timeout)
     }
 
-    pub fn handle(&mut self, request: Request, now: Millis, random: [u8; 16]) -> Handled {
+    pub fn handle(&mut self, request: Request, now: Millis, random: [u8; 32]) -> Handled {
         let mut handled = match request {
             Request::GetView => {
                 // A popup asks for the view when it opens: from now on the shown room is being read.
@@ -163,11 +212,17 @@ impl WorkerModel {
             }
             Request::SignIn { username } => match Username::parse(&username) {
                 Ok(username) => {
-                    let token = crate::peerjs::signal::random_token(&random);
+                    let token = crate::peerjs::signal::random_token(&random[..16]);
                     let record = AccountRecord { username, token };
-                    let write = storage::set(keys::ACCOUNT, &record);
+                    let mut writes = vec![storage::set(keys::ACCOUNT, &record)];
+                    if self.identity.is_none() && !self.identity_damaged {
+                        // The first sign-in on this install makes its identity key, from fresh randomness.
+                        let identity = Identity::from_seed(random);
+                        writes.push(storage::set(IDENTITY_KEY, &identity.to_record()));
+                        self.identity = Some(identity);
+                    }
                     self.loaded.account = Some(record);
-                    let mut handled = self.changed(vec![write]);
+                    let mut handled = self.changed(writes);
                     // The chat state of this user (history from an earlier sign-in) is read by a reload.
                     handled.reload = true;
                     handled.command(self.engine_config())
@@ -212,14 +267,14 @@ impl WorkerModel {
                 Ok(username) => self.chat_command(now, Command::OpenDirect { username }, true),
                 Err(err) => refuse(err.to_string()),
             },
-            Request::CreateGroup { name } => self.chat_command(now, Command::CreateGroup { name, random }, true),
+            Request::CreateGroup { name } => self.chat_command(now, Command::CreateGroup { name, random: first_half(&random) }, true),
             Request::Invite { room, username } => match (RoomId::parse(&room), Username::parse(&username)) {
                 (Ok(room), Ok(username)) => self.chat_command(now, Command::Invite { room, username }, false),
                 (Err(_), _) => refuse("That conversation does not exist".to_owned()),
                 (_, Err(err)) => refuse(err.to_string()),
             },
             Request::SendText { room, text } => match RoomId::parse(&room) {
-                Ok(room) => self.chat_command(now, Command::Send { room, text, random }, false),
+                Ok(room) => self.chat_command(now, Command::Send { room, text, random: first_half(&random) }, false),
                 Err(_) => refuse("That conversation does not exist".to_owned()),
             },
             Request::LoadOlder { room } => match RoomId::parse(&room) {
@@ -252,23 +307,40 @@ impl WorkerModel {
     }
 
     /// Handles a report from the engine. The returned commands go back to the engine.
-    pub fn handle_engine(&mut self, message: EngineToWorker, now: Millis) -> Handled {
+    /// `random`: 32 fresh random bytes, for the identity handshake of links that come up.
+    pub fn handle_engine(&mut self, message: EngineToWorker, now: Millis, random: [u8; 32]) -> Handled {
         let mut handled = self.changed(Vec::new());
         match message {
             EngineToWorker::Hello { status, links } => {
                 self.engine = status;
-                for LinkInfo { link, peer_id, metadata, outgoing, .. } in links {
+                for (index, info) in links.into_iter().enumerate() {
+                    if let Some(gate) = self.gate.as_mut() {
+                        let mut seed = random;
+                        seed[0] ^= index as u8;
+                        seed[1] ^= (index >> 8) as u8;
+                        gate.link_up(&info, seed);
+                    }
+                    let LinkInfo { link, peer_id, metadata, outgoing, .. } = info;
                     self.chat_input(now, Input::LinkResumed { link, peer_id, metadata, outgoing }, &mut handled);
                 }
                 handled.to_engine.insert(0, self.engine_config());
             }
             EngineToWorker::Status { status } => self.engine = status,
-            EngineToWorker::LinkUp { info: LinkInfo { link, peer_id, metadata, outgoing, .. } } => {
+            EngineToWorker::LinkUp { info } => {
+                if let Some(gate) = self.gate.as_mut() {
+                    gate.link_up(&info, random);
+                }
+                let LinkInfo { link, peer_id, metadata, outgoing, .. } = info;
                 self.unreachable.remove(&peer_id);
                 self.chat_input(now, Input::LinkUp { link, peer_id, metadata, outgoing }, &mut handled);
             }
-            EngineToWorker::Frame { link, frame } => self.chat_input(now, Input::Frame { link, frame }, &mut handled),
-            EngineToWorker::LinkDown { link, reason: _ } => self.chat_input(now, Input::LinkDown { link }, &mut handled),
+            EngineToWorker::Frame { link, frame } => self.gated_frame(now, link, frame, &mut handled),
+            EngineToWorker::LinkDown { link, reason: _ } => {
+                if let Some(gate) = self.gate.as_mut() {
+                    gate.link_down(&link);
+                }
+                self.chat_input(now, Input::LinkDown { link }, &mut handled);
+            }
             EngineToWorker::DialFailed { peer_id, reason } => {
                 self.unreachable.insert(peer_id.clone(), reason);
                 self.chat_input(now, Input::DialFailed { peer_id }, &mut handled);
@@ -277,6 +349,33 @@ impl WorkerModel {
         handled.response = self.view_response();
         self.finish(now, &mut handled);
         handled
+    }
+
+    /// A frame from a peer, through the identity gate: handshake frames stay there, chat frames go on once the
+    /// link is trusted, and a link that fails is closed with the reason shown on its member.
+    fn gated_frame(&mut self, now: Millis, link: LinkId, frame: serde_json::Value, handled: &mut Handled) {
+        let Some(gate) = self.gate.as_mut() else {
+            self.chat_input(now, Input::Frame { link, frame }, handled);
+            return;
+        };
+        let inbound = gate.inbound(&link, frame, now);
+        if inbound.contacts_changed && !self.contacts_read_only
+            && let Some(account) = &self.loaded.account
+        {
+            handled.writes.push(StorageWrite::Set { key: contacts_key(&account.username), value: gate.contacts().to_value() });
+        }
+        if let Some((peer_id, reason)) = inbound.close {
+            self.unreachable.insert(peer_id, reason);
+            handled.to_engine.push(WorkerToEngine::Close { link: link.clone() });
+            self.chat_input(now, Input::LinkDown { link }, handled);
+            return;
+        }
+        for frame in inbound.to_chat {
+            self.chat_input(now, Input::Frame { link: link.clone(), frame }, handled);
+        }
+        for frame in inbound.send {
+            handled.to_engine.push(WorkerToEngine::Send { link: link.clone(), frame });
+        }
     }
 
     /// Hands back the records a [`Handled::reads`] asked for.
@@ -344,7 +443,15 @@ impl WorkerModel {
         while let Some(output) = chat.poll_output() {
             match output {
                 Output::Write(writes) => handled.writes.extend(writes),
-                Output::Send { link, frame } => handled.to_engine.push(WorkerToEngine::Send { link, frame }),
+                Output::Send { link, frame } => {
+                    let frames = match self.gate.as_mut() {
+                        Some(gate) => gate.outbound(&link, frame),
+                        None => vec![frame],
+                    };
+                    for frame in frames {
+                        handled.to_engine.push(WorkerToEngine::Send { link: link.clone(), frame });
+                    }
+                }
                 Output::Dial { peer_id, metadata } => {
                     handled.to_engine.push(WorkerToEngine::Dial { peer_id, metadata, serialization: Serialization::Json })
                 }
@@ -419,7 +526,8 @@ impl Handled {
     }
 }
 
-fn refuse(message: String) -> Handled {
+/// A request turned down with `message` (for the user), changing nothing.
+pub fn refuse(message: String) -> Handled {
     Handled {
         writes: Vec::new(),
         response: Response::Error { message },
@@ -431,7 +539,7 @@ fn refuse(message: String) -> Handled {
     }
 }
 
-fn summary(room: &RoomView, unreachable: &BTreeMap<String, String>) -> RoomSummary {
+fn summary(room: &RoomView, unreachable: &BTreeMap<String, String>, gate: Option<&AuthGate>) -> RoomSummary {
     RoomSummary {
         id: room.id.as_str().to_owned(),
         title: room.title.clone(),
@@ -442,6 +550,7 @@ fn summary(room: &RoomView, unreachable: &BTreeMap<String, String>) -> RoomSumma
             .map(|it| MemberSummary {
                 username: it.username.to_string(),
                 online: it.online,
+                authenticated: gate.is_some_and(|gate| gate.authenticated(&it.username.peer_id())),
                 problem: if it.online { None } else { unreachable.get(&it.username.peer_id()).cloned() },
             })
             .collect(),
@@ -467,4 +576,10 @@ fn message_view(message: &StoredMessage, me: &Username) -> MessageView {
         mine,
         state,
     }
+}
+
+fn first_half(random: &[u8; 32]) -> [u8; 16] {
+    let mut half = [0; 16];
+    half.copy_from_slice(&random[..16]);
+    half
 }

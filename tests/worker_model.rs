@@ -61,12 +61,12 @@ impl Profile {
 
     fn request(&mut self, request: Request, now: Millis) -> Response {
         self.random = self.random.wrapping_add(1);
-        let handled = self.model.handle(request, now, [self.random; 16]);
+        let handled = self.model.handle(request, now, [self.random; 32]);
         self.perform(handled, now)
     }
 
     fn engine(&mut self, message: EngineToWorker, now: Millis) {
-        let handled = self.model.handle_engine(message, now);
+        let handled = self.model.handle_engine(message, now, [self.random; 32]);
         self.perform(handled, now);
     }
 }

@@ -15,7 +15,7 @@ use multichat_core::bridge::{
 };
 use multichat_core::storage::Snapshot;
 use multichat_core::time::Millis;
-use multichat_core::worker::{Handled, WorkerModel};
+use multichat_core::worker::{Handled, WorkerModel, refuse};
 use multichat_web::chrome::{self, Port};
 use multichat_web::{ShellError, convert, now, random_bytes};
 use gloo_timers::callback::Timeout;
@@ -157,8 +157,18 @@ impl WorkerHandle {
                 let model = state.model.as_mut().expect("drain runs only after load");
                 let now = now();
                 let handled = match &job {
-                    Job::Popup { frame, .. } => Some(model.handle(frame.request.clone(), now, fresh_random())),
-                    Job::Engine { message, .. } => Some(model.handle_engine(message.clone(), now)),
+                    Job::Popup { frame, .. } => Some(match random_bytes::<32>() {
+                        Ok(random) => model.handle(frame.request.clone(), now, random),
+                        // Keys and ids come from this; a weak stand-in would be worse than refusing.
+                        Err(err) => refuse(format!("The browser's random number source failed ({err}); nothing was changed")),
+                    }),
+                    Job::Engine { message, .. } => Some(match random_bytes::<32>() {
+                        Ok(random) => model.handle_engine(message.clone(), now, random),
+                        Err(err) => {
+                            log(&format!("multichat: no randomness for an engine report ({err}); it was dropped"));
+                            continue;
+                        }
+                    }),
                     Job::Timeout => Some(model.handle_timeout(now)),
                     Job::PopupsClosed => {
                         model.popups_closed();
@@ -374,17 +384,6 @@ async fn read_model() -> Result<WorkerModel, ShellError> {
     let (model, migration) = WorkerModel::load(&snapshot, now());
     chrome::storage_apply(&migration).await?;
     Ok(model)
-}
-
-/// Random bytes for new ids. Should the CSPRNG ever fail, ids only need to be unique, so the clock and
-/// `Math.random` stand in rather than refusing the user's message.
-fn fresh_random() -> [u8; 16] {
-    random_bytes().unwrap_or_else(|_| {
-        let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&now().0.to_le_bytes());
-        bytes[8..].copy_from_slice(&js_sys::Math::random().to_bits().to_le_bytes());
-        bytes
-    })
 }
 
 fn log(message: &str) {

@@ -170,6 +170,13 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
                         "{member.username} "
                     }
                     span { class: "presence", if member.online { "online" } else { "offline" } }
+                    if member.online {
+                        if member.authenticated {
+                            span { class: "auth verified", title: "Their identity key was checked on this very connection: no one is in the middle", "· authenticated" }
+                        } else {
+                            span { class: "auth", title: "This peer does not prove its identity (an older multichat, or the original page)", "· unverified" }
+                        }
+                    }
                 }
             }
         }

@@ -79,6 +79,9 @@ test('a direct chat works both ways and survives popup close, worker restart, br
     assert.equal(await bob.popup.locator('b').count(), 0, 'peer text is never rendered as HTML');
     await send(bob, 'hi alice');
     await expectMessage(alice, 'hi alice');
+    // Both proved their identity keys on this very DTLS session (issue 5's handshake).
+    await alice.popup.getByRole('list', { name: 'Members' }).getByText('· authenticated').waitFor({ timeout: 10000 });
+    await bob.popup.getByRole('list', { name: 'Members' }).getByText('· authenticated').waitFor({ timeout: 10000 });
     await alice.popup.locator('.message.mine', { hasText: hello }).getByText('Delivered').waitFor({ timeout: 20000 });
 
     // History survives the popup closing, the worker stopping, and the browser restarting.

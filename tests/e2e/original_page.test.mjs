@@ -86,6 +86,8 @@ test('the original page and a multichat user chat both ways, whoever dials', { t
     await waitFor('the page to show alice’s chat', async () => (await chats(dave)).includes(`alice: ${hello}`));
     await dave.page.evaluate(() => window.sendChat('hi alice, from the original page 👋'));
     await log(alice).getByText('hi alice, from the original page 👋', { exact: true }).waitFor({ timeout: 20000 });
+    // The original page does no identity handshake: it chats, clearly marked unverified.
+    await alice.popup.getByRole('list', { name: 'Members' }).getByText('· unverified').waitFor({ timeout: 10000 });
     // The link in our own message is a safe link.
     const link = log(alice).getByRole('link', { name: 'https://example.com/x' });
     assert.equal(await link.getAttribute('rel'), 'noopener noreferrer');

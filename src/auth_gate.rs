@@ -1,0 +1,202 @@
+//! The gate between the engine's links and the chat node that runs the identity handshake
+//! ([`crate::identity`]) on every link and holds chat traffic until it passes.
+//!
+//! The chat node never sees the handshake: the gate adds our `auth` to each `mc.hello` going out, answers the
+//! peer's hello with an `mc.auth.proof`, and checks the peer's proof against the DTLS fingerprints our own
+//! browser holds for the link. From a peer's hello with `auth` until its proof verifies, nothing but hellos
+//! and proofs passes either way, so an interceptor neither reads our chat nor injects its own. A failed
+//! proof, or a key other than the pinned one, closes the link and says why. Peers without the handshake
+//! (the original page, stock PeerJS) pass through unverified.
+//!
+//! What is deliberately absent: no clock, no randomness of its own (each link's 32 random bytes come in
+//! with its `link_up`), no storage IO (the contact book is handed out for the worker to store).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::account::Username;
+use crate::bridge::{LinkId, LinkInfo};
+use crate::identity::{ContactBook, Handshake, Identity, LinkContext, Observation, PublicKey, Role, Step, dtls_fingerprint};
+use crate::time::Millis;
+
+const HELLO: &str = "mc.hello";
+const PROOF: &str = "mc.auth.proof";
+/// Frames held per link while its proof is awaited; beyond it the oldest are dropped (they come back
+/// through the chat layer's re-sends and catch-up once the link is trusted).
+const MAX_HELD: usize = 512;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Phase {
+    /// No peer hello yet: only hellos go out (the chat node sends nothing else before one), and a peer of the
+    /// original page, which never says hello, is passed through.
+    Fresh,
+    /// The peer's hello carried a key; its proof has not verified yet.
+    AwaitingProof,
+    /// The peer proved its key on this very DTLS session.
+    Verified(PublicKey),
+    /// No handshake on this link (the peer does not do it, or we have no fingerprints): unverified.
+    Plain,
+}
+
+struct GateLink {
+    peer_id: String,
+    handshake: Option<Handshake>,
+    phase: Phase,
+    held_in: Vec<Value>,
+    held_out: Vec<Value>,
+}
+
+/// What the worker must do with one inbound frame.
+#[derive(Debug, Default, PartialEq)]
+pub struct Inbound {
+    /// Frames for the chat node, in order.
+    pub to_chat: Vec<Value>,
+    /// Frames to send on the link after the chat node's own answers to `to_chat`.
+    pub send: Vec<Value>,
+    /// Close the link: it failed the handshake. The peer's PeerJS id, and why, for the user.
+    pub close: Option<(String, String)>,
+    /// The contact book changed and should be stored.
+    pub contacts_changed: bool,
+}
+
+pub struct AuthGate {
+    identity: Option<Identity>,
+    our_peer_id: String,
+    contacts: ContactBook,
+    links: BTreeMap<LinkId, GateLink>,
+}
+
+impl AuthGate {
+    /// Without an identity every link is unverified (an account made before identities existed, until it
+    /// gets one).
+    pub fn new(identity: Option<Identity>, our_peer_id: String, contacts: ContactBook) -> AuthGate {
+        AuthGate { identity, our_peer_id, contacts, links: BTreeMap::new() }
+    }
+
+    pub fn contacts(&self) -> &ContactBook {
+        &self.contacts
+    }
+
+    /// True while some link to `peer_id` has proved the peer's key.
+    pub fn authenticated(&self, peer_id: &str) -> bool {
+        self.links.values().any(|it| it.peer_id == peer_id && matches!(it.phase, Phase::Verified(_)))
+    }
+
+    pub fn link_up(&mut self, info: &LinkInfo, random: [u8; 32]) {
+        let handshake = self.identity.as_ref().zip(info.sessions.as_ref()).and_then(|(identity, sessions)| {
+            let context = LinkContext {
+                role: if info.outgoing { Role::Dialer } else { Role::Answerer },
+                our_peer_id: self.our_peer_id.clone(),
+                their_peer_id: info.peer_id.clone(),
+                local_fingerprint: dtls_fingerprint(&sessions.local_sdp).ok()?,
+                remote_fingerprint: dtls_fingerprint(&sessions.remote_sdp).ok()?,
+            };
+            Some(Handshake::new(identity, context, random))
+        });
+        let phase = if handshake.is_some() { Phase::Fresh } else { Phase::Plain };
+        let link = GateLink { peer_id: info.peer_id.clone(), handshake, phase, held_in: Vec::new(), held_out: Vec::new() };
+        self.links.insert(info.link.clone(), link);
+    }
+
+    pub fn link_down(&mut self, link: &str) {
+        self.links.remove(link);
+    }
+
+    /// A frame the chat node wants to send: returns what to send now (our hellos carry `auth`).
+    pub fn outbound(&mut self, link: &str, mut frame: Value) -> Vec<Value> {
+        let Some(gate) = self.links.get_mut(link) else { return vec![frame] };
+        if frame_type(&frame) == Some(HELLO) {
+            if let (Some(handshake), Some(object)) = (&gate.handshake, frame.as_object_mut()) {
+                object.insert("auth".to_owned(), handshake.auth_field());
+            }
+            return vec![frame];
+        }
+        if gate.phase == Phase::AwaitingProof {
+            hold(&mut gate.held_out, frame);
+            return Vec::new();
+        }
+        vec![frame]
+    }
+
+    /// A frame from the peer.
+    pub fn inbound(&mut self, link: &str, frame: Value, now: Millis) -> Inbound {
+        let passed = || Inbound { to_chat: vec![frame.clone()], ..Inbound::default() };
+        let Some(gate) = self.links.get_mut(link) else { return passed() };
+        let Some(handshake) = gate.handshake.as_mut() else { return passed() };
+        let step = match frame_type(&frame) {
+            Some(HELLO) => handshake.handle_hello(frame.get("auth").filter(|it| !it.is_null())),
+            Some(PROOF) => handshake.handle_proof(&frame),
+            _ if gate.phase == Phase::AwaitingProof => {
+                hold(&mut gate.held_in, frame);
+                return Inbound::default();
+            }
+            _ => return passed(),
+        };
+        let is_hello = frame_type(&frame) == Some(HELLO);
+        match step {
+            Err(err) => self.fail(link, err.to_string()),
+            Ok(Step::Verified(key)) => self.verified(link, key, now),
+            Ok(Step::Send { proof, .. }) if is_hello => {
+                gate.phase = Phase::AwaitingProof;
+                // Our hello (the chat node's answer, with `auth` added) must precede the proof.
+                Inbound { to_chat: vec![frame], send: vec![proof], ..Inbound::default() }
+            }
+            Ok(Step::Send { proof, .. }) => Inbound { send: vec![proof], ..Inbound::default() },
+            Ok(Step::Unsupported) => {
+                gate.phase = Phase::Plain;
+                let mut to_chat = std::mem::take(&mut gate.held_in);
+                to_chat.push(frame);
+                Inbound { to_chat, send: std::mem::take(&mut gate.held_out), ..Inbound::default() }
+            }
+            Ok(Step::Nothing) if is_hello => passed(),
+            Ok(Step::Nothing) => Inbound::default(),
+        }
+    }
+
+    fn verified(&mut self, link: &str, key: PublicKey, now: Millis) -> Inbound {
+        let peer_id = self.links[link].peer_id.clone();
+        let Some(username) = Username::from_peer_id(&peer_id) else {
+            return self.fail(link, format!("{peer_id} is not a multichat user"));
+        };
+        match self.contacts.observe(&username, key, now) {
+            Observation::NewPinned | Observation::Known | Observation::Verified => {
+                let gate = self.links.get_mut(link).expect("checked above");
+                gate.phase = Phase::Verified(key);
+                Inbound {
+                    to_chat: std::mem::take(&mut gate.held_in),
+                    send: std::mem::take(&mut gate.held_out),
+                    close: None,
+                    contacts_changed: true,
+                }
+            }
+            Observation::KeyChanged { .. } => {
+                let mut inbound = self.fail(
+                    link,
+                    format!(
+                        "{username}'s identity key is not the one you talked to before. Someone may be impersonating them; multichat did not connect. Compare safety numbers with them another way."
+                    ),
+                );
+                inbound.contacts_changed = true;
+                inbound
+            }
+            Observation::Rejected => self.fail(link, format!("{username} uses a key you rejected; multichat did not connect.")),
+        }
+    }
+
+    fn fail(&mut self, link: &str, reason: String) -> Inbound {
+        let peer_id = self.links.remove(link).map(|it| it.peer_id).unwrap_or_default();
+        Inbound { close: Some((peer_id, reason)), ..Inbound::default() }
+    }
+}
+
+fn frame_type(frame: &Value) -> Option<&str> {
+    frame.get("type").and_then(Value::as_str)
+}
+
+fn hold(held: &mut Vec<Value>, frame: Value) {
+    if held.len() >= MAX_HELD {
+        held.remove(0);
+    }
+    held.push(frame);
+}
