@@ -14,6 +14,8 @@ mod chat_props;
 mod chat_sim;
 // Identity keys, the DTLS-bound handshake (honest, relayed, replayed, hostile) and the contact book.
 mod identity;
+// The identity gate on every link: authenticate, hold chat until then, refuse a middle.
+mod auth_gate;
 // The PeerJS data-channel codecs: BinaryPack and per-serialization framing, golden bytes and properties.
 mod peerjs_codec;
 // The PeerJS peer: signaling, reconnects, connections through a simulated server.
