@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::account::Username;
 use crate::bridge::{LinkId, LinkInfo};
+use crate::identity::handshake::HANDSHAKE_TIMEOUT_MS;
 use crate::identity::{ContactBook, Handshake, Identity, LinkContext, Observation, PublicKey, Role, Step, dtls_fingerprint};
 use crate::time::Millis;
 
@@ -41,6 +42,8 @@ enum Phase {
 
 struct GateLink {
     peer_id: String,
+    /// When the peer's hello with a key arrived; its proof must follow within [`HANDSHAKE_TIMEOUT_MS`].
+    awaiting_since: Option<Millis>,
     handshake: Option<Handshake>,
     phase: Phase,
     held_in: Vec<Value>,
@@ -83,20 +86,58 @@ impl AuthGate {
         self.links.values().any(|it| it.peer_id == peer_id && matches!(it.phase, Phase::Verified(_)))
     }
 
-    pub fn link_up(&mut self, info: &LinkInfo, random: [u8; 32]) {
-        let handshake = self.identity.as_ref().zip(info.sessions.as_ref()).and_then(|(identity, sessions)| {
+    /// A new link. Returns a reason to close it when its descriptions carry no readable DTLS fingerprint:
+    /// the remote one came through the signaling server, so that is what a tampering server would send.
+    pub fn link_up(&mut self, info: &LinkInfo, random: [u8; 32]) -> Option<String> {
+        let mut handshake = None;
+        if let (Some(identity), Some(sessions)) = (self.identity.as_ref(), info.sessions.as_ref()) {
+            let fingerprints = dtls_fingerprint(&sessions.local_sdp).and_then(|local| Ok((local, dtls_fingerprint(&sessions.remote_sdp)?)));
+            let Ok((local_fingerprint, remote_fingerprint)) = fingerprints else {
+                return Some("The connection offered no readable DTLS fingerprint; multichat did not connect.".to_owned());
+            };
             let context = LinkContext {
                 role: if info.outgoing { Role::Dialer } else { Role::Answerer },
                 our_peer_id: self.our_peer_id.clone(),
                 their_peer_id: info.peer_id.clone(),
-                local_fingerprint: dtls_fingerprint(&sessions.local_sdp).ok()?,
-                remote_fingerprint: dtls_fingerprint(&sessions.remote_sdp).ok()?,
+                local_fingerprint,
+                remote_fingerprint,
             };
-            Some(Handshake::new(identity, context, random))
-        });
+            handshake = Some(Handshake::new(identity, context, random));
+        }
         let phase = if handshake.is_some() { Phase::Fresh } else { Phase::Plain };
-        let link = GateLink { peer_id: info.peer_id.clone(), handshake, phase, held_in: Vec::new(), held_out: Vec::new() };
+        let link = GateLink {
+            peer_id: info.peer_id.clone(),
+            awaiting_since: None,
+            handshake,
+            phase,
+            held_in: Vec::new(),
+            held_out: Vec::new(),
+        };
         self.links.insert(info.link.clone(), link);
+        None
+    }
+
+    /// When [`AuthGate::handle_timeout`] has work: the earliest proof deadline.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.links.values().filter_map(|it| it.awaiting_since).map(|it| it.saturating_add(HANDSHAKE_TIMEOUT_MS)).min()
+    }
+
+    /// Links whose proof did not come in time: `(link, peer id, reason)`, to be closed.
+    pub fn handle_timeout(&mut self, now: Millis) -> Vec<(LinkId, String, String)> {
+        let expired: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, it)| it.awaiting_since.is_some_and(|at| at.saturating_add(HANDSHAKE_TIMEOUT_MS) <= now))
+            .map(|(link, _)| link.clone())
+            .collect();
+        expired
+            .into_iter()
+            .filter_map(|link| {
+                let gate = self.links.remove(&link)?;
+                let reason = "The connection could not be verified in time: the other side never proved its key. multichat did not connect.";
+                Some((link, gate.peer_id, reason.to_owned()))
+            })
+            .collect()
     }
 
     pub fn link_down(&mut self, link: &str) {
@@ -139,6 +180,7 @@ impl AuthGate {
             Ok(Step::Verified(key)) => self.verified(link, key, now),
             Ok(Step::Send { proof, .. }) if is_hello => {
                 gate.phase = Phase::AwaitingProof;
+                gate.awaiting_since.get_or_insert(now);
                 // Our hello (the chat node's answer, with `auth` added) must precede the proof.
                 Inbound { to_chat: vec![frame], send: vec![proof], ..Inbound::default() }
             }
@@ -163,6 +205,7 @@ impl AuthGate {
             Observation::NewPinned | Observation::Known | Observation::Verified => {
                 let gate = self.links.get_mut(link).expect("checked above");
                 gate.phase = Phase::Verified(key);
+                gate.awaiting_since = None;
                 Inbound {
                     to_chat: std::mem::take(&mut gate.held_in),
                     send: std::mem::take(&mut gate.held_out),

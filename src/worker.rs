@@ -200,7 +200,9 @@ impl WorkerModel {
 
     /// When [`WorkerModel::handle_timeout`] should next run.
     pub fn next_timeout(&self) -> Option<Millis> {
-        self.chat.as_ref().and_then(ChatNode::poll_timeout)
+        let chat = self.chat.as_ref().and_then(ChatNode::poll_timeout);
+        let gate = self.gate.as_ref().and_then(AuthGate::poll_timeout);
+        chat.into_iter().chain(gate).min()
     }
 
     pub fn handle(&mut self, request: Request, now: Millis, random: [u8; 32]) -> Handled {
@@ -314,11 +316,12 @@ impl WorkerModel {
             EngineToWorker::Hello { status, links } => {
                 self.engine = status;
                 for (index, info) in links.into_iter().enumerate() {
-                    if let Some(gate) = self.gate.as_mut() {
-                        let mut seed = random;
-                        seed[0] ^= index as u8;
-                        seed[1] ^= (index >> 8) as u8;
-                        gate.link_up(&info, seed);
+                    let mut seed = random;
+                    seed[0] ^= index as u8;
+                    seed[1] ^= (index >> 8) as u8;
+                    if let Some(reason) = self.gate.as_mut().and_then(|gate| gate.link_up(&info, seed)) {
+                        self.refuse_link(info.link, info.peer_id, reason, &mut handled);
+                        continue;
                     }
                     let LinkInfo { link, peer_id, metadata, outgoing, .. } = info;
                     self.chat_input(now, Input::LinkResumed { link, peer_id, metadata, outgoing }, &mut handled);
@@ -327,8 +330,11 @@ impl WorkerModel {
             }
             EngineToWorker::Status { status } => self.engine = status,
             EngineToWorker::LinkUp { info } => {
-                if let Some(gate) = self.gate.as_mut() {
-                    gate.link_up(&info, random);
+                if let Some(reason) = self.gate.as_mut().and_then(|gate| gate.link_up(&info, random)) {
+                    self.refuse_link(info.link, info.peer_id, reason, &mut handled);
+                    handled.response = self.view_response();
+                    self.finish(now, &mut handled);
+                    return handled;
                 }
                 let LinkInfo { link, peer_id, metadata, outgoing, .. } = info;
                 self.unreachable.remove(&peer_id);
@@ -378,6 +384,12 @@ impl WorkerModel {
         }
     }
 
+    /// Closes a link the gate refused before the chat node ever saw it, and shows why on its member.
+    fn refuse_link(&mut self, link: LinkId, peer_id: String, reason: String, handled: &mut Handled) {
+        self.unreachable.insert(peer_id, reason);
+        handled.to_engine.push(WorkerToEngine::Close { link });
+    }
+
     /// Hands back the records a [`Handled::reads`] asked for.
     pub fn handle_read(&mut self, snapshot: Snapshot, now: Millis) -> Handled {
         let mut handled = self.changed(Vec::new());
@@ -388,6 +400,13 @@ impl WorkerModel {
 
     pub fn handle_timeout(&mut self, now: Millis) -> Handled {
         let mut handled = self.empty(Response::View { view: View::default() });
+        let expired = self.gate.as_mut().map(|gate| gate.handle_timeout(now)).unwrap_or_default();
+        for (link, peer_id, reason) in expired {
+            self.unreachable.insert(peer_id, reason);
+            handled.view_changed = true;
+            handled.to_engine.push(WorkerToEngine::Close { link: link.clone() });
+            self.chat_input(now, Input::LinkDown { link }, &mut handled);
+        }
         if let Some(chat) = self.chat.as_mut() {
             chat.handle_timeout(now);
         }

@@ -115,3 +115,33 @@ fn a_peer_without_the_handshake_passes_unverified() {
     alice.link_up(&info("erin", true, 10, 20), [7; 32]);
     assert_eq!(alice.inbound("dc_1", json!({"type": "connections", "peerIds": []}), Millis(1)).to_chat.len(), 1);
 }
+
+#[test]
+fn a_peer_that_never_proves_its_key_is_dropped_in_time() {
+    let (mut alice, mut bob) = (gate("alice", 1), gate("bob", 2));
+    alice.link_up(&info("bob", true, 10, 20), [7; 32]);
+    bob.link_up(&info("alice", false, 20, 10), [8; 32]);
+    let [hello_b] = bob.outbound("dc_1", hello("bob")).try_into().unwrap();
+    alice.inbound("dc_1", hello_b, Millis(1_000));
+    // The proof never comes.
+    assert_eq!(alice.poll_timeout(), Some(Millis(11_000)));
+    assert!(alice.handle_timeout(Millis(10_999)).is_empty());
+    let expired = alice.handle_timeout(Millis(11_000));
+    assert_eq!(expired.len(), 1);
+    assert!(expired[0].2.contains("never proved its key"), "{}", expired[0].2);
+    assert_eq!(alice.poll_timeout(), None);
+}
+
+#[test]
+fn a_link_without_a_readable_fingerprint_is_refused() {
+    let mut alice = gate("alice", 1);
+    let mut link = info("bob", true, 10, 20);
+    link.sessions.as_mut().unwrap().remote_sdp = "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n".into();
+    let reason = alice.link_up(&link, [7; 32]).expect("refused");
+    assert!(reason.contains("no readable DTLS fingerprint"), "{reason}");
+    // An engine that reports no descriptions at all (an older one) still chats, unverified.
+    let mut plain = info("bob", true, 10, 20);
+    plain.sessions = None;
+    assert_eq!(alice.link_up(&plain, [7; 32]), None);
+    assert_eq!(alice.inbound("dc_1", hello("bob"), Millis(1)).to_chat.len(), 1);
+}
