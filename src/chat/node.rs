@@ -33,6 +33,10 @@
 //! delivery) and it takes no part in catch-up. Its link belongs to one room: the room we dialed it for,
 //! else the group it is a member of, else our direct room with it. Peers it lists are dialed, as the
 //! original page does, so its mesh forms.
+//! A dialer whose metadata says it is ours is never taken for legacy, however late its hello: its own
+//! grace may run out first when our hello reaches it late (a busy worker), and the original-shape chats it
+//! then sends us are dropped rather than stored under content ids (they would be stored twice); they
+//! arrive again through catch-up once it hears our hello.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -218,6 +222,8 @@ pub enum DropReason {
     UnknownLink,
     #[error("the peer sends faster than {MAX_FRAMES_PER_SECOND} frames a second; frames are dropped until it slows down")]
     RateLimited,
+    #[error("a multichat peer sent a message in the original page's shape (it has not heard our hello yet)")]
+    OriginalShapeFromOurs,
 }
 
 /// Why a command was refused, worded for the user.
@@ -260,6 +266,9 @@ struct Link {
     credit_at: Millis,
     /// Frames are being dropped for rate; reported once per episode.
     rate_limited: bool,
+    /// The peer dialed us with our metadata: it speaks our protocol, however long its hello takes (a busy
+    /// worker catching up may answer after [`HELLO_GRACE_MS`]), so the link never falls back to legacy.
+    dialer_is_ours: bool,
 }
 
 impl Link {
@@ -427,7 +436,8 @@ impl ChatNode {
         let mut deadlines: Vec<Millis> = Vec::new();
         for link in self.links.values() {
             match link.kind {
-                LinkKind::Unknown => deadlines.push(link.opened_at.saturating_add(HELLO_GRACE_MS)),
+                LinkKind::Unknown if !link.dialer_is_ours => deadlines.push(link.opened_at.saturating_add(HELLO_GRACE_MS)),
+                LinkKind::Unknown => {}
                 LinkKind::Ours => {
                     deadlines.push(link.last_ping.saturating_add(PING_EVERY_MS));
                     deadlines.push(link.last_heard.saturating_add(DEAD_AFTER_MS));
@@ -681,6 +691,7 @@ impl ChatNode {
             credit: MAX_FRAME_BURST * 1_000,
             credit_at: self.now,
             rate_limited: false,
+            dialer_is_ours: !outgoing && metadata.ours.is_some(),
         };
         self.links.insert(link_id.clone(), link);
         // Our dialer told us it speaks our protocol: greet it. On a link we dialed, the peer greets first.
@@ -966,7 +977,8 @@ impl ChatNode {
             Frame::Pong { .. } => Ok(()),
             Frame::Connections { peer_ids } => {
                 // Only the original page sends this.
-                if self.links[link_id].kind == LinkKind::Unknown {
+                let link = &self.links[link_id];
+                if link.kind == LinkKind::Unknown && !link.dialer_is_ours {
                     self.become_ready(link_id, LinkKind::Legacy);
                 }
                 self.merge_legacy_peers(link_id, &peer_ids);
@@ -1014,6 +1026,12 @@ impl ChatNode {
                 self.send_acks(link_id, &room, acks);
             }
             None => {
+                // A multichat dialer sends the original shape only while it takes us for the original page
+                // (our hello reached it late). Such a message has no id or seq, so storing it would store
+                // it twice once the proper copy arrives: drop it; catch-up delivers it after the hellos.
+                if self.links[link_id].dialer_is_ours {
+                    return Err(DropReason::OriginalShapeFromOurs);
+                }
                 // A chat in the original shape proves an original peer.
                 if self.links[link_id].kind == LinkKind::Unknown {
                     self.become_ready(link_id, LinkKind::Legacy);
@@ -1428,7 +1446,7 @@ impl ChatNode {
         for link_id in link_ids {
             let Some(link) = self.links.get(&link_id) else { continue };
             match link.kind {
-                LinkKind::Unknown if now.saturating_sub(link.opened_at) >= HELLO_GRACE_MS => {
+                LinkKind::Unknown if !link.dialer_is_ours && now.saturating_sub(link.opened_at) >= HELLO_GRACE_MS => {
                     self.become_ready(&link_id, LinkKind::Legacy);
                 }
                 LinkKind::Ours if now.saturating_sub(link.last_heard) >= DEAD_AFTER_MS => {
@@ -1735,6 +1753,34 @@ mod tests {
         alice.handle_input(Millis(4), hello_from("bob"));
         assert!(!sent_types(&drain(&mut alice)).contains(&"mc.hello".to_owned()), "and alice does not answer back");
         assert!(alice.is_online(&user("bob")));
+    }
+
+    #[test]
+    fn a_dialer_with_our_metadata_is_never_taken_for_legacy() {
+        // Bob dialed with our metadata; alice greeted, but bob's answer is slow (his worker is busy) and
+        // his grace ran out first, so he sends original-shape chats for a while.
+        let mut node = ChatNode::new(user("alice"), Millis(0));
+        let room = node.handle_command(Millis(0), Command::OpenDirect { username: user("bob") }).unwrap().unwrap();
+        let metadata = json!({"peerIds": [], "multichat": {"v": 1}});
+        node.handle_input(Millis(0), Input::LinkUp { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata, outgoing: false });
+        drain(&mut node);
+        node.handle_timeout(Millis(HELLO_GRACE_MS * 4));
+        assert!(!node.is_online(&user("bob")), "still waiting for bob's hello, not legacy");
+        assert!(node.poll_timeout().is_none_or(|it| it > Millis(HELLO_GRACE_MS * 4)), "no busy timer for the wait");
+        let legacy = legacy_chat(&user("bob"), "bob 1", Millis(5));
+        node.handle_input(Millis(HELLO_GRACE_MS * 4), Input::Frame { link: "dc_1".into(), frame: legacy });
+        let outputs = drain(&mut node);
+        assert!(
+            outputs.iter().any(|it| matches!(it, Output::Event(ChatEvent::FrameDropped { reason: DropReason::OriginalShapeFromOurs, .. }))),
+            "{outputs:?}"
+        );
+        assert!(node.messages(&room).is_empty(), "an original-shape copy is never stored");
+        assert!(!sent_types(&outputs).iter().any(|it| it == "chat" || it == "connections"));
+        // Bob's hello arrives at last: the link is ours, and catch-up starts.
+        let hello = Hello { version: 1, user: user("bob"), capabilities: caps(), auth: None };
+        node.handle_input(Millis(13_000), Input::Frame { link: "dc_1".into(), frame: wire::encode(&Frame::Hello(hello)) });
+        assert!(sent_types(&drain(&mut node)).contains(&"mc.sync".to_owned()));
+        assert!(node.is_online(&user("bob")));
     }
 
     #[test]
