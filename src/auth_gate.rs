@@ -81,6 +81,10 @@ impl AuthGate {
         &self.contacts
     }
 
+    pub fn contacts_mut(&mut self) -> &mut ContactBook {
+        &mut self.contacts
+    }
+
     /// True while some link to `peer_id` has proved the peer's key.
     pub fn authenticated(&self, peer_id: &str) -> bool {
         self.links.values().any(|it| it.peer_id == peer_id && matches!(it.phase, Phase::Verified(_)))

@@ -32,6 +32,9 @@ pub enum Request {
     SendText { room: String, text: String },
     /// Show one more page of older messages in the open room.
     LoadOlder { room: String },
+    /// The user compared this safety number with `username` out of band: mark their key verified. The
+    /// number shown is sent back, so a key that changed meanwhile is not verified by mistake.
+    MarkVerified { username: String, safety_number: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,6 +79,12 @@ pub struct MemberSummary {
     /// A link to this member proved their identity key on its very DTLS session (no one in the middle).
     #[serde(default)]
     pub authenticated: bool,
+    /// The safety number of our key and the member's pinned key, to compare out of band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_number: Option<String>,
+    /// The user compared safety numbers with this member and marked the key verified.
+    #[serde(default)]
+    pub verified: bool,
     /// Why we could not reach this member lately (written for people), while they are offline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,

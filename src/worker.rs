@@ -16,7 +16,7 @@ use crate::chat::history::{self, PAGE_SIZE};
 use crate::chat::{ChatEvent, ChatNode, Command, DeliveryState, Input, Output, RoomId, RoomView, StoredMessage};
 use crate::auth_gate::AuthGate;
 use crate::bridge::LinkId;
-use crate::identity::{ContactBook, Identity, IdentityRecord};
+use crate::identity::{ContactBook, Identity, IdentityRecord, PublicKey, TrustState, safety_number};
 use crate::peerjs::Serialization;
 use crate::storage::{self, AccountRecord, Loaded, Snapshot, StorageWrite, keys};
 use crate::time::Millis;
@@ -48,6 +48,8 @@ pub struct WorkerModel {
     gate: Option<AuthGate>,
     /// The contact book could not be read: it is not written back, so a damaged record is not replaced.
     contacts_read_only: bool,
+    /// Safety numbers by the peer's key (5,200 SHA-512 rounds per key: computed once, not per view).
+    safety_numbers: std::cell::RefCell<BTreeMap<PublicKey, String>>,
 }
 
 /// Where this install's identity key is stored.
@@ -145,6 +147,7 @@ impl WorkerModel {
             identity_damaged,
             gate,
             contacts_read_only,
+            safety_numbers: Default::default(),
         };
         // Restoring reports damaged records as events; collect them for the view.
         let mut ignored = model.empty(Response::View { view: View::default() });
@@ -168,7 +171,7 @@ impl WorkerModel {
             let shown = &loaded[loaded.len().saturating_sub(self.window)..];
             let has_older = shown.len() < loaded.len() || chat.history(selected).is_some_and(|it| it.next_older_page().is_some());
             Some(OpenRoom {
-                room: summary(room, &self.unreachable, self.gate.as_ref()),
+                room: summary(room, &self.unreachable, self.gate.as_ref(), &|user| self.trust(user)),
                 messages: shown.iter().map(|it| message_view(it, me)).collect(),
                 has_older,
             })
@@ -183,7 +186,7 @@ impl WorkerModel {
             engine: self.engine.clone(),
             settings: self.loaded.settings.clone(),
             storage_problems,
-            rooms: rooms.iter().map(|it| summary(it, &self.unreachable, self.gate.as_ref())).collect(),
+            rooms: rooms.iter().map(|it| summary(it, &self.unreachable, self.gate.as_ref(), &|user| self.trust(user))).collect(),
             open_room,
         }
     }
@@ -286,9 +289,30 @@ impl WorkerModel {
                 }
                 Err(_) => refuse("That conversation does not exist".to_owned()),
             },
+            Request::MarkVerified { username, safety_number: shown } => self.mark_verified(&username, &shown),
         };
         self.finish(now, &mut handled);
         handled
+    }
+
+    fn mark_verified(&mut self, username: &str, shown: &str) -> Handled {
+        let Ok(user) = Username::parse(username) else { return refuse("That is not a username".to_owned()) };
+        let (current, _) = self.trust(&user);
+        if current.as_deref() != Some(shown) {
+            return refuse(format!("{user}'s key changed since that safety number was shown; compare the new one"));
+        }
+        if self.contacts_read_only {
+            return refuse("Your list of known contacts' keys is damaged, so it cannot be changed".to_owned());
+        }
+        let (Some(gate), Some(account)) = (self.gate.as_mut(), self.loaded.account.as_ref()) else {
+            return refuse("Please sign in first".to_owned());
+        };
+        let Some(key) = gate.contacts().get(&user).map(|it| it.key) else { return refuse(format!("No key is known for {user} yet")) };
+        if let Err(err) = gate.contacts_mut().mark_verified(&user, &key) {
+            return refuse(err.to_string());
+        }
+        let write = StorageWrite::Set { key: contacts_key(&account.username), value: gate.contacts().to_value() };
+        self.changed(vec![write])
     }
 
     /// Runs a chat command; with `select`, shows the room it returns.
@@ -382,6 +406,19 @@ impl WorkerModel {
         for frame in inbound.send {
             handled.to_engine.push(WorkerToEngine::Send { link: link.clone(), frame });
         }
+    }
+
+    /// The safety number with `user` (for their pinned key) and whether the user verified it.
+    fn trust(&self, user: &Username) -> (Option<String>, bool) {
+        let (Some(identity), Some(gate)) = (self.identity.as_ref(), self.gate.as_ref()) else { return (None, false) };
+        let Some(contact) = gate.contacts().get(user) else { return (None, false) };
+        let number = self
+            .safety_numbers
+            .borrow_mut()
+            .entry(contact.key)
+            .or_insert_with(|| safety_number(&identity.public_key(), &contact.key))
+            .clone();
+        (Some(number), contact.state == TrustState::Verified)
     }
 
     /// Closes a link the gate refused before the chat node ever saw it, and shows why on its member.
@@ -558,7 +595,7 @@ pub fn refuse(message: String) -> Handled {
     }
 }
 
-fn summary(room: &RoomView, unreachable: &BTreeMap<String, String>, gate: Option<&AuthGate>) -> RoomSummary {
+fn summary(room: &RoomView, unreachable: &BTreeMap<String, String>, gate: Option<&AuthGate>, trust: &dyn Fn(&Username) -> (Option<String>, bool)) -> RoomSummary {
     RoomSummary {
         id: room.id.as_str().to_owned(),
         title: room.title.clone(),
@@ -570,6 +607,8 @@ fn summary(room: &RoomView, unreachable: &BTreeMap<String, String>, gate: Option
                 username: it.username.to_string(),
                 online: it.online,
                 authenticated: gate.is_some_and(|gate| gate.authenticated(&it.username.peer_id())),
+                safety_number: trust(&it.username).0,
+                verified: trust(&it.username).1,
                 problem: if it.online { None } else { unreachable.get(&it.username.peer_id()).cloned() },
             })
             .collect(),

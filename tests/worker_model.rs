@@ -214,3 +214,16 @@ fn two_workers_chat_and_history_survives_a_restart() {
     assert_eq!(again.len(), 3);
     assert_eq!(again[1].text, "hi alice");
 }
+
+#[test]
+fn the_identity_key_is_made_once_per_install_and_kept_across_sign_out() {
+    let mut alice = Profile::new();
+    alice.request(Request::SignIn { username: "alice".into() }, Millis(1));
+    let first = alice.disk.0.get("identity").cloned().expect("an identity key at the first sign-in");
+    alice.request(Request::SignOut, Millis(2));
+    alice.request(Request::SignIn { username: "alice".into() }, Millis(3));
+    assert_eq!(alice.disk.0.get("identity"), Some(&first), "signing in again keeps the key contacts trust");
+    // Nothing is known about bob yet, so nothing can be marked verified.
+    let refused = alice.request(Request::MarkVerified { username: "bob".into(), safety_number: "1".into() }, Millis(4));
+    assert!(matches!(refused, Response::Error { .. }), "{refused:?}");
+}

@@ -156,10 +156,13 @@ pub(crate) fn Conversation(open: OpenRoom) -> Element {
 
 #[component]
 fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
+    // Hooks first, before any early return, so their order never changes between renders.
+    let ui = use_ui();
     if members.is_empty() {
         return rsx! { p { class: "members empty", "Only you so far. Invite someone below." } };
     }
     let problems: Vec<MemberSummary> = members.iter().filter(|it| it.problem.is_some()).cloned().collect();
+    let numbers: Vec<MemberSummary> = members.iter().filter(|it| it.safety_number.is_some()).cloned().collect();
     rsx! {
         ul { class: "members", aria_label: "Members",
             for member in members {
@@ -170,12 +173,33 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
                         "{member.username} "
                     }
                     span { class: "presence", if member.online { "online" } else { "offline" } }
+                    if member.verified {
+                        span { class: "auth verified", title: "You compared safety numbers with them", "· verified" }
+                    }
                     if member.online {
                         if member.authenticated {
                             span { class: "auth verified", title: "Their identity key was checked on this very connection: no one is in the middle", "· authenticated" }
                         } else {
                             span { class: "auth", title: "This peer does not prove its identity (an older multichat, or the original page)", "· unverified" }
                         }
+                    }
+                }
+            }
+        }
+        for member in numbers {
+            details { key: "safety-{member.username}", class: "safety",
+                summary { "Safety number with {member.username}" }
+                p { class: "safety-number", "{member.safety_number.clone().unwrap_or_default()}" }
+                p { class: "hint", "Compare it with {member.username} in person or on a call. If it matches, no one is in the middle." }
+                if !member.verified {
+                    button {
+                        r#type: "button",
+                        onclick: {
+                            let username = member.username.clone();
+                            let number = member.safety_number.clone().unwrap_or_default();
+                            move |_| ui.send(Request::MarkVerified { username: username.clone(), safety_number: number.clone() })
+                        },
+                        "It matches: mark {member.username} verified"
                     }
                 }
             }

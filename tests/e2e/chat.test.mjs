@@ -82,6 +82,14 @@ test('a direct chat works both ways and survives popup close, worker restart, br
     // Both proved their identity keys on this very DTLS session (issue 5's handshake).
     await alice.popup.getByRole('list', { name: 'Members' }).getByText('· authenticated').waitFor({ timeout: 10000 });
     await bob.popup.getByRole('list', { name: 'Members' }).getByText('· authenticated').waitFor({ timeout: 10000 });
+    // Both see the same safety number; alice compares it and marks bob verified.
+    await alice.popup.getByText('Safety number with bob').click();
+    await bob.popup.getByText('Safety number with alice').click();
+    const number = await alice.popup.locator('.safety-number').innerText();
+    assert.match(number, /^(\d{5} ){11}\d{5}$/);
+    assert.equal(await bob.popup.locator('.safety-number').innerText(), number);
+    await alice.popup.getByRole('button', { name: 'It matches: mark bob verified' }).click();
+    await alice.popup.getByRole('list', { name: 'Members' }).getByText('· verified').waitFor({ timeout: 5000 });
     await alice.popup.locator('.message.mine', { hasText: hello }).getByText('Delivered').waitFor({ timeout: 20000 });
 
     // History survives the popup closing, the worker stopping, and the browser restarting.
