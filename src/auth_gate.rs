@@ -18,7 +18,9 @@ use serde_json::Value;
 use crate::account::Username;
 use crate::bridge::{LinkId, LinkInfo};
 use crate::identity::handshake::HANDSHAKE_TIMEOUT_MS;
-use crate::identity::{ContactBook, Handshake, Identity, LinkContext, Observation, PublicKey, Role, Step, dtls_fingerprint};
+use crate::identity::{
+    ContactBook, Handshake, Identity, LinkContext, Observation, PublicKey, Role, Step, Unauthenticated, dtls_fingerprint,
+};
 use crate::time::Millis;
 
 const HELLO: &str = "mc.hello";
@@ -61,6 +63,9 @@ pub struct Inbound {
     pub close: Option<(String, String)>,
     /// The contact book changed and should be stored.
     pub contacts_changed: bool,
+    /// A known contact came without the handshake: chat goes on, unverified, with this warning on the
+    /// member (the peer's PeerJS id, and the text).
+    pub warning: Option<(String, String)>,
 }
 
 pub struct AuthGate {
@@ -193,7 +198,18 @@ impl AuthGate {
                 gate.phase = Phase::Plain;
                 let mut to_chat = std::mem::take(&mut gate.held_in);
                 to_chat.push(frame);
-                Inbound { to_chat, send: std::mem::take(&mut gate.held_out), ..Inbound::default() }
+                let peer_id = gate.peer_id.clone();
+                let send = std::mem::take(&mut gate.held_out);
+                // A contact that proved a key before and now does not: a server may have stripped it.
+                let warning = Username::from_peer_id(&peer_id)
+                    .filter(|user| matches!(self.contacts.observe_unauthenticated(user), Unauthenticated::Downgrade { .. }))
+                    .map(|user| {
+                        let text = format!(
+                            "{user} proved their identity key before, but this connection does not. Someone may be in the middle; do not share secrets until it is authenticated again."
+                        );
+                        (peer_id, text)
+                    });
+                Inbound { to_chat, send, warning, ..Inbound::default() }
             }
             Ok(Step::Nothing) if is_hello => passed(),
             Ok(Step::Nothing) => Inbound::default(),
@@ -215,6 +231,7 @@ impl AuthGate {
                     send: std::mem::take(&mut gate.held_out),
                     close: None,
                     contacts_changed: true,
+                    warning: None,
                 }
             }
             Observation::KeyChanged { .. } => {

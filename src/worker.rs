@@ -40,6 +40,9 @@ pub struct WorkerModel {
     history_problems: Vec<String>,
     /// The last reason a dial to a peer (by PeerJS id) failed, until a link to it comes up; not stored.
     unreachable: BTreeMap<String, String>,
+    /// Warnings about a peer's current connection (a known contact without the handshake), by PeerJS id;
+    /// shown while it lasts, online or not.
+    warnings: BTreeMap<String, String>,
     /// This install's identity key (one per install, kept across sign-outs so contacts keep trusting it).
     identity: Option<Identity>,
     /// The stored identity record exists but is damaged: it is reported and never overwritten.
@@ -143,6 +146,7 @@ impl WorkerModel {
             window: OPEN_ROOM_WINDOW,
             history_problems: problems,
             unreachable: BTreeMap::new(),
+            warnings: BTreeMap::new(),
             identity,
             identity_damaged,
             gate,
@@ -171,7 +175,7 @@ impl WorkerModel {
             let shown = &loaded[loaded.len().saturating_sub(self.window)..];
             let has_older = shown.len() < loaded.len() || chat.history(selected).is_some_and(|it| it.next_older_page().is_some());
             Some(OpenRoom {
-                room: summary(room, &self.unreachable, self.gate.as_ref(), &|user| self.trust(user)),
+                room: summary(room, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user)),
                 messages: shown.iter().map(|it| message_view(it, me)).collect(),
                 has_older,
             })
@@ -186,7 +190,7 @@ impl WorkerModel {
             engine: self.engine.clone(),
             settings: self.loaded.settings.clone(),
             storage_problems,
-            rooms: rooms.iter().map(|it| summary(it, &self.unreachable, self.gate.as_ref(), &|user| self.trust(user))).collect(),
+            rooms: rooms.iter().map(|it| summary(it, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user))).collect(),
             open_room,
         }
     }
@@ -362,6 +366,7 @@ impl WorkerModel {
                 }
                 let LinkInfo { link, peer_id, metadata, outgoing, .. } = info;
                 self.unreachable.remove(&peer_id);
+                self.warnings.remove(&peer_id);
                 self.chat_input(now, Input::LinkUp { link, peer_id, metadata, outgoing }, &mut handled);
             }
             EngineToWorker::Frame { link, frame } => self.gated_frame(now, link, frame, &mut handled),
@@ -399,6 +404,9 @@ impl WorkerModel {
             handled.to_engine.push(WorkerToEngine::Close { link: link.clone() });
             self.chat_input(now, Input::LinkDown { link }, handled);
             return;
+        }
+        if let Some((peer_id, text)) = inbound.warning {
+            self.warnings.insert(peer_id, text);
         }
         for frame in inbound.to_chat {
             self.chat_input(now, Input::Frame { link: link.clone(), frame }, handled);
@@ -595,7 +603,13 @@ pub fn refuse(message: String) -> Handled {
     }
 }
 
-fn summary(room: &RoomView, unreachable: &BTreeMap<String, String>, gate: Option<&AuthGate>, trust: &dyn Fn(&Username) -> (Option<String>, bool)) -> RoomSummary {
+fn summary(
+    room: &RoomView,
+    unreachable: &BTreeMap<String, String>,
+    warnings: &BTreeMap<String, String>,
+    gate: Option<&AuthGate>,
+    trust: &dyn Fn(&Username) -> (Option<String>, bool),
+) -> RoomSummary {
     RoomSummary {
         id: room.id.as_str().to_owned(),
         title: room.title.clone(),
@@ -609,7 +623,9 @@ fn summary(room: &RoomView, unreachable: &BTreeMap<String, String>, gate: Option
                 authenticated: gate.is_some_and(|gate| gate.authenticated(&it.username.peer_id())),
                 safety_number: trust(&it.username).0,
                 verified: trust(&it.username).1,
-                problem: if it.online { None } else { unreachable.get(&it.username.peer_id()).cloned() },
+                problem: warnings.get(&it.username.peer_id()).cloned().or_else(|| {
+                    if it.online { None } else { unreachable.get(&it.username.peer_id()).cloned() }
+                }),
             })
             .collect(),
         unread: room.unread,

@@ -145,3 +145,21 @@ fn a_link_without_a_readable_fingerprint_is_refused() {
     assert_eq!(alice.link_up(&plain, [7; 32]), None);
     assert_eq!(alice.inbound("dc_1", hello("bob"), Millis(1)).to_chat.len(), 1);
 }
+
+#[test]
+fn a_known_contact_without_the_handshake_is_a_warned_downgrade() {
+    let (mut alice, mut bob) = (gate("alice", 1), gate("bob", 2));
+    alice.link_up(&info("bob", true, 10, 20), [7; 32]);
+    bob.link_up(&info("alice", false, 20, 10), [8; 32]);
+    greet(&mut alice, &mut bob);
+    // Next time "bob" says hello without any key (a middle stripped it): chat goes on, with a warning.
+    alice.link_up(&LinkInfo { link: "dc_2".into(), ..info("bob", true, 12, 22) }, [9; 32]);
+    let inbound = alice.inbound("dc_2", hello("bob"), Millis(10));
+    assert_eq!(inbound.to_chat.len(), 1);
+    let (peer_id, text) = inbound.warning.expect("a downgrade warning");
+    assert_eq!(peer_id, "secure-p2p-multichat-bob");
+    assert!(text.contains("Someone may be in the middle"), "{text}");
+    // A stranger without the handshake is simply unverified.
+    alice.link_up(&info("carl", true, 13, 23), [9; 32]);
+    assert_eq!(alice.inbound("dc_1", hello("carl"), Millis(11)).warning, None);
+}

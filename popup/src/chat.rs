@@ -206,7 +206,10 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
         }
         for member in problems {
             p { key: "problem-{member.username}", class: "notice", role: "status",
-                "{member.problem.clone().unwrap_or_default()} Messages wait and are sent when they are back."
+                "{member.problem.clone().unwrap_or_default()}"
+                if !member.online {
+                    " Messages wait and are sent when they are back."
+                }
             }
         }
     }
