@@ -5,13 +5,14 @@
 //! peer's hello with an `mc.auth.proof`, and checks the peer's proof against the DTLS fingerprints our own
 //! browser holds for the link. From a peer's hello with `auth` until its proof verifies, nothing but hellos
 //! and proofs passes either way, so an interceptor neither reads our chat nor injects its own. A failed
-//! proof, or a key other than the pinned one, closes the link and says why. Peers without the handshake
+//! proof closes the link and says why. A proof of a key other than the pinned one holds the link (only
+//! pings and pongs pass) until the user accepts the new key or rejects it. Peers without the handshake
 //! (the original page, stock PeerJS) pass through unverified.
 //!
 //! What is deliberately absent: no clock, no randomness of its own (each link's 32 random bytes come in
 //! with its `link_up`), no storage IO (the contact book is handed out for the worker to store).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -19,12 +20,15 @@ use crate::account::Username;
 use crate::bridge::{LinkId, LinkInfo};
 use crate::identity::handshake::HANDSHAKE_TIMEOUT_MS;
 use crate::identity::{
-    ContactBook, Handshake, Identity, LinkContext, Observation, PublicKey, Role, Step, Unauthenticated, dtls_fingerprint,
+    ContactBook, ContactError, Handshake, Identity, LinkContext, Observation, PublicKey, Role, Step, Unauthenticated, dtls_fingerprint,
 };
 use crate::time::Millis;
 
 const HELLO: &str = "mc.hello";
 const PROOF: &str = "mc.auth.proof";
+/// Liveness frames carry nothing of the conversation, so they pass a held link: it stays up while the user
+/// decides, instead of being closed for silence and redialed in a loop.
+const LIVENESS: [&str; 2] = ["mc.ping", "mc.pong"];
 /// Frames held per link while its proof is awaited; beyond it the oldest are dropped (they come back
 /// through the chat layer's re-sends and catch-up once the link is trusted).
 const MAX_HELD: usize = 512;
@@ -38,6 +42,9 @@ enum Phase {
     AwaitingProof,
     /// The peer proved its key on this very DTLS session.
     Verified(PublicKey),
+    /// The peer proved a key on this session, but not the one pinned for its username: only liveness
+    /// (`mc.ping`/`mc.pong`) passes, everything else is held until the user accepts or rejects the key.
+    KeyChanged(PublicKey),
     /// No handshake on this link (the peer does not do it, or we have no fingerprints): unverified.
     Plain,
 }
@@ -50,6 +57,14 @@ struct GateLink {
     phase: Phase,
     held_in: Vec<Value>,
     held_out: Vec<Value>,
+}
+
+/// A held link the user let through: frames for the chat node, then frames for the peer.
+#[derive(Debug, PartialEq)]
+pub struct Released {
+    pub link: LinkId,
+    pub to_chat: Vec<Value>,
+    pub send: Vec<Value>,
 }
 
 /// What the worker must do with one inbound frame.
@@ -73,13 +88,16 @@ pub struct AuthGate {
     our_peer_id: String,
     contacts: ContactBook,
     links: BTreeMap<LinkId, GateLink>,
+    /// Links refused here that the engine has not reported closed yet: whatever still arrives on them,
+    /// or is sent to them, is dropped.
+    refused: BTreeSet<LinkId>,
 }
 
 impl AuthGate {
     /// Without an identity every link is unverified (an account made before identities existed, until it
     /// gets one).
     pub fn new(identity: Option<Identity>, our_peer_id: String, contacts: ContactBook) -> AuthGate {
-        AuthGate { identity, our_peer_id, contacts, links: BTreeMap::new() }
+        AuthGate { identity, our_peer_id, contacts, links: BTreeMap::new(), refused: BTreeSet::new() }
     }
 
     pub fn contacts(&self) -> &ContactBook {
@@ -98,10 +116,12 @@ impl AuthGate {
     /// A new link. Returns a reason to close it when its descriptions carry no readable DTLS fingerprint:
     /// the remote one came through the signaling server, so that is what a tampering server would send.
     pub fn link_up(&mut self, info: &LinkInfo, random: [u8; 32]) -> Option<String> {
+        self.refused.remove(&info.link);
         let mut handshake = None;
         if let (Some(identity), Some(sessions)) = (self.identity.as_ref(), info.sessions.as_ref()) {
             let fingerprints = dtls_fingerprint(&sessions.local_sdp).and_then(|local| Ok((local, dtls_fingerprint(&sessions.remote_sdp)?)));
             let Ok((local_fingerprint, remote_fingerprint)) = fingerprints else {
+                self.refused.insert(info.link.clone());
                 return Some("The connection offered no readable DTLS fingerprint; multichat did not connect.".to_owned());
             };
             let context = LinkContext {
@@ -143,18 +163,29 @@ impl AuthGate {
             .into_iter()
             .filter_map(|link| {
                 let gate = self.links.remove(&link)?;
-                let reason = "The connection could not be verified in time: the other side never proved its key. multichat did not connect.";
-                Some((link, gate.peer_id, reason.to_owned()))
+                self.refused.insert(link.clone());
+                let who = Username::from_peer_id(&gate.peer_id).map_or_else(|| gate.peer_id.clone(), |it| it.to_string());
+                let replayed = gate.handshake.as_ref().is_some_and(Handshake::saw_foreign_proof);
+                let reason = if replayed {
+                    format!("Could not verify the connection with {who}: the other side sent a proof of identity recorded on another connection, so someone may be replaying an old handshake. multichat refused it, and nothing was sent over it.")
+                } else {
+                    format!("Could not verify the connection with {who}: the other side never proved its identity key. multichat refused it, and nothing was sent over it.")
+                };
+                Some((link, gate.peer_id, reason))
             })
             .collect()
     }
 
     pub fn link_down(&mut self, link: &str) {
         self.links.remove(link);
+        self.refused.remove(link);
     }
 
     /// A frame the chat node wants to send: returns what to send now (our hellos carry `auth`).
     pub fn outbound(&mut self, link: &str, mut frame: Value) -> Vec<Value> {
+        if self.refused.contains(link) {
+            return Vec::new();
+        }
         let Some(gate) = self.links.get_mut(link) else { return vec![frame] };
         if frame_type(&frame) == Some(HELLO) {
             if let (Some(handshake), Some(object)) = (&gate.handshake, frame.as_object_mut()) {
@@ -162,7 +193,12 @@ impl AuthGate {
             }
             return vec![frame];
         }
-        if gate.phase == Phase::AwaitingProof {
+        let held = match gate.phase {
+            Phase::AwaitingProof => true,
+            Phase::KeyChanged(_) => !frame_type(&frame).is_some_and(|it| LIVENESS.contains(&it)),
+            Phase::Fresh | Phase::Verified(_) | Phase::Plain => false,
+        };
+        if held {
             hold(&mut gate.held_out, frame);
             return Vec::new();
         }
@@ -171,8 +207,18 @@ impl AuthGate {
 
     /// A frame from the peer.
     pub fn inbound(&mut self, link: &str, frame: Value, now: Millis) -> Inbound {
+        if self.refused.contains(link) {
+            return Inbound::default();
+        }
         let passed = || Inbound { to_chat: vec![frame.clone()], ..Inbound::default() };
         let Some(gate) = self.links.get_mut(link) else { return passed() };
+        if let Phase::KeyChanged(_) = gate.phase {
+            if frame_type(&frame).is_some_and(|it| LIVENESS.contains(&it)) {
+                return passed();
+            }
+            hold(&mut gate.held_in, frame);
+            return Inbound::default();
+        }
         let Some(handshake) = gate.handshake.as_mut() else { return passed() };
         let step = match frame_type(&frame) {
             Some(HELLO) => handshake.handle_hello(frame.get("auth").filter(|it| !it.is_null())),
@@ -185,7 +231,10 @@ impl AuthGate {
         };
         let is_hello = frame_type(&frame) == Some(HELLO);
         match step {
-            Err(err) => self.fail(link, err.to_string()),
+            Err(err) => {
+                let who = Username::from_peer_id(&gate.peer_id).map_or_else(|| gate.peer_id.clone(), |it| it.to_string());
+                self.fail(link, format!("Could not verify the connection with {who}: {err}. multichat refused it, and nothing was sent over it."))
+            }
             Ok(Step::Verified(key)) => self.verified(link, key, now),
             Ok(Step::Send { proof, .. }) if is_hello => {
                 gate.phase = Phase::AwaitingProof;
@@ -234,22 +283,60 @@ impl AuthGate {
                     warning: None,
                 }
             }
-            Observation::KeyChanged { .. } => {
-                let mut inbound = self.fail(
-                    link,
-                    format!(
-                        "{username}'s identity key is not the one you talked to before. Someone may be impersonating them; multichat did not connect. Compare safety numbers with them another way."
-                    ),
-                );
-                inbound.contacts_changed = true;
-                inbound
+            Observation::KeyChanged { new, .. } => {
+                // Held, not closed: it may be the contact on a new install, and only the user can tell.
+                let gate = self.links.get_mut(link).expect("checked above");
+                gate.phase = Phase::KeyChanged(new);
+                gate.awaiting_since = None;
+                Inbound { contacts_changed: true, ..Inbound::default() }
             }
             Observation::Rejected => self.fail(link, format!("{username} uses a key you rejected; multichat did not connect.")),
         }
     }
 
+    /// True while a link to `peer_id` is held because it proved a key the user has not accepted yet.
+    pub fn held(&self, peer_id: &str) -> bool {
+        self.links.values().any(|it| it.peer_id == peer_id && matches!(it.phase, Phase::KeyChanged(_)))
+    }
+
+    /// The user accepts `username`'s new `key`: it is pinned, and every link held for it is released:
+    /// what it held goes to the chat node and to the peer, in order.
+    pub fn accept_new_key(&mut self, username: &Username, key: &PublicKey, now: Millis) -> Result<Vec<Released>, ContactError> {
+        self.contacts.accept_new_key(username, key, now)?;
+        let peer_id = username.peer_id();
+        let released = self
+            .links
+            .iter_mut()
+            .filter(|(_, it)| it.peer_id == peer_id && it.phase == Phase::KeyChanged(*key))
+            .map(|(link, it)| {
+                it.phase = Phase::Verified(*key);
+                Released { link: link.clone(), to_chat: std::mem::take(&mut it.held_in), send: std::mem::take(&mut it.held_out) }
+            })
+            .collect();
+        Ok(released)
+    }
+
+    /// The user rejects `username`'s new `key`: it is refused from now on, and every link held for it is
+    /// dropped with what it held. Returns those links, to be closed.
+    pub fn reject_new_key(&mut self, username: &Username, key: &PublicKey) -> Result<Vec<LinkId>, ContactError> {
+        self.contacts.reject_new_key(username, key)?;
+        let peer_id = username.peer_id();
+        let rejected: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, it)| it.peer_id == peer_id && it.phase == Phase::KeyChanged(*key))
+            .map(|(link, _)| link.clone())
+            .collect();
+        for link in &rejected {
+            self.links.remove(link);
+            self.refused.insert(link.clone());
+        }
+        Ok(rejected)
+    }
+
     fn fail(&mut self, link: &str, reason: String) -> Inbound {
         let peer_id = self.links.remove(link).map(|it| it.peer_id).unwrap_or_default();
+        self.refused.insert(link.to_owned());
         Inbound { close: Some((peer_id, reason)), ..Inbound::default() }
     }
 }

@@ -35,6 +35,12 @@ pub enum Request {
     /// The user compared this safety number with `username` out of band: mark their key verified. The
     /// number shown is sent back, so a key that changed meanwhile is not verified by mistake.
     MarkVerified { username: String, safety_number: String },
+    /// `username` proved a new identity key and the user accepts it: it is pinned and what was held is
+    /// released. The new key's safety number as shown is sent back, so only that key is accepted.
+    AcceptNewKey { username: String, safety_number: String },
+    /// The user refuses `username`'s new identity key: held messages are dropped, and that key is refused
+    /// from now on.
+    RejectNewKey { username: String, safety_number: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -88,6 +94,10 @@ pub struct MemberSummary {
     /// Why we could not reach this member lately (written for people), while they are offline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The member proved an identity key other than the pinned one: the safety number with the new key.
+    /// Messages from it are held until the user accepts or rejects it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_key_safety_number: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -80,6 +80,14 @@ pub struct Handled {
     pub arrivals: Vec<Arrival>,
 }
 
+/// What the view says about a member's key.
+#[derive(Default)]
+struct Trust {
+    safety_number: Option<String>,
+    verified: bool,
+    new_key_safety_number: Option<String>,
+}
+
 /// An incoming message worth a notification.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Arrival {
@@ -294,6 +302,8 @@ impl WorkerModel {
                 Err(_) => refuse("That conversation does not exist".to_owned()),
             },
             Request::MarkVerified { username, safety_number: shown } => self.mark_verified(&username, &shown),
+            Request::AcceptNewKey { username, safety_number: shown } => self.decide_new_key(now, &username, &shown, true),
+            Request::RejectNewKey { username, safety_number: shown } => self.decide_new_key(now, &username, &shown, false),
         };
         self.finish(now, &mut handled);
         handled
@@ -301,7 +311,7 @@ impl WorkerModel {
 
     fn mark_verified(&mut self, username: &str, shown: &str) -> Handled {
         let Ok(user) = Username::parse(username) else { return refuse("That is not a username".to_owned()) };
-        let (current, _) = self.trust(&user);
+        let current = self.trust(&user).safety_number;
         if current.as_deref() != Some(shown) {
             return refuse(format!("{user}'s key changed since that safety number was shown; compare the new one"));
         }
@@ -317,6 +327,61 @@ impl WorkerModel {
         }
         let write = StorageWrite::Set { key: contacts_key(&account.username), value: gate.contacts().to_value() };
         self.changed(vec![write])
+    }
+
+    /// The user's decision about the new key `username` proved, whose safety number they were shown.
+    fn decide_new_key(&mut self, now: Millis, username: &str, shown: &str, accept: bool) -> Handled {
+        let Ok(user) = Username::parse(username) else { return refuse(format!("{username} is not a valid username")) };
+        if self.contacts_read_only {
+            return refuse("Your list of known contacts' keys is damaged, so it cannot be changed".to_owned());
+        }
+        let Some(pending) = self.gate.as_ref().and_then(|gate| gate.contacts().get(&user)).and_then(|it| it.pending_key.as_ref()).map(|it| it.key) else {
+            return refuse(format!("{user} has no new key waiting for your decision"));
+        };
+        if self.new_key_safety_number(&pending).as_deref() != Some(shown) {
+            return refuse(format!("{user}'s key changed again since it was shown; please look at the new safety number"));
+        }
+        let (Some(gate), Some(account)) = (self.gate.as_mut(), self.loaded.account.as_ref()) else {
+            return refuse("Please sign in first".to_owned());
+        };
+        let key = contacts_key(&account.username);
+        if accept {
+            let released = match gate.accept_new_key(&user, &pending, now) {
+                Ok(released) => released,
+                Err(err) => return refuse(err.to_string()),
+            };
+            let write = StorageWrite::Set { key, value: gate.contacts().to_value() };
+            let mut handled = self.changed(vec![write]);
+            self.warnings.remove(&user.peer_id());
+            for released in released {
+                for frame in released.to_chat {
+                    self.chat_input(now, Input::Frame { link: released.link.clone(), frame }, &mut handled);
+                }
+                for frame in released.send {
+                    handled.to_engine.push(WorkerToEngine::Send { link: released.link.clone(), frame });
+                }
+            }
+            handled
+        } else {
+            let closed = match gate.reject_new_key(&user, &pending) {
+                Ok(closed) => closed,
+                Err(err) => return refuse(err.to_string()),
+            };
+            let write = StorageWrite::Set { key, value: gate.contacts().to_value() };
+            let mut handled = self.changed(vec![write]);
+            self.unreachable.insert(user.peer_id(), format!("You rejected {user}'s new identity key; multichat will not connect with it."));
+            for link in closed {
+                handled.to_engine.push(WorkerToEngine::Close { link: link.clone() });
+                self.chat_input(now, Input::LinkDown { link }, &mut handled);
+            }
+            handled
+        }
+    }
+
+    /// The safety number of our key and `key` (cached: each costs 5,200 SHA-512 rounds).
+    fn new_key_safety_number(&self, key: &PublicKey) -> Option<String> {
+        let identity = self.identity.as_ref()?;
+        Some(self.safety_numbers.borrow_mut().entry(*key).or_insert_with(|| safety_number(&identity.public_key(), key)).clone())
     }
 
     /// Runs a chat command; with `select`, shows the room it returns.
@@ -416,17 +481,15 @@ impl WorkerModel {
         }
     }
 
-    /// The safety number with `user` (for their pinned key) and whether the user verified it.
-    fn trust(&self, user: &Username) -> (Option<String>, bool) {
-        let (Some(identity), Some(gate)) = (self.identity.as_ref(), self.gate.as_ref()) else { return (None, false) };
-        let Some(contact) = gate.contacts().get(user) else { return (None, false) };
-        let number = self
-            .safety_numbers
-            .borrow_mut()
-            .entry(contact.key)
-            .or_insert_with(|| safety_number(&identity.public_key(), &contact.key))
-            .clone();
-        (Some(number), contact.state == TrustState::Verified)
+    /// How far `user` is trusted: the safety number with their pinned key, whether the user verified it, and
+    /// the safety number with a new key they proved that waits for the user's decision.
+    fn trust(&self, user: &Username) -> Trust {
+        let Some(contact) = self.gate.as_ref().and_then(|gate| gate.contacts().get(user)) else { return Trust::default() };
+        Trust {
+            safety_number: self.new_key_safety_number(&contact.key),
+            verified: contact.state == TrustState::Verified,
+            new_key_safety_number: contact.pending_key.as_ref().and_then(|it| self.new_key_safety_number(&it.key)),
+        }
     }
 
     /// Closes a link the gate refused before the chat node ever saw it, and shows why on its member.
@@ -608,7 +671,7 @@ fn summary(
     unreachable: &BTreeMap<String, String>,
     warnings: &BTreeMap<String, String>,
     gate: Option<&AuthGate>,
-    trust: &dyn Fn(&Username) -> (Option<String>, bool),
+    trust: &dyn Fn(&Username) -> Trust,
 ) -> RoomSummary {
     RoomSummary {
         id: room.id.as_str().to_owned(),
@@ -617,15 +680,19 @@ fn summary(
         members: room
             .members
             .iter()
-            .map(|it| MemberSummary {
-                username: it.username.to_string(),
-                online: it.online,
-                authenticated: gate.is_some_and(|gate| gate.authenticated(&it.username.peer_id())),
-                safety_number: trust(&it.username).0,
-                verified: trust(&it.username).1,
-                problem: warnings.get(&it.username.peer_id()).cloned().or_else(|| {
-                    if it.online { None } else { unreachable.get(&it.username.peer_id()).cloned() }
-                }),
+            .map(|it| {
+                let trust = trust(&it.username);
+                MemberSummary {
+                    username: it.username.to_string(),
+                    online: it.online,
+                    authenticated: gate.is_some_and(|gate| gate.authenticated(&it.username.peer_id())),
+                    safety_number: trust.safety_number,
+                    verified: trust.verified,
+                    problem: warnings.get(&it.username.peer_id()).cloned().or_else(|| {
+                        if it.online { None } else { unreachable.get(&it.username.peer_id()).cloned() }
+                    }),
+                    new_key_safety_number: trust.new_key_safety_number,
+                }
             })
             .collect(),
         unread: room.unread,

@@ -1,7 +1,8 @@
 //! The identity gate between links and the chat node: an honest pair authenticates and then chats; a
-//! relaying middle is refused at both ends and never sees a chat frame; a changed key is refused with a
-//! warning; a peer without the handshake passes unverified.
+//! relaying middle is refused at both ends and never sees a chat frame; a changed key is held until the user
+//! accepts or rejects it; a peer without the handshake passes unverified.
 
+use multichat_core::account::Username;
 use multichat_core::auth_gate::AuthGate;
 use multichat_core::bridge::{LinkInfo, SessionPair};
 use multichat_core::identity::{ContactBook, Identity};
@@ -80,24 +81,87 @@ fn a_relaying_middle_is_refused_at_both_ends_and_reads_nothing() {
     assert!(alice_reason.contains("intercept"), "{alice_reason}");
     assert!(bob_reason.contains("intercept"), "{bob_reason}");
     assert!(at_bob.send.is_empty() && at_bob.to_chat.is_empty(), "nothing held is released to the middle");
+    // Until the engine reports the refused link closed, nothing more crosses it either way.
+    assert!(bob.inbound("dc_1", json!({"type": "chat", "chat": {}}), Millis(6)).to_chat.is_empty());
+    assert!(bob.outbound("dc_1", json!({"type": "mc.sync"})).is_empty());
     assert!(!alice.authenticated("secure-p2p-multichat-bob"));
 }
 
-#[test]
-fn a_changed_key_for_a_known_username_is_refused_with_a_warning() {
+/// Alice, who pinned bob's key, meets someone proving another key for "bob" (an impostor while bob is
+/// offline, or bob on a new install) over an honest DTLS session. Returns alice's gate and the other side's.
+fn meet_changed_key() -> (AuthGate, AuthGate, multichat_core::auth_gate::Inbound) {
     let (mut alice, mut bob) = (gate("alice", 1), gate("bob", 2));
     alice.link_up(&info("bob", true, 10, 20), [7; 32]);
     bob.link_up(&info("alice", false, 20, 10), [8; 32]);
     greet(&mut alice, &mut bob);
-    // Later someone else claims "bob" (while bob is offline) with another key, over an honest DTLS session.
     let contacts = alice.contacts().clone();
     let mut alice = AuthGate::new(Some(Identity::from_seed([1; 32])), "secure-p2p-multichat-alice".into(), contacts);
-    let mut impostor = gate("bob", 66);
+    let mut other = gate("bob", 66);
     alice.link_up(&info("bob", true, 11, 40), [9; 32]);
-    impostor.link_up(&info("alice", false, 40, 11), [10; 32]);
-    let (at_alice, _) = greet(&mut alice, &mut impostor);
-    let (_, reason) = at_alice.close.expect("alice refuses the changed key");
-    assert!(reason.contains("not the one you talked to before"), "{reason}");
+    other.link_up(&info("alice", false, 40, 11), [10; 32]);
+    let (at_alice, _) = greet(&mut alice, &mut other);
+    (alice, other, at_alice)
+}
+
+fn bob() -> Username {
+    Username::parse("bob").unwrap()
+}
+
+#[test]
+fn a_changed_key_for_a_known_username_is_held_until_the_user_decides() {
+    let (mut alice, _other, at_alice) = meet_changed_key();
+    assert_eq!(at_alice.close, None, "held, not refused: only the user can tell a new install from an impostor");
+    assert!(at_alice.contacts_changed, "the new key is stored as pending");
+    assert!(at_alice.to_chat.is_empty(), "what the other side sent while unproved stays held: {:?}", at_alice.to_chat);
+    let contact = alice.contacts().get(&bob()).unwrap();
+    assert_eq!(contact.key, Identity::from_seed([2; 32]).public_key(), "the pinned key is unchanged");
+    assert_eq!(contact.pending_key.as_ref().unwrap().key, Identity::from_seed([66; 32]).public_key());
+    assert!(alice.held("secure-p2p-multichat-bob"));
+    assert!(!alice.authenticated("secure-p2p-multichat-bob"), "a held link is not shown as authenticated");
+    // Chat stays held both ways; liveness passes, so the link is not dropped for silence meanwhile.
+    assert!(alice.inbound("dc_1", json!({"type": "chat", "chat": {"text": "it is me"}}), Millis(6)).to_chat.is_empty());
+    assert!(alice.outbound("dc_1", json!({"type": "mc.sync"})).is_empty());
+    assert_eq!(alice.inbound("dc_1", json!({"type": "mc.ping", "n": 1}), Millis(7)).to_chat.len(), 1);
+    assert_eq!(alice.outbound("dc_1", json!({"type": "mc.pong", "n": 1})).len(), 1);
+}
+
+#[test]
+fn accepting_a_changed_key_pins_it_and_releases_what_was_held_in_order() {
+    let (mut alice, _other, _) = meet_changed_key();
+    alice.inbound("dc_1", json!({"type": "chat", "n": 1}), Millis(6));
+    alice.inbound("dc_1", json!({"type": "chat", "n": 2}), Millis(7));
+    alice.outbound("dc_1", json!({"type": "mc.sync"}));
+    let new_key = Identity::from_seed([66; 32]).public_key();
+    let released = alice.accept_new_key(&bob(), &new_key, Millis(8)).unwrap();
+    assert_eq!(released.len(), 1);
+    let n: Vec<i64> = released[0].to_chat.iter().filter_map(|it| it["n"].as_i64()).collect();
+    assert_eq!(n, [1, 2], "held frames reach the chat node in order");
+    assert_eq!(released[0].send, vec![json!({"type": "mc.sync"})]);
+    assert_eq!(alice.contacts().get(&bob()).unwrap().key, new_key);
+    assert!(alice.authenticated("secure-p2p-multichat-bob"));
+    assert_eq!(alice.inbound("dc_1", json!({"type": "chat"}), Millis(9)).to_chat.len(), 1, "and chat flows");
+    // Accepting a key that is not the one waiting is refused.
+    assert!(alice.accept_new_key(&bob(), &Identity::from_seed([67; 32]).public_key(), Millis(10)).is_err());
+}
+
+#[test]
+fn rejecting_a_changed_key_drops_what_was_held_and_refuses_it_from_then_on() {
+    let (mut alice, _other, _) = meet_changed_key();
+    alice.inbound("dc_1", json!({"type": "chat", "n": 1}), Millis(6));
+    let new_key = Identity::from_seed([66; 32]).public_key();
+    let closed = alice.reject_new_key(&bob(), &new_key).unwrap();
+    assert_eq!(closed, vec!["dc_1".to_owned()]);
+    assert!(!alice.held("secure-p2p-multichat-bob"));
+    assert_eq!(alice.contacts().get(&bob()).unwrap().key, Identity::from_seed([2; 32]).public_key(), "the old key stays pinned");
+    // The same key again, on a new link: refused at once, without asking again.
+    let contacts = alice.contacts().clone();
+    let mut alice = AuthGate::new(Some(Identity::from_seed([1; 32])), "secure-p2p-multichat-alice".into(), contacts);
+    let mut other = gate("bob", 66);
+    alice.link_up(&info("bob", true, 12, 41), [11; 32]);
+    other.link_up(&info("alice", false, 41, 12), [12; 32]);
+    let (at_alice, _) = greet(&mut alice, &mut other);
+    let (_, reason) = at_alice.close.expect("a rejected key is refused");
+    assert!(reason.contains("rejected"), "{reason}");
 }
 
 #[test]
@@ -124,11 +188,11 @@ fn a_peer_that_never_proves_its_key_is_dropped_in_time() {
     let [hello_b] = bob.outbound("dc_1", hello("bob")).try_into().unwrap();
     alice.inbound("dc_1", hello_b, Millis(1_000));
     // The proof never comes.
-    assert_eq!(alice.poll_timeout(), Some(Millis(11_000)));
-    assert!(alice.handle_timeout(Millis(10_999)).is_empty());
-    let expired = alice.handle_timeout(Millis(11_000));
+    assert_eq!(alice.poll_timeout(), Some(Millis(9_000)));
+    assert!(alice.handle_timeout(Millis(8_999)).is_empty());
+    let expired = alice.handle_timeout(Millis(9_000));
     assert_eq!(expired.len(), 1);
-    assert!(expired[0].2.contains("never proved its key"), "{}", expired[0].2);
+    assert!(expired[0].2.contains("never proved its identity key"), "{}", expired[0].2);
     assert_eq!(alice.poll_timeout(), None);
 }
 
@@ -162,4 +226,34 @@ fn a_known_contact_without_the_handshake_is_a_warned_downgrade() {
     // A stranger without the handshake is simply unverified.
     alice.link_up(&info("carl", true, 13, 23), [9; 32]);
     assert_eq!(alice.inbound("dc_1", hello("carl"), Millis(11)).warning, None);
+}
+
+#[test]
+fn a_handshake_replayed_from_another_connection_never_verifies_and_is_named() {
+    // Mallory recorded bob's hello and proof on an earlier connection with alice ...
+    let (mut alice, mut bob) = (gate("alice", 1), gate("bob", 2));
+    alice.link_up(&info("bob", true, 10, 20), [7; 32]);
+    bob.link_up(&info("alice", false, 20, 10), [8; 32]);
+    let [recorded_hello] = bob.outbound("dc_1", hello("bob")).try_into().unwrap();
+    let at_bob = bob.inbound("dc_1", alice.outbound("dc_1", hello("alice")).remove(0), Millis(1));
+    let [recorded_proof] = at_bob.send.try_into().unwrap();
+    alice.inbound("dc_1", recorded_hello.clone(), Millis(1));
+    assert!(alice.inbound("dc_1", recorded_proof.clone(), Millis(2)).close.is_none());
+    assert!(alice.authenticated("secure-p2p-multichat-bob"));
+
+    // ... and plays them back later, posing as bob (offline) on a session of her own.
+    let contacts = alice.contacts().clone();
+    let mut alice = AuthGate::new(Some(Identity::from_seed([1; 32])), "secure-p2p-multichat-alice".into(), contacts);
+    alice.link_up(&info("bob", true, 11, 50), [9; 32]);
+    alice.outbound("dc_1", hello("alice"));
+    let at_alice = alice.inbound("dc_1", recorded_hello, Millis(10_000));
+    assert_eq!(at_alice.send.len(), 1, "alice answers the hello with her own proof");
+    let at_alice = alice.inbound("dc_1", recorded_proof, Millis(10_001));
+    assert!(at_alice.to_chat.is_empty() && at_alice.send.is_empty());
+    let at_alice = alice.inbound("dc_1", json!({"type": "chat", "chat": {"message": "replayed"}}), Millis(10_002));
+    assert!(at_alice.to_chat.is_empty(), "nothing from the replayer reaches the chat");
+    assert!(!alice.authenticated("secure-p2p-multichat-bob"));
+    let expired = alice.handle_timeout(Millis(18_000));
+    assert_eq!(expired.len(), 1, "the link is dropped when no proof for this connection comes");
+    assert!(expired[0].2.contains("replaying an old handshake"), "{}", expired[0].2);
 }

@@ -163,6 +163,7 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
     }
     let problems: Vec<MemberSummary> = members.iter().filter(|it| it.problem.is_some()).cloned().collect();
     let numbers: Vec<MemberSummary> = members.iter().filter(|it| it.safety_number.is_some()).cloned().collect();
+    let key_changes: Vec<MemberSummary> = members.iter().filter(|it| it.new_key_safety_number.is_some()).cloned().collect();
     rsx! {
         ul { class: "members", aria_label: "Members",
             for member in members {
@@ -176,7 +177,9 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
                     if member.verified {
                         span { class: "auth verified", title: "You compared safety numbers with them", "· verified" }
                     }
-                    if member.online {
+                    if member.new_key_safety_number.is_some() {
+                        span { class: "auth warning", title: "They proved a different identity key than before; their messages are held", "· key changed" }
+                    } else if member.online {
                         if member.authenticated {
                             span { class: "auth verified", title: "Their identity key was checked on this very connection: no one is in the middle", "· authenticated" }
                         } else {
@@ -185,6 +188,9 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
                     }
                 }
             }
+        }
+        for member in key_changes {
+            KeyChangeAlert { key: "key-change-{member.username}", username: member.username.clone(), new_safety_number: member.new_key_safety_number.clone().unwrap_or_default() }
         }
         for member in numbers {
             details { key: "safety-{member.username}", class: "safety",
@@ -210,6 +216,35 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
                 if !member.online {
                     " Messages wait and are sent when they are back."
                 }
+            }
+        }
+    }
+}
+
+/// The loud warning for a member who proved a key other than the pinned one. Their messages are held until
+/// the user decides here.
+#[component]
+fn KeyChangeAlert(username: String, new_safety_number: String) -> Element {
+    let ui = use_ui();
+    let decide = |accept: bool| {
+        let (username, safety_number) = (username.clone(), new_safety_number.clone());
+        move |_| {
+            let (username, safety_number) = (username.clone(), safety_number.clone());
+            ui.send(if accept { Request::AcceptNewKey { username, safety_number } } else { Request::RejectNewKey { username, safety_number } })
+        }
+    };
+    rsx! {
+        section { class: "key-change", role: "alert", aria_label: "{username}'s identity key changed",
+            p { strong { "{username}'s identity key changed." } }
+            p {
+                "This happens when {username} reinstalls multichat or moves to another browser, but it is also what someone "
+                "impersonating {username} looks like. Their messages are held until you decide."
+            }
+            p { "Compare the new safety number with {username} in person or on a call before you accept it:" }
+            p { class: "safety-number", aria_label: "New safety number with {username}", "{new_safety_number}" }
+            div { class: "row",
+                button { r#type: "button", onclick: decide(true), "Accept {username}'s new key" }
+                button { r#type: "button", class: "danger", onclick: decide(false), "Reject {username}'s new key" }
             }
         }
     }

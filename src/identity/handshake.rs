@@ -55,8 +55,11 @@ pub const PROOF_TYPE: &str = "mc.auth.proof";
 /// The first field of every signed transcript.
 pub const TRANSCRIPT_DOMAIN: &str = "multichat-auth-v1";
 /// A suggested limit for the caller: a peer that offered `auth` and has not proved itself this long after
-/// its hello should be treated as failed.
-pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// its hello should be treated as failed. Shorter than the chat layer's 9 s silence limit, so the user
+/// hears why such a link was dropped instead of only that the peer stopped responding.
+pub const HANDSHAKE_TIMEOUT_MS: u64 = 8_000;
+/// How many earlier rounds of ours a late proof is recognised for (one crossing a new hello on the wire).
+const STALE_ROUNDS_REMEMBERED: u64 = 4;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HandshakeError {
@@ -76,9 +79,9 @@ pub enum HandshakeError {
     UnexpectedProof,
     #[error("the peer sent back our own handshake nonce: someone may be intercepting this connection")]
     ReflectedNonce,
-    #[error("This contact sees a different connection than we do: someone may be intercepting this connection")]
+    #[error("they see a different encrypted session than we do, so someone (perhaps the signaling server) may be intercepting this connection")]
     FingerprintMismatch,
-    #[error("This contact's proof of identity does not match this connection: someone may be intercepting this connection")]
+    #[error("their proof of identity does not match this encrypted session, so someone may be intercepting this connection or replaying an old one")]
     BadSignature,
 }
 
@@ -86,7 +89,12 @@ impl HandshakeError {
     /// Whether the failure points at someone in the middle (rather than a broken or buggy peer). Either
     /// way the link must be closed.
     pub fn is_possible_interception(&self) -> bool {
-        matches!(self, HandshakeError::FingerprintMismatch | HandshakeError::BadSignature | HandshakeError::ReflectedNonce)
+        matches!(
+            self,
+            HandshakeError::FingerprintMismatch
+                | HandshakeError::BadSignature
+                | HandshakeError::ReflectedNonce
+        )
     }
 }
 
@@ -187,6 +195,8 @@ pub struct Handshake {
     heard_hello: bool,
     their: Option<(PublicKey, Nonce)>,
     state: HandshakeState,
+    /// A proof for a nonce we never sent on this link arrived (a replay, most likely).
+    foreign_proof: bool,
 }
 
 impl Handshake {
@@ -202,7 +212,14 @@ impl Handshake {
             heard_hello: false,
             their: None,
             state: HandshakeState::AwaitingHello,
+            foreign_proof: false,
         }
+    }
+
+    /// True once a proof made for a nonce we never sent on this link arrived: if no valid proof follows,
+    /// someone is probably replaying a handshake recorded on another connection.
+    pub fn saw_foreign_proof(&self) -> bool {
+        self.foreign_proof
     }
 
     pub fn state(&self) -> &HandshakeState {
@@ -268,7 +285,12 @@ impl Handshake {
         }
         let proof = parse_proof(frame).map_err(|err| self.fail(err))?;
         if proof.for_nonce != self.our_nonce {
-            // Made for an earlier round of ours: it proves nothing now, and it is no attack either.
+            // It proves nothing now. Made for an earlier round of ours on this link, it is no attack either;
+            // made for a nonce we never sent here, it is a replay, or one in flight across a restart of ours.
+            // Only the missing proof for this round decides (the caller's timeout); this is remembered for
+            // the reason given then.
+            let earlier = (self.round.saturating_sub(STALE_ROUNDS_REMEMBERED)..self.round).any(|round| derive_nonce(&self.seed, round) == proof.for_nonce);
+            self.foreign_proof |= !earlier;
             return Ok(Step::Nothing);
         }
         let their_key = match &self.state {
@@ -507,6 +529,7 @@ mod tests {
         stale["for"] = json!("00".repeat(32));
         assert_eq!(alice.handle_proof(&stale), Ok(Step::Nothing));
         assert_eq!(alice.state(), &HandshakeState::AwaitingHello);
+        assert!(alice.saw_foreign_proof(), "a proof for a nonce alice never sent is remembered");
     }
 
     #[test]
