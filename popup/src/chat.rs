@@ -82,12 +82,18 @@ fn RoomButton(room: RoomSummary) -> Element {
     let presence = presence_text(&room);
     let unread = (room.unread > 0).then(|| format!("{} unread", room.unread));
     let any_online = room.members.iter().any(|member| member.online);
+    // A changed key holds that member's messages until the user decides: say so before opening the room.
+    let key_changed: Vec<&str> = room.members.iter().filter(|it| it.new_key_safety_number.is_some()).map(|it| it.username.as_str()).collect();
+    let key_notice = (!key_changed.is_empty()).then(|| format!("identity key changed: {}", key_changed.join(", ")));
     // The accessible name starts with the title, so the list can be searched by name (and is by tests);
     // the visible parts are laid out separately, which would otherwise run their words together.
-    let label = match &unread {
+    let mut label = match &unread {
         Some(unread) => format!("{}, {unread}, {presence}", room.title),
         None => format!("{}, {presence}", room.title),
     };
+    if let Some(notice) = &key_notice {
+        label = format!("{label}, {notice}");
+    }
     let id = room.id.clone();
     rsx! {
         button {
@@ -98,6 +104,9 @@ fn RoomButton(room: RoomSummary) -> Element {
             span { class: "room-text",
                 span { class: "room-title", "{room.title}" }
                 span { class: "room-presence", "{presence}" }
+                if let Some(notice) = key_notice {
+                    span { class: "room-warning", "⚠ {notice}" }
+                }
             }
             if let Some(when) = short_time(room.last_activity) {
                 span { class: "room-time", "{when}" }
