@@ -81,6 +81,9 @@ pub struct Inbound {
     /// A known contact came without the handshake: chat goes on, unverified, with this warning on the
     /// member (the peer's PeerJS id, and the text).
     pub warning: Option<(String, String)>,
+    /// This username just proved a key other than the pinned one, for the first time since the user last
+    /// decided: worth telling the user even when no popup is open.
+    pub new_key_from: Option<Username>,
 }
 
 pub struct AuthGate {
@@ -270,6 +273,7 @@ impl AuthGate {
         let Some(username) = Username::from_peer_id(&peer_id) else {
             return self.fail(link, format!("{peer_id} is not a multichat user"));
         };
+        let pending_before = self.contacts.get(&username).and_then(|it| it.pending_key.as_ref()).map(|it| it.key);
         match self.contacts.observe(&username, key, now) {
             Observation::NewPinned | Observation::Known | Observation::Verified => {
                 let gate = self.links.get_mut(link).expect("checked above");
@@ -281,6 +285,7 @@ impl AuthGate {
                     close: None,
                     contacts_changed: true,
                     warning: None,
+                    new_key_from: None,
                 }
             }
             Observation::KeyChanged { new, .. } => {
@@ -288,7 +293,8 @@ impl AuthGate {
                 let gate = self.links.get_mut(link).expect("checked above");
                 gate.phase = Phase::KeyChanged(new);
                 gate.awaiting_since = None;
-                Inbound { contacts_changed: true, ..Inbound::default() }
+                let first_time = pending_before != Some(new);
+                Inbound { contacts_changed: true, new_key_from: first_time.then_some(username), ..Inbound::default() }
             }
             Observation::Rejected => self.fail(link, format!("{username} uses a key you rejected; multichat did not connect.")),
         }

@@ -473,6 +473,11 @@ impl WorkerModel {
         if let Some((peer_id, text)) = inbound.warning {
             self.warnings.insert(peer_id, text);
         }
+        if let Some(user) = inbound.new_key_from.filter(|_| !self.popup_open) {
+            let title = format!("{user}'s identity key changed");
+            let text = format!("Open multichat to accept or reject it. Until then, messages from {user} are held.");
+            handled.arrivals.push(Arrival { sender: title.clone(), text, room_title: title });
+        }
         for frame in inbound.to_chat {
             self.chat_input(now, Input::Frame { link: link.clone(), frame }, handled);
         }

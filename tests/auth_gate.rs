@@ -112,6 +112,7 @@ fn a_changed_key_for_a_known_username_is_held_until_the_user_decides() {
     let (mut alice, _other, at_alice) = meet_changed_key();
     assert_eq!(at_alice.close, None, "held, not refused: only the user can tell a new install from an impostor");
     assert!(at_alice.contacts_changed, "the new key is stored as pending");
+    assert_eq!(at_alice.new_key_from, Some(bob()), "the user is told, even with no popup open");
     assert!(at_alice.to_chat.is_empty(), "what the other side sent while unproved stays held: {:?}", at_alice.to_chat);
     let contact = alice.contacts().get(&bob()).unwrap();
     assert_eq!(contact.key, Identity::from_seed([2; 32]).public_key(), "the pinned key is unchanged");
