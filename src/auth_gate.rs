@@ -255,12 +255,7 @@ impl AuthGate {
                 // A contact that proved a key before and now does not: a server may have stripped it.
                 let warning = Username::from_peer_id(&peer_id)
                     .filter(|user| matches!(self.contacts.observe_unauthenticated(user), Unauthenticated::Downgrade { .. }))
-                    .map(|user| {
-                        let text = format!(
-                            "{user} proved their identity key before, but this connection does not. Someone may be in the middle; do not share secrets until it is authenticated again."
-                        );
-                        (peer_id, text)
-                    });
+                    .map(|user| (peer_id, downgrade_warning(&user)));
                 Inbound { to_chat, send, warning, ..Inbound::default() }
             }
             Ok(Step::Nothing) if is_hello => passed(),
@@ -345,6 +340,13 @@ impl AuthGate {
         self.refused.insert(link.to_owned());
         Inbound { close: Some((peer_id, reason)), ..Inbound::default() }
     }
+}
+
+/// What the user is told about a contact who proved a key before and now chats without the handshake.
+pub fn downgrade_warning(user: &Username) -> String {
+    format!(
+        "{user} proved their identity key before, but this connection does not. Someone may be in the middle; do not share secrets until it is authenticated again."
+    )
 }
 
 fn frame_type(frame: &Value) -> Option<&str> {

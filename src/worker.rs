@@ -594,6 +594,13 @@ impl WorkerModel {
                     match event {
                         ChatEvent::MessageStored { room, id, incoming: true } => stored.push((room, id)),
                         ChatEvent::HistoryProblem(problem) => self.history_problems.push(problem.to_string()),
+                        // A known contact whose link never said hello (it acts as the original page): the
+                        // handshake may have been stripped by someone in the middle posing as that page.
+                        ChatEvent::PeerOnline { username, speaks_multichat: false }
+                            if self.gate.as_ref().is_some_and(|gate| gate.contacts().get(&username).is_some()) =>
+                        {
+                            self.warnings.insert(username.peer_id(), crate::auth_gate::downgrade_warning(&username));
+                        }
                         _ => {}
                     }
                 }

@@ -2,7 +2,7 @@
 //! account, and two workers chatting through a simulated engine link (each frame stored before it is
 //! acknowledged, history surviving a reload that reads only the keys it asks for).
 
-use multichat_core::bridge::{EngineStatus, EngineToWorker, LinkInfo, MessageState, Request, Response, WorkerToEngine};
+use multichat_core::bridge::{EngineStatus, EngineToWorker, LinkInfo, MessageState, Request, Response, SessionPair, WorkerToEngine};
 use multichat_core::settings::Settings;
 use multichat_core::storage::{Snapshot, StorageWrite};
 use multichat_core::time::Millis;
@@ -226,4 +226,108 @@ fn the_identity_key_is_made_once_per_install_and_kept_across_sign_out() {
     // Nothing is known about bob yet, so nothing can be marked verified.
     let refused = alice.request(Request::MarkVerified { username: "bob".into(), safety_number: "1".into() }, Millis(4));
     assert!(matches!(refused, Response::Error { .. }), "{refused:?}");
+}
+
+fn sdp_with_certificate(cert: u8) -> String {
+    let fingerprint: Vec<String> = (0..32).map(|i| format!("{:02X}", cert.wrapping_add(i))).collect();
+    format!("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\na=fingerprint:sha-256 {}\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n", fingerprint.join(":"))
+}
+
+/// A signed-in profile whose identity key is made from `seed`. Profiles draw their random bytes from a
+/// counter, so seeds far apart keep two profiles' handshake nonces apart (equal ones are refused as reflected).
+fn signed_in(name: &str, seed: u8) -> Profile {
+    let mut profile = Profile::new();
+    profile.random = seed.wrapping_sub(1);
+    profile.request(Request::SignIn { username: name.into() }, Millis(1));
+    profile.to_engine.clear();
+    profile
+}
+
+/// Brings up one data connection between `dialer` and `answerer` (each with its own DTLS certificate, as a
+/// real session has) and runs both workers until they are quiet.
+fn connect(dialer: &mut Profile, answerer: &mut Profile, link: &str, now: Millis) {
+    let metadata = dialer.to_engine.iter().find_map(|it| match it {
+        WorkerToEngine::Dial { metadata, .. } => Some(metadata.clone()),
+        _ => None,
+    });
+    dialer.to_engine.clear();
+    let (dialer_id, answerer_id) = (view(dialer).account.unwrap().peer_id, view(answerer).account.unwrap().peer_id);
+    let sessions = |local: u8, remote: u8| Some(SessionPair { local_sdp: sdp_with_certificate(local), remote_sdp: sdp_with_certificate(remote) });
+    let info = |peer_id: String, outgoing: bool, sessions| LinkInfo { link: link.into(), peer_id, metadata: metadata.clone().unwrap_or_default(), outgoing, sessions };
+    dialer.engine(EngineToWorker::LinkUp { info: info(answerer_id, true, sessions(10, 20)) }, now);
+    answerer.engine(EngineToWorker::LinkUp { info: info(dialer_id, false, sessions(20, 10)) }, now);
+    pump(dialer, answerer, link, now);
+}
+
+fn member(profile: &Profile, name: &str) -> multichat_core::bridge::MemberSummary {
+    let room = view(profile).open_room.expect("a conversation is open").room;
+    room.members.into_iter().find(|it| it.username == name).expect("a member of the open conversation")
+}
+
+#[test]
+fn a_changed_key_holds_messages_until_the_user_accepts_or_rejects_it() {
+    let mut alice = signed_in("alice", 1);
+    let mut bob = signed_in("bob", 50);
+    alice.request(Request::OpenDirect { username: "bob".into() }, Millis(10));
+    connect(&mut alice, &mut bob, "dc_1", Millis(20));
+    assert!(member(&alice, "bob").authenticated);
+
+    // "bob" again, from another install (another key): an impostor, or bob on a new laptop.
+    let mut new_bob = signed_in("bob", 100);
+    new_bob.request(Request::OpenDirect { username: "alice".into() }, Millis(30));
+    let room = view(&new_bob).open_room.unwrap().room.id;
+    new_bob.request(Request::SendText { room, text: "it is me".into() }, Millis(31));
+    alice.engine(EngineToWorker::LinkDown { link: "dc_1".into(), reason: "closed".into() }, Millis(32));
+    connect(&mut new_bob, &mut alice, "dc_2", Millis(40));
+    let bob_member = member(&alice, "bob");
+    let shown = bob_member.new_key_safety_number.clone().expect("the new key waits for alice's decision");
+    assert_ne!(Some(&shown), bob_member.safety_number.as_ref());
+    assert!(!bob_member.authenticated);
+    let texts = |profile: &Profile| view(profile).open_room.unwrap().messages.into_iter().map(|it| it.text).collect::<Vec<_>>();
+    assert!(!texts(&alice).contains(&"it is me".to_owned()), "held until alice decides");
+
+    let wrong = alice.request(Request::AcceptNewKey { username: "bob".into(), safety_number: "12345".into() }, Millis(50));
+    assert!(matches!(wrong, Response::Error { .. }), "only the key whose number was shown can be accepted");
+    alice.request(Request::AcceptNewKey { username: "bob".into(), safety_number: shown.clone() }, Millis(51));
+    pump(&mut alice, &mut new_bob, "dc_2", Millis(52));
+    assert!(texts(&alice).contains(&"it is me".to_owned()), "released once accepted");
+    assert!(member(&alice, "bob").authenticated);
+    assert_eq!(member(&alice, "bob").safety_number, Some(shown), "the accepted key is the pinned one now");
+
+    // Another key again: rejected, its link closed, and its message never stored.
+    let mut impostor = signed_in("bob", 150);
+    impostor.request(Request::OpenDirect { username: "alice".into() }, Millis(60));
+    let room = view(&impostor).open_room.unwrap().room.id;
+    impostor.request(Request::SendText { room, text: "trust me".into() }, Millis(61));
+    connect(&mut impostor, &mut alice, "dc_3", Millis(70));
+    let shown = member(&alice, "bob").new_key_safety_number.expect("asked again for another key");
+    alice.request(Request::RejectNewKey { username: "bob".into(), safety_number: shown }, Millis(80));
+    assert!(alice.to_engine.iter().any(|it| matches!(it, WorkerToEngine::Close { link } if link == "dc_3")));
+    assert_eq!(member(&alice, "bob").new_key_safety_number, None);
+    assert!(!texts(&alice).contains(&"trust me".to_owned()));
+    assert!(!alice.disk.0.values().any(|it| it.to_string().contains("trust me")), "nothing from the rejected key was stored");
+}
+
+#[test]
+fn a_known_contact_that_acts_as_the_original_page_is_warned() {
+    let mut alice = signed_in("alice", 1);
+    let mut bob = signed_in("bob", 50);
+    alice.request(Request::OpenDirect { username: "bob".into() }, Millis(10));
+    connect(&mut alice, &mut bob, "dc_1", Millis(20));
+    alice.engine(EngineToWorker::LinkDown { link: "dc_1".into(), reason: "closed".into() }, Millis(30));
+    // Someone in the middle strips the handshake by posing as the original page: no hello at all.
+    let info = LinkInfo {
+        link: "dc_2".into(),
+        peer_id: "secure-p2p-multichat-bob".into(),
+        metadata: serde_json::Value::Null,
+        outgoing: false,
+        sessions: Some(SessionPair { local_sdp: sdp_with_certificate(20), remote_sdp: sdp_with_certificate(30) }),
+    };
+    alice.engine(EngineToWorker::LinkUp { info }, Millis(40));
+    let frame = serde_json::json!({"type": "chat", "chat": {"sender": "bob", "message": "hi from the original page", "timestamp": 41}});
+    alice.engine(EngineToWorker::Frame { link: "dc_2".into(), frame }, Millis(41));
+    let handled = alice.model.handle_timeout(Millis(5_000));
+    alice.perform(handled, Millis(5_000));
+    let problem = member(&alice, "bob").problem.expect("a warning on bob");
+    assert!(problem.contains("proved their identity key before"), "{problem}");
 }
