@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use multichat_core::peerjs::signal::SessionDescription;
 use multichat_core::peerjs::{
-    ChannelMessage, DialOptions, IceState, Input, Output, Peer, PeerConfig, PeerError, PeerEvent, Role, Serialization, SignalingState,
+    ChannelMessage, DialOptions, IceState, Input, Output, Peer, PeerConfig, RateLimit, PeerError, PeerEvent, Role, Serialization, SignalingState,
 };
 use multichat_core::settings::SignalingServer;
 use multichat_core::time::Millis;
@@ -19,6 +19,7 @@ fn config(id: &str) -> PeerConfig {
         server: SignalingServer { host: "127.0.0.1".into(), port: 9000, path: "/myapp".into(), key: "peerjs".into(), secure: false },
         ice_servers: Vec::new(),
         limits: Default::default(),
+        rate: Default::default(),
     }
 }
 
@@ -39,7 +40,12 @@ fn sent_frames(outputs: &[Output]) -> Vec<Value> {
 
 /// A peer that is registered at `now`.
 fn online(id: &str, now: Millis) -> Peer {
-    let mut peer = Peer::new(config(id), now).unwrap();
+    online_with(config(id), now)
+}
+
+fn online_with(config: PeerConfig, now: Millis) -> Peer {
+    let id = config.id.clone();
+    let mut peer = Peer::new(config, now).unwrap();
     let out = drain(&mut peer);
     assert!(matches!(&out[..], [Output::OpenSocket { url }] if url.contains(&format!("id={id}&token=token-{id}"))));
     peer.handle(Input::SocketOpened, now);
@@ -242,6 +248,33 @@ impl World {
     fn events_of(&self, id: &str) -> Vec<PeerEvent> {
         self.log.iter().filter(|(who, _)| who == id).map(|(_, e)| e.clone()).collect()
     }
+}
+
+#[test]
+fn a_flooding_connection_is_cut_at_arrival_reported_once_and_kept() {
+    let mut world = World::new(&["alice", "bob"]);
+    let limited = PeerConfig { rate: RateLimit { per_second: 10, burst: 5 }, ..config("bob") };
+    world.peers.insert("bob".into(), online_with(limited, Millis(0)));
+    let conn = world.peer("alice").connect("bob", DialOptions::default(), b"abcdefghij", Millis(0)).unwrap();
+    world.settle();
+    let message = |n: u64| Input::ChannelMessage { connection: conn.clone(), message: ChannelMessage::Binary(json!({"n": n}).to_string().into_bytes()) };
+    let bob = world.peer("bob");
+    // 50 messages in the same millisecond: the burst passes, the rest is dropped with one report.
+    for n in 0..50 {
+        bob.handle(message(n), Millis(1_000));
+    }
+    let out = drain(bob);
+    let data = events(&out).into_iter().filter(|it| matches!(it, PeerEvent::Data { .. })).count();
+    let reports = events(&out).into_iter().filter(|it| matches!(it, PeerEvent::Ignored { reason } if reason.contains("faster than 10 a second"))).count();
+    assert_eq!((data, reports), (5, 1));
+    // Half a second later, 5 more are allowed; the connection was never closed.
+    for n in 50..60 {
+        bob.handle(message(n), Millis(1_500));
+    }
+    let out = drain(bob);
+    assert_eq!(events(&out).into_iter().filter(|it| matches!(it, PeerEvent::Data { .. })).count(), 5);
+    assert!(!out.iter().any(|it| matches!(it, Output::CloseConnection { .. })));
+    assert!(bob.send(&conn, &json!("still open")).is_ok());
 }
 
 #[test]
