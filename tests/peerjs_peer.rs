@@ -454,3 +454,23 @@ proptest! {
         drain(&mut bob);
     }
 }
+
+proptest! {
+    /// The signaling parser on its own, with JSON shaped like the server's frames and hostile values inside.
+    #[test]
+    fn the_signaling_parser_never_panics(
+        kind in "(OFFER|ANSWER|CANDIDATE|LEAVE|EXPIRE|OPEN|ERROR|ID-TAKEN|INVALID-KEY|HEARTBEAT|[A-Z]{0,6})",
+        fields in proptest::collection::vec(("(src|dst|payload|sdp|type|connectionId|serialization|metadata|candidate|msg|label|reliable)", prop_oneof![
+            Just(json!(null)), any::<i64>().prop_map(|it| json!(it)), any::<String>().prop_map(|it| json!(it)), Just(json!({})), Just(json!([])),
+            Just(json!({"sdp": {"sdp": 7, "type": []}, "type": "data", "connectionId": {}})),
+        ]), 0..6),
+    ) {
+        let mut frame = serde_json::Map::new();
+        frame.insert("type".into(), json!(kind));
+        for (name, value) in fields {
+            let target = if frame.get("payload").is_some_and(Value::is_object) && name != "payload" { frame["payload"].as_object_mut().unwrap() } else { &mut frame };
+            target.insert(name, value);
+        }
+        let _ = multichat_core::peerjs::signal::ServerMessage::parse(&Value::Object(frame).to_string());
+    }
+}
