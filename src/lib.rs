@@ -12,6 +12,7 @@ pub mod auth_gate;
 pub mod bridge;
 pub mod chat;
 pub mod identity;
+pub mod log_budget;
 pub mod peerjs;
 pub mod settings;
 pub mod storage;

@@ -78,14 +78,20 @@ pub struct Loaded {
 /// A snapshot from a newer schema is reported and nothing is migrated, so a downgrade cannot destroy data.
 pub fn load(snapshot: &Snapshot) -> Loaded {
     let mut loaded = Loaded::default();
-    let found = snapshot.0.get(keys::SCHEMA_VERSION).and_then(Value::as_u64);
+    let stored = snapshot.0.get(keys::SCHEMA_VERSION);
+    let found = stored.and_then(Value::as_u64);
     if let Some(found) = found.filter(|&v| v > SCHEMA_VERSION) {
         loaded.problems.push(StorageError::NewerSchema { found });
+    }
+    if stored.is_some() && found.is_none() {
+        // Not stamped over: it may be a newer layout's version, damaged.
+        let reason = "not a layout version number".to_owned();
+        loaded.problems.push(StorageError::Corrupt { key: keys::SCHEMA_VERSION.to_owned(), reason });
     }
     loaded.account = decode(snapshot, keys::ACCOUNT, &mut loaded.problems);
     loaded.settings = decode(snapshot, keys::SETTINGS, &mut loaded.problems).unwrap_or_default();
     loaded.ui = decode(snapshot, keys::UI, &mut loaded.problems).unwrap_or_default();
-    if found.is_none() {
+    if stored.is_none() {
         loaded.migration.push(set(keys::SCHEMA_VERSION, &SCHEMA_VERSION));
     }
     loaded

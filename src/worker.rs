@@ -78,6 +78,8 @@ pub struct Handled {
     pub reload: bool,
     /// Messages that arrived in a room no popup shows: the shell may notify about them.
     pub arrivals: Vec<Arrival>,
+    /// Frames from peers that were dropped (the link is kept), with the reason: for the shell's log.
+    pub dropped: Vec<String>,
 }
 
 /// What the view says about a member's key.
@@ -589,6 +591,9 @@ impl WorkerModel {
                 }
                 Output::Close { link } => handled.to_engine.push(WorkerToEngine::Close { link }),
                 Output::Read { keys } => handled.reads.extend(keys),
+                Output::Event(ChatEvent::FrameDropped { peer_id, reason }) => {
+                    handled.dropped.push(format!("dropped a frame from {peer_id}: {reason}"));
+                }
                 Output::Event(event) => {
                     handled.view_changed = true;
                     match event {
@@ -647,6 +652,7 @@ impl WorkerModel {
             reads: Vec::new(),
             reload: false,
             arrivals: Vec::new(),
+            dropped: Vec::new(),
         }
     }
 
@@ -675,6 +681,7 @@ pub fn refuse(message: String) -> Handled {
         reads: Vec::new(),
         reload: false,
         arrivals: Vec::new(),
+        dropped: Vec::new(),
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::chat_sim::user;
 
 /// Arbitrary JSON, biased towards our field names and plausible values so decoders get past the first check.
-fn json_value() -> impl Strategy<Value = Value> {
+pub(crate) fn json_value() -> impl Strategy<Value = Value> {
     let names = prop_oneof![
         Just("type".to_owned()),
         Just("chat".to_owned()),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use multichat_core::peerjs::signal::SessionDescription;
 use multichat_core::peerjs::{
-    ChannelMessage, DialOptions, IceState, Input, Output, Peer, PeerConfig, PeerError, PeerEvent, Role, Serialization, SignalingState,
+    ChannelMessage, DialOptions, IceState, Input, Output, Peer, PeerConfig, RateLimit, PeerError, PeerEvent, Role, Serialization, SignalingState,
 };
 use multichat_core::settings::SignalingServer;
 use multichat_core::time::Millis;
@@ -19,6 +19,7 @@ fn config(id: &str) -> PeerConfig {
         server: SignalingServer { host: "127.0.0.1".into(), port: 9000, path: "/myapp".into(), key: "peerjs".into(), secure: false },
         ice_servers: Vec::new(),
         limits: Default::default(),
+        rate: Default::default(),
     }
 }
 
@@ -39,7 +40,12 @@ fn sent_frames(outputs: &[Output]) -> Vec<Value> {
 
 /// A peer that is registered at `now`.
 fn online(id: &str, now: Millis) -> Peer {
-    let mut peer = Peer::new(config(id), now).unwrap();
+    online_with(config(id), now)
+}
+
+fn online_with(config: PeerConfig, now: Millis) -> Peer {
+    let id = config.id.clone();
+    let mut peer = Peer::new(config, now).unwrap();
     let out = drain(&mut peer);
     assert!(matches!(&out[..], [Output::OpenSocket { url }] if url.contains(&format!("id={id}&token=token-{id}"))));
     peer.handle(Input::SocketOpened, now);
@@ -245,6 +251,33 @@ impl World {
 }
 
 #[test]
+fn a_flooding_connection_is_cut_at_arrival_reported_once_and_kept() {
+    let mut world = World::new(&["alice", "bob"]);
+    let limited = PeerConfig { rate: RateLimit { per_second: 10, burst: 5 }, ..config("bob") };
+    world.peers.insert("bob".into(), online_with(limited, Millis(0)));
+    let conn = world.peer("alice").connect("bob", DialOptions::default(), b"abcdefghij", Millis(0)).unwrap();
+    world.settle();
+    let message = |n: u64| Input::ChannelMessage { connection: conn.clone(), message: ChannelMessage::Binary(json!({"n": n}).to_string().into_bytes()) };
+    let bob = world.peer("bob");
+    // 50 messages in the same millisecond: the burst passes, the rest is dropped with one report.
+    for n in 0..50 {
+        bob.handle(message(n), Millis(1_000));
+    }
+    let out = drain(bob);
+    let data = events(&out).into_iter().filter(|it| matches!(it, PeerEvent::Data { .. })).count();
+    let reports = events(&out).into_iter().filter(|it| matches!(it, PeerEvent::Ignored { reason } if reason.contains("faster than 10 a second"))).count();
+    assert_eq!((data, reports), (5, 1));
+    // Half a second later, 5 more are allowed; the connection was never closed.
+    for n in 50..60 {
+        bob.handle(message(n), Millis(1_500));
+    }
+    let out = drain(bob);
+    assert_eq!(events(&out).into_iter().filter(|it| matches!(it, PeerEvent::Data { .. })).count(), 5);
+    assert!(!out.iter().any(|it| matches!(it, Output::CloseConnection { .. })));
+    assert!(bob.send(&conn, &json!("still open")).is_ok());
+}
+
+#[test]
 fn two_peers_connect_and_exchange_values_through_the_server() {
     let mut world = World::new(&["alice", "bob"]);
     let metadata = json!({"peerIds": ["secure-p2p-multichat-alice"]});
@@ -419,5 +452,25 @@ proptest! {
         let frame = json!({"type": kind, "src": src, "payload": {"sdp": {"sdp": "v=0", "type": "offer"}, "type": "data", "connectionId": conn, "serialization": ser, "candidate": {}}});
         bob.handle(Input::SocketText(frame.to_string()), Millis(1));
         drain(&mut bob);
+    }
+}
+
+proptest! {
+    /// The signaling parser on its own, with JSON shaped like the server's frames and hostile values inside.
+    #[test]
+    fn the_signaling_parser_never_panics(
+        kind in "(OFFER|ANSWER|CANDIDATE|LEAVE|EXPIRE|OPEN|ERROR|ID-TAKEN|INVALID-KEY|HEARTBEAT|[A-Z]{0,6})",
+        fields in proptest::collection::vec(("(src|dst|payload|sdp|type|connectionId|serialization|metadata|candidate|msg|label|reliable)", prop_oneof![
+            Just(json!(null)), any::<i64>().prop_map(|it| json!(it)), any::<String>().prop_map(|it| json!(it)), Just(json!({})), Just(json!([])),
+            Just(json!({"sdp": {"sdp": 7, "type": []}, "type": "data", "connectionId": {}})),
+        ]), 0..6),
+    ) {
+        let mut frame = serde_json::Map::new();
+        frame.insert("type".into(), json!(kind));
+        for (name, value) in fields {
+            let target = if frame.get("payload").is_some_and(Value::is_object) && name != "payload" { frame["payload"].as_object_mut().unwrap() } else { &mut frame };
+            target.insert(name, value);
+        }
+        let _ = multichat_core::peerjs::signal::ServerMessage::parse(&Value::Object(frame).to_string());
     }
 }

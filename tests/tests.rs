@@ -12,6 +12,8 @@ mod chat_interop;
 mod chat_mesh;
 mod chat_props;
 mod chat_sim;
+// Hostile storage: every record the worker loads, damaged, is reported and never overwritten.
+mod storage_props;
 // Identity keys, the DTLS-bound handshake (honest, relayed, replayed, hostile) and the contact book.
 mod identity;
 // The identity gate on every link: authenticate, hold chat until then, refuse a middle.

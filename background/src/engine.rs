@@ -11,10 +11,11 @@ use std::rc::Rc;
 use multichat_core::account::Username;
 use multichat_core::bridge::{Addressed, ENGINE_ADDRESS, EngineStatus, EngineToWorker, LinkInfo, SessionPair, WORKER_ADDRESS, WorkerToEngine};
 use multichat_core::peerjs::framing::DecoderLimits;
-use multichat_core::peerjs::{DialOptions, PeerConfig, PeerError, PeerEvent, SignalingState, signal};
+use multichat_core::chat::node::{MAX_FRAME_BURST, MAX_FRAMES_PER_SECOND};
+use multichat_core::peerjs::{DialOptions, PeerConfig, PeerError, PeerEvent, RateLimit, SignalingState, signal};
 use multichat_web::peer_host::PeerHost;
-use multichat_web::chrome;
-use multichat_web::convert;
+use multichat_core::log_budget::LogBudget;
+use multichat_web::{chrome, convert, now};
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
@@ -25,6 +26,10 @@ use crate::worker::WorkerHandle;
 /// 1 MiB leaves room for other PeerJS apps' messages without letting a peer park 16 MiB per connection.
 const CHAT_LIMITS: DecoderLimits =
     DecoderLimits { max_message_bytes: 1 << 20, max_pieces: 65, max_partials: 4, max_buffered_bytes: 2 << 20 };
+
+/// How fast one peer may send: the chat layer's own limit, applied here at arrival, so frames over it never
+/// reach the worker (whose limit, counted as it handles frames, cannot bite while it is slower than that).
+const CHAT_RATE: RateLimit = RateLimit { per_second: MAX_FRAMES_PER_SECOND, burst: MAX_FRAME_BURST };
 
 /// How the worker reaches the engine.
 #[derive(Clone)]
@@ -51,7 +56,12 @@ struct State {
     /// The id, token and settings the worker configured, if any.
     config: Option<PeerConfig>,
     host: Option<PeerHost>,
+    /// Limits the lines a peer can make the engine log (see [`IGNORED_LOG`]).
+    ignored_log: LogBudget,
 }
+
+/// At most this many "ignored" lines per window: a flood of unreadable messages is counted, not printed.
+const IGNORED_LOG: (u32, u64) = (30, 10_000);
 
 /// Entry point of the offscreen document.
 pub(crate) fn start_offscreen() {
@@ -80,7 +90,13 @@ pub(crate) fn start_in_process(worker: WorkerHandle) -> EngineHandle {
 
 impl Engine {
     fn new(worker: WorkerLink) -> Engine {
-        let engine = Engine(Rc::new(RefCell::new(State { worker, status: EngineStatus::Offline, config: None, host: None })));
+        let engine = Engine(Rc::new(RefCell::new(State {
+            worker,
+            status: EngineStatus::Offline,
+            config: None,
+            host: None,
+            ignored_log: LogBudget::new(IGNORED_LOG.0, IGNORED_LOG.1),
+        })));
         engine.watch_network();
         engine
     }
@@ -127,7 +143,7 @@ impl Engine {
                     self.set_status(EngineStatus::Failed { message: "The browser's random number source failed.".to_owned() });
                     return;
                 };
-                let config = PeerConfig { id: peer_id, token, server: settings.server, ice_servers: settings.ice_servers, limits: CHAT_LIMITS };
+                let config = PeerConfig { id: peer_id, token, server: settings.server, ice_servers: settings.ice_servers, limits: CHAT_LIMITS, rate: CHAT_RATE };
                 if current.as_ref() != Some(&config) {
                     self.start_peer(config);
                 }
@@ -208,7 +224,14 @@ impl Engine {
                     self.report(EngineToWorker::DialFailed { peer_id: peer, reason });
                 }
             }
-            PeerEvent::Ignored { reason } => log(&format!("multichat engine: ignored {reason}")),
+            PeerEvent::Ignored { reason } => {
+                let line = format!("multichat engine: ignored {reason}");
+                let lines = match self.0.try_borrow_mut() {
+                    Ok(mut state) => state.ignored_log.admit(now(), &line),
+                    Err(_) => vec![line],
+                };
+                lines.iter().for_each(|it| log(it));
+            }
         }
     }
 

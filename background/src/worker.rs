@@ -13,6 +13,7 @@ use multichat_core::bridge::{
     Addressed, ENGINE_ADDRESS, EngineToWorker, POPUP_PORT_NAME, PopupToWorker, Response, WORKER_ADDRESS, WorkerToEngine,
     WorkerToPopup,
 };
+use multichat_core::log_budget::LogBudget;
 use multichat_core::storage::Snapshot;
 use multichat_core::time::Millis;
 use multichat_core::worker::{Handled, WorkerModel, refuse};
@@ -49,7 +50,12 @@ struct Worker {
     badge: Option<u32>,
     /// The pending chat timer and when it fires.
     timer: Option<(Millis, Timeout)>,
+    /// Limits the lines a peer can make the worker log by sending frames that are dropped.
+    drop_log: Option<LogBudget>,
 }
+
+/// At most this many "dropped a frame" lines per window; a flood is counted, not printed.
+const DROP_LOG: (u32, u64) = (30, 10_000);
 
 /// A handle on the worker, cloned into every callback.
 #[derive(Clone, Default)]
@@ -186,7 +192,8 @@ impl WorkerHandle {
     }
 
     /// Performs a handled job: its writes, then its reply, then the engine commands, then what follows.
-    async fn finish(&self, job: Job, handled: Handled) {
+    async fn finish(&self, job: Job, mut handled: Handled) {
+        self.log_dropped(std::mem::take(&mut handled.dropped));
         let view_changed = handled.view_changed;
         let response = handled.response.clone();
         let performed = self.perform(handled).await;
@@ -234,6 +241,20 @@ impl WorkerHandle {
             let mut state = self.0.borrow_mut();
             let Some(model) = state.model.as_mut() else { return Ok(commands) };
             handled = model.handle_read(snapshot, now());
+        }
+    }
+
+    /// Logs why frames from peers were dropped, within [`DROP_LOG`]: a warning, since the link is kept.
+    fn log_dropped(&self, dropped: Vec<String>) {
+        if dropped.is_empty() {
+            return;
+        }
+        let mut state = self.0.borrow_mut();
+        let budget = state.drop_log.get_or_insert_with(|| LogBudget::new(DROP_LOG.0, DROP_LOG.1));
+        for reason in dropped {
+            for line in budget.admit(now(), &format!("multichat: {reason}")) {
+                log(&line);
+            }
         }
     }
 

@@ -232,8 +232,11 @@ pub fn load(owner: &Username, snapshot: &Snapshot) -> LoadedHistory {
         let (meta, problem) = meta_or_recovery(owner, room, snapshot);
         let mut history = RoomHistory { meta, pages: BTreeMap::new() };
         loaded.problems.extend(problem);
+        let mut damaged = BTreeSet::new();
         for page in pages_to_open(&history.meta) {
-            absorb_page(owner, &room.id, page, snapshot, &mut history, &mut loaded.problems);
+            if absorb_page(owner, &room.id, page, snapshot, &mut history, &mut loaded.problems) {
+                damaged.insert(page);
+            }
         }
         if history.meta.senders.is_empty() {
             // A lost meta loses the de-duplication index. Rebuild it from the last pages, assuming older
@@ -246,11 +249,12 @@ pub fn load(owner: &Username, snapshot: &Snapshot) -> LoadedHistory {
             }
         }
         // A damaged or short last page is not appended to: the next message starts a fresh page, so the
-        // damaged record stays as it was (recoverable by hand) and the count of a page never lies.
+        // damaged record stays as it was (recoverable by hand) and the count of a page never lies. A damaged
+        // page loads empty, so its length alone would match a meta rebuilt with `last_page_len` 0.
         let last = history.meta.page_count.checked_sub(1);
         if let Some(last) = last {
             let len = history.pages.get(&last).map_or(0, Vec::len);
-            if len != history.meta.last_page_len as usize {
+            if len != history.meta.last_page_len as usize || damaged.contains(&last) {
                 history.meta.page_count = history.meta.page_count.saturating_add(1);
                 history.meta.last_page_len = 0;
             }
@@ -268,7 +272,7 @@ pub fn absorb_pages(owner: &Username, room: &RoomId, snapshot: &Snapshot, histor
     let pages: Vec<u32> = snapshot.0.keys().filter_map(|key| key.strip_prefix(&prefix)?.parse().ok()).collect();
     for page in pages {
         if page < history.meta.page_count && !history.pages.contains_key(&page) {
-            absorb_page(owner, room, page, snapshot, history, &mut problems);
+            let _ = absorb_page(owner, room, page, snapshot, history, &mut problems);
         }
     }
     problems
@@ -281,7 +285,8 @@ fn absorb_page(
     snapshot: &Snapshot,
     history: &mut RoomHistory,
     problems: &mut Vec<HistoryError>,
-) {
+) -> bool {
+    let mut damaged = false;
     let messages = match snapshot.0.get(&page_key(owner, room, page)) {
         None => {
             problems.push(HistoryError::MissingPage { room: room.clone(), page });
@@ -290,12 +295,14 @@ fn absorb_page(
         Some(value) => match Page::deserialize(value) {
             Ok(it) => it.messages.into_iter().filter(|it| &it.room == room).collect(),
             Err(err) => {
+                damaged = true;
                 problems.push(HistoryError::CorruptPage { room: room.clone(), page, reason: err.to_string() });
                 Vec::new()
             }
         },
     };
     history.pages.insert(page, messages);
+    damaged
 }
 
 fn decode_rooms(owner: &Username, snapshot: &Snapshot) -> (RoomsRecord, Option<HistoryError>) {

@@ -56,6 +56,24 @@ pub struct PeerConfig {
     pub ice_servers: Vec<IceServer>,
     /// The most a peer may make one connection hold (chunked messages in reassembly).
     pub limits: DecoderLimits,
+    /// How fast a peer may send on one connection; messages beyond it are dropped unread.
+    pub rate: RateLimit,
+}
+
+/// A token bucket per connection, counted in data-channel messages at arrival (so a busy receiver does not
+/// stretch it): `burst` at once, then `per_second`. Over it, messages are dropped before they are decoded,
+/// and the connection is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_second: u64,
+    pub burst: u64,
+}
+
+impl Default for RateLimit {
+    /// No limit (a plain PeerJS client); the extension's engine sets one.
+    fn default() -> RateLimit {
+        RateLimit { per_second: u64::MAX, burst: u64::MAX }
+    }
 }
 
 /// How the signaling connection is doing.
@@ -208,6 +226,11 @@ struct Connection {
     remote_sdp: Option<String>,
     encoder: Encoder,
     decoder: Decoder,
+    /// The rate limit's bucket, in thousandths of a message, as of `credit_at`.
+    credit: u64,
+    credit_at: Millis,
+    /// Messages are being dropped for rate; reported once per episode.
+    rate_limited: bool,
 }
 
 pub struct Peer {
@@ -287,7 +310,7 @@ impl Peer {
         let label = id.clone();
         self.connections.insert(
             id.clone(),
-            Connection::new(peer.to_owned(), true, options.metadata, options.serialization, label.clone(), options.reliable, now, self.config.limits),
+            Connection::new(peer.to_owned(), true, options.metadata, options.serialization, label.clone(), options.reliable, now, self.config.limits, self.config.rate),
         );
         self.outputs.push_back(Output::CreateConnection {
             connection: id.clone(),
@@ -380,7 +403,7 @@ impl Peer {
                 };
                 self.event(event);
             }
-            Input::ChannelMessage { connection, message } => self.channel_message(connection, message),
+            Input::ChannelMessage { connection, message } => self.channel_message(connection, message, now),
             Input::ChannelClosed { connection } => {
                 let error = self.connections.get(&connection).map(|it| {
                     if it.open { PeerError::ClosedByPeer(it.peer.clone()) } else { PeerError::IceFailed(it.peer.clone()) }
@@ -569,7 +592,7 @@ impl Peer {
             return;
         }
         let id = offer.connection.clone();
-        let mut connection = Connection::new(src.clone(), false, offer.metadata, serialization, offer.label, offer.reliable, now, self.config.limits);
+        let mut connection = Connection::new(src.clone(), false, offer.metadata, serialization, offer.label, offer.reliable, now, self.config.limits, self.config.rate);
         connection.remote_sdp = Some(offer.sdp.sdp.clone());
         self.connections.insert(id.clone(), connection);
         self.outputs.push_back(Output::CreateConnection {
@@ -625,8 +648,20 @@ impl Peer {
         }
     }
 
-    fn channel_message(&mut self, connection: ConnectionId, message: ChannelMessage) {
+    fn channel_message(&mut self, connection: ConnectionId, message: ChannelMessage, now: Millis) {
         let Some(conn) = self.connections.get_mut(&connection) else { return };
+        let rate = self.config.rate;
+        if !conn.take_credit(rate, now) {
+            if !std::mem::replace(&mut conn.rate_limited, true) {
+                let reason = format!(
+                    "messages from {}: it sends faster than {} a second; they are dropped until it slows down",
+                    conn.peer, rate.per_second
+                );
+                self.event(PeerEvent::Ignored { reason });
+            }
+            return;
+        }
+        conn.rate_limited = false;
         match conn.decoder.decode(message) {
             Ok(Some(Received::Value(value))) => self.event(PeerEvent::Data { connection, value }),
             Ok(Some(Received::Close)) => {
@@ -695,6 +730,7 @@ impl Connection {
         reliable: bool,
         now: Millis,
         limits: DecoderLimits,
+        rate: RateLimit,
     ) -> Connection {
         Connection {
             peer,
@@ -712,6 +748,23 @@ impl Connection {
             remote_sdp: None,
             encoder: Encoder::new(serialization),
             decoder: Decoder::with_limits(serialization, limits),
+            credit: rate.burst.saturating_mul(1_000),
+            credit_at: now,
+            rate_limited: false,
+        }
+    }
+
+    /// Takes one message from the bucket; false when the peer is over its rate.
+    fn take_credit(&mut self, rate: RateLimit, now: Millis) -> bool {
+        let refill = now.0.saturating_sub(self.credit_at.0).saturating_mul(rate.per_second);
+        self.credit = self.credit.saturating_add(refill).min(rate.burst.saturating_mul(1_000));
+        self.credit_at = self.credit_at.max(now);
+        match self.credit.checked_sub(1_000) {
+            Some(left) => {
+                self.credit = left;
+                true
+            }
+            None => false,
         }
     }
 }

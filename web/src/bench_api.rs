@@ -28,6 +28,7 @@ impl BenchPeer {
             server: SignalingServer { host, port, path, key: "peerjs".to_owned(), secure: false },
             ice_servers: Vec::new(),
             limits: Default::default(),
+            rate: Default::default(),
         };
         let host = PeerHost::start(config, move |event| {
             let event = match event {

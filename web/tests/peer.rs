@@ -36,7 +36,7 @@ type Events = Rc<RefCell<Vec<PeerEvent>>>;
 fn start(id: &str) -> (PeerHost, Events) {
     let events: Events = Rc::default();
     let sink = events.clone();
-    let config = PeerConfig { id: id.to_owned(), token: unique("token"), server: server(), ice_servers: Vec::new(), limits: Default::default() };
+    let config = PeerConfig { id: id.to_owned(), token: unique("token"), server: server(), ice_servers: Vec::new(), limits: Default::default(), rate: Default::default() };
     let host = PeerHost::start(config, move |event| sink.borrow_mut().push(event)).unwrap();
     (host, events)
 }
