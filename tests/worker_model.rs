@@ -331,3 +331,17 @@ fn a_known_contact_that_acts_as_the_original_page_is_warned() {
     let problem = member(&alice, "bob").problem.expect("a warning on bob");
     assert!(problem.contains("proved their identity key before"), "{problem}");
 }
+
+#[test]
+fn a_damaged_room_list_is_kept_aside_before_a_new_one_is_written() {
+    let mut alice = signed_in("alice", 1);
+    alice.request(Request::OpenDirect { username: "bob".into() }, Millis(10));
+    let key = multichat_core::chat::history::rooms_key(&multichat_core::account::Username::parse("alice").unwrap());
+    let damaged = serde_json::json!({"v": 1, "rooms": "not a list"});
+    alice.disk.0.insert(key.clone(), damaged.clone());
+    alice.restart(Millis(20));
+    assert!(view(&alice).storage_problems.iter().any(|it| it.contains("list of conversations is damaged")));
+    alice.request(Request::OpenDirect { username: "carol".into() }, Millis(30));
+    assert_eq!(alice.disk.0.get(&format!("damaged/{key}")), Some(&damaged), "the damaged list is copied aside");
+    assert_ne!(alice.disk.0.get(&key), Some(&damaged), "and a readable list is written in its place");
+}

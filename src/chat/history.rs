@@ -145,7 +145,7 @@ pub struct RoomMeta {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HistoryError {
-    #[error("The list of conversations is damaged and could not be read ({reason}); stored messages were kept")]
+    #[error("The list of conversations is damaged and could not be read ({reason}); stored messages were kept, and a copy of the damaged list is kept under \"damaged/…\" in storage")]
     CorruptRooms { reason: String },
     #[error("The summary of conversation {room} is damaged ({reason}); its older messages are kept but may be fetched again")]
     CorruptMeta { room: RoomId, reason: String },
@@ -195,6 +195,15 @@ pub struct LoadedHistory {
     pub rooms: RoomsRecord,
     pub histories: BTreeMap<RoomId, RoomHistory>,
     pub problems: Vec<HistoryError>,
+    /// The stored room list, when it could not be read: it must be copied aside (see [`damaged_copy_key`])
+    /// before a new list is written over it.
+    pub damaged_rooms: Option<Value>,
+}
+
+/// Where a damaged record is kept when the record itself has to be written anew: nothing the user had is
+/// destroyed, and it can be recovered by hand.
+pub fn damaged_copy_key(key: &str) -> String {
+    format!("damaged/{key}")
 }
 
 /// Startup reading, stage 2: after reading [`rooms_key`], these meta keys.
@@ -227,6 +236,9 @@ fn pages_to_open(meta: &RoomMeta) -> BTreeSet<u32> {
 pub fn load(owner: &Username, snapshot: &Snapshot) -> LoadedHistory {
     let mut loaded = LoadedHistory::default();
     let (rooms, problem) = decode_rooms(owner, snapshot);
+    if problem.is_some() {
+        loaded.damaged_rooms = snapshot.0.get(&rooms_key(owner)).cloned();
+    }
     loaded.problems.extend(problem);
     for room in &rooms.rooms {
         let (meta, problem) = meta_or_recovery(owner, room, snapshot);

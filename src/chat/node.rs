@@ -332,6 +332,8 @@ pub struct ChatNode {
     reading: BTreeSet<String>,
     now: Millis,
     ping_counter: u64,
+    /// The stored room list could not be read: copied aside before the first new list is written.
+    damaged_rooms: Option<Value>,
     signed_out: bool,
     /// Writes of the current step, by key (a later write of the same record replaces an earlier one).
     step_writes: BTreeMap<String, StorageWrite>,
@@ -354,6 +356,7 @@ impl ChatNode {
             reading: BTreeSet::new(),
             now,
             ping_counter: 0,
+            damaged_rooms: None,
             signed_out: false,
             step_writes: BTreeMap::new(),
             step_outputs: Vec::new(),
@@ -369,6 +372,7 @@ impl ChatNode {
         let mut node = ChatNode::new(me, now);
         node.rooms = loaded.rooms;
         node.histories = loaded.histories;
+        node.damaged_rooms = loaded.damaged_rooms;
         for problem in loaded.problems {
             node.event(ChatEvent::HistoryProblem(problem));
         }
@@ -1552,7 +1556,12 @@ impl ChatNode {
     }
 
     fn write_rooms(&mut self) {
-        let write = set(&history::rooms_key(&self.me), &self.rooms);
+        let key = history::rooms_key(&self.me);
+        if let Some(original) = self.damaged_rooms.take() {
+            // In the same batch as the new list, so the damaged one is never lost.
+            self.stage_write(StorageWrite::Set { key: history::damaged_copy_key(&key), value: original });
+        }
+        let write = set(&key, &self.rooms);
         self.stage_write(write);
     }
 
