@@ -13,6 +13,7 @@ pub mod bridge;
 pub mod chat;
 pub mod identity;
 pub mod peerjs;
+pub mod qr;
 pub mod settings;
 pub mod storage;
 pub mod text;
