@@ -35,6 +35,8 @@ pub enum Request {
     /// The user compared this safety number with `username` out of band: mark their key verified. The
     /// number shown is sent back, so a key that changed meanwhile is not verified by mistake.
     MarkVerified { username: String, safety_number: String },
+    /// Everything stored (identity key, account, settings, contacts, rooms, history) as one file to save.
+    ExportData,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -43,6 +45,8 @@ pub enum Response {
     View { view: View },
     /// The request was refused; `message` is written for the user.
     Error { message: String },
+    /// The answer to [`Request::ExportData`]: a JSON document for the popup to save as `file_name`.
+    Export { file_name: String, json: String },
 }
 
 /// Everything the popup renders. The popup keeps no state of its own beyond what it is typing.

@@ -11,6 +11,7 @@ pub mod account;
 pub mod auth_gate;
 pub mod bridge;
 pub mod chat;
+pub mod export;
 pub mod identity;
 pub mod peerjs;
 pub mod qr;

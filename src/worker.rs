@@ -78,6 +78,9 @@ pub struct Handled {
     pub reload: bool,
     /// Messages that arrived in a room no popup shows: the shell may notify about them.
     pub arrivals: Vec<Arrival>,
+    /// The reply is the user's data export: after the writes, the shell reads every stored record and
+    /// answers with [`WorkerModel::export_response`] instead of `response`.
+    pub export_all: bool,
 }
 
 /// An incoming message worth a notification.
@@ -294,9 +297,23 @@ impl WorkerModel {
                 Err(_) => refuse("That conversation does not exist".to_owned()),
             },
             Request::MarkVerified { username, safety_number: shown } => self.mark_verified(&username, &shown),
+            Request::ExportData => match self.loaded.account {
+                Some(_) => {
+                    let mut handled = self.empty(Response::Error { message: "Your data could not be read for the export".to_owned() });
+                    handled.export_all = true;
+                    handled
+                }
+                None => refuse("Please sign in first".to_owned()),
+            },
         };
         self.finish(now, &mut handled);
         handled
+    }
+
+    /// The reply to [`Request::ExportData`], from every record in storage as the shell read it.
+    pub fn export_response(all: &Snapshot, now: Millis) -> Response {
+        let file = crate::export::export(all, now);
+        Response::Export { file_name: file.file_name, json: file.json }
     }
 
     fn mark_verified(&mut self, username: &str, shown: &str) -> Handled {
@@ -572,6 +589,7 @@ impl WorkerModel {
             reads: Vec::new(),
             reload: false,
             arrivals: Vec::new(),
+            export_all: false,
         }
     }
 
@@ -600,6 +618,7 @@ pub fn refuse(message: String) -> Handled {
         reads: Vec::new(),
         reload: false,
         arrivals: Vec::new(),
+        export_all: false,
     }
 }
 

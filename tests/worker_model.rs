@@ -56,6 +56,10 @@ impl Profile {
             let more = self.model.handle_read(snapshot, now);
             self.perform(more, now);
         }
+        if handled.export_all {
+            // As the shell does: every record on disk, read after the writes.
+            return WorkerModel::export_response(&self.disk, now);
+        }
         handled.response
     }
 
@@ -226,4 +230,54 @@ fn the_identity_key_is_made_once_per_install_and_kept_across_sign_out() {
     // Nothing is known about bob yet, so nothing can be marked verified.
     let refused = alice.request(Request::MarkVerified { username: "bob".into(), safety_number: "1".into() }, Millis(4));
     assert!(matches!(refused, Response::Error { .. }), "{refused:?}");
+}
+
+#[test]
+fn an_export_holds_every_stored_record_and_needs_a_sign_in() {
+    let mut alice = Profile::new();
+    let refused = alice.request(Request::ExportData, Millis(1));
+    assert!(matches!(refused, Response::Error { .. }), "{refused:?}");
+
+    let mut bob = Profile::new();
+    alice.request(Request::SignIn { username: "alice".into() }, Millis(10));
+    bob.request(Request::SignIn { username: "bob".into() }, Millis(10));
+    alice.to_engine.clear();
+    alice.request(Request::OpenDirect { username: "bob".into() }, Millis(20));
+    let metadata = alice.to_engine.iter().find_map(|it| match it {
+        WorkerToEngine::Dial { metadata, .. } => Some(metadata.clone()),
+        _ => None,
+    });
+    alice.to_engine.clear();
+    let room = view(&alice).open_room.unwrap().room.id;
+    let link = "dc_export";
+    let info = |peer_id: &str, outgoing| LinkInfo { link: link.into(), peer_id: peer_id.into(), metadata: metadata.clone().unwrap(), outgoing, sessions: None };
+    alice.engine(EngineToWorker::LinkUp { info: info("secure-p2p-multichat-bob", true) }, Millis(30));
+    bob.engine(EngineToWorker::LinkUp { info: info("secure-p2p-multichat-alice", false) }, Millis(30));
+    pump(&mut alice, &mut bob, link, Millis(40));
+    alice.request(Request::SendText { room: room.clone(), text: "exported hello".into() }, Millis(50));
+    pump(&mut alice, &mut bob, link, Millis(60));
+    bob.request(Request::SendText { room, text: "exported reply".into() }, Millis(70));
+    pump(&mut alice, &mut bob, link, Millis(80));
+
+    let mut settings = Settings::default();
+    settings.server.host = "127.0.0.1".into();
+    alice.request(Request::SaveSettings { settings }, Millis(90));
+
+    let Response::Export { file_name, json } = alice.request(Request::ExportData, Millis(1_700_000_000_000)) else {
+        panic!("an export when signed in")
+    };
+    assert_eq!(file_name, "multichat-export-alice-2023-11-14.json");
+    let document: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(document["format"], "multichat-export");
+    assert_eq!(document["version"], 1);
+    assert_eq!(document["exported_at"], 1_700_000_000_000u64);
+    let records = document["records"].as_object().unwrap();
+    let on_disk: serde_json::Map<String, serde_json::Value> = alice.disk.0.clone().into_iter().collect();
+    assert_eq!(records, &on_disk, "every record, unchanged");
+    for key in ["identity", "account", "settings", "schema_version"] {
+        assert!(records.contains_key(key), "{key} is exported");
+    }
+    assert_eq!(records["settings"]["server"]["host"], "127.0.0.1");
+    let history = serde_json::to_string(records).unwrap();
+    assert!(history.contains("exported hello") && history.contains("exported reply"), "both sides' messages");
 }

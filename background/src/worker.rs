@@ -188,6 +188,7 @@ impl WorkerHandle {
     /// Performs a handled job: its writes, then its reply, then the engine commands, then what follows.
     async fn finish(&self, job: Job, handled: Handled) {
         let view_changed = handled.view_changed;
+        let export_all = handled.export_all;
         let response = handled.response.clone();
         let performed = self.perform(handled).await;
         if let Err(err) = &performed {
@@ -200,6 +201,13 @@ impl WorkerHandle {
         match job {
             Job::Popup { port, frame } => {
                 let response = match failure {
+                    // Read after the writes, inside this job: the export is storage exactly as it is now.
+                    None if export_all => match chrome::storage_read_all().await {
+                        Ok(all) => WorkerModel::export_response(&all, now()),
+                        Err(err) => Response::Error {
+                            message: format!("Could not read the browser's storage ({}); nothing was exported", err.detail),
+                        },
+                    },
                     None => response,
                     Some(detail) => {
                         Response::Error { message: format!("Could not save to the browser's storage ({detail}); nothing was changed") }

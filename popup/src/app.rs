@@ -44,6 +44,11 @@ impl Ui {
                     self.error.set(Some(message));
                     on_refused();
                 }
+                Response::Export { file_name, json } => {
+                    if let Err(message) = crate::download::save_json(&file_name, &json) {
+                        self.error.set(Some(message));
+                    }
+                }
             }
         });
         if let Err(err) = sent {
@@ -174,6 +179,24 @@ fn Home(username: String, peer_id: String, view: View) -> Element {
         StartConversation {}
         RoomList { rooms: view.rooms.clone() }
         SettingsForm { settings: view.settings.clone() }
+        YourData {}
+    }
+}
+
+/// Export of everything stored, as the issue asks ("exportable with the rest of the user's data").
+#[component]
+fn YourData() -> Element {
+    let ui = use_ui();
+    rsx! {
+        details { class: "settings data",
+            summary { "Your data" }
+            p { class: "hint",
+                "Save everything multichat keeps in this browser to one file: your account, settings, contacts, conversations and history, "
+                "and your private identity key, which proves to others that you are you. "
+                "Anyone with the file can read your history and pose as you, so keep it private."
+            }
+            button { r#type: "button", class: "secondary", onclick: move |_| ui.send(Request::ExportData), "Export my data" }
+        }
     }
 }
 
