@@ -37,6 +37,9 @@ pub enum Request {
     MarkVerified { username: String, safety_number: String },
     /// Everything stored (identity key, account, settings, contacts, rooms, history) as one file to save.
     ExportData,
+    /// Replace everything stored with an export file's records (`json` is the file's text), then start over
+    /// from them. A wrong or damaged file is refused and changes nothing.
+    ImportData { json: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -5,13 +5,21 @@
 //! their pinned keys, rooms and every history page), each record unchanged, wrapped in a small versioned
 //! envelope: `{"format":"multichat-export","version":1,"exported_at":<ms>,"records":{<key>:<value>,…}}`.
 //! The file holds the private identity key in the clear: the popup says so next to the button.
+//!
+//! [`import`] reads such a file back: the envelope, then every record through the same decoders that load
+//! storage (any damaged or unknown record refuses the whole file), and [`replacement_writes`] turns it into
+//! the writes that make storage hold exactly the file's records (every set in one transaction first).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::storage::{AccountRecord, Snapshot, keys};
+use crate::account::Username;
+use crate::chat::history::{self, HistoryError};
+use crate::chat::RoomId;
+use crate::identity::{ContactBook, Identity, IdentityRecord};
+use crate::storage::{self, AccountRecord, Snapshot, StorageError, StorageWrite, keys};
 use crate::time::Millis;
 
 /// The `format` of an export document.
@@ -53,6 +61,118 @@ pub fn export(snapshot: &Snapshot, now: Millis) -> ExportFile {
     ExportFile { file_name, json }
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    #[error("This is not a multichat export file ({reason}); nothing was changed")]
+    NotAnExport { reason: String },
+    #[error("This export comes from a newer multichat (version {found}); please update the extension. Nothing was changed")]
+    NewerVersion { found: u64 },
+    #[error("The export file is damaged ({problem}); nothing was changed")]
+    Damaged { problem: String },
+}
+
+/// Reads an export file: its envelope, and every record as storage loading would. Returns the records.
+pub fn import(json: &str) -> Result<Snapshot, ImportError> {
+    let not_an_export = |reason: &str| ImportError::NotAnExport { reason: reason.to_owned() };
+    let value: Value = serde_json::from_str(json).map_err(|_| not_an_export("it is not JSON"))?;
+    if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
+        return Err(not_an_export("it does not say it is one"));
+    }
+    match value.get("version").and_then(Value::as_u64) {
+        Some(found) if found > VERSION => return Err(ImportError::NewerVersion { found }),
+        Some(_) => {}
+        None => return Err(ImportError::Damaged { problem: "it has no version".to_owned() }),
+    }
+    let document = ExportDocument::deserialize(&value).map_err(|err| ImportError::Damaged { problem: err.to_string() })?;
+    let records = Snapshot(document.records);
+    validate(&records).map_err(|problem| ImportError::Damaged { problem })?;
+    Ok(records)
+}
+
+/// What a stored key holds.
+enum Kind {
+    /// Schema version, account, settings, ui: decoded by [`storage::load`].
+    Base,
+    Identity,
+    Contacts,
+    /// A room list, room summary or history page of this user.
+    History(Username),
+}
+
+fn kind(key: &str) -> Option<Kind> {
+    let user = |raw: &str| Username::parse(raw).ok().filter(|it| it.as_str() == raw);
+    if [keys::SCHEMA_VERSION, keys::ACCOUNT, keys::SETTINGS, keys::UI].contains(&key) {
+        return Some(Kind::Base);
+    }
+    if key == crate::worker::IDENTITY_KEY {
+        return Some(Kind::Identity);
+    }
+    if let Some(owner) = key.strip_prefix("contacts/") {
+        return user(owner).filter(|it| crate::worker::contacts_key(it) == key).map(|_| Kind::Contacts);
+    }
+    if let Some(owner) = key.strip_prefix("chat/").and_then(|it| it.strip_suffix("/rooms")) {
+        return user(owner).filter(|it| history::rooms_key(it) == key).map(Kind::History);
+    }
+    let mut parts = key.strip_prefix("h/")?.split('/');
+    let (owner, room, last) = (user(parts.next()?)?, RoomId::parse(parts.next()?).ok()?, parts.next()?);
+    let known = match last {
+        "meta" => history::meta_key(&owner, &room) == key,
+        page => page.parse::<u32>().is_ok_and(|page| history::page_key(&owner, &room, page) == key),
+    };
+    (known && parts.next().is_none()).then_some(Kind::History(owner))
+}
+
+/// Every record decodes as storage loading would decode it; the first problem, for people, if not.
+fn validate(records: &Snapshot) -> Result<(), String> {
+    if let Some(problem) = storage::load(records).problems.first() {
+        return Err(match problem {
+            StorageError::NewerSchema { found } => format!("its data comes from a newer multichat (layout {found})"),
+            StorageError::Corrupt { key, reason } => format!("its {key} record: {reason}"),
+        });
+    }
+    let mut owners = std::collections::BTreeSet::new();
+    for (key, value) in &records.0 {
+        match kind(key) {
+            None => return Err(format!("it holds a record multichat does not know: {key}")),
+            Some(Kind::Base) => {}
+            Some(Kind::Identity) => {
+                let record = IdentityRecord::deserialize(value).map_err(|err| format!("its identity key: {err}"))?;
+                Identity::from_record(&record).map_err(|err| format!("its identity key: {err}"))?;
+            }
+            Some(Kind::Contacts) => {
+                ContactBook::from_value(value).map_err(|err| format!("its {key} record: {err}"))?;
+            }
+            Some(Kind::History(owner)) => {
+                owners.insert(owner);
+            }
+        }
+    }
+    for owner in owners {
+        let mut loaded = history::load(&owner, records);
+        let mut problems = std::mem::take(&mut loaded.problems);
+        for (room, history) in &mut loaded.histories {
+            problems.extend(history::absorb_pages(&owner, room, records, history));
+        }
+        if let Some(problem) = problems.first() {
+            return Err(match problem {
+                HistoryError::CorruptRooms { reason } => format!("{owner}'s list of conversations: {reason}"),
+                HistoryError::CorruptMeta { room, reason } => format!("the summary of {owner}'s conversation {room}: {reason}"),
+                HistoryError::CorruptPage { room, page, reason } => format!("part {page} of {owner}'s history of {room}: {reason}"),
+                HistoryError::MissingPage { room, page } => format!("part {page} of {owner}'s history of {room} is missing"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The writes that make storage, now holding `current`, hold exactly `imported`: every record of the file
+/// in one run of sets (the shell stores a run as one transaction), then the removal of every other key.
+pub fn replacement_writes(current: &Snapshot, imported: &Snapshot) -> Vec<StorageWrite> {
+    let sets = imported.0.iter().map(|(key, value)| StorageWrite::Set { key: key.clone(), value: value.clone() });
+    let removes = current.0.keys().filter(|key| !imported.0.contains_key(*key)).map(|key| storage::remove(key));
+    sets.chain(removes).collect()
+}
+
 /// `yyyy-mm-dd` of a moment, in UTC (the proleptic Gregorian calendar; days-to-civil after H. Hinnant).
 pub fn utc_date(at: Millis) -> String {
     let days = (at.0 / 86_400_000) as i64;
@@ -76,6 +196,87 @@ mod tests {
 
     fn snapshot(pairs: &[(&str, Value)]) -> Snapshot {
         Snapshot(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
+    }
+
+    /// A small valid store: no history, but every other kind of record.
+    fn valid_records() -> Snapshot {
+        snapshot(&[
+            ("schema_version", json!(1)),
+            ("account", json!({"username": "alice", "token": "t0k3n"})),
+            ("settings", serde_json::to_value(crate::settings::Settings::default()).unwrap()),
+            ("ui", json!({"open_room": null})),
+            ("identity", serde_json::to_value(Identity::from_seed([7; 32]).to_record()).unwrap()),
+            ("contacts/alice", ContactBook::new().to_value()),
+            ("chat/alice/rooms", json!({"rooms": []})),
+        ])
+    }
+
+    fn damaged(json: &str) -> String {
+        match import(json) {
+            Err(ImportError::Damaged { problem }) => problem,
+            other => panic!("expected a damaged file, got {other:?}"),
+        }
+    }
+
+    fn with(records: &Snapshot, key: &str, value: Value) -> String {
+        let mut records = records.clone();
+        records.0.insert(key.to_owned(), value);
+        export(&records, Millis(0)).json
+    }
+
+    #[test]
+    fn an_export_imports_back_to_the_same_records() {
+        let records = valid_records();
+        assert_eq!(import(&export(&records, Millis(9)).json), Ok(records));
+        assert_eq!(import(&export(&Snapshot::default(), Millis(9)).json), Ok(Snapshot::default()));
+    }
+
+    #[test]
+    fn other_files_are_refused_with_a_reason() {
+        assert!(matches!(import("not json"), Err(ImportError::NotAnExport { .. })));
+        assert!(matches!(import(r#"{"format": "something-else", "version": 1, "records": {}}"#), Err(ImportError::NotAnExport { .. })));
+        assert!(matches!(import("[1, 2]"), Err(ImportError::NotAnExport { .. })));
+        assert_eq!(import(r#"{"format": "multichat-export", "version": 2, "records": {}}"#), Err(ImportError::NewerVersion { found: 2 }));
+        assert_eq!(damaged(r#"{"format": "multichat-export", "records": {}}"#), "it has no version");
+        damaged(r#"{"format": "multichat-export", "version": 1, "exported_at": 0, "records": []}"#);
+        let message = import("{}").unwrap_err().to_string();
+        assert!(message.ends_with("nothing was changed"), "{message}");
+    }
+
+    #[test]
+    fn every_record_is_checked_and_one_bad_record_refuses_the_file() {
+        let records = valid_records();
+        assert!(damaged(&with(&records, "account", json!({"username": "<b>"}))).starts_with("its account record"));
+        assert!(damaged(&with(&records, "settings", json!({"server": 42}))).starts_with("its settings record"));
+        assert!(damaged(&with(&records, "schema_version", json!(99))).contains("newer multichat"));
+        assert!(damaged(&with(&records, "identity", json!({"v": 1, "seed": "zz", "public_key": "00"}))).starts_with("its identity key"));
+        let mut other_key = serde_json::to_value(Identity::from_seed([8; 32]).to_record()).unwrap();
+        other_key["seed"] = serde_json::to_value(Identity::from_seed([7; 32]).to_record()).unwrap()["seed"].clone();
+        assert!(damaged(&with(&records, "identity", other_key)).starts_with("its identity key"), "a public key that is not the seed's");
+        assert!(damaged(&with(&records, "contacts/alice", json!({"v": 1, "contacts": 5}))).starts_with("its contacts/alice record"));
+        assert!(damaged(&with(&records, "chat/alice/rooms", json!(7))).starts_with("alice's list of conversations"));
+        for unknown in ["passwords", "contacts/<b>", "contacts/", "chat/alice/other", "h/alice/dm:alice:bob/x", "h/alice/dm:alice:bob/0/1", "h/alice/no room/meta"] {
+            assert_eq!(damaged(&with(&records, unknown, json!({}))), format!("it holds a record multichat does not know: {unknown}"));
+        }
+        // The keys the worker writes are all known.
+        for known in ["h/alice/dm:alice:bob/meta", "h/alice/dm:alice:bob/0", "h/alice/dm:alice:bob/12"] {
+            assert!(kind(known).is_some(), "{known}");
+        }
+    }
+
+    #[test]
+    fn replacing_sets_everything_first_and_then_removes_what_the_file_does_not_have() {
+        let current = snapshot(&[("account", json!({"username": "bob"})), ("contacts/bob", json!({})), ("settings", json!({}))]);
+        let imported = snapshot(&[("account", json!({"username": "alice"})), ("identity", json!({}))]);
+        assert_eq!(
+            replacement_writes(&current, &imported),
+            vec![
+                StorageWrite::Set { key: "account".into(), value: json!({"username": "alice"}) },
+                StorageWrite::Set { key: "identity".into(), value: json!({}) },
+                storage::remove("contacts/bob"),
+                storage::remove("settings"),
+            ]
+        );
     }
 
     #[test]

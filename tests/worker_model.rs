@@ -43,8 +43,12 @@ impl Profile {
         self.model = model;
     }
 
-    fn perform(&mut self, handled: Handled, now: Millis) -> Response {
+    fn perform(&mut self, mut handled: Handled, now: Millis) -> Response {
         apply(&mut self.disk, &handled.writes);
+        if let Some(imported) = handled.replace_all.take() {
+            let writes = multichat_core::export::replacement_writes(&self.disk, &imported);
+            apply(&mut self.disk, &writes);
+        }
         self.to_engine.extend(handled.to_engine);
         if handled.reload {
             self.restart(now);
@@ -233,7 +237,7 @@ fn the_identity_key_is_made_once_per_install_and_kept_across_sign_out() {
 }
 
 #[test]
-fn an_export_holds_every_stored_record_and_needs_a_sign_in() {
+fn an_export_holds_every_stored_record_and_imports_into_another_install() {
     let mut alice = Profile::new();
     let refused = alice.request(Request::ExportData, Millis(1));
     assert!(matches!(refused, Response::Error { .. }), "{refused:?}");
@@ -280,4 +284,34 @@ fn an_export_holds_every_stored_record_and_needs_a_sign_in() {
     assert_eq!(records["settings"]["server"]["host"], "127.0.0.1");
     let history = serde_json::to_string(records).unwrap();
     assert!(history.contains("exported hello") && history.contains("exported reply"), "both sides' messages");
+
+    // Another install, signed in as someone else, imports the file: a damaged copy first.
+    let mut other = Profile::new();
+    other.request(Request::SignIn { username: "zed".into() }, Millis(2_000));
+    other.to_engine.clear();
+    let before = other.disk.clone();
+    let mut damaged: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let page = records.keys().find(|key| key.starts_with("h/alice/") && !key.ends_with("/meta")).unwrap().clone();
+    damaged["records"][&page] = serde_json::json!({"messages": "torn"});
+    let refused = other.request(Request::ImportData { json: damaged.to_string() }, Millis(2_001));
+    let Response::Error { message } = refused else { panic!("a damaged file is refused") };
+    assert!(message.starts_with("The export file is damaged (part ") && message.ends_with("nothing was changed"), "{message}");
+    assert_eq!(other.disk, before, "nothing was changed");
+    assert!(other.to_engine.is_empty());
+    let refused = other.request(Request::ImportData { json: "{\"hello\": 1}".into() }, Millis(2_002));
+    assert!(matches!(refused, Response::Error { .. }), "{refused:?}");
+    assert_eq!(other.disk, before);
+
+    other.request(Request::ImportData { json: json.clone() }, Millis(2_003));
+    let imported: serde_json::Map<String, serde_json::Value> = other.disk.0.clone().into_iter().collect();
+    assert_eq!(&imported, records, "storage holds exactly the file's records (zed's are gone)");
+    let WorkerToEngine::Configure { peer_id, token, .. } = other.to_engine.last().unwrap() else { panic!("the engine is reconfigured") };
+    assert_eq!(peer_id, "secure-p2p-multichat-alice");
+    assert_eq!(token.as_deref(), records["account"]["token"].as_str());
+    let shown = view(&other);
+    assert_eq!(shown.account.unwrap().username, "alice");
+    assert!(shown.storage_problems.is_empty(), "{:?}", shown.storage_problems);
+    other.request(Request::SelectRoom { room: Some(view(&alice).rooms[0].id.clone()) }, Millis(2_004));
+    let texts: Vec<String> = view(&other).open_room.unwrap().messages.into_iter().map(|it| it.text).collect();
+    assert_eq!(texts, ["exported hello", "exported reply"]);
 }

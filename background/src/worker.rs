@@ -230,6 +230,10 @@ impl WorkerHandle {
         let mut commands = Vec::new();
         loop {
             chrome::storage_apply(&handled.writes).await?;
+            if let Some(imported) = handled.replace_all.take() {
+                let current = chrome::storage_read_all().await?;
+                chrome::storage_apply(&multichat_core::export::replacement_writes(&current, &imported)).await?;
+            }
             commands.append(&mut handled.to_engine);
             self.notify(std::mem::take(&mut handled.arrivals)).await;
             if handled.reload {
