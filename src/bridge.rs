@@ -41,6 +41,11 @@ pub enum Request {
     /// The user refuses `username`'s new identity key: held messages are dropped, and that key is refused
     /// from now on.
     RejectNewKey { username: String, safety_number: String },
+    /// Everything stored (identity key, account, settings, contacts, rooms, history) as one file to save.
+    ExportData,
+    /// Replace everything stored with an export file's records (`json` is the file's text), then start over
+    /// from them. A wrong or damaged file is refused and changes nothing.
+    ImportData { json: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,6 +54,8 @@ pub enum Response {
     View { view: View },
     /// The request was refused; `message` is written for the user.
     Error { message: String },
+    /// The answer to [`Request::ExportData`]: a JSON document for the popup to save as `file_name`.
+    Export { file_name: String, json: String },
 }
 
 /// Everything the popup renders. The popup keeps no state of its own beyond what it is typing.

@@ -56,10 +56,10 @@ pub struct WorkerModel {
 }
 
 /// Where this install's identity key is stored.
-const IDENTITY_KEY: &str = "identity";
+pub(crate) const IDENTITY_KEY: &str = "identity";
 
 /// Where a user's contact book (pinned keys) is stored.
-fn contacts_key(user: &Username) -> String {
+pub(crate) fn contacts_key(user: &Username) -> String {
     format!("contacts/{user}")
 }
 
@@ -80,6 +80,12 @@ pub struct Handled {
     pub arrivals: Vec<Arrival>,
     /// Frames from peers that were dropped (the link is kept), with the reason: for the shell's log.
     pub dropped: Vec<String>,
+    /// The reply is the user's data export: after the writes, the shell reads every stored record and
+    /// answers with [`WorkerModel::export_response`] instead of `response`.
+    pub export_all: bool,
+    /// After the writes, storage is to hold exactly these records (an imported file): the shell reads
+    /// every key and performs [`crate::export::replacement_writes`], before any reload.
+    pub replace_all: Option<Snapshot>,
 }
 
 /// What the view says about a member's key.
@@ -306,8 +312,50 @@ impl WorkerModel {
             Request::MarkVerified { username, safety_number: shown } => self.mark_verified(&username, &shown),
             Request::AcceptNewKey { username, safety_number: shown } => self.decide_new_key(now, &username, &shown, true),
             Request::RejectNewKey { username, safety_number: shown } => self.decide_new_key(now, &username, &shown, false),
+            Request::ExportData => match self.loaded.account {
+                Some(_) => {
+                    let mut handled = self.empty(Response::Error { message: "Your data could not be read for the export".to_owned() });
+                    handled.export_all = true;
+                    handled
+                }
+                None => refuse("Please sign in first".to_owned()),
+            },
+            Request::ImportData { json } => self.import(now, &json),
         };
         self.finish(now, &mut handled);
+        handled
+    }
+
+    /// The reply to [`Request::ExportData`], from every record in storage as the shell read it.
+    pub fn export_response(all: &Snapshot, now: Millis) -> Response {
+        let file = crate::export::export(all, now);
+        Response::Export { file_name: file.file_name, json: file.json }
+    }
+
+    /// Replaces all stored data with an export file's records, as a sign-out followed by a fresh start from
+    /// them: this user's links close, and the model is rebuilt from storage once it holds the file.
+    fn import(&mut self, now: Millis, json: &str) -> Handled {
+        let records = match crate::export::import(json) {
+            Ok(records) => records,
+            Err(err) => return refuse(err.to_string()),
+        };
+        if let Some(chat) = self.chat.as_mut() {
+            let _ = chat.handle_command(now, Command::SignOut);
+        }
+        let mut handled = self.changed(Vec::new());
+        self.drain_chat(&mut handled);
+        // The engine follows the imported account and settings (or shuts down when the file has none).
+        let imported = storage::load(&records);
+        handled.to_engine.push(match &imported.account {
+            Some(account) => WorkerToEngine::Configure {
+                peer_id: account.username.peer_id(),
+                token: Some(account.token.clone()).filter(|it| !it.is_empty()),
+                settings: imported.settings.clone(),
+            },
+            None => WorkerToEngine::Shutdown,
+        });
+        handled.replace_all = Some(records);
+        handled.reload = true;
         handled
     }
 
@@ -653,6 +701,8 @@ impl WorkerModel {
             reload: false,
             arrivals: Vec::new(),
             dropped: Vec::new(),
+            export_all: false,
+            replace_all: None,
         }
     }
 
@@ -682,6 +732,8 @@ pub fn refuse(message: String) -> Handled {
         reload: false,
         arrivals: Vec::new(),
         dropped: Vec::new(),
+        export_all: false,
+        replace_all: None,
     }
 }
 

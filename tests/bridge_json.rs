@@ -10,6 +10,8 @@ fn request_frames_have_a_stable_shape() {
         serde_json::to_value(&frame).unwrap(),
         json!({"id": 7, "request": {"kind": "sign_in", "username": "alice"}})
     );
+    let export = PopupToWorker { id: 8, request: Request::ExportData };
+    assert_eq!(serde_json::to_value(&export).unwrap(), json!({"id": 8, "request": {"kind": "export_data"}}));
 }
 
 #[test]
@@ -17,6 +19,7 @@ fn every_worker_frame_round_trips_through_json() {
     let frames = [
         WorkerToPopup::Reply { id: 1, response: Response::View { view: View::default() } },
         WorkerToPopup::Reply { id: 2, response: Response::Error { message: "no".into() } },
+        WorkerToPopup::Reply { id: 3, response: Response::Export { file_name: "multichat-export-a-2026-01-01.json".into(), json: "{\"records\":{}}".into() } },
         WorkerToPopup::Update { view: View::default() },
     ];
     for frame in frames {

@@ -43,8 +43,12 @@ impl Profile {
         self.model = model;
     }
 
-    fn perform(&mut self, handled: Handled, now: Millis) -> Response {
+    fn perform(&mut self, mut handled: Handled, now: Millis) -> Response {
         apply(&mut self.disk, &handled.writes);
+        if let Some(imported) = handled.replace_all.take() {
+            let writes = multichat_core::export::replacement_writes(&self.disk, &imported);
+            apply(&mut self.disk, &writes);
+        }
         self.to_engine.extend(handled.to_engine);
         if handled.reload {
             self.restart(now);
@@ -55,6 +59,10 @@ impl Profile {
             );
             let more = self.model.handle_read(snapshot, now);
             self.perform(more, now);
+        }
+        if handled.export_all {
+            // As the shell does: every record on disk, read after the writes.
+            return WorkerModel::export_response(&self.disk, now);
         }
         handled.response
     }
@@ -344,4 +352,84 @@ fn a_damaged_room_list_is_kept_aside_before_a_new_one_is_written() {
     alice.request(Request::OpenDirect { username: "carol".into() }, Millis(30));
     assert_eq!(alice.disk.0.get(&format!("damaged/{key}")), Some(&damaged), "the damaged list is copied aside");
     assert_ne!(alice.disk.0.get(&key), Some(&damaged), "and a readable list is written in its place");
+}
+
+#[test]
+fn an_export_holds_every_stored_record_and_imports_into_another_install() {
+    let mut alice = Profile::new();
+    let refused = alice.request(Request::ExportData, Millis(1));
+    assert!(matches!(refused, Response::Error { .. }), "{refused:?}");
+
+    let mut bob = Profile::new();
+    alice.request(Request::SignIn { username: "alice".into() }, Millis(10));
+    bob.request(Request::SignIn { username: "bob".into() }, Millis(10));
+    alice.to_engine.clear();
+    alice.request(Request::OpenDirect { username: "bob".into() }, Millis(20));
+    let metadata = alice.to_engine.iter().find_map(|it| match it {
+        WorkerToEngine::Dial { metadata, .. } => Some(metadata.clone()),
+        _ => None,
+    });
+    alice.to_engine.clear();
+    let room = view(&alice).open_room.unwrap().room.id;
+    let link = "dc_export";
+    let info = |peer_id: &str, outgoing| LinkInfo { link: link.into(), peer_id: peer_id.into(), metadata: metadata.clone().unwrap(), outgoing, sessions: None };
+    alice.engine(EngineToWorker::LinkUp { info: info("secure-p2p-multichat-bob", true) }, Millis(30));
+    bob.engine(EngineToWorker::LinkUp { info: info("secure-p2p-multichat-alice", false) }, Millis(30));
+    pump(&mut alice, &mut bob, link, Millis(40));
+    alice.request(Request::SendText { room: room.clone(), text: "exported hello".into() }, Millis(50));
+    pump(&mut alice, &mut bob, link, Millis(60));
+    bob.request(Request::SendText { room, text: "exported reply".into() }, Millis(70));
+    pump(&mut alice, &mut bob, link, Millis(80));
+
+    let mut settings = Settings::default();
+    settings.server.host = "127.0.0.1".into();
+    alice.request(Request::SaveSettings { settings }, Millis(90));
+
+    let Response::Export { file_name, json } = alice.request(Request::ExportData, Millis(1_700_000_000_000)) else {
+        panic!("an export when signed in")
+    };
+    assert_eq!(file_name, "multichat-export-alice-2023-11-14.json");
+    let document: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(document["format"], "multichat-export");
+    assert_eq!(document["version"], 1);
+    assert_eq!(document["exported_at"], 1_700_000_000_000u64);
+    let records = document["records"].as_object().unwrap();
+    let on_disk: serde_json::Map<String, serde_json::Value> = alice.disk.0.clone().into_iter().collect();
+    assert_eq!(records, &on_disk, "every record, unchanged");
+    for key in ["identity", "account", "settings", "schema_version"] {
+        assert!(records.contains_key(key), "{key} is exported");
+    }
+    assert_eq!(records["settings"]["server"]["host"], "127.0.0.1");
+    let history = serde_json::to_string(records).unwrap();
+    assert!(history.contains("exported hello") && history.contains("exported reply"), "both sides' messages");
+
+    // Another install, signed in as someone else, imports the file: a damaged copy first.
+    let mut other = Profile::new();
+    other.request(Request::SignIn { username: "zed".into() }, Millis(2_000));
+    other.to_engine.clear();
+    let before = other.disk.clone();
+    let mut damaged: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let page = records.keys().find(|key| key.starts_with("h/alice/") && !key.ends_with("/meta")).unwrap().clone();
+    damaged["records"][&page] = serde_json::json!({"messages": "torn"});
+    let refused = other.request(Request::ImportData { json: damaged.to_string() }, Millis(2_001));
+    let Response::Error { message } = refused else { panic!("a damaged file is refused") };
+    assert!(message.starts_with("The export file is damaged (part ") && message.ends_with("nothing was changed"), "{message}");
+    assert_eq!(other.disk, before, "nothing was changed");
+    assert!(other.to_engine.is_empty());
+    let refused = other.request(Request::ImportData { json: "{\"hello\": 1}".into() }, Millis(2_002));
+    assert!(matches!(refused, Response::Error { .. }), "{refused:?}");
+    assert_eq!(other.disk, before);
+
+    other.request(Request::ImportData { json: json.clone() }, Millis(2_003));
+    let imported: serde_json::Map<String, serde_json::Value> = other.disk.0.clone().into_iter().collect();
+    assert_eq!(&imported, records, "storage holds exactly the file's records (zed's are gone)");
+    let WorkerToEngine::Configure { peer_id, token, .. } = other.to_engine.last().unwrap() else { panic!("the engine is reconfigured") };
+    assert_eq!(peer_id, "secure-p2p-multichat-alice");
+    assert_eq!(token.as_deref(), records["account"]["token"].as_str());
+    let shown = view(&other);
+    assert_eq!(shown.account.unwrap().username, "alice");
+    assert!(shown.storage_problems.is_empty(), "{:?}", shown.storage_problems);
+    other.request(Request::SelectRoom { room: Some(view(&alice).rooms[0].id.clone()) }, Millis(2_004));
+    let texts: Vec<String> = view(&other).open_room.unwrap().messages.into_iter().map(|it| it.text).collect();
+    assert_eq!(texts, ["exported hello", "exported reply"]);
 }

@@ -195,6 +195,7 @@ impl WorkerHandle {
     async fn finish(&self, job: Job, mut handled: Handled) {
         self.log_dropped(std::mem::take(&mut handled.dropped));
         let view_changed = handled.view_changed;
+        let export_all = handled.export_all;
         let response = handled.response.clone();
         let performed = self.perform(handled).await;
         if let Err(err) = &performed {
@@ -207,6 +208,13 @@ impl WorkerHandle {
         match job {
             Job::Popup { port, frame } => {
                 let response = match failure {
+                    // Read after the writes, inside this job: the export is storage exactly as it is now.
+                    None if export_all => match chrome::storage_read_all().await {
+                        Ok(all) => WorkerModel::export_response(&all, now()),
+                        Err(err) => Response::Error {
+                            message: format!("Could not read the browser's storage ({}); nothing was exported", err.detail),
+                        },
+                    },
                     None => response,
                     Some(detail) => {
                         Response::Error { message: format!("Could not save to the browser's storage ({detail}); nothing was changed") }
@@ -229,6 +237,10 @@ impl WorkerHandle {
         let mut commands = Vec::new();
         loop {
             chrome::storage_apply(&handled.writes).await?;
+            if let Some(imported) = handled.replace_all.take() {
+                let current = chrome::storage_read_all().await?;
+                chrome::storage_apply(&multichat_core::export::replacement_writes(&current, &imported)).await?;
+            }
             commands.append(&mut handled.to_engine);
             self.notify(std::mem::take(&mut handled.arrivals)).await;
             if handled.reload {

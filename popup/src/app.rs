@@ -44,6 +44,11 @@ impl Ui {
                     self.error.set(Some(message));
                     on_refused();
                 }
+                Response::Export { file_name, json } => {
+                    if let Err(message) = crate::download::save_json(&file_name, &json) {
+                        self.error.set(Some(message));
+                    }
+                }
             }
         });
         if let Err(err) = sent {
@@ -157,6 +162,7 @@ fn SignIn(settings: Settings) -> Element {
         }
         // Reachable before signing in, so the first connection already goes to the right signaling server.
         SettingsForm { settings }
+        YourData { signed_in: false }
     }
 }
 
@@ -174,6 +180,65 @@ fn Home(username: String, peer_id: String, view: View) -> Element {
         StartConversation {}
         RoomList { rooms: view.rooms.clone() }
         SettingsForm { settings: view.settings.clone() }
+        YourData { signed_in: true }
+    }
+}
+
+/// Export of everything stored, as the issue asks ("exportable with the rest of the user's data"), and
+/// import of such a file (to move to another browser), after the user confirms the replacement.
+#[component]
+fn YourData(signed_in: bool) -> Element {
+    let ui = use_ui();
+    // The chosen file's name and text, until the user confirms or cancels.
+    let mut chosen = use_signal(|| None::<(String, String)>);
+    let mut read_error = use_signal(|| None::<String>);
+    rsx! {
+        details { class: "settings data",
+            summary { "Your data" }
+            if signed_in {
+                p { class: "hint",
+                    "Save everything multichat keeps in this browser to one file: your account, settings, contacts, conversations and history, "
+                    "and your private identity key, which proves to others that you are you. "
+                    "Anyone with the file can read your history and pose as you, so keep it private."
+                }
+                button { r#type: "button", class: "secondary", onclick: move |_| ui.send(Request::ExportData), "Export my data" }
+            }
+            p { class: "hint",
+                "Importing a saved file replaces everything multichat keeps in this browser, your identity key included, with the file's contents."
+            }
+            label { r#for: "import-file", "Saved multichat file to load" }
+            input {
+                id: "import-file",
+                r#type: "file",
+                accept: ".json,application/json",
+                onchange: move |evt: FormEvent| async move {
+                    read_error.set(None);
+                    chosen.set(None);
+                    let Some(file) = evt.files().into_iter().next() else { return };
+                    match file.read_string().await {
+                        Ok(text) => chosen.set(Some((file.name(), text))),
+                        Err(err) => read_error.set(Some(format!("Could not read that file ({err}); nothing was changed"))),
+                    }
+                },
+            }
+            if let Some((name, json)) = chosen() {
+                p { class: "hint", "Replace everything multichat keeps in this browser with {name}?" }
+                div { class: "row",
+                    button {
+                        r#type: "button",
+                        onclick: move |_| {
+                            chosen.set(None);
+                            ui.send(Request::ImportData { json: json.clone() });
+                        },
+                        "Replace my data"
+                    }
+                    button { r#type: "button", class: "secondary", onclick: move |_| chosen.set(None), "Cancel" }
+                }
+            }
+            if let Some(message) = read_error() {
+                p { role: "alert", class: "error", "{message}" }
+            }
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 use dioxus::prelude::*;
 use multichat_core::bridge::{MemberSummary, MessageState, MessageView, OpenRoom, Request, RoomSummary};
 use multichat_core::text::{Segment, linkify};
+use multichat_core::qr::safety_number_qr;
 use wasm_bindgen::JsValue;
 
 use crate::app::use_ui;
@@ -205,6 +206,7 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
             details { key: "safety-{member.username}", class: "safety",
                 summary { "Safety number with {member.username}" }
                 p { class: "safety-number", "{member.safety_number.clone().unwrap_or_default()}" }
+                SafetyQr { username: member.username.clone(), number: member.safety_number.clone().unwrap_or_default() }
                 p { class: "hint", "Compare it with {member.username} in person or on a call. If it matches, no one is in the middle." }
                 if !member.verified {
                     button {
@@ -255,6 +257,25 @@ fn KeyChangeAlert(username: String, new_safety_number: String) -> Element {
                 button { r#type: "button", onclick: decide(true), "Accept {username}'s new key" }
                 button { r#type: "button", class: "danger", onclick: decide(false), "Reject {username}'s new key" }
             }
+        }
+    }
+}
+
+/// The safety number as a QR code, for the other person's phone to read: an inline SVG (no script, no HTML
+/// strings), one path of the dark modules on a white square with the quiet zone.
+#[component]
+fn SafetyQr(username: String, number: String) -> Element {
+    let Ok(matrix) = safety_number_qr(&number) else { return rsx! {} };
+    let size = matrix.size_with_quiet_zone();
+    rsx! {
+        svg {
+            class: "safety-qr",
+            role: "img",
+            "aria-label": "QR code of the safety number with {username}",
+            view_box: "0 0 {size} {size}",
+            shape_rendering: "crispEdges",
+            rect { width: "{size}", height: "{size}", fill: "#fff" }
+            path { d: matrix.svg_path(), fill: "#000" }
         }
     }
 }

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  assertLoopbackOnly, assertNoProblems, bumpVersion, extensionCopy, freshProfileDir, launchBrowser, openPopup, removeProfileDir, signIn, startPeerServer,
-  stopServiceWorker,
+  assertLoopbackOnly, assertNoProblems, bumpVersion, extensionCopy, freshProfileDir, launchBrowser, openPopup, readQrCode, removeProfileDir, signIn,
+  startPeerServer, stopServiceWorker,
 } from './harness.mjs';
 
 assertLoopbackOnly();
@@ -88,6 +88,11 @@ test('a direct chat works both ways and survives popup close, worker restart, br
     const number = await alice.popup.locator('.safety-number').innerText();
     assert.match(number, /^(\d{5} ){11}\d{5}$/);
     assert.equal(await bob.popup.locator('.safety-number').innerText(), number);
+    // Each side also shows it as a QR code, which a scanner reads as the same 60 digits.
+    const aliceQr = alice.popup.getByRole('img', { name: 'QR code of the safety number with bob' });
+    const bobQr = bob.popup.getByRole('img', { name: 'QR code of the safety number with alice' });
+    assert.equal(await readQrCode(aliceQr), number.replaceAll(' ', ''));
+    assert.equal(await readQrCode(bobQr), number.replaceAll(' ', ''));
     await alice.popup.getByRole('button', { name: 'It matches: mark bob verified' }).click();
     await alice.popup.getByRole('list', { name: 'Members' }).getByText('· verified').waitFor({ timeout: 5000 });
     await alice.popup.locator('.message.mine', { hasText: hello }).getByText('Delivered').waitFor({ timeout: 20000 });

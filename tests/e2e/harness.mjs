@@ -6,7 +6,9 @@ import { createServer } from 'node:http';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import jsQR from 'jsqr';
 import { chromium } from 'playwright-core';
+import { PNG } from 'pngjs';
 import WebSocket from 'ws';
 
 const DIST = process.env.MULTICHAT_DIST;
@@ -204,6 +206,16 @@ export async function stopServiceWorker(browser, page) {
   await cdp.send('ServiceWorker.stopAllWorkers');
   await withTimeout(stopped, 10000, 'the service worker did not stop');
   await cdp.detach();
+}
+
+/**
+ * Screenshots the element `locator` points at and reads the QR code in it, as a phone would; resolves with
+ * the decoded text, or null when no readable code is in the picture.
+ */
+export async function readQrCode(locator) {
+  const png = PNG.sync.read(await locator.screenshot());
+  const code = jsQR(new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.length), png.width, png.height);
+  return code ? code.data : null;
 }
 
 export function withTimeout(promise, ms, what) {

@@ -110,6 +110,13 @@ pub async fn storage_read(keys: &[String]) -> Result<Snapshot, ShellError> {
     Ok(Snapshot(records))
 }
 
+/// Reads every record in storage (`get(null)`), for the user's data export.
+pub async fn storage_read_all() -> Result<Snapshot, ShellError> {
+    let items = storage_local_get(&JsValue::NULL).await.map_err(|err| ShellError::from_js("storage.local.get", &err))?;
+    let records: BTreeMap<String, serde_json::Value> = convert::from_js(items)?;
+    Ok(Snapshot(records))
+}
+
 /// Applies writes in order; stops at the first failure (e.g. quota exceeded) and reports it.
 pub async fn storage_apply(writes: &[StorageWrite]) -> Result<(), ShellError> {
     // Consecutive sets go out as one `set` call, which Chrome stores as one transaction: a message page and
