@@ -4,69 +4,27 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  assertLoopbackOnly, assertNoProblems, bumpVersion, extensionCopy, freshProfileDir, launchBrowser, openPopup, readQrCode, removeProfileDir, signIn,
-  startPeerServer, stopServiceWorker,
+  assertLoopbackOnly, assertNoProblems, bumpVersion, launchBrowser, openPopup, readQrCode, startPeerServer, stopServiceWorker,
 } from './harness.mjs';
+import { chatUser, closeUsers, expectMessage, openConversation, openDirect, removeAll, send } from './chat-user.mjs';
 
 assertLoopbackOnly();
 
 let server;
-const profiles = [];
 before(async () => { server = await startPeerServer({ port: 9101 }); });
 after(async () => {
   await server.close();
-  for (const dir of profiles) removeProfileDir(dir);
+  removeAll();
 });
-
-/** A user: a browser profile with the extension, signed in and pointed at the local PeerJS server. */
-async function user(name) {
-  const profile = freshProfileDir(name);
-  profiles.push(profile);
-  const extensionDir = extensionCopy(name);
-  profiles.push(extensionDir);
-  const browser = await launchBrowser(profile, { extensionDir });
-  const popup = await openPopup(browser);
-  await signIn(popup, name, server.settings);
-  return { name, profile, extensionDir, browser, popup };
-}
-
-async function openDirect(u, other) {
-  await u.popup.getByLabel('Username to chat with').fill(other);
-  await u.popup.getByRole('button', { name: 'Chat', exact: true }).click();
-  await u.popup.getByRole('log', { name: 'Messages' }).waitFor();
-}
-
-async function send(u, text) {
-  const box = u.popup.getByLabel('Message', { exact: true });
-  await box.fill(text);
-  await box.press('Enter');
-  await u.popup.getByRole('log', { name: 'Messages' }).getByText(text, { exact: true }).waitFor();
-}
-
-async function expectMessage(u, text, timeout = 20000) {
-  await u.popup.getByRole('log', { name: 'Messages' }).getByText(text, { exact: true }).waitFor({ timeout });
-}
-
-async function openConversation(u, title) {
-  await u.popup.getByRole('button', { name: new RegExp(`^${title}\\b`) }).first().click();
-  await u.popup.getByRole('log', { name: 'Messages' }).waitFor();
-}
 
 async function badge(u) {
   const [worker] = u.browser.context.serviceWorkers();
   return worker.evaluate(() => chrome.action.getBadgeText({}));
 }
 
-async function close(...users) {
-  for (const u of users) {
-    assertNoProblems(u.browser);
-    await u.browser.context.close();
-  }
-}
-
 test('a direct chat works both ways and survives popup close, worker restart, browser restart and an extension update', { timeout: 180000 }, async () => {
-  const alice = await user('alice');
-  const bob = await user('bob');
+  const alice = await chatUser('alice', server);
+  const bob = await chatUser('bob', server);
   try {
     await openDirect(alice, 'bob');
     const hello = 'hello bob ✓ 🌍 <b>not bold</b>';
@@ -122,13 +80,13 @@ test('a direct chat works both ways and survives popup close, worker restart, br
     await expectMessage(bob, hello, 10000);
     await expectMessage(bob, 'hi alice', 10000);
   } finally {
-    await close(alice, bob);
+    await closeUsers(alice, bob);
   }
 });
 
 test('a message that arrives while the popup is closed raises the badge and is in the history', { timeout: 180000 }, async () => {
-  const carol = await user('carol');
-  const dave = await user('dave');
+  const carol = await chatUser('carol', server);
+  const dave = await chatUser('dave', server);
   try {
     await openDirect(carol, 'dave');
     await send(carol, 'first');
@@ -147,14 +105,14 @@ test('a message that arrives while the popup is closed raises the badge and is i
     for (let i = 0; i < 50 && (await badge(dave)) !== ''; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(await badge(dave), '', 'reading the conversation clears the badge');
   } finally {
-    await close(carol, dave);
+    await closeUsers(carol, dave);
   }
 });
 
 test('three members joined through one member all get every message', { timeout: 240000 }, async () => {
-  const erin = await user('erin');
-  const frank = await user('frank');
-  const grace = await user('grace');
+  const erin = await chatUser('erin', server);
+  const frank = await chatUser('frank', server);
+  const grace = await chatUser('grace', server);
   try {
     await erin.popup.getByLabel('Group name').fill('team');
     await erin.popup.getByRole('button', { name: 'Create group' }).click();
@@ -179,6 +137,6 @@ test('three members joined through one member all get every message', { timeout:
       for (const text of ['from erin', 'from frank', 'from grace']) await expectMessage(u, text);
     }
   } finally {
-    await close(erin, frank, grace);
+    await closeUsers(erin, frank, grace);
   }
 });

@@ -7,8 +7,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  assertLoopbackOnly, assertNoProblems, extensionCopy, freshProfileDir, launchBrowser, openPopup, removeProfileDir, signIn, startPeerServer,
+  assertLoopbackOnly, assertNoProblems, extensionCopy, freshProfileDir, launchBrowser, openPopup, removeProfileDir, startPeerServer,
 } from './harness.mjs';
+import { chatUser, removeAll, send } from './chat-user.mjs';
 
 assertLoopbackOnly();
 
@@ -18,26 +19,10 @@ before(async () => { server = await startPeerServer({ port: 9108 }); });
 after(async () => {
   await server.close();
   for (const dir of dirs) removeProfileDir(dir);
+  removeAll();
 });
 
-async function user(name) {
-  const profile = freshProfileDir(name);
-  const extensionDir = extensionCopy(name);
-  dirs.push(profile, extensionDir);
-  const browser = await launchBrowser(profile, { extensionDir });
-  const popup = await openPopup(browser);
-  await signIn(popup, name, server.settings);
-  return { name, browser, popup };
-}
-
 const log = (u) => u.popup.getByRole('log', { name: 'Messages' });
-
-async function send(u, text) {
-  const box = u.popup.getByLabel('Message', { exact: true });
-  await box.fill(text);
-  await box.press('Enter');
-  await log(u).getByText(text, { exact: true }).waitFor();
-}
 
 /** Everything in the extension's storage, read in its service worker. */
 async function storage(u) {
@@ -88,8 +73,8 @@ async function close(...users) {
 }
 
 test('"Export my data" downloads every stored record: identity key, account and history', { timeout: 120000 }, async () => {
-  const alice = await user('alice');
-  const bob = await user('bob');
+  const alice = await chatUser('alice', server);
+  const bob = await chatUser('bob', server);
   try {
     await chat(alice, bob, 'export me ✓', 'and my reply');
     const before = Date.now();
@@ -124,8 +109,8 @@ test('"Export my data" downloads every stored record: identity key, account and 
 });
 
 test('an imported export moves the account, history and identity key to a new browser; a damaged file changes nothing', { timeout: 150000 }, async () => {
-  const dana = await user('dana');
-  const erin = await user('erin');
+  const dana = await chatUser('dana', server);
+  const erin = await chatUser('erin', server);
   let moved;
   try {
     await chat(dana, erin, 'before the move', 'noted');

@@ -289,16 +289,24 @@ export async function startStaticServer(files, { port = 0 } = {}) {
   };
 }
 
-/** The stock `peerjs` 1.5.5 test page (tests/e2e/stock/) and the library itself, for `startStaticServer`. */
-export function stockPageFiles() {
+/**
+ * A page of tests/e2e/<name>/ (its `index.html` and `<name>.js`) next to the stock `peerjs` 1.5.5 library,
+ * for `startStaticServer`.
+ */
+export function peerjsPageFiles(name) {
   const here = new URL('.', import.meta.url).pathname;
   const peerjs = new URL('../../node_modules/peerjs/dist/', import.meta.url).pathname;
   return {
-    '/index.html': join(here, 'stock/index.html'),
-    '/stock.js': join(here, 'stock/stock.js'),
+    '/index.html': join(here, name, 'index.html'),
+    [`/${name}.js`]: join(here, name, `${name}.js`),
     '/peerjs.min.js': join(peerjs, 'peerjs.min.js'),
     '/peerjs.min.js.map': join(peerjs, 'peerjs.min.js.map'),
   };
+}
+
+/** The stock `peerjs` 1.5.5 test page (tests/e2e/stock/) and the library itself, for `startStaticServer`. */
+export function stockPageFiles() {
+  return peerjsPageFiles('stock');
 }
 
 /**

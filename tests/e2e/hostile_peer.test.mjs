@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   assertLoopbackOnly, assertNoProblems, freshProfileDir, launchBrowser, launchStockBrowser, openPopup, removeProfileDir, signIn,
-  startPeerServer, startStaticServer, watchEngineConsole,
+  startPeerServer, startStaticServer, watchEngineConsole, peerjsPageFiles,
 } from './harness.mjs';
 
 assertLoopbackOnly();
@@ -55,12 +55,7 @@ describe('a hostile peer', { timeout: 240000 }, () => {
 
   before(async () => {
     server = await startPeerServer({ port: PEER_SERVER_PORT });
-    web = await startStaticServer({
-      '/index.html': 'tests/e2e/hostile/index.html',
-      '/hostile.js': 'tests/e2e/hostile/hostile.js',
-      '/peerjs.min.js': 'node_modules/peerjs/dist/peerjs.min.js',
-      '/peerjs.min.js.map': 'node_modules/peerjs/dist/peerjs.min.js.map',
-    });
+    web = await startStaticServer(peerjsPageFiles('hostile'));
     profile = freshProfileDir('hostile');
     ext = await launchBrowser(profile);
     for (const worker of ext.context.serviceWorkers()) {

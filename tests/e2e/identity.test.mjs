@@ -3,9 +3,8 @@
 // handshake replayed by someone posing as an offline contact is refused; a contact whose key changed is
 // held until the user accepts or rejects the new key.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { assertLoopbackOnly, launchStockBrowser, startPeerServer, startStaticServer } from './harness.mjs';
+import { assertLoopbackOnly, launchStockBrowser, peerjsPageFiles, startPeerServer, startStaticServer } from './harness.mjs';
 import { startRogueServer } from './rogue-server.mjs';
 import {
   chatUser, closeUsers, expectMessage, hasMessage, openConversation, openDirect, relaunch, removeAll, send,
@@ -17,17 +16,6 @@ after(removeAll);
 const ALICE = 'secure-p2p-multichat-alice';
 const BOB = 'secure-p2p-multichat-bob';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function malloryPageFiles() {
-  const here = new URL('.', import.meta.url).pathname;
-  const peerjs = new URL('../../node_modules/peerjs/dist/', import.meta.url).pathname;
-  return {
-    '/index.html': join(here, 'mallory/index.html'),
-    '/mallory.js': join(here, 'mallory/mallory.js'),
-    '/peerjs.min.js': join(peerjs, 'peerjs.min.js'),
-    '/peerjs.min.js.map': join(peerjs, 'peerjs.min.js.map'),
-  };
-}
 
 function members(u) {
   return u.popup.getByRole('list', { name: 'Members' });
@@ -43,7 +31,7 @@ const frameTypes = (seen, from) => seen.filter((it) => it.from === from).map((it
 
 test('a signaling server that puts someone in the middle is caught by both users; without it they chat authenticated; a replayed handshake is refused', { timeout: 240000 }, async () => {
   const rogue = await startRogueServer({ port: 9131 });
-  const pages = await startStaticServer(malloryPageFiles());
+  const pages = await startStaticServer(peerjsPageFiles('mallory'));
   const attacker = await launchStockBrowser();
   let alice;
   let bob;
