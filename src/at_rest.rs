@@ -370,6 +370,48 @@ fn open_history(key: &Key, records: &Snapshot) -> Opened {
     opened
 }
 
+/// What the shell knows about the passphrase: the lock record and, once entered, the key. It sits between
+/// the worker model and storage, so the chat logic never sees a sealed record.
+#[derive(Clone, Debug, Default)]
+pub struct Vault {
+    pub lock: Option<LockRecord>,
+    pub key: Option<Key>,
+}
+
+impl Vault {
+    /// A passphrase is set and was not entered this session.
+    pub fn locked(&self) -> bool {
+        self.lock.is_some() && self.key.is_none()
+    }
+
+    /// The writes to store: history sealed when a passphrase is set. While locked no history is held, so a
+    /// history write cannot be sealed: it is dropped rather than stored in the clear (and listed).
+    pub fn outgoing(&self, writes: Vec<StorageWrite>, random: [u8; 32]) -> (Vec<StorageWrite>, Vec<String>) {
+        match (&self.lock, &self.key) {
+            (None, _) => (writes, Vec::new()),
+            (Some(_), Some(key)) => (seal_writes(key, writes, random), Vec::new()),
+            (Some(_), None) => {
+                let (dropped, kept): (Vec<StorageWrite>, Vec<StorageWrite>) =
+                    writes.into_iter().partition(|it| matches!(it, StorageWrite::Set { key, .. } if is_sealed_key(key)));
+                let dropped = dropped.into_iter().filter_map(|it| match it { StorageWrite::Set { key, .. } => Some(key), StorageWrite::Remove { .. } => None }).collect();
+                (kept, dropped)
+            }
+        }
+    }
+
+    /// What was read, as the chat layer should see it: history opened; while locked, without any history.
+    pub fn incoming(&self, snapshot: Snapshot) -> Opened {
+        match (&self.lock, &self.key) {
+            (None, _) => Opened { snapshot, problems: Vec::new() },
+            (Some(_), Some(key)) => open_snapshot(key, snapshot),
+            (Some(_), None) => {
+                let snapshot = Snapshot(snapshot.0.into_iter().filter(|(name, _)| !is_sealed_key(name)).collect());
+                Opened { snapshot, problems: Vec::new() }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -614,6 +656,27 @@ mod tests {
         assert_eq!(Key::from_base64(&key.to_base64()).unwrap(), key);
         assert_eq!(Key::from_base64("AAAA").unwrap_err(), AtRestError::BadSessionKey);
         assert_eq!(format!("{key:?}"), "Key(..)");
+    }
+
+    #[test]
+    fn the_vault_seals_while_unlocked_and_holds_no_history_while_locked() {
+        let (lock, key) = lock_for("correct horse");
+        let writes = vec![
+            StorageWrite::Set { key: "h/alice/r1/0".to_owned(), value: json!({"messages": ["secret"]}) },
+            StorageWrite::Set { key: "ui".to_owned(), value: json!({}) },
+        ];
+        let open_vault = Vault::default();
+        assert_eq!(open_vault.outgoing(writes.clone(), [0; 32]).0, writes);
+        let unlocked = Vault { lock: Some(lock.clone()), key: Some(key.clone()) };
+        let (sealed, dropped) = unlocked.outgoing(writes.clone(), [0; 32]);
+        assert!(dropped.is_empty() && !format!("{sealed:?}").contains("secret"));
+        let opened = unlocked.incoming(written(&sealed));
+        assert_eq!(opened.snapshot, written(&writes));
+        let locked = Vault { lock: Some(lock), key: None };
+        assert!(locked.locked() && !unlocked.locked() && !open_vault.locked());
+        let (kept, dropped) = locked.outgoing(writes.clone(), [0; 32]);
+        assert_eq!((kept, dropped), (vec![writes[1].clone()], vec!["h/alice/r1/0".to_owned()]));
+        assert_eq!(locked.incoming(written(&sealed)).snapshot, written(&writes[1..]));
     }
 
     #[test]

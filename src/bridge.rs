@@ -41,6 +41,16 @@ pub enum Request {
     /// The user refuses `username`'s new identity key: held messages are dropped, and that key is refused
     /// from now on.
     RejectNewKey { username: String, safety_number: String },
+    /// Opens the history with the passphrase (while [`View::locked`]).
+    Unlock { passphrase: String },
+    /// Protects the stored history with a passphrase (none set yet).
+    SetPassphrase { passphrase: String },
+    /// Seals the history again under a new passphrase; `old` must be the current one.
+    ChangePassphrase { old: String, new: String },
+    /// Stores the history in the clear again; `passphrase` must be the current one.
+    RemovePassphrase { passphrase: String },
+    /// Forgets the key until the passphrase is entered again.
+    LockNow,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -63,6 +73,13 @@ pub struct View {
     pub rooms: Vec<RoomSummary>,
     /// The conversation the popup shows, with its latest messages.
     pub open_room: Option<OpenRoom>,
+    /// The history is protected by a passphrase.
+    #[serde(default)]
+    pub passphrase_set: bool,
+    /// The passphrase has not been entered in this browser session: nothing of the history is shown and
+    /// the engine is not running.
+    #[serde(default)]
+    pub locked: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
