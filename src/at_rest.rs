@@ -376,21 +376,46 @@ fn open_history(key: &Key, records: &Snapshot) -> Opened {
 pub struct Vault {
     pub lock: Option<LockRecord>,
     pub key: Option<Key>,
+    /// The lock record is there but unreadable ([`read_lock`] failed): the history stays locked, since
+    /// treating sealed records as plain would let the chat layer write over them.
+    pub damaged: Option<AtRestError>,
 }
 
 impl Vault {
-    /// A passphrase is set and was not entered this session.
+    /// The vault for what storage holds under [`LOCK_KEY`] and the key kept for the session, which is dropped
+    /// unless it opens the lock's check value.
+    pub fn new(lock: Result<Option<LockRecord>, AtRestError>, key: Option<Key>) -> Vault {
+        match lock {
+            Ok(None) => Vault::default(),
+            Ok(Some(lock)) => {
+                let key = key.filter(|key| check_key(key, &lock).is_ok());
+                Vault { lock: Some(lock), key, damaged: None }
+            }
+            Err(err) => Vault { lock: None, key: None, damaged: Some(err) },
+        }
+    }
+
+    /// A passphrase is set and was not entered this session (or its record is damaged).
     pub fn locked(&self) -> bool {
-        self.lock.is_some() && self.key.is_none()
+        (self.lock.is_some() && self.key.is_none()) || self.damaged.is_some()
+    }
+
+    /// The lock record, or why the history cannot be opened.
+    pub fn lock(&self) -> Result<&LockRecord, AtRestError> {
+        match (&self.lock, &self.damaged) {
+            (_, Some(err)) => Err(err.clone()),
+            (Some(lock), None) => Ok(lock),
+            (None, None) => Err(AtRestError::NotSet),
+        }
     }
 
     /// The writes to store: history sealed when a passphrase is set. While locked no history is held, so a
     /// history write cannot be sealed: it is dropped rather than stored in the clear (and listed).
     pub fn outgoing(&self, writes: Vec<StorageWrite>, random: [u8; 32]) -> (Vec<StorageWrite>, Vec<String>) {
-        match (&self.lock, &self.key) {
-            (None, _) => (writes, Vec::new()),
-            (Some(_), Some(key)) => (seal_writes(key, writes, random), Vec::new()),
-            (Some(_), None) => {
+        match (self.locked(), &self.key) {
+            (false, None) => (writes, Vec::new()),
+            (false, Some(key)) => (seal_writes(key, writes, random), Vec::new()),
+            (true, _) => {
                 let (dropped, kept): (Vec<StorageWrite>, Vec<StorageWrite>) =
                     writes.into_iter().partition(|it| matches!(it, StorageWrite::Set { key, .. } if is_sealed_key(key)));
                 let dropped = dropped.into_iter().filter_map(|it| match it { StorageWrite::Set { key, .. } => Some(key), StorageWrite::Remove { .. } => None }).collect();
@@ -401,10 +426,10 @@ impl Vault {
 
     /// What was read, as the chat layer should see it: history opened; while locked, without any history.
     pub fn incoming(&self, snapshot: Snapshot) -> Opened {
-        match (&self.lock, &self.key) {
-            (None, _) => Opened { snapshot, problems: Vec::new() },
-            (Some(_), Some(key)) => open_snapshot(key, snapshot),
-            (Some(_), None) => {
+        match (self.locked(), &self.key) {
+            (false, None) => Opened { snapshot, problems: Vec::new() },
+            (false, Some(key)) => open_snapshot(key, snapshot),
+            (true, _) => {
                 let snapshot = Snapshot(snapshot.0.into_iter().filter(|(name, _)| !is_sealed_key(name)).collect());
                 Opened { snapshot, problems: Vec::new() }
             }
@@ -667,12 +692,16 @@ mod tests {
         ];
         let open_vault = Vault::default();
         assert_eq!(open_vault.outgoing(writes.clone(), [0; 32]).0, writes);
-        let unlocked = Vault { lock: Some(lock.clone()), key: Some(key.clone()) };
+        let unlocked = Vault::new(Ok(Some(lock.clone())), Some(key.clone()));
+        assert_eq!(unlocked.key.as_ref(), Some(&key));
+        assert_eq!(Vault::new(Ok(Some(lock.clone())), Some(Key([1; 32]))).key, None, "a stale session key is dropped");
+        let damaged = Vault::new(Err(AtRestError::DamagedLock { reason: "x".into() }), None);
+        assert!(damaged.locked() && damaged.outgoing(writes.clone(), [0; 32]).0 == writes[1..]);
         let (sealed, dropped) = unlocked.outgoing(writes.clone(), [0; 32]);
         assert!(dropped.is_empty() && !format!("{sealed:?}").contains("secret"));
         let opened = unlocked.incoming(written(&sealed));
         assert_eq!(opened.snapshot, written(&writes));
-        let locked = Vault { lock: Some(lock), key: None };
+        let locked = Vault::new(Ok(Some(lock)), None);
         assert!(locked.locked() && !unlocked.locked() && !open_vault.locked());
         let (kept, dropped) = locked.outgoing(writes.clone(), [0; 32]);
         assert_eq!((kept, dropped), (vec![writes[1].clone()], vec!["h/alice/r1/0".to_owned()]));
