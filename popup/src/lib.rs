@@ -6,6 +6,7 @@
 mod app;
 mod bridge;
 mod chat;
+mod passphrase;
 
 use wasm_bindgen::prelude::*;
 
