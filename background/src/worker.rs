@@ -170,6 +170,9 @@ impl WorkerHandle {
                 let response = self.passphrase_request(frame.request.clone()).await;
                 let _ = port.post(&WorkerToPopup::Reply { id: frame.id, response });
                 self.broadcast();
+                // The engine follows: started once unlocked, shut down when locked.
+                let config = self.0.borrow().model.as_ref().map(WorkerModel::engine_config);
+                self.command_engine(config.into_iter().collect()).await;
                 self.update_badge().await;
                 self.arm_timer();
                 continue;
@@ -287,8 +290,6 @@ impl WorkerHandle {
             Err(err) => log(&format!("multichat: {err}")),
         }
         self.reload().await;
-        let config = self.0.borrow().model.as_ref().map(WorkerModel::engine_config);
-        self.command_engine(config.into_iter().collect()).await;
         match message {
             Some(message) => Response::Error { message },
             None => Response::View { view: self.0.borrow().model.as_ref().map(WorkerModel::view).unwrap_or_default() },
