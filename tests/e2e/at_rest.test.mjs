@@ -95,7 +95,7 @@ test('a passphrase seals the history, a restarted browser asks for it, and nothi
     await carol.popup.getByRole('form', { name: 'Unlock' }).waitFor();
     // Unlocked, the popup reopens where it was: the conversation with dave.
     const rightMs = await unlockWith(carol, passphrase, () => carol.popup.getByRole('log', { name: 'Messages' }).waitFor({ timeout: 20000 }));
-    console.log(`# unlock round trip (Argon2id m=19 MiB t=2 p=1 in the worker's wasm): wrong passphrase ${wrongMs} ms, right passphrase ${rightMs} ms`);
+    console.log(`# unlock round trip (Argon2id m=19 MiB t=4 p=1 in the worker's wasm): wrong passphrase ${wrongMs} ms, right passphrase ${rightMs} ms`);
 
     await carol.popup.locator('.status', { hasText: 'Online' }).waitFor({ timeout: 20000 });
     await expectMessage(carol, secret, 10000);
