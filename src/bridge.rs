@@ -46,6 +46,16 @@ pub enum Request {
     /// Replace everything stored with an export file's records (`json` is the file's text), then start over
     /// from them. A wrong or damaged file is refused and changes nothing.
     ImportData { json: String },
+    /// Opens the history with the passphrase (while [`View::locked`]).
+    Unlock { passphrase: String },
+    /// Protects the stored history with a passphrase (none set yet).
+    SetPassphrase { passphrase: String },
+    /// Seals the history again under a new passphrase; `old` must be the current one.
+    ChangePassphrase { old: String, new: String },
+    /// Stores the history in the clear again; `passphrase` must be the current one.
+    RemovePassphrase { passphrase: String },
+    /// Forgets the key until the passphrase is entered again.
+    LockNow,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,6 +80,13 @@ pub struct View {
     pub rooms: Vec<RoomSummary>,
     /// The conversation the popup shows, with its latest messages.
     pub open_room: Option<OpenRoom>,
+    /// The history is protected by a passphrase.
+    #[serde(default)]
+    pub passphrase_set: bool,
+    /// The passphrase has not been entered in this browser session: nothing of the history is shown and
+    /// the engine is not running.
+    #[serde(default)]
+    pub locked: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

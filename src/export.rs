@@ -99,6 +99,8 @@ enum Kind {
     History(Username),
     /// `damaged/<key>`: a damaged record of a known kind, kept as it was (see `history::damaged_copy_key`).
     DamagedCopy,
+    /// The passphrase's lock record ([`crate::at_rest::LOCK_KEY`]).
+    Lock,
 }
 
 fn kind(key: &str) -> Option<Kind> {
@@ -108,6 +110,9 @@ fn kind(key: &str) -> Option<Kind> {
     }
     if key == crate::worker::IDENTITY_KEY {
         return Some(Kind::Identity);
+    }
+    if key == crate::at_rest::LOCK_KEY {
+        return Some(Kind::Lock);
     }
     if key.strip_prefix("damaged/").is_some_and(|original| kind(original).is_some()) {
         // A damaged record copied aside before its key was written anew: kept as it was, for recovery.
@@ -136,11 +141,19 @@ fn validate(records: &Snapshot) -> Result<(), String> {
             StorageError::Corrupt { key, reason } => format!("its {key} record: {reason}"),
         });
     }
+    // History sealed under a passphrase cannot be read without it: such a file is checked for its lock and
+    // for every history record being sealed; the records themselves are checked when it is unlocked.
+    let sealed = crate::at_rest::read_lock(records).map_err(|err| format!("its passphrase lock: {err}"))?.is_some();
     let mut owners = std::collections::BTreeSet::new();
     for (key, value) in &records.0 {
         match kind(key) {
             None => return Err(format!("it holds a record multichat does not know: {key}")),
-            Some(Kind::Base | Kind::DamagedCopy) => {}
+            Some(Kind::Base | Kind::DamagedCopy | Kind::Lock) => {}
+            Some(Kind::History(_)) if sealed => {
+                if value.get("sealed").and_then(Value::as_str).is_none() {
+                    return Err(format!("its {key} record is not sealed, although the history is protected by a passphrase"));
+                }
+            }
             Some(Kind::Identity) => {
                 let record = IdentityRecord::deserialize(value).map_err(|err| format!("its identity key: {err}"))?;
                 Identity::from_record(&record).map_err(|err| format!("its identity key: {err}"))?;
@@ -228,6 +241,26 @@ mod tests {
         let mut records = records.clone();
         records.0.insert(key.to_owned(), value);
         export(&records, Millis(0)).json
+    }
+
+    #[test]
+    fn history_sealed_under_a_passphrase_imports_with_its_lock() {
+        let mut records = valid_records();
+        records.0.insert("chat/alice/rooms".into(), json!({"v": 1, "rooms": [{"id": "r1", "title": "bob", "members": ["bob"], "is_group": false}]}));
+        let sealed = crate::at_rest::enable("correct horse", [1; 16], [2; 32], None, &records).unwrap();
+        let mut stored = records.clone();
+        for write in sealed.writes {
+            if let StorageWrite::Set { key, value } = write {
+                stored.0.insert(key, value);
+            }
+        }
+        assert!(stored.0.contains_key(crate::at_rest::LOCK_KEY));
+        assert_eq!(import(&export(&stored, Millis(9)).json), Ok(stored.clone()), "sealed history and its lock come back as they were");
+        // A plain history record next to a lock is a damaged file.
+        let problem = damaged(&with(&stored, "chat/alice/rooms", json!({"v": 1, "rooms": []})));
+        assert!(problem.contains("not sealed"), "{problem}");
+        let problem = damaged(&with(&stored, crate::at_rest::LOCK_KEY, json!({"v": 99})));
+        assert!(problem.contains("lock"), "{problem}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! Remote input (from a peer, a server, storage or the user) never panics: it is an error value or an event.
 
 pub mod account;
+pub mod at_rest;
 pub mod auth_gate;
 pub mod bridge;
 pub mod chat;

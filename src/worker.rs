@@ -53,6 +53,10 @@ pub struct WorkerModel {
     contacts_read_only: bool,
     /// Safety numbers by the peer's key (5,200 SHA-512 rounds per key: computed once, not per view).
     safety_numbers: std::cell::RefCell<BTreeMap<PublicKey, String>>,
+    /// The history is protected by a passphrase ([`crate::at_rest`]).
+    passphrase_set: bool,
+    /// The passphrase was not entered this browser session: no history is loaded and the engine stays off.
+    locked: bool,
 }
 
 /// Where this install's identity key is stored.
@@ -168,11 +172,29 @@ impl WorkerModel {
             gate,
             contacts_read_only,
             safety_numbers: Default::default(),
+            passphrase_set: false,
+            locked: false,
         };
         // Restoring reports damaged records as events; collect them for the view.
         let mut ignored = model.empty(Response::View { view: View::default() });
         model.drain_chat(&mut ignored);
         (model, migration)
+    }
+
+    /// Tells the model whether a passphrase protects the history and whether it was entered. While locked, no
+    /// history is held (the shell hands none in), every request but [`Request::GetView`] and
+    /// [`Request::SignOut`] is refused, and the engine is kept off.
+    pub fn set_lock(&mut self, passphrase_set: bool, locked: bool) {
+        self.passphrase_set = passphrase_set;
+        self.locked = locked;
+        if locked {
+            self.chat = None;
+        }
+    }
+
+    /// Problems the shell met reading storage (records that did not decrypt), for the view.
+    pub fn add_problems(&mut self, problems: impl IntoIterator<Item = String>) {
+        self.history_problems.extend(problems);
     }
 
     /// Carries over what a reload from storage cannot know: the engine's status and the open room.
@@ -208,6 +230,8 @@ impl WorkerModel {
             storage_problems,
             rooms: rooms.iter().map(|it| summary(it, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user))).collect(),
             open_room,
+            passphrase_set: self.passphrase_set,
+            locked: self.locked,
         }
     }
 
@@ -229,6 +253,9 @@ impl WorkerModel {
     }
 
     pub fn handle(&mut self, request: Request, now: Millis, random: [u8; 32]) -> Handled {
+        if self.locked && !matches!(request, Request::GetView | Request::SignOut) {
+            return refuse(crate::at_rest::LOCKED_MESSAGE.to_owned());
+        }
         let mut handled = match request {
             Request::GetView => {
                 // A popup asks for the view when it opens: from now on the shown room is being read.
@@ -321,6 +348,12 @@ impl WorkerModel {
                 None => refuse("Please sign in first".to_owned()),
             },
             Request::ImportData { json } => self.import(now, &json),
+            // The shell performs these (they need the whole stored history and the session key).
+            Request::Unlock { .. }
+            | Request::SetPassphrase { .. }
+            | Request::ChangePassphrase { .. }
+            | Request::RemovePassphrase { .. }
+            | Request::LockNow => refuse("The passphrase could not be handled here; please try again".to_owned()),
         };
         self.finish(now, &mut handled);
         handled
@@ -672,12 +705,13 @@ impl WorkerModel {
 
     /// True when the user is signed in, so an engine should be running.
     pub fn wants_engine(&self) -> bool {
-        self.loaded.account.is_some()
+        self.loaded.account.is_some() && !self.locked
     }
 
     /// What the engine should be doing now.
     pub fn engine_config(&self) -> WorkerToEngine {
         match &self.loaded.account {
+            Some(_) if self.locked => WorkerToEngine::Shutdown,
             Some(account) => WorkerToEngine::Configure {
                 peer_id: account.username.peer_id(),
                 token: Some(account.token.clone()).filter(|it| !it.is_empty()),

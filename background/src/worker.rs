@@ -9,9 +9,10 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
+use multichat_core::at_rest::{self, AtRestError, Key, Vault};
 use multichat_core::bridge::{
-    Addressed, ENGINE_ADDRESS, EngineToWorker, POPUP_PORT_NAME, PopupToWorker, Response, WORKER_ADDRESS, WorkerToEngine,
-    WorkerToPopup,
+    Addressed, ENGINE_ADDRESS, EngineToWorker, POPUP_PORT_NAME, PopupToWorker, Request, Response, WORKER_ADDRESS,
+    WorkerToEngine, WorkerToPopup,
 };
 use multichat_core::log_budget::LogBudget;
 use multichat_core::storage::Snapshot;
@@ -52,10 +53,15 @@ struct Worker {
     timer: Option<(Millis, Timeout)>,
     /// Limits the lines a peer can make the worker log by sending frames that are dropped.
     drop_log: Option<LogBudget>,
+    /// The passphrase's lock record and, once entered, the key: every write and read passes through it.
+    vault: Vault,
 }
 
 /// At most this many "dropped a frame" lines per window; a flood is counted, not printed.
 const DROP_LOG: (u32, u64) = (30, 10_000);
+
+/// Where the history key is kept for the browser session (`chrome.storage.session`, memory only).
+const SESSION_KEY: &str = "at_rest_key";
 
 /// A handle on the worker, cloned into every callback.
 #[derive(Clone, Default)]
@@ -75,7 +81,12 @@ impl WorkerHandle {
     async fn load(self) {
         // A worker that cannot read storage cannot serve anyone: popups keep waiting rather than being
         // shown an empty (wrong) account, and the reason is in the worker's console.
-        let model = match read_model().await {
+        let vault = match read_vault().await {
+            Ok(vault) => vault,
+            Err(err) => return log(&format!("multichat: {err}")),
+        };
+        self.0.borrow_mut().vault = vault.clone();
+        let model = match read_model(&vault).await {
             Ok(model) => model,
             Err(err) => return log(&format!("multichat: {err}")),
         };
@@ -157,9 +168,23 @@ impl WorkerHandle {
             return;
         }
         loop {
+            let next = self.0.borrow_mut().queue.pop_front();
+            let Some(job) = next else { break };
+            if let Job::Popup { port, frame } = &job
+                && is_passphrase_request(&frame.request)
+            {
+                let response = self.passphrase_request(frame.request.clone()).await;
+                let _ = port.post(&WorkerToPopup::Reply { id: frame.id, response });
+                self.broadcast();
+                // The engine follows: started once unlocked, shut down when locked.
+                let config = self.0.borrow().model.as_ref().map(WorkerModel::engine_config);
+                self.command_engine(config.into_iter().collect()).await;
+                self.update_badge().await;
+                self.arm_timer();
+                continue;
+            }
             let (job, handled) = {
                 let mut state = self.0.borrow_mut();
-                let Some(job) = state.queue.pop_front() else { break };
                 let model = state.model.as_mut().expect("drain runs only after load");
                 let now = now();
                 let handled = match &job {
@@ -236,10 +261,16 @@ impl WorkerHandle {
     async fn perform(&self, mut handled: Handled) -> Result<Vec<WorkerToEngine>, ShellError> {
         let mut commands = Vec::new();
         loop {
-            chrome::storage_apply(&handled.writes).await?;
+            let writes = self.outgoing(std::mem::take(&mut handled.writes))?;
+            chrome::storage_apply(&writes).await?;
             if let Some(imported) = handled.replace_all.take() {
+                // The file's records exactly as they were exported (sealed history stays sealed, with its lock).
                 let current = chrome::storage_read_all().await?;
                 chrome::storage_apply(&multichat_core::export::replacement_writes(&current, &imported)).await?;
+                match read_vault().await {
+                    Ok(vault) => self.0.borrow_mut().vault = vault,
+                    Err(err) => log(&format!("multichat: {err}")),
+                }
             }
             commands.append(&mut handled.to_engine);
             self.notify(std::mem::take(&mut handled.arrivals)).await;
@@ -249,10 +280,12 @@ impl WorkerHandle {
             if handled.reads.is_empty() {
                 return Ok(commands);
             }
-            let snapshot = chrome::storage_read(&handled.reads).await?;
+            let read = chrome::storage_read(&handled.reads).await?;
+            let opened = self.0.borrow().vault.incoming(read);
             let mut state = self.0.borrow_mut();
             let Some(model) = state.model.as_mut() else { return Ok(commands) };
-            handled = model.handle_read(snapshot, now());
+            model.add_problems(opened.problems.iter().map(ToString::to_string));
+            handled = model.handle_read(opened.snapshot, now());
         }
     }
 
@@ -270,8 +303,96 @@ impl WorkerHandle {
         }
     }
 
+    /// Writes as they go to storage: history sealed while a passphrase is set.
+    fn outgoing(&self, writes: Vec<multichat_core::storage::StorageWrite>) -> Result<Vec<multichat_core::storage::StorageWrite>, ShellError> {
+        let random = random_bytes::<32>()?;
+        let (writes, dropped) = self.0.borrow().vault.outgoing(writes, random);
+        if !dropped.is_empty() {
+            log(&format!("multichat: {} history writes dropped while locked", dropped.len()));
+        }
+        Ok(writes)
+    }
+
+    /// Unlock, set, change or remove the passphrase, or lock now; then the model is rebuilt from storage and
+    /// the engine follows (started once unlocked, shut down when locked).
+    async fn passphrase_request(&self, request: Request) -> Response {
+        let outcome = self.change_vault(request).await;
+        let message = match outcome {
+            Ok(()) => None,
+            Err(PassphraseError::User(err)) => return Response::Error { message: err.to_string() },
+            Err(PassphraseError::Shell(err)) => Some(format!("Could not change the browser's storage ({}); please try again", err.detail)),
+        };
+        // Storage may have changed even when a step failed: the vault and the model follow what it holds.
+        match read_vault().await {
+            Ok(vault) => self.0.borrow_mut().vault = vault,
+            Err(err) => log(&format!("multichat: {err}")),
+        }
+        self.reload().await;
+        match message {
+            Some(message) => Response::Error { message },
+            None => Response::View { view: self.0.borrow().model.as_ref().map(WorkerModel::view).unwrap_or_default() },
+        }
+    }
+
+    async fn change_vault(&self, request: Request) -> Result<(), PassphraseError> {
+        let vault = self.0.borrow().vault.clone();
+        let lock = vault.lock.clone();
+        if let Some(err) = &vault.damaged {
+            return Err(err.clone().into());
+        }
+        let rekeyed = match request {
+            Request::Unlock { passphrase } => {
+                let lock = lock.ok_or(AtRestError::NotSet)?;
+                let started = now();
+                let key = at_rest::unlock(&passphrase, &lock)?;
+                web_sys::console::info_1(&JsValue::from_str(&format!(
+                    "multichat: history key derived in {} ms",
+                    now().saturating_sub(started)
+                )));
+                return Ok(chrome::session_set(SESSION_KEY, &key.to_base64()).await?);
+            }
+            Request::LockNow => {
+                if lock.is_none() {
+                    return Err(AtRestError::NotSet.into());
+                }
+                return Ok(chrome::session_remove(SESSION_KEY).await?);
+            }
+            Request::SetPassphrase { passphrase } => {
+                if vault.locked() {
+                    return Err(AtRestError::Locked.into());
+                }
+                let records = chrome::storage_read_all().await?;
+                at_rest::enable(&passphrase, random_bytes()?, random_bytes()?, lock.as_ref(), &records)?
+            }
+            Request::ChangePassphrase { old, new } => {
+                let current = lock.as_ref().ok_or(AtRestError::NotSet)?;
+                let key = at_rest::unlock(&old, current)?;
+                let records = chrome::storage_read_all().await?;
+                at_rest::change(&key, &new, random_bytes()?, random_bytes()?, lock.as_ref(), &records)?
+            }
+            Request::RemovePassphrase { passphrase } => {
+                let current = lock.as_ref().ok_or(AtRestError::NotSet)?;
+                let key = at_rest::unlock(&passphrase, current)?;
+                let records = chrome::storage_read_all().await?;
+                at_rest::disable(&key, lock.as_ref(), &records)?
+            }
+            _ => return Ok(()),
+        };
+        for problem in &rekeyed.problems {
+            log(&format!("multichat: {problem}"));
+        }
+        // The whole history and the lock in one transaction; then the key for this session.
+        chrome::storage_apply(&rekeyed.writes).await?;
+        match &rekeyed.key {
+            Some(key) => chrome::session_set(SESSION_KEY, &key.to_base64()).await?,
+            None => chrome::session_remove(SESSION_KEY).await?,
+        }
+        Ok(())
+    }
+
     async fn reload(&self) {
-        match read_model().await {
+        let vault = self.0.borrow().vault.clone();
+        match read_model(&vault).await {
             Ok(mut model) => {
                 let mut state = self.0.borrow_mut();
                 if let Some(previous) = state.model.as_ref() {
@@ -402,21 +523,64 @@ impl WorkerHandle {
 }
 
 /// Reads what the worker needs from storage, a few keys at a time as the model asks for them, and builds
-/// the model (applying any schema migration).
-async fn read_model() -> Result<WorkerModel, ShellError> {
+/// the model (applying any schema migration). History passes through `vault`: opened, or left out while
+/// locked.
+async fn read_model(vault: &Vault) -> Result<WorkerModel, ShellError> {
     let mut snapshot = Snapshot::default();
     let mut asked = std::collections::BTreeSet::new();
+    let mut problems = Vec::new();
     loop {
         let wanted: Vec<String> =
             WorkerModel::keys_to_read(&snapshot).into_iter().filter(|it| asked.insert(it.clone())).collect();
         if wanted.is_empty() {
             break;
         }
-        snapshot.0.extend(chrome::storage_read(&wanted).await?.0);
+        let opened = vault.incoming(chrome::storage_read(&wanted).await?);
+        problems.extend(opened.problems.iter().map(ToString::to_string));
+        snapshot.0.extend(opened.snapshot.0);
     }
-    let (model, migration) = WorkerModel::load(&snapshot, now());
+    let (mut model, migration) = WorkerModel::load(&snapshot, now());
+    model.set_lock(vault.lock.is_some() || vault.damaged.is_some(), vault.locked());
+    model.add_problems(vault.damaged.iter().map(ToString::to_string).chain(problems));
+    let (migration, _) = vault.outgoing(migration, random_bytes()?);
     chrome::storage_apply(&migration).await?;
     Ok(model)
+}
+
+/// The lock record and the key kept for this browser session, if it is the right one.
+async fn read_vault() -> Result<Vault, ShellError> {
+    let stored = chrome::storage_read(&[at_rest::LOCK_KEY.to_owned()]).await?;
+    let key = chrome::session_get(SESSION_KEY).await?.and_then(|text| Key::from_base64(&text).ok());
+    Ok(Vault::new(at_rest::read_lock(&stored), key))
+}
+
+fn is_passphrase_request(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Unlock { .. }
+            | Request::SetPassphrase { .. }
+            | Request::ChangePassphrase { .. }
+            | Request::RemovePassphrase { .. }
+            | Request::LockNow
+    )
+}
+
+/// Why a passphrase request failed: the user's mistake (worded for them) or the browser's.
+enum PassphraseError {
+    User(AtRestError),
+    Shell(ShellError),
+}
+
+impl From<AtRestError> for PassphraseError {
+    fn from(err: AtRestError) -> Self {
+        PassphraseError::User(err)
+    }
+}
+
+impl From<ShellError> for PassphraseError {
+    fn from(err: ShellError) -> Self {
+        PassphraseError::Shell(err)
+    }
 }
 
 fn log(message: &str) {

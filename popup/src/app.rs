@@ -6,6 +6,7 @@ use multichat_core::settings::{IceServer, Settings};
 
 use crate::bridge::Bridge;
 use crate::chat::{Conversation, RoomList, StartConversation};
+use crate::passphrase::{PassphraseForm, Unlock};
 
 /// What the popup knows about its link to the worker.
 #[derive(Clone, PartialEq)]
@@ -103,6 +104,7 @@ pub(crate) fn App() -> Element {
     let (body, engine, room_open) = match &current {
         Link::Connecting => (rsx! { p { role: "status", "Connecting…" } }, None, false),
         Link::Broken(message) => (rsx! { p { role: "alert", class: "error", "{message}" } }, None, false),
+        Link::Ready(view) if view.locked => (rsx! { Unlock {} }, Some(view.engine.clone()), false),
         Link::Ready(view) => match (view.account.clone(), view.open_room.clone()) {
             (None, _) => (rsx! { SignIn { settings: view.settings.clone() } }, None, false),
             (Some(_), Some(open)) => (rsx! { Conversation { open } }, Some(view.engine.clone()), true),
@@ -181,6 +183,7 @@ fn Home(username: String, peer_id: String, view: View) -> Element {
         RoomList { rooms: view.rooms.clone() }
         SettingsForm { settings: view.settings.clone() }
         YourData { signed_in: true }
+        PassphraseForm { set: view.passphrase_set }
     }
 }
 

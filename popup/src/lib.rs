@@ -7,6 +7,7 @@ mod app;
 mod bridge;
 mod chat;
 mod download;
+mod passphrase;
 
 use wasm_bindgen::prelude::*;
 

@@ -64,6 +64,12 @@ extern "C" {
     async fn storage_local_set(items: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = remove, catch)]
     async fn storage_local_remove(keys: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "storage", "session"], js_name = get, catch)]
+    async fn storage_session_get(keys: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "storage", "session"], js_name = set, catch)]
+    async fn storage_session_set(items: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "storage", "session"], js_name = remove, catch)]
+    async fn storage_session_remove(keys: &JsValue) -> Result<JsValue, JsValue>;
 }
 
 impl Port {
@@ -110,11 +116,33 @@ pub async fn storage_read(keys: &[String]) -> Result<Snapshot, ShellError> {
     Ok(Snapshot(records))
 }
 
-/// Reads every record in storage (`get(null)`), for the user's data export.
+/// Reads every record in storage (`get(null)`): for the user's data export, and for sealing or opening the
+/// whole history at once.
 pub async fn storage_read_all() -> Result<Snapshot, ShellError> {
     let items = storage_local_get(&JsValue::NULL).await.map_err(|err| ShellError::from_js("storage.local.get", &err))?;
     let records: BTreeMap<String, serde_json::Value> = convert::from_js(items)?;
     Ok(Snapshot(records))
+}
+
+/// Reads a string kept in `chrome.storage.session`: memory only, gone when the browser closes, and (at its
+/// default access level) readable by the extension's own pages only, never by content scripts.
+pub async fn session_get(key: &str) -> Result<Option<String>, ShellError> {
+    let items = storage_session_get(&JsValue::from_str(key)).await.map_err(|err| ShellError::from_js("storage.session.get", &err))?;
+    let value = Reflect::get(&items, &JsValue::from_str(key)).map_err(|err| ShellError::from_js("storage.session.get", &err))?;
+    Ok(value.as_string())
+}
+
+/// Keeps a string in `chrome.storage.session` (see [`session_get`]).
+pub async fn session_set(key: &str, value: &str) -> Result<(), ShellError> {
+    let items = Object::new();
+    Reflect::set(&items, &key.into(), &value.into()).map_err(|err| ShellError::from_js("storage.session.set", &err))?;
+    storage_session_set(&items).await.map_err(|err| ShellError::from_js("storage.session.set", &err))?;
+    Ok(())
+}
+
+pub async fn session_remove(key: &str) -> Result<(), ShellError> {
+    storage_session_remove(&JsValue::from_str(key)).await.map_err(|err| ShellError::from_js("storage.session.remove", &err))?;
+    Ok(())
 }
 
 /// Applies writes in order; stops at the first failure (e.g. quota exceeded) and reports it.
