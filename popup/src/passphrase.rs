@@ -37,7 +37,7 @@ pub(crate) fn Unlock() -> Element {
     }
 }
 
-/// In Settings: set a passphrase, or lock now and remove it once one is set.
+/// In Settings: set a passphrase; once one is set, change it, remove it, or lock now.
 #[component]
 pub(crate) fn PassphraseForm(set: bool) -> Element {
     let ui = use_ui();
@@ -51,11 +51,18 @@ pub(crate) fn PassphraseForm(set: bool) -> Element {
             p { "A forgotten passphrase cannot be recovered: without it, your stored history cannot be read." }
             if set {
                 form {
-                    aria_label: "Remove passphrase",
+                    aria_label: "Change or remove passphrase",
                     onsubmit: move |evt: FormEvent| {
                         evt.prevent_default();
-                        ui.send(Request::RemovePassphrase { passphrase: current() });
+                        if first() != second() {
+                            mismatch.set(true);
+                            return;
+                        }
+                        mismatch.set(false);
+                        ui.send(Request::ChangePassphrase { old: current(), new: first() });
                         current.set(String::new());
+                        first.set(String::new());
+                        second.set(String::new());
                     },
                     p { "Your history is protected by a passphrase." }
                     label { r#for: "current-passphrase", "Current passphrase" }
@@ -66,7 +73,38 @@ pub(crate) fn PassphraseForm(set: bool) -> Element {
                         value: "{current}",
                         oninput: move |evt| current.set(evt.value()),
                     }
-                    button { r#type: "submit", class: "secondary", "Remove passphrase" }
+                    label { r#for: "new-passphrase", "New passphrase" }
+                    input {
+                        id: "new-passphrase",
+                        r#type: "password",
+                        autocomplete: "new-password",
+                        value: "{first}",
+                        oninput: move |evt| first.set(evt.value()),
+                    }
+                    label { r#for: "repeat-passphrase", "Repeat passphrase" }
+                    input {
+                        id: "repeat-passphrase",
+                        r#type: "password",
+                        autocomplete: "new-password",
+                        value: "{second}",
+                        oninput: move |evt| second.set(evt.value()),
+                    }
+                    if mismatch() {
+                        p { role: "alert", class: "error", "The two passphrases differ" }
+                    }
+                    div { class: "row",
+                        button { r#type: "submit", "Change passphrase" }
+                        // Removing needs only the current passphrase.
+                        button {
+                            r#type: "button",
+                            class: "secondary",
+                            onclick: move |_| {
+                                ui.send(Request::RemovePassphrase { passphrase: current() });
+                                current.set(String::new());
+                            },
+                            "Remove passphrase"
+                        }
+                    }
                 }
                 button { onclick: move |_| ui.send(Request::LockNow), "Lock now" }
             } else {

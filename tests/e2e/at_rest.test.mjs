@@ -102,6 +102,27 @@ test('a passphrase seals the history, a restarted browser asks for it, and nothi
     await expectMessage(carol, reply, 10000);
     await expectMessage(carol, meanwhile, 30000);
     assert.ok(!(await storedText(carol)).includes(meanwhile), 'the message that waited is sealed too');
+
+    // Changing the passphrase re-seals the history: after "Lock now", only the new one unlocks it.
+    const lockRecord = async () => {
+      const [worker] = carol.browser.context.serviceWorkers();
+      return JSON.stringify(await worker.evaluate(() => chrome.storage.local.get('lock')));
+    };
+    const oldLock = await lockRecord();
+    await carol.popup.getByRole('button', { name: 'Back to conversations' }).click();
+    await carol.popup.getByText('Protect history with a passphrase').click();
+    await carol.popup.getByLabel('Current passphrase').fill(passphrase);
+    await carol.popup.getByLabel('New passphrase').fill('a new passphrase 2');
+    await carol.popup.getByLabel('Repeat passphrase').fill('a new passphrase 2');
+    await carol.popup.getByRole('button', { name: 'Change passphrase' }).click();
+    for (let i = 0; i < 100 && (await lockRecord()) === oldLock; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.notEqual(await lockRecord(), oldLock, 'a new lock (salt and check value) is written');
+    assert.ok(!(await storedText(carol)).includes(secret), 'still no message text in the clear');
+    await carol.popup.getByRole('button', { name: 'Lock now' }).click();
+    await unlockWith(carol, passphrase, () => carol.popup.getByRole('alert').getByText('That passphrase is not right').waitFor({ timeout: 20000 }));
+    await unlockWith(carol, 'a new passphrase 2', () => carol.popup.getByRole('button', { name: /^dave\b/ }).waitFor({ timeout: 20000 }));
+    await openConversation(carol, 'dave');
+    await expectMessage(carol, meanwhile, 10000);
   } catch (err) {
     console.log(`# carol's popup: ${await carol.popup.locator('body').innerText().catch(() => '?')}\n# problems: ${carol.browser.problems.join('\n')}`);
     throw err;
