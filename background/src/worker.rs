@@ -60,6 +60,15 @@ struct Worker {
 /// At most this many "dropped a frame" lines per window; a flood is counted, not printed.
 const DROP_LOG: (u32, u64) = (30, 10_000);
 
+/// At most this many queued engine reports are handled and stored together (see `more_engine_reports`).
+const MAX_ENGINE_BATCH: usize = 64;
+
+/// Whether a handled engine report needs nothing but its writes performed (no reads, reload or import), so
+/// it can be stored together with the reports around it.
+fn batchable(handled: &Handled) -> bool {
+    handled.reads.is_empty() && !handled.reload && handled.replace_all.is_none() && !handled.export_all
+}
+
 /// Where the history key is kept for the browser session (`chrome.storage.session`, memory only).
 const SESSION_KEY: &str = "at_rest_key";
 
@@ -208,12 +217,89 @@ impl WorkerHandle {
                 };
                 (job, handled)
             };
-            if let Some(handled) = handled {
-                self.finish(job, handled).await;
+            match handled {
+                Some(handled) if matches!(job, Job::Engine { .. }) && batchable(&handled) => {
+                    let (batch, tail) = self.more_engine_reports(vec![(job, handled)]);
+                    self.finish_engine_batch(batch).await;
+                    if let Some((job, handled)) = tail {
+                        self.finish(job, handled).await;
+                    }
+                }
+                Some(handled) => self.finish(job, handled).await,
+                None => {}
             }
             self.arm_timer();
         }
         self.0.borrow_mut().draining = false;
+    }
+
+    /// Handles the engine reports queued right behind `batch`, up to [`MAX_ENGINE_BATCH`], so their writes
+    /// go to storage together and the popups get one view for all of them: under a burst (a busy group, a
+    /// catch-up, a flood) the worker then keeps up instead of paying a storage round trip per frame.
+    /// Returns the batch and, when it ended on a report that needs more than writes (reads), that one.
+    fn more_engine_reports(&self, mut batch: Vec<(Job, Handled)>) -> (Vec<(Job, Handled)>, Option<(Job, Handled)>) {
+        while batch.len() < MAX_ENGINE_BATCH {
+            let mut state = self.0.borrow_mut();
+            if !matches!(state.queue.front(), Some(Job::Engine { .. })) {
+                break;
+            }
+            let Some(job @ Job::Engine { .. }) = state.queue.pop_front() else { break };
+            let Job::Engine { message, .. } = &job else { break };
+            let Ok(random) = random_bytes::<32>() else {
+                log("multichat: no randomness for an engine report; it was dropped");
+                continue;
+            };
+            let model = state.model.as_mut().expect("drain runs only after load");
+            let handled = model.handle_engine(message.clone(), now(), random);
+            if !batchable(&handled) {
+                return (batch, Some((job, handled)));
+            }
+            batch.push((job, handled));
+        }
+        (batch, None)
+    }
+
+    /// Performs a batch of handled engine reports as [`Worker::finish`] would one by one: all their writes
+    /// (in order, in one storage call), then each report's commands as its reply, then one view update.
+    async fn finish_engine_batch(&self, batch: Vec<(Job, Handled)>) {
+        let mut writes = Vec::new();
+        let mut arrivals = Vec::new();
+        let mut view_changed = false;
+        let mut replies = Vec::new();
+        for (job, mut handled) in batch {
+            self.log_dropped(std::mem::take(&mut handled.dropped));
+            writes.append(&mut handled.writes);
+            arrivals.append(&mut handled.arrivals);
+            view_changed |= handled.view_changed;
+            if let Job::Engine { reply, .. } = job {
+                replies.push((reply, std::mem::take(&mut handled.to_engine)));
+            }
+        }
+        let stored = match self.outgoing(writes) {
+            Ok(writes) => chrome::storage_apply(&writes).await,
+            Err(err) => Err(err),
+        };
+        match stored {
+            Ok(()) => {
+                self.notify(arrivals).await;
+                // Acknowledgements leave only now, after every message of the batch is stored.
+                for (reply, commands) in replies {
+                    reply(commands);
+                }
+            }
+            Err(err) => {
+                // The in-memory model is ahead of storage now: rebuild it from storage so both agree.
+                log(&format!("multichat: {err}"));
+                self.reload().await;
+                for (reply, _) in replies {
+                    reply(Vec::new());
+                }
+            }
+        }
+        if view_changed {
+            self.broadcast();
+        }
+        self.update_badge().await;
     }
 
     /// Performs a handled job: its writes, then its reply, then the engine commands, then what follows.
