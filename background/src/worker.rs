@@ -47,6 +47,9 @@ struct Worker {
     popups: Vec<Port>,
     /// Where the engine runs: Firefox hosts it here, Chrome in the offscreen document.
     engine: Option<EngineHandle>,
+    /// While the engine is being started: who else waits for it (a second start must not create a second
+    /// offscreen document).
+    engine_waiters: Option<Vec<futures_channel::oneshot::Sender<()>>>,
     /// The unread count on the toolbar badge, to set it only when it changes.
     badge: Option<u32>,
     /// The pending chat timer and when it fires.
@@ -101,12 +104,14 @@ impl WorkerHandle {
         };
         let wants_engine = model.wants_engine();
         self.0.borrow_mut().model = Some(model);
+        // Popups are answered first: the engine (an offscreen document to find or create) starts meanwhile,
+        // and any job that needs it waits for it in `command_engine`.
+        spawn_local(self.clone().drain());
         if wants_engine {
             self.start_engine().await;
         }
         self.update_badge().await;
         self.arm_timer();
-        spawn_local(self.drain());
     }
 
     fn accept(&self, port: Port) {
@@ -560,6 +565,32 @@ impl WorkerHandle {
         if self.0.borrow().engine.is_some() {
             return;
         }
+        let waiting = {
+            let mut state = self.0.borrow_mut();
+            match state.engine_waiters.as_mut() {
+                Some(waiters) => {
+                    let (sender, receiver) = futures_channel::oneshot::channel();
+                    waiters.push(sender);
+                    Some(receiver)
+                }
+                None => {
+                    state.engine_waiters = Some(Vec::new());
+                    None
+                }
+            }
+        };
+        if let Some(receiver) = waiting {
+            let _ = receiver.await;
+            return;
+        }
+        self.create_engine().await;
+        let waiters = self.0.borrow_mut().engine_waiters.take().unwrap_or_default();
+        for waiter in waiters {
+            let _ = waiter.send(());
+        }
+    }
+
+    async fn create_engine(&self) {
         if chrome::has_offscreen_api() {
             let created = chrome::ensure_offscreen_document(
                 "background/offscreen.html",
