@@ -79,7 +79,7 @@ fn node_with_a_link() -> ChatNode {
     node.handle_command(Millis(1_000), multichat_core::chat::Command::OpenDirect { username: user("bob") }).unwrap();
     let metadata = json!({"peerIds": [], "multichat": {"v": 1}});
     node.handle_input(Millis(1_000), Input::LinkUp { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata, outgoing: false });
-    let hello = wire::encode(&wire::Frame::Hello(wire::Hello { version: 1, user: user("bob"), capabilities: vec![], auth: None }));
+    let hello = wire::encode(&wire::Frame::Hello(wire::Hello { version: 1, user: user("bob"), capabilities: vec![], auth: None, session: None }));
     node.handle_input(Millis(1_001), Input::Frame { link: "dc_1".into(), frame: hello });
     while node.poll_output().is_some() {}
     node

@@ -269,6 +269,8 @@ struct Link {
     /// The peer dialed us with our metadata: it speaks our protocol, however long its hello takes (a busy
     /// worker catching up may answer after [`HELLO_GRACE_MS`]), so the link never falls back to legacy.
     dialer_is_ours: bool,
+    /// The session the peer's hello on this link named (see [`wire::Hello::session`]).
+    session: Option<u64>,
 }
 
 impl Link {
@@ -332,6 +334,8 @@ pub struct ChatNode {
     reading: BTreeSet<String>,
     now: Millis,
     ping_counter: u64,
+    /// When this node started: the session named in our hellos.
+    started_at: Millis,
     /// The stored room list could not be read: copied aside before the first new list is written.
     damaged_rooms: Option<Value>,
     signed_out: bool,
@@ -356,6 +360,7 @@ impl ChatNode {
             reading: BTreeSet::new(),
             now,
             ping_counter: 0,
+            started_at: now,
             damaged_rooms: None,
             signed_out: false,
             step_writes: BTreeMap::new(),
@@ -696,6 +701,7 @@ impl ChatNode {
             credit_at: self.now,
             rate_limited: false,
             dialer_is_ours: !outgoing && metadata.ours.is_some(),
+            session: None,
         };
         self.links.insert(link_id.clone(), link);
         // Our dialer told us it speaks our protocol: greet it. On a link we dialed, the peer greets first.
@@ -713,7 +719,13 @@ impl ChatNode {
         if let Some(link) = self.links.get_mut(link_id) {
             link.hello_sent = true;
         }
-        let hello = Hello { version: wire::PROTOCOL_VERSION, user: self.me.clone(), capabilities: caps(), auth: None };
+        let hello = Hello {
+            version: wire::PROTOCOL_VERSION,
+            user: self.me.clone(),
+            capabilities: caps(),
+            auth: None,
+            session: Some(self.started_at.0),
+        };
         self.output(Output::Send { link: link_id.clone(), frame: wire::encode(&Frame::Hello(hello)) });
     }
 
@@ -818,7 +830,9 @@ impl ChatNode {
     }
 
     /// Two ready links to one peer: both ends keep the same one (the one dialed by the smaller username;
-    /// between two dialed by the same side, the newer one).
+    /// between two dialed by the same side, the newer one). A link from an earlier session of the peer (it
+    /// restarted) always gives way: it is dead, and keeping it would leave the peer unreachable until it is
+    /// found silent.
     fn close_duplicates(&mut self, new_link: &LinkId) {
         let Some(new) = self.links.get(new_link).cloned() else { return };
         let others: Vec<LinkId> = self
@@ -829,11 +843,15 @@ impl ChatNode {
             .collect();
         for other_id in others {
             let other = &self.links[&other_id];
-            let keep_new = if other.outgoing == new.outgoing {
-                true
-            } else {
-                let we_are_smaller = self.me < new.peer;
-                new.outgoing == we_are_smaller
+            let keep_new = match (new.session, other.session) {
+                // The peer restarted since the other link was made: that link is dead, whatever the rule.
+                // Only this end holds both links, so no agreement with the peer is needed.
+                (Some(new_session), Some(other_session)) if new_session != other_session => true,
+                _ if other.outgoing == new.outgoing => true,
+                _ => {
+                    let we_are_smaller = self.me < new.peer;
+                    new.outgoing == we_are_smaller
+                }
             };
             let loser = if keep_new { other_id } else { new_link.clone() };
             self.links.remove(&loser);
@@ -961,6 +979,9 @@ impl ChatNode {
         let res = match frame {
             Frame::Hello(hello) => {
                 if hello.user == peer {
+                    if let Some(link) = self.links.get_mut(link_id) {
+                        link.session = hello.session.or(link.session);
+                    }
                     // Answer a first hello, and a second one on a link already greeted (the peer restarted
                     // and lost it). A restarted peer has sent its hello already and does not answer ours,
                     // so this never loops.
@@ -1607,7 +1628,7 @@ mod tests {
         let room = node.handle_command(Millis(1_000), Command::OpenDirect { username: user("bob") }).unwrap().unwrap();
         let metadata = json!({"peerIds": [], "multichat": {"v": 1}});
         node.handle_input(Millis(1_000), Input::LinkUp { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata, outgoing: false });
-        let hello = Hello { version: 1, user: user("bob"), capabilities: caps(), auth: None };
+        let hello = Hello { version: 1, user: user("bob"), capabilities: caps(), auth: None, session: None };
         node.handle_input(Millis(1_000), Input::Frame { link: "dc_1".into(), frame: wire::encode(&Frame::Hello(hello)) });
         drain(&mut node);
         (node, room)
@@ -1615,6 +1636,31 @@ mod tests {
 
     fn drain(node: &mut ChatNode) -> Vec<Output> {
         std::iter::from_fn(|| node.poll_output()).collect()
+    }
+
+    /// Alice (the smaller username) dialed bob on dc_1; bob's hello there named `first`. Then bob dials
+    /// alice on dc_2 and greets with `second`. Returns the links alice closed.
+    fn second_link_from_bob(first: Option<u64>, second: Option<u64>) -> Vec<LinkId> {
+        let mut node = ChatNode::new(user("alice"), Millis(1_000));
+        node.handle_command(Millis(1_000), Command::OpenDirect { username: user("bob") }).unwrap();
+        let ours = json!({"peerIds": [], "multichat": {"v": 1}});
+        let hello = |session| wire::encode(&Frame::Hello(Hello { version: 1, user: user("bob"), capabilities: caps(), auth: None, session }));
+        node.handle_input(Millis(1_000), Input::LinkUp { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata: ours.clone(), outgoing: true });
+        node.handle_input(Millis(1_000), Input::Frame { link: "dc_1".into(), frame: hello(first) });
+        drain(&mut node);
+        node.handle_input(Millis(2_000), Input::LinkUp { link: "dc_2".into(), peer_id: user("bob").peer_id(), metadata: ours, outgoing: false });
+        node.handle_input(Millis(2_000), Input::Frame { link: "dc_2".into(), frame: hello(second) });
+        drain(&mut node).into_iter().filter_map(|it| if let Output::Close { link } = it { Some(link) } else { None }).collect()
+    }
+
+    #[test]
+    fn a_link_from_an_earlier_session_of_the_peer_gives_way_at_once() {
+        // Bob's browser restarted: the link alice dialed belongs to his earlier session and is dead.
+        assert_eq!(second_link_from_bob(Some(10), Some(20)), ["dc_1"]);
+        // The same session: both ends apply the usual rule and keep the link the smaller username dialed.
+        assert_eq!(second_link_from_bob(Some(10), Some(10)), ["dc_2"]);
+        // A peer that names no session (an older multichat) gets the usual rule too.
+        assert_eq!(second_link_from_bob(None, None), ["dc_2"]);
     }
 
     fn chat_from_bob(room: &RoomId, seq: u64) -> Input {
@@ -1748,7 +1794,7 @@ mod tests {
         bob.handle_input(Millis(0), up);
         let hello_from = |name: &str| Input::Frame {
             link: "dc_1".into(),
-            frame: wire::encode(&Frame::Hello(Hello { version: 1, user: user(name), capabilities: caps(), auth: None })),
+            frame: wire::encode(&Frame::Hello(Hello { version: 1, user: user(name), capabilities: caps(), auth: None, session: None })),
         };
         bob.handle_input(Millis(1), hello_from("alice"));
         drain(&mut bob);
@@ -1786,7 +1832,7 @@ mod tests {
         assert!(node.messages(&room).is_empty(), "an original-shape copy is never stored");
         assert!(!sent_types(&outputs).iter().any(|it| it == "chat" || it == "connections"));
         // Bob's hello arrives at last: the link is ours, and catch-up starts.
-        let hello = Hello { version: 1, user: user("bob"), capabilities: caps(), auth: None };
+        let hello = Hello { version: 1, user: user("bob"), capabilities: caps(), auth: None, session: None };
         node.handle_input(Millis(13_000), Input::Frame { link: "dc_1".into(), frame: wire::encode(&Frame::Hello(hello)) });
         assert!(sent_types(&drain(&mut node)).contains(&"mc.sync".to_owned()));
         assert!(node.is_online(&user("bob")));

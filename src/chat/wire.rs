@@ -154,6 +154,9 @@ pub struct Hello {
     pub capabilities: Vec<String>,
     /// Reserved for the identity handshake of issue 5. Carried through untouched.
     pub auth: Option<Value>,
+    /// Which run of the sender's chat node this is (when it started, in its own clock's milliseconds): a
+    /// different one than on an older link to the same peer means the peer restarted, so that link is dead.
+    pub session: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -206,6 +209,7 @@ pub fn encode(frame: &Frame) -> Value {
             "user": hello.user.as_str(),
             "caps": hello.capabilities,
             "auth": hello.auth,
+            "session": hello.session,
         }),
         Frame::Ping { n } => json!({"type": "mc.ping", "n": n}),
         Frame::Pong { n } => json!({"type": "mc.pong", "n": n}),
@@ -272,6 +276,8 @@ pub fn decode(value: &Value) -> Result<Frame, WireError> {
             user: username_field(object, "user")?,
             capabilities: string_list(object, "caps", 32, 32)?,
             auth: object.get("auth").filter(|it| !it.is_null()).cloned(),
+            // Optional: an older multichat does not send it, and then the usual rule picks the link.
+            session: object.get("session").and_then(Value::as_u64),
         })),
         "mc.ping" => Ok(Frame::Ping { n: u64_field(object, "n")? }),
         "mc.pong" => Ok(Frame::Pong { n: u64_field(object, "n")? }),
@@ -522,7 +528,7 @@ mod tests {
         let room = RoomId::group_from_random([1; 16]);
         let frames = [
             Frame::Connections { peer_ids: vec!["secure-p2p-multichat-bob".into()] },
-            Frame::Hello(Hello { version: 1, user: user("alice"), capabilities: vec!["ack".into()], auth: None }),
+            Frame::Hello(Hello { version: 1, user: user("alice"), capabilities: vec!["ack".into()], auth: None, session: Some(7) }),
             Frame::Ping { n: 9 },
             Frame::Pong { n: 9 },
             Frame::Ack { room: room.clone(), ids: vec![MessageId::from_random([2; 16])] },
