@@ -502,6 +502,7 @@ impl WorkerModel {
                     let LinkInfo { link, peer_id, metadata, outgoing, .. } = info;
                     self.chat_input(now, Input::LinkResumed { link, peer_id, metadata, outgoing }, &mut handled);
                 }
+                self.chat_input(now, Input::EngineGreeted, &mut handled);
                 handled.to_engine.insert(0, self.engine_config());
             }
             EngineToWorker::Status { status } => self.engine = status,

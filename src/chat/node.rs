@@ -144,6 +144,9 @@ pub enum Input {
     DialFailed {
         peer_id: String,
     },
+    /// The engine (re)started and greeted: dials asked for before may never have reached it (a freshly
+    /// created engine does not listen at once), so the ones still pending are made again.
+    EngineGreeted,
     /// The records asked for with [`Output::Read`] (absent keys simply missing).
     Read(Snapshot),
 }
@@ -502,6 +505,17 @@ impl ChatNode {
             Input::LinkUp { link, peer_id, metadata, outgoing } => self.link_up(link, peer_id, &metadata, outgoing),
             Input::Frame { link, frame } => self.frame(&link, &frame),
             Input::LinkDown { link } => self.link_down(&link),
+            Input::EngineGreeted => {
+                let pending: Vec<Username> = self
+                    .contacts
+                    .iter()
+                    .filter(|(peer, it)| it.dialing_since.is_some() && !self.links.values().any(|link| &link.peer == *peer))
+                    .map(|(peer, _)| peer.clone())
+                    .collect();
+                for peer in pending {
+                    self.dial(&peer);
+                }
+            }
             Input::LinkResumed { link, peer_id, metadata, outgoing } => {
                 self.link_up(link.clone(), peer_id, &metadata, outgoing);
                 // A legacy dialer was recognised from its metadata; anyone else may be ours. The original
@@ -1651,6 +1665,24 @@ mod tests {
         node.handle_input(Millis(2_000), Input::LinkUp { link: "dc_2".into(), peer_id: user("bob").peer_id(), metadata: ours, outgoing: false });
         node.handle_input(Millis(2_000), Input::Frame { link: "dc_2".into(), frame: hello(second) });
         drain(&mut node).into_iter().filter_map(|it| if let Output::Close { link } = it { Some(link) } else { None }).collect()
+    }
+
+    #[test]
+    fn dials_the_engine_may_have_missed_are_made_again_when_it_greets() {
+        let mut node = ChatNode::new(user("alice"), Millis(1_000));
+        node.handle_command(Millis(1_000), Command::OpenDirect { username: user("bob") }).unwrap();
+        let dials = |outputs: Vec<Output>| outputs.into_iter().filter(|it| matches!(it, Output::Dial { .. })).count();
+        assert_eq!(dials(drain(&mut node)), 1);
+        // The engine was just being created and never saw that dial; when it greets, bob is dialed again
+        // rather than after the 15 s dial timeout.
+        node.handle_input(Millis(1_200), Input::EngineGreeted);
+        assert_eq!(dials(drain(&mut node)), 1);
+        // With a link up, nothing is dialed again.
+        let ours = json!({"peerIds": [], "multichat": {"v": 1}});
+        node.handle_input(Millis(1_300), Input::LinkUp { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata: ours, outgoing: true });
+        drain(&mut node);
+        node.handle_input(Millis(1_400), Input::EngineGreeted);
+        assert_eq!(dials(drain(&mut node)), 0);
     }
 
     #[test]
