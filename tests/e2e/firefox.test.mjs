@@ -52,7 +52,7 @@ async function signInFirefox(popup, username) {
   await popup.keyboard.press('Enter');
 }
 
-test('Firefox loads the extension, signs in, goes online through the local PeerJS server, and keeps the account', { timeout: 120000 }, async () => {
+test('Firefox loads the extension, signs in, goes online through the local PeerJS server, keeps the account, and locks and unlocks with a passphrase', { timeout: 120000 }, async () => {
   const browser = await launchFirefox();
   const problems = [];
   try {
@@ -69,6 +69,20 @@ test('Firefox loads the extension, signs in, goes online through the local PeerJ
     popup = await openPopup(browser, problems);
     await popup.waitForSelector('.signed-in', { timeout: 15000 });
     assert.equal(await popup.$eval('.signed-in strong', (el) => el.textContent), 'alice');
+
+    // The passphrase works in Firefox too (its key lives in Firefox's storage.session): set it, lock, and
+    // unlock again.
+    await popup.click('details.passphrase summary');
+    await popup.locator('#new-passphrase').fill('firefox passphrase');
+    await popup.locator('#repeat-passphrase').fill('firefox passphrase');
+    await popup.click('form[aria-label="Set passphrase"] button[type=submit]');
+    await popup.waitForSelector('form[aria-label="Change or remove passphrase"]', { timeout: 15000 });
+    await popup.evaluate(() => [...document.querySelectorAll('button')].find((it) => it.textContent.trim() === 'Lock now').click());
+    await popup.waitForSelector('#unlock-passphrase', { timeout: 15000 });
+    await popup.locator('#unlock-passphrase').fill('firefox passphrase');
+    await popup.click('form[aria-label="Unlock"] button[type=submit]');
+    await popup.waitForSelector('.signed-in', { timeout: 15000 });
+    await popup.waitForFunction(() => document.querySelector('.status')?.textContent.includes('Online'), { timeout: 15000 });
     assert.deepEqual(problems, []);
   } finally {
     await browser.close();
