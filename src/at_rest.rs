@@ -311,16 +311,23 @@ fn enable_with(
     if current.is_some() {
         return Err(AtRestError::AlreadySet);
     }
+    let plain = records.0.iter().filter(|(name, _)| is_sealed_key(name)).map(|(name, value)| (name.clone(), value.clone()));
+    sealed_under_new_lock(passphrase, salt, random, kdf, plain, Vec::new())
+}
+
+/// The history in `plain` sealed under a new lock made from `passphrase`, with the lock, as one batch.
+fn sealed_under_new_lock(
+    passphrase: &str,
+    salt: [u8; 16],
+    random: [u8; 32],
+    kdf: KdfParams,
+    plain: impl IntoIterator<Item = (String, Value)>,
+    problems: Vec<AtRestError>,
+) -> Result<Rekeyed, AtRestError> {
     let (lock, key) = new_lock_with(passphrase, salt, nonce_for(&random, usize::MAX), kdf)?;
-    let plain: Vec<StorageWrite> = records
-        .0
-        .iter()
-        .filter(|(name, _)| is_sealed_key(name))
-        .map(|(name, value)| StorageWrite::Set { key: name.clone(), value: value.clone() })
-        .collect();
-    let mut writes = seal_writes(&key, plain, random);
+    let mut writes = seal_writes(&key, plain.into_iter().map(|(key, value)| StorageWrite::Set { key, value }).collect(), random);
     writes.push(crate::storage::set(LOCK_KEY, &lock));
-    Ok(Rekeyed { key: Some(key), writes, problems: Vec::new() })
+    Ok(Rekeyed { key: Some(key), writes, problems })
 }
 
 /// Changes the passphrase: every history record is opened with `key` (the current one, checked against
@@ -341,11 +348,8 @@ fn change_with(
 ) -> Result<Rekeyed, AtRestError> {
     let current = current.ok_or(AtRestError::NotSet)?;
     check_key(key, current)?;
-    let (lock, new_key) = new_lock_with(new_passphrase, salt, nonce_for(&random, usize::MAX), kdf)?;
     let opened = open_history(key, records);
-    let mut writes = seal_writes(&new_key, opened.snapshot.0.into_iter().map(|(key, value)| StorageWrite::Set { key, value }).collect(), random);
-    writes.push(crate::storage::set(LOCK_KEY, &lock));
-    Ok(Rekeyed { key: Some(new_key), writes, problems: opened.problems })
+    sealed_under_new_lock(new_passphrase, salt, random, kdf, opened.snapshot.0, opened.problems)
 }
 
 /// Turns the passphrase off: every history record is opened and stored in the clear, and the lock is set to
@@ -474,16 +478,7 @@ mod tests {
 
     fn written(writes: &[StorageWrite]) -> Snapshot {
         let mut snapshot = Snapshot::default();
-        for write in writes {
-            match write {
-                StorageWrite::Set { key, value } => {
-                    snapshot.0.insert(key.clone(), value.clone());
-                }
-                StorageWrite::Remove { key } => {
-                    snapshot.0.remove(key);
-                }
-            }
-        }
+        crate::chat::history::apply(&mut snapshot, writes);
         snapshot
     }
 

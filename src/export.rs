@@ -249,11 +249,7 @@ mod tests {
         records.0.insert("chat/alice/rooms".into(), json!({"v": 1, "rooms": [{"id": "r1", "title": "bob", "members": ["bob"], "is_group": false}]}));
         let sealed = crate::at_rest::enable("correct horse", [1; 16], [2; 32], None, &records).unwrap();
         let mut stored = records.clone();
-        for write in sealed.writes {
-            if let StorageWrite::Set { key, value } = write {
-                stored.0.insert(key, value);
-            }
-        }
+        history::apply(&mut stored, &sealed.writes);
         assert!(stored.0.contains_key(crate::at_rest::LOCK_KEY));
         assert_eq!(import(&export(&stored, Millis(9)).json), Ok(stored.clone()), "sealed history and its lock come back as they were");
         // A plain history record next to a lock is a damaged file.

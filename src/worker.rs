@@ -421,7 +421,7 @@ impl WorkerModel {
         let Some(pending) = self.gate.as_ref().and_then(|gate| gate.contacts().get(&user)).and_then(|it| it.pending_key.as_ref()).map(|it| it.key) else {
             return refuse(format!("{user} has no new key waiting for your decision"));
         };
-        if self.new_key_safety_number(&pending).as_deref() != Some(shown) {
+        if self.safety_number_with(&pending).as_deref() != Some(shown) {
             return refuse(format!("{user}'s key changed again since it was shown; please look at the new safety number"));
         }
         let (Some(gate), Some(account)) = (self.gate.as_mut(), self.loaded.account.as_ref()) else {
@@ -462,7 +462,7 @@ impl WorkerModel {
     }
 
     /// The safety number of our key and `key` (cached: each costs 5,200 SHA-512 rounds).
-    fn new_key_safety_number(&self, key: &PublicKey) -> Option<String> {
+    fn safety_number_with(&self, key: &PublicKey) -> Option<String> {
         let identity = self.identity.as_ref()?;
         Some(self.safety_numbers.borrow_mut().entry(*key).or_insert_with(|| safety_number(&identity.public_key(), key)).clone())
     }
@@ -575,9 +575,9 @@ impl WorkerModel {
     fn trust(&self, user: &Username) -> Trust {
         let Some(contact) = self.gate.as_ref().and_then(|gate| gate.contacts().get(user)) else { return Trust::default() };
         Trust {
-            safety_number: self.new_key_safety_number(&contact.key),
+            safety_number: self.safety_number_with(&contact.key),
             verified: contact.state == TrustState::Verified,
-            new_key_safety_number: contact.pending_key.as_ref().and_then(|it| self.new_key_safety_number(&it.key)),
+            new_key_safety_number: contact.pending_key.as_ref().and_then(|it| self.safety_number_with(&it.key)),
         }
     }
 

@@ -73,25 +73,7 @@ pub(crate) fn PassphraseForm(set: bool) -> Element {
                         value: "{current}",
                         oninput: move |evt| current.set(evt.value()),
                     }
-                    label { r#for: "new-passphrase", "New passphrase" }
-                    input {
-                        id: "new-passphrase",
-                        r#type: "password",
-                        autocomplete: "new-password",
-                        value: "{first}",
-                        oninput: move |evt| first.set(evt.value()),
-                    }
-                    label { r#for: "repeat-passphrase", "Repeat passphrase" }
-                    input {
-                        id: "repeat-passphrase",
-                        r#type: "password",
-                        autocomplete: "new-password",
-                        value: "{second}",
-                        oninput: move |evt| second.set(evt.value()),
-                    }
-                    if mismatch() {
-                        p { role: "alert", class: "error", "The two passphrases differ" }
-                    }
+                    NewPassphrase { first, second, mismatch }
                     div { class: "row",
                         button { r#type: "submit", "Change passphrase" }
                         // Removing needs only the current passphrase.
@@ -121,28 +103,36 @@ pub(crate) fn PassphraseForm(set: bool) -> Element {
                         first.set(String::new());
                         second.set(String::new());
                     },
-                    label { r#for: "new-passphrase", "New passphrase" }
-                    input {
-                        id: "new-passphrase",
-                        r#type: "password",
-                        autocomplete: "new-password",
-                        value: "{first}",
-                        oninput: move |evt| first.set(evt.value()),
-                    }
-                    label { r#for: "repeat-passphrase", "Repeat passphrase" }
-                    input {
-                        id: "repeat-passphrase",
-                        r#type: "password",
-                        autocomplete: "new-password",
-                        value: "{second}",
-                        oninput: move |evt| second.set(evt.value()),
-                    }
-                    if mismatch() {
-                        p { role: "alert", class: "error", "The two passphrases differ" }
-                    }
+                    NewPassphrase { first, second, mismatch }
                     button { r#type: "submit", "Set passphrase" }
                 }
             }
+        }
+    }
+}
+
+/// The new passphrase, typed twice (both forms ask for it the same way).
+#[component]
+fn NewPassphrase(first: Signal<String>, second: Signal<String>, mismatch: Signal<bool>) -> Element {
+    rsx! {
+        label { r#for: "new-passphrase", "New passphrase" }
+        input {
+            id: "new-passphrase",
+            r#type: "password",
+            autocomplete: "new-password",
+            value: "{first}",
+            oninput: move |evt| first.set(evt.value()),
+        }
+        label { r#for: "repeat-passphrase", "Repeat passphrase" }
+        input {
+            id: "repeat-passphrase",
+            r#type: "password",
+            autocomplete: "new-password",
+            value: "{second}",
+            oninput: move |evt| second.set(evt.value()),
+        }
+        if mismatch() {
+            p { role: "alert", class: "error", "The two passphrases differ" }
         }
     }
 }
