@@ -31,7 +31,13 @@ impl Receiver {
         apply(&mut disk, &model.handle(Request::SignIn { username: "alice".into() }, Millis(1), [1; 32]).writes);
         let (mut model, _) = WorkerModel::load(&disk, Millis(2));
         // A peer of the original page: its frames carry no ids, which is the receive path every peer has.
-        let link = LinkInfo { link: LINK.into(), peer_id: "secure-p2p-multichat-bob".into(), metadata: json!({"peerIds": []}), outgoing: false, sessions: None };
+        let link = LinkInfo {
+            link: LINK.into(),
+            peer_id: "secure-p2p-multichat-bob".into(),
+            metadata: json!({"peerIds": []}),
+            outgoing: false,
+            sessions: None,
+        };
         apply(&mut disk, &model.handle_engine(EngineToWorker::LinkUp { info: link }, Millis(3), [3; 32]).writes);
         apply(&mut disk, &model.handle_timeout(Millis(10_000)).writes);
         Receiver { model, disk, now: 10_000, sent: 0 }
@@ -42,7 +48,8 @@ impl Receiver {
         self.now += 1;
         self.sent += 1;
         let frame = json!({"type": "chat", "chat": {"sender": "bob", "message": format!("message number {}", self.sent), "timestamp": self.now}});
-        let handled = self.model.handle_engine(EngineToWorker::Frame { link: LINK.into(), frame }, Millis(self.now), [4; 32]);
+        let handled =
+            self.model.handle_engine(EngineToWorker::Frame { link: LINK.into(), frame }, Millis(self.now), [4; 32]);
         let bytes = handled.writes.iter().map(written_bytes).sum();
         apply(&mut self.disk, &handled.writes);
         black_box(handled.response);

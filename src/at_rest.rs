@@ -124,7 +124,9 @@ pub enum AtRestError {
     NewerLock { found: u32 },
     #[error("The key kept for this browser session is damaged; please enter your passphrase again")]
     BadSessionKey,
-    #[error("The stored record {key} could not be decrypted: it was changed outside multichat or moved from another record; it was skipped")]
+    #[error(
+        "The stored record {key} could not be decrypted: it was changed outside multichat or moved from another record; it was skipped"
+    )]
     Unreadable { key: String },
 }
 
@@ -141,7 +143,8 @@ pub fn read_lock(snapshot: &Snapshot) -> Result<Option<LockRecord>, AtRestError>
     match snapshot.0.get(LOCK_KEY) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => {
-            let lock = LockRecord::deserialize(value).map_err(|err| AtRestError::DamagedLock { reason: err.to_string() })?;
+            let lock =
+                LockRecord::deserialize(value).map_err(|err| AtRestError::DamagedLock { reason: err.to_string() })?;
             if lock.v > LOCK_VERSION {
                 return Err(AtRestError::NewerLock { found: lock.v });
             }
@@ -190,7 +193,12 @@ pub fn new_lock(passphrase: &str, salt: [u8; 16], check_nonce: [u8; 24]) -> Resu
     new_lock_with(passphrase, salt, check_nonce, DEFAULT_KDF.clone())
 }
 
-fn new_lock_with(passphrase: &str, salt: [u8; 16], check_nonce: [u8; 24], mut kdf: KdfParams) -> Result<(LockRecord, Key), AtRestError> {
+fn new_lock_with(
+    passphrase: &str,
+    salt: [u8; 16],
+    check_nonce: [u8; 24],
+    mut kdf: KdfParams,
+) -> Result<(LockRecord, Key), AtRestError> {
     if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err(AtRestError::TooShort);
     }
@@ -219,7 +227,12 @@ pub fn seal(key: &Key, name: &str, value: &Value, nonce: [u8; 24]) -> Value {
 /// byte) is [`AtRestError::Unreadable`].
 pub fn open(key: &Key, name: &str, value: &Value) -> Result<Value, AtRestError> {
     let unreadable = || AtRestError::Unreadable { key: name.to_owned() };
-    let text = value.as_object().filter(|it| it.len() == 1).and_then(|it| it.get("sealed")).and_then(Value::as_str).ok_or_else(unreadable)?;
+    let text = value
+        .as_object()
+        .filter(|it| it.len() == 1)
+        .and_then(|it| it.get("sealed"))
+        .and_then(Value::as_str)
+        .ok_or_else(unreadable)?;
     let bytes = BASE64.decode(text).map_err(|_| unreadable())?;
     if bytes.len() < 24 {
         return Err(unreadable());
@@ -227,15 +240,20 @@ pub fn open(key: &Key, name: &str, value: &Value) -> Result<Value, AtRestError> 
     let (nonce, ciphertext) = bytes.split_at(24);
     let nonce: [u8; 24] = nonce.try_into().map_err(|_| unreadable())?;
     let cipher = XChaCha20Poly1305::new(&key.0.into());
-    let plaintext =
-        cipher.decrypt(&XNonce::from(nonce), Payload { msg: ciphertext, aad: name.as_bytes() }).map_err(|_| unreadable())?;
+    let plaintext = cipher
+        .decrypt(&XNonce::from(nonce), Payload { msg: ciphertext, aad: name.as_bytes() })
+        .map_err(|_| unreadable())?;
     serde_json::from_slice(&plaintext).map_err(|_| unreadable())
 }
 
 /// The nonce of the `index`th write sealed with `random`: SHA-256 of both, so writes of one batch never share
 /// a nonce, and batches share one only if the shell's 32 random bytes repeat.
 pub fn nonce_for(random: &[u8; 32], index: usize) -> [u8; 24] {
-    let digest = Sha256::new().chain_update(b"multichat at-rest nonce v1").chain_update(random).chain_update((index as u64).to_le_bytes()).finalize();
+    let digest = Sha256::new()
+        .chain_update(b"multichat at-rest nonce v1")
+        .chain_update(random)
+        .chain_update((index as u64).to_le_bytes())
+        .finalize();
     let mut nonce = [0; 24];
     nonce.copy_from_slice(&digest[..24]);
     nonce
@@ -296,7 +314,13 @@ pub struct Rekeyed {
 
 /// Turns the passphrase on: every history record in `records` (the whole stored history, in the clear) is
 /// sealed, and the lock record written, in one batch. `random`: 32 fresh random bytes.
-pub fn enable(passphrase: &str, salt: [u8; 16], random: [u8; 32], current: Option<&LockRecord>, records: &Snapshot) -> Result<Rekeyed, AtRestError> {
+pub fn enable(
+    passphrase: &str,
+    salt: [u8; 16],
+    random: [u8; 32],
+    current: Option<&LockRecord>,
+    records: &Snapshot,
+) -> Result<Rekeyed, AtRestError> {
     enable_with(passphrase, salt, random, current, records, DEFAULT_KDF.clone())
 }
 
@@ -311,7 +335,8 @@ fn enable_with(
     if current.is_some() {
         return Err(AtRestError::AlreadySet);
     }
-    let plain = records.0.iter().filter(|(name, _)| is_sealed_key(name)).map(|(name, value)| (name.clone(), value.clone()));
+    let plain =
+        records.0.iter().filter(|(name, _)| is_sealed_key(name)).map(|(name, value)| (name.clone(), value.clone()));
     sealed_under_new_lock(passphrase, salt, random, kdf, plain, Vec::new())
 }
 
@@ -325,7 +350,8 @@ fn sealed_under_new_lock(
     problems: Vec<AtRestError>,
 ) -> Result<Rekeyed, AtRestError> {
     let (lock, key) = new_lock_with(passphrase, salt, nonce_for(&random, usize::MAX), kdf)?;
-    let mut writes = seal_writes(&key, plain.into_iter().map(|(key, value)| StorageWrite::Set { key, value }).collect(), random);
+    let mut writes =
+        seal_writes(&key, plain.into_iter().map(|(key, value)| StorageWrite::Set { key, value }).collect(), random);
     writes.push(crate::storage::set(LOCK_KEY, &lock));
     Ok(Rekeyed { key: Some(key), writes, problems })
 }
@@ -333,7 +359,14 @@ fn sealed_under_new_lock(
 /// Changes the passphrase: every history record is opened with `key` (the current one, checked against
 /// `current`) and sealed again under the new passphrase, with the new lock, in one batch. A record that does
 /// not open is left as it was and reported.
-pub fn change(key: &Key, new_passphrase: &str, salt: [u8; 16], random: [u8; 32], current: Option<&LockRecord>, records: &Snapshot) -> Result<Rekeyed, AtRestError> {
+pub fn change(
+    key: &Key,
+    new_passphrase: &str,
+    salt: [u8; 16],
+    random: [u8; 32],
+    current: Option<&LockRecord>,
+    records: &Snapshot,
+) -> Result<Rekeyed, AtRestError> {
     change_with(key, new_passphrase, salt, random, current, records, DEFAULT_KDF.clone())
 }
 
@@ -358,7 +391,8 @@ pub fn disable(key: &Key, current: Option<&LockRecord>, records: &Snapshot) -> R
     let current = current.ok_or(AtRestError::NotSet)?;
     check_key(key, current)?;
     let opened = open_history(key, records);
-    let mut writes: Vec<StorageWrite> = opened.snapshot.0.into_iter().map(|(key, value)| StorageWrite::Set { key, value }).collect();
+    let mut writes: Vec<StorageWrite> =
+        opened.snapshot.0.into_iter().map(|(key, value)| StorageWrite::Set { key, value }).collect();
     writes.push(StorageWrite::Set { key: LOCK_KEY.to_owned(), value: Value::Null });
     writes.push(crate::storage::remove(LOCK_KEY));
     Ok(Rekeyed { key: None, writes, problems: opened.problems })
@@ -424,9 +458,16 @@ impl Vault {
             (false, None) => (writes, Vec::new()),
             (false, Some(key)) => (seal_writes(key, writes, random), Vec::new()),
             (true, _) => {
-                let (dropped, kept): (Vec<StorageWrite>, Vec<StorageWrite>) =
-                    writes.into_iter().partition(|it| matches!(it, StorageWrite::Set { key, .. } if is_sealed_key(key)));
-                let dropped = dropped.into_iter().filter_map(|it| match it { StorageWrite::Set { key, .. } => Some(key), StorageWrite::Remove { .. } => None }).collect();
+                let (dropped, kept): (Vec<StorageWrite>, Vec<StorageWrite>) = writes
+                    .into_iter()
+                    .partition(|it| matches!(it, StorageWrite::Set { key, .. } if is_sealed_key(key)));
+                let dropped = dropped
+                    .into_iter()
+                    .filter_map(|it| match it {
+                        StorageWrite::Set { key, .. } => Some(key),
+                        StorageWrite::Remove { .. } => None,
+                    })
+                    .collect();
                 (kept, dropped)
             }
         }
@@ -523,7 +564,10 @@ mod tests {
     fn a_record_moved_to_another_key_does_not_open() {
         let (_, key) = lock_for("correct horse");
         let sealed = seal(&key, "h/alice/r1/0", &json!({"messages": []}), [1; 24]);
-        assert_eq!(open(&key, "h/alice/r1/1", &sealed), Err(AtRestError::Unreadable { key: "h/alice/r1/1".to_owned() }));
+        assert_eq!(
+            open(&key, "h/alice/r1/1", &sealed),
+            Err(AtRestError::Unreadable { key: "h/alice/r1/1".to_owned() })
+        );
     }
 
     #[test]
@@ -557,7 +601,8 @@ mod tests {
     fn every_write_gets_its_own_nonce() {
         let (_, key) = lock_for("correct horse");
         let value = json!({"messages": []});
-        let writes: Vec<StorageWrite> = (0..50).map(|_| StorageWrite::Set { key: "h/alice/r1/0".to_owned(), value: value.clone() }).collect();
+        let writes: Vec<StorageWrite> =
+            (0..50).map(|_| StorageWrite::Set { key: "h/alice/r1/0".to_owned(), value: value.clone() }).collect();
         let sealed = seal_writes(&key, writes, [3; 32]);
         let nonces: std::collections::BTreeSet<String> = sealed
             .iter()
@@ -593,7 +638,11 @@ mod tests {
         assert!(!serialized.contains("old mill"), "message text leaked: {serialized}");
         assert!(!serialized.contains("last_page_len") && !serialized.contains("r1\"}"), "history leaked: {serialized}");
         assert!(on.writes.iter().all(|it| matches!(it, StorageWrite::Set { .. })), "one batch of sets");
-        let after = { let mut disk = stored.clone(); disk.0.extend(written(&on.writes).0); disk };
+        let after = {
+            let mut disk = stored.clone();
+            disk.0.extend(written(&on.writes).0);
+            disk
+        };
         let lock = read_lock(&after).unwrap().expect("the lock is written");
         let key = unlock("correct horse", &lock).unwrap();
         assert_eq!(Some(&key), on.key.as_ref());
@@ -602,7 +651,10 @@ mod tests {
         let mut expected = stored;
         expected.0.insert(LOCK_KEY.to_owned(), serde_json::to_value(&lock).unwrap());
         assert_eq!(opened.snapshot, expected);
-        assert_eq!(enable_with("another one", [1; 16], [2; 32], Some(&lock), &Snapshot::default(), fast()).unwrap_err(), AtRestError::AlreadySet);
+        assert_eq!(
+            enable_with("another one", [1; 16], [2; 32], Some(&lock), &Snapshot::default(), fast()).unwrap_err(),
+            AtRestError::AlreadySet
+        );
     }
 
     #[test]
@@ -613,7 +665,11 @@ mod tests {
         let lock = read_lock(&disk).unwrap();
         let old_key = on.key.unwrap();
         let changed = change_with(&old_key, "battery staple", [5; 16], [6; 32], lock.as_ref(), &disk, fast()).unwrap();
-        let disk = { let mut disk = disk; disk.0.extend(written(&changed.writes).0); disk };
+        let disk = {
+            let mut disk = disk;
+            disk.0.extend(written(&changed.writes).0);
+            disk
+        };
         let new_lock = read_lock(&disk).unwrap().unwrap();
         assert_eq!(unlock("correct horse", &new_lock).unwrap_err(), AtRestError::WrongPassphrase);
         let new_key = unlock("battery staple", &new_lock).unwrap();
@@ -622,7 +678,19 @@ mod tests {
         assert!(opened.problems.is_empty());
         assert_eq!(opened.snapshot.0["h/alice/r1/0"], stored.0["h/alice/r1/0"]);
         let wrong = unlock("battery staple", &new_lock).map(|_| Key([0; 32])).unwrap();
-        assert_eq!(change_with(&wrong, "x".repeat(9).as_str(), [0; 16], [0; 32], Some(&new_lock), &Snapshot::default(), fast()).unwrap_err(), AtRestError::WrongPassphrase);
+        assert_eq!(
+            change_with(
+                &wrong,
+                "x".repeat(9).as_str(),
+                [0; 16],
+                [0; 32],
+                Some(&new_lock),
+                &Snapshot::default(),
+                fast()
+            )
+            .unwrap_err(),
+            AtRestError::WrongPassphrase
+        );
     }
 
     #[test]
@@ -635,7 +703,14 @@ mod tests {
         let off = disable(&key, read_lock(&disk).unwrap().as_ref(), &disk).unwrap();
         assert_eq!(off.key, None);
         // The lock goes to null in the same batch as the plain records, then away.
-        let sets: Vec<&str> = off.writes.iter().filter_map(|it| match it { StorageWrite::Set { key, .. } => Some(key.as_str()), _ => None }).collect();
+        let sets: Vec<&str> = off
+            .writes
+            .iter()
+            .filter_map(|it| match it {
+                StorageWrite::Set { key, .. } => Some(key.as_str()),
+                _ => None,
+            })
+            .collect();
         assert_eq!(sets.last(), Some(&LOCK_KEY));
         assert_eq!(off.writes.last(), Some(&StorageWrite::Remove { key: LOCK_KEY.to_owned() }));
         disk.0.extend(written(&off.writes[..off.writes.len() - 1]).0);
@@ -727,7 +802,8 @@ mod tests {
         leaf.prop_recursive(3, 24, 4, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::btree_map("sealed|[a-z]{1,6}", inner, 0..4).prop_map(|it| Value::Object(it.into_iter().collect())),
+                prop::collection::btree_map("sealed|[a-z]{1,6}", inner, 0..4)
+                    .prop_map(|it| Value::Object(it.into_iter().collect())),
             ]
         })
     }

@@ -20,7 +20,8 @@ use crate::account::Username;
 use crate::bridge::{LinkId, LinkInfo};
 use crate::identity::handshake::HANDSHAKE_TIMEOUT_MS;
 use crate::identity::{
-    ContactBook, ContactError, Handshake, Identity, LinkContext, Observation, PublicKey, Role, Step, Unauthenticated, dtls_fingerprint,
+    ContactBook, ContactError, Handshake, Identity, LinkContext, Observation, PublicKey, Role, Step, Unauthenticated,
+    dtls_fingerprint,
 };
 use crate::time::Millis;
 
@@ -122,10 +123,13 @@ impl AuthGate {
         self.refused.remove(&info.link);
         let mut handshake = None;
         if let (Some(identity), Some(sessions)) = (self.identity.as_ref(), info.sessions.as_ref()) {
-            let fingerprints = dtls_fingerprint(&sessions.local_sdp).and_then(|local| Ok((local, dtls_fingerprint(&sessions.remote_sdp)?)));
+            let fingerprints = dtls_fingerprint(&sessions.local_sdp)
+                .and_then(|local| Ok((local, dtls_fingerprint(&sessions.remote_sdp)?)));
             let Ok((local_fingerprint, remote_fingerprint)) = fingerprints else {
                 self.refused.insert(info.link.clone());
-                return Some("The connection offered no readable DTLS fingerprint; multichat did not connect.".to_owned());
+                return Some(
+                    "The connection offered no readable DTLS fingerprint; multichat did not connect.".to_owned(),
+                );
             };
             let context = LinkContext {
                 role: if info.outgoing { Role::Dialer } else { Role::Answerer },
@@ -235,7 +239,8 @@ impl AuthGate {
         let is_hello = frame_type(&frame) == Some(HELLO);
         match step {
             Err(err) => {
-                let who = Username::from_peer_id(&gate.peer_id).map_or_else(|| gate.peer_id.clone(), |it| it.to_string());
+                let who =
+                    Username::from_peer_id(&gate.peer_id).map_or_else(|| gate.peer_id.clone(), |it| it.to_string());
                 self.fail(link, format!("Could not verify the connection with {who}: {err}. multichat refused it, and nothing was sent over it."))
             }
             Ok(Step::Verified(key)) => self.verified(link, key, now),
@@ -254,7 +259,9 @@ impl AuthGate {
                 let send = std::mem::take(&mut gate.held_out);
                 // A contact that proved a key before and now does not: a server may have stripped it.
                 let warning = Username::from_peer_id(&peer_id)
-                    .filter(|user| matches!(self.contacts.observe_unauthenticated(user), Unauthenticated::Downgrade { .. }))
+                    .filter(|user| {
+                        matches!(self.contacts.observe_unauthenticated(user), Unauthenticated::Downgrade { .. })
+                    })
                     .map(|user| (peer_id, downgrade_warning(&user)));
                 Inbound { to_chat, send, warning, ..Inbound::default() }
             }
@@ -291,7 +298,9 @@ impl AuthGate {
                 let first_time = pending_before != Some(new);
                 Inbound { contacts_changed: true, new_key_from: first_time.then_some(username), ..Inbound::default() }
             }
-            Observation::Rejected => self.fail(link, format!("{username} uses a key you rejected; multichat did not connect.")),
+            Observation::Rejected => {
+                self.fail(link, format!("{username} uses a key you rejected; multichat did not connect."))
+            }
         }
     }
 
@@ -302,7 +311,12 @@ impl AuthGate {
 
     /// The user accepts `username`'s new `key`: it is pinned, and every link held for it is released:
     /// what it held goes to the chat node and to the peer, in order.
-    pub fn accept_new_key(&mut self, username: &Username, key: &PublicKey, now: Millis) -> Result<Vec<Released>, ContactError> {
+    pub fn accept_new_key(
+        &mut self,
+        username: &Username,
+        key: &PublicKey,
+        now: Millis,
+    ) -> Result<Vec<Released>, ContactError> {
         self.contacts.accept_new_key(username, key, now)?;
         let peer_id = username.peer_id();
         let released = self
@@ -311,7 +325,11 @@ impl AuthGate {
             .filter(|(_, it)| it.peer_id == peer_id && it.phase == Phase::KeyChanged(*key))
             .map(|(link, it)| {
                 it.phase = Phase::Verified(*key);
-                Released { link: link.clone(), to_chat: std::mem::take(&mut it.held_in), send: std::mem::take(&mut it.held_out) }
+                Released {
+                    link: link.clone(),
+                    to_chat: std::mem::take(&mut it.held_in),
+                    send: std::mem::take(&mut it.held_out),
+                }
             })
             .collect();
         Ok(released)

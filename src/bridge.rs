@@ -18,42 +18,80 @@ pub const POPUP_PORT_NAME: &str = "popup";
 pub enum Request {
     /// What should the popup show right now?
     GetView,
-    SignIn { username: String },
+    SignIn {
+        username: String,
+    },
     SignOut,
-    SaveSettings { settings: Settings },
+    SaveSettings {
+        settings: Settings,
+    },
     /// Open (or find) the direct conversation with a user, connect to them, and show it.
-    OpenDirect { username: String },
+    OpenDirect {
+        username: String,
+    },
     /// Create a named group room and show it.
-    CreateGroup { name: String },
+    CreateGroup {
+        name: String,
+    },
     /// Add a user to a group room.
-    Invite { room: String, username: String },
+    Invite {
+        room: String,
+        username: String,
+    },
     /// Show this room (and mark it read), or the room list when `None`.
-    SelectRoom { room: Option<String> },
-    SendText { room: String, text: String },
+    SelectRoom {
+        room: Option<String>,
+    },
+    SendText {
+        room: String,
+        text: String,
+    },
     /// Show one more page of older messages in the open room.
-    LoadOlder { room: String },
+    LoadOlder {
+        room: String,
+    },
     /// The user compared this safety number with `username` out of band: mark their key verified. The
     /// number shown is sent back, so a key that changed meanwhile is not verified by mistake.
-    MarkVerified { username: String, safety_number: String },
+    MarkVerified {
+        username: String,
+        safety_number: String,
+    },
     /// `username` proved a new identity key and the user accepts it: it is pinned and what was held is
     /// released. The new key's safety number as shown is sent back, so only that key is accepted.
-    AcceptNewKey { username: String, safety_number: String },
+    AcceptNewKey {
+        username: String,
+        safety_number: String,
+    },
     /// The user refuses `username`'s new identity key: held messages are dropped, and that key is refused
     /// from now on.
-    RejectNewKey { username: String, safety_number: String },
+    RejectNewKey {
+        username: String,
+        safety_number: String,
+    },
     /// Everything stored (identity key, account, settings, contacts, rooms, history) as one file to save.
     ExportData,
     /// Replace everything stored with an export file's records (`json` is the file's text), then start over
     /// from them. A wrong or damaged file is refused and changes nothing.
-    ImportData { json: String },
+    ImportData {
+        json: String,
+    },
     /// Opens the history with the passphrase (while [`View::locked`]).
-    Unlock { passphrase: String },
+    Unlock {
+        passphrase: String,
+    },
     /// Protects the stored history with a passphrase (none set yet).
-    SetPassphrase { passphrase: String },
+    SetPassphrase {
+        passphrase: String,
+    },
     /// Seals the history again under a new passphrase; `old` must be the current one.
-    ChangePassphrase { old: String, new: String },
+    ChangePassphrase {
+        old: String,
+        new: String,
+    },
     /// Stores the history in the clear again; `passphrase` must be the current one.
-    RemovePassphrase { passphrase: String },
+    RemovePassphrase {
+        passphrase: String,
+    },
     /// Forgets the key until the passphrase is entered again.
     LockNow,
 }
@@ -61,11 +99,18 @@ pub enum Request {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Response {
-    View { view: View },
+    View {
+        view: View,
+    },
     /// The request was refused; `message` is written for the user.
-    Error { message: String },
+    Error {
+        message: String,
+    },
     /// The answer to [`Request::ExportData`]: a JSON document for the popup to save as `file_name`.
-    Export { file_name: String, json: String },
+    Export {
+        file_name: String,
+        json: String,
+    },
 }
 
 /// Everything the popup renders. The popup keeps no state of its own beyond what it is typing.
@@ -204,7 +249,9 @@ pub enum EngineStatus {
         message: String,
     },
     /// The engine gave up; `message` is written for the user (e.g. the username is taken).
-    Failed { message: String },
+    Failed {
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -231,8 +278,13 @@ pub enum WorkerToEngine {
         serialization: Serialization,
     },
     /// Send one JSON value on a link.
-    Send { link: LinkId, frame: serde_json::Value },
-    Close { link: LinkId },
+    Send {
+        link: LinkId,
+        frame: serde_json::Value,
+    },
+    Close {
+        link: LinkId,
+    },
 }
 
 /// A data connection as the engine reports it.
@@ -262,12 +314,28 @@ pub struct SessionPair {
 pub enum EngineToWorker {
     /// The engine started (or restarted) and has these links open; the worker answers with its
     /// configuration (a [`WorkerToEngine::Configure`] or [`WorkerToEngine::Shutdown`]).
-    Hello { status: EngineStatus, links: Vec<LinkInfo> },
-    Status { status: EngineStatus },
-    LinkUp { info: LinkInfo },
-    Frame { link: LinkId, frame: serde_json::Value },
-    LinkDown { link: LinkId, reason: String },
-    DialFailed { peer_id: String, reason: String },
+    Hello {
+        status: EngineStatus,
+        links: Vec<LinkInfo>,
+    },
+    Status {
+        status: EngineStatus,
+    },
+    LinkUp {
+        info: LinkInfo,
+    },
+    Frame {
+        link: LinkId,
+        frame: serde_json::Value,
+    },
+    LinkDown {
+        link: LinkId,
+        reason: String,
+    },
+    DialFailed {
+        peer_id: String,
+        reason: String,
+    },
 }
 
 /// The envelope on `chrome.runtime.sendMessage`: who it is for, and the message.

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::account::Username;
-use crate::chat::history::{self, HistoryError};
 use crate::chat::RoomId;
+use crate::chat::history::{self, HistoryError};
 use crate::identity::{ContactBook, Identity, IdentityRecord};
 use crate::storage::{self, AccountRecord, Snapshot, StorageError, StorageWrite, keys};
 use crate::time::Millis;
@@ -48,7 +48,8 @@ pub struct ExportFile {
 
 /// The export of a full storage snapshot made at `now`.
 pub fn export(snapshot: &Snapshot, now: Millis) -> ExportFile {
-    let document = ExportDocument { format: FORMAT.to_owned(), version: VERSION, exported_at: now.0, records: snapshot.0.clone() };
+    let document =
+        ExportDocument { format: FORMAT.to_owned(), version: VERSION, exported_at: now.0, records: snapshot.0.clone() };
     // Records came from JSON and the envelope is plain data: serializing cannot fail.
     let json = serde_json::to_string_pretty(&document).expect("an export document serializes to JSON");
     // A parsed username has only ASCII letters, digits and single ' ', '-' or '_': safe in a file name.
@@ -65,7 +66,9 @@ pub fn export(snapshot: &Snapshot, now: Millis) -> ExportFile {
 pub enum ImportError {
     #[error("This is not a multichat export file ({reason}); nothing was changed")]
     NotAnExport { reason: String },
-    #[error("This export comes from a newer multichat (version {found}); please update the extension. Nothing was changed")]
+    #[error(
+        "This export comes from a newer multichat (version {found}); please update the extension. Nothing was changed"
+    )]
     NewerVersion { found: u64 },
     #[error("The export file is damaged ({problem}); nothing was changed")]
     Damaged { problem: String },
@@ -83,7 +86,8 @@ pub fn import(json: &str) -> Result<Snapshot, ImportError> {
         Some(_) => {}
         None => return Err(ImportError::Damaged { problem: "it has no version".to_owned() }),
     }
-    let document = ExportDocument::deserialize(&value).map_err(|err| ImportError::Damaged { problem: err.to_string() })?;
+    let document =
+        ExportDocument::deserialize(&value).map_err(|err| ImportError::Damaged { problem: err.to_string() })?;
     let records = Snapshot(document.records);
     validate(&records).map_err(|problem| ImportError::Damaged { problem })?;
     Ok(records)
@@ -151,7 +155,9 @@ fn validate(records: &Snapshot) -> Result<(), String> {
             Some(Kind::Base | Kind::DamagedCopy | Kind::Lock) => {}
             Some(Kind::History(_)) if sealed => {
                 if value.get("sealed").and_then(Value::as_str).is_none() {
-                    return Err(format!("its {key} record is not sealed, although the history is protected by a passphrase"));
+                    return Err(format!(
+                        "its {key} record is not sealed, although the history is protected by a passphrase"
+                    ));
                 }
             }
             Some(Kind::Identity) => {
@@ -175,9 +181,15 @@ fn validate(records: &Snapshot) -> Result<(), String> {
         if let Some(problem) = problems.first() {
             return Err(match problem {
                 HistoryError::CorruptRooms { reason } => format!("{owner}'s list of conversations: {reason}"),
-                HistoryError::CorruptMeta { room, reason } => format!("the summary of {owner}'s conversation {room}: {reason}"),
-                HistoryError::CorruptPage { room, page, reason } => format!("part {page} of {owner}'s history of {room}: {reason}"),
-                HistoryError::MissingPage { room, page } => format!("part {page} of {owner}'s history of {room} is missing"),
+                HistoryError::CorruptMeta { room, reason } => {
+                    format!("the summary of {owner}'s conversation {room}: {reason}")
+                }
+                HistoryError::CorruptPage { room, page, reason } => {
+                    format!("part {page} of {owner}'s history of {room}: {reason}")
+                }
+                HistoryError::MissingPage { room, page } => {
+                    format!("part {page} of {owner}'s history of {room} is missing")
+                }
             });
         }
     }
@@ -246,12 +258,19 @@ mod tests {
     #[test]
     fn history_sealed_under_a_passphrase_imports_with_its_lock() {
         let mut records = valid_records();
-        records.0.insert("chat/alice/rooms".into(), json!({"v": 1, "rooms": [{"id": "r1", "title": "bob", "members": ["bob"], "is_group": false}]}));
+        records.0.insert(
+            "chat/alice/rooms".into(),
+            json!({"v": 1, "rooms": [{"id": "r1", "title": "bob", "members": ["bob"], "is_group": false}]}),
+        );
         let sealed = crate::at_rest::enable("correct horse", [1; 16], [2; 32], None, &records).unwrap();
         let mut stored = records.clone();
         history::apply(&mut stored, &sealed.writes);
         assert!(stored.0.contains_key(crate::at_rest::LOCK_KEY));
-        assert_eq!(import(&export(&stored, Millis(9)).json), Ok(stored.clone()), "sealed history and its lock come back as they were");
+        assert_eq!(
+            import(&export(&stored, Millis(9)).json),
+            Ok(stored.clone()),
+            "sealed history and its lock come back as they were"
+        );
         // A plain history record next to a lock is a damaged file.
         let problem = damaged(&with(&stored, "chat/alice/rooms", json!({"v": 1, "rooms": []})));
         assert!(problem.contains("not sealed"), "{problem}");
@@ -269,9 +288,15 @@ mod tests {
     #[test]
     fn other_files_are_refused_with_a_reason() {
         assert!(matches!(import("not json"), Err(ImportError::NotAnExport { .. })));
-        assert!(matches!(import(r#"{"format": "something-else", "version": 1, "records": {}}"#), Err(ImportError::NotAnExport { .. })));
+        assert!(matches!(
+            import(r#"{"format": "something-else", "version": 1, "records": {}}"#),
+            Err(ImportError::NotAnExport { .. })
+        ));
         assert!(matches!(import("[1, 2]"), Err(ImportError::NotAnExport { .. })));
-        assert_eq!(import(r#"{"format": "multichat-export", "version": 2, "records": {}}"#), Err(ImportError::NewerVersion { found: 2 }));
+        assert_eq!(
+            import(r#"{"format": "multichat-export", "version": 2, "records": {}}"#),
+            Err(ImportError::NewerVersion { found: 2 })
+        );
         assert_eq!(damaged(r#"{"format": "multichat-export", "records": {}}"#), "it has no version");
         damaged(r#"{"format": "multichat-export", "version": 1, "exported_at": 0, "records": []}"#);
         let message = import("{}").unwrap_err().to_string();
@@ -284,14 +309,34 @@ mod tests {
         assert!(damaged(&with(&records, "account", json!({"username": "<b>"}))).starts_with("its account record"));
         assert!(damaged(&with(&records, "settings", json!({"server": 42}))).starts_with("its settings record"));
         assert!(damaged(&with(&records, "schema_version", json!(99))).contains("newer multichat"));
-        assert!(damaged(&with(&records, "identity", json!({"v": 1, "seed": "zz", "public_key": "00"}))).starts_with("its identity key"));
+        assert!(
+            damaged(&with(&records, "identity", json!({"v": 1, "seed": "zz", "public_key": "00"})))
+                .starts_with("its identity key")
+        );
         let mut other_key = serde_json::to_value(Identity::from_seed([8; 32]).to_record()).unwrap();
         other_key["seed"] = serde_json::to_value(Identity::from_seed([7; 32]).to_record()).unwrap()["seed"].clone();
-        assert!(damaged(&with(&records, "identity", other_key)).starts_with("its identity key"), "a public key that is not the seed's");
-        assert!(damaged(&with(&records, "contacts/alice", json!({"v": 1, "contacts": 5}))).starts_with("its contacts/alice record"));
+        assert!(
+            damaged(&with(&records, "identity", other_key)).starts_with("its identity key"),
+            "a public key that is not the seed's"
+        );
+        assert!(
+            damaged(&with(&records, "contacts/alice", json!({"v": 1, "contacts": 5})))
+                .starts_with("its contacts/alice record")
+        );
         assert!(damaged(&with(&records, "chat/alice/rooms", json!(7))).starts_with("alice's list of conversations"));
-        for unknown in ["passwords", "contacts/<b>", "contacts/", "chat/alice/other", "h/alice/dm:alice:bob/x", "h/alice/dm:alice:bob/0/1", "h/alice/no room/meta"] {
-            assert_eq!(damaged(&with(&records, unknown, json!({}))), format!("it holds a record multichat does not know: {unknown}"));
+        for unknown in [
+            "passwords",
+            "contacts/<b>",
+            "contacts/",
+            "chat/alice/other",
+            "h/alice/dm:alice:bob/x",
+            "h/alice/dm:alice:bob/0/1",
+            "h/alice/no room/meta",
+        ] {
+            assert_eq!(
+                damaged(&with(&records, unknown, json!({}))),
+                format!("it holds a record multichat does not know: {unknown}")
+            );
         }
         // The keys the worker writes are all known.
         for known in ["h/alice/dm:alice:bob/meta", "h/alice/dm:alice:bob/0", "h/alice/dm:alice:bob/12"] {
@@ -301,7 +346,8 @@ mod tests {
 
     #[test]
     fn replacing_sets_everything_first_and_then_removes_what_the_file_does_not_have() {
-        let current = snapshot(&[("account", json!({"username": "bob"})), ("contacts/bob", json!({})), ("settings", json!({}))]);
+        let current =
+            snapshot(&[("account", json!({"username": "bob"})), ("contacts/bob", json!({})), ("settings", json!({}))]);
         let imported = snapshot(&[("account", json!({"username": "alice"})), ("identity", json!({}))]);
         assert_eq!(
             replacement_writes(&current, &imported),
@@ -349,8 +395,10 @@ mod tests {
         let file = export(&Snapshot::default(), Millis(5));
         let value: Value = serde_json::from_str(&file.json).unwrap();
         assert_eq!(value, json!({"format": "multichat-export", "version": 1, "exported_at": 5, "records": {}}));
-        let order: Vec<usize> =
-            ["\"format\"", "\"version\"", "\"exported_at\"", "\"records\""].iter().map(|it| file.json.find(it).unwrap()).collect();
+        let order: Vec<usize> = ["\"format\"", "\"version\"", "\"exported_at\"", "\"records\""]
+            .iter()
+            .map(|it| file.json.find(it).unwrap())
+            .collect();
         assert!(order.is_sorted(), "{}", file.json);
     }
 

@@ -58,7 +58,10 @@ mod tests {
         let mut budget = LogBudget::new(3, 1_000);
         let printed: usize = (0..10_000).map(|n| budget.admit(Millis(5_000 + n / 100), "dropped").len()).sum();
         assert_eq!(printed, 3);
-        assert_eq!(budget.admit(Millis(7_000), "dropped"), vec!["multichat: 9997 more such lines were left out".to_owned(), "dropped".to_owned()]);
+        assert_eq!(
+            budget.admit(Millis(7_000), "dropped"),
+            vec!["multichat: 9997 more such lines were left out".to_owned(), "dropped".to_owned()]
+        );
     }
 
     #[test]

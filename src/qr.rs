@@ -111,7 +111,8 @@ mod tests {
         let mut inner = Vec::new();
         for y in 0..size {
             for x in 0..size {
-                let in_code = (QUIET_ZONE..QUIET_ZONE + matrix.width()).contains(&x) && (QUIET_ZONE..QUIET_ZONE + matrix.width()).contains(&y);
+                let in_code = (QUIET_ZONE..QUIET_ZONE + matrix.width()).contains(&x)
+                    && (QUIET_ZONE..QUIET_ZONE + matrix.width()).contains(&y);
                 if in_code {
                     inner.push(grid[y * size + x]);
                 } else {
@@ -155,7 +156,8 @@ mod tests {
     fn the_path_paints_exactly_the_dark_modules_inside_the_quiet_zone() {
         let matrix = safety_number_qr(SHOWN).unwrap();
         assert_eq!(matrix.size_with_quiet_zone(), 25 + 8);
-        let expected: Vec<bool> = (0..25).flat_map(|y| (0..25).map(move |x| (x, y))).map(|(x, y)| matrix.is_dark(x, y)).collect();
+        let expected: Vec<bool> =
+            (0..25).flat_map(|y| (0..25).map(move |x| (x, y))).map(|(x, y)| matrix.is_dark(x, y)).collect();
         assert_eq!(painted(&matrix), expected);
         // The top-left finder pattern: a dark 7-module row at the top of the code.
         assert!((0..7).all(|x| matrix.is_dark(x, 0)) && !matrix.is_dark(7, 0));

@@ -48,7 +48,9 @@ pub struct AccountRecord {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StorageError {
-    #[error("Stored data comes from a newer multichat (layout {found}, this version reads up to {SCHEMA_VERSION}); please update the extension")]
+    #[error(
+        "Stored data comes from a newer multichat (layout {found}, this version reads up to {SCHEMA_VERSION}); please update the extension"
+    )]
     NewerSchema { found: u64 },
     #[error("The stored {key} record is damaged and was ignored ({reason})")]
     Corrupt { key: String, reason: String },

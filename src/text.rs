@@ -124,16 +124,28 @@ fn ends_url(c: char) -> bool {
         || c.is_control()
         || matches!(
             c,
-            '<' | '>' | '"' | '`' | '\u{200B}' | '\u{FEFF}' | '。' | '、' | '，' | '「' | '」' | '『' | '』' | '（' | '）' | '【' | '】'
+            '<' | '>'
+                | '"'
+                | '`'
+                | '\u{200B}'
+                | '\u{FEFF}'
+                | '。'
+                | '、'
+                | '，'
+                | '「'
+                | '」'
+                | '『'
+                | '』'
+                | '（'
+                | '）'
+                | '【'
+                | '】'
         )
 }
 
 /// Punctuation that, at the end of a URL, almost always belongs to the sentence around it.
 fn is_trailing_punctuation(c: char) -> bool {
-    matches!(
-        c,
-        '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '*' | '…' | '！' | '？' | '’' | '”' | '»'
-    )
+    matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '*' | '…' | '！' | '？' | '’' | '”' | '»')
 }
 
 fn opening(c: char) -> Option<usize> {

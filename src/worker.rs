@@ -8,14 +8,14 @@
 use std::collections::BTreeMap;
 
 use crate::account::Username;
+use crate::auth_gate::AuthGate;
+use crate::bridge::LinkId;
 use crate::bridge::{
     AccountView, EngineStatus, EngineToWorker, LinkInfo, MemberSummary, MessageState, MessageView, OpenRoom, Request,
     Response, RoomSummary, View, WorkerToEngine,
 };
 use crate::chat::history::{self, PAGE_SIZE};
 use crate::chat::{ChatEvent, ChatNode, Command, DeliveryState, Input, Output, RoomId, RoomView, StoredMessage};
-use crate::auth_gate::AuthGate;
-use crate::bridge::LinkId;
 use crate::identity::{ContactBook, Identity, IdentityRecord, PublicKey, TrustState, safety_number};
 use crate::peerjs::Serialization;
 use crate::storage::{self, AccountRecord, Loaded, Snapshot, StorageWrite, keys};
@@ -115,7 +115,8 @@ impl WorkerModel {
     pub fn keys_to_read(snapshot: &Snapshot) -> Vec<String> {
         let mut wanted: Vec<String> =
             [keys::SCHEMA_VERSION, keys::ACCOUNT, keys::SETTINGS, keys::UI, IDENTITY_KEY].map(String::from).to_vec();
-        let account = snapshot.0.get(keys::ACCOUNT).and_then(|it| serde_json::from_value::<AccountRecord>(it.clone()).ok());
+        let account =
+            snapshot.0.get(keys::ACCOUNT).and_then(|it| serde_json::from_value::<AccountRecord>(it.clone()).ok());
         if let Some(account) = account {
             let user = &account.username;
             wanted.push(contacts_key(user));
@@ -134,14 +135,17 @@ impl WorkerModel {
         let chat = loaded.account.as_ref().map(|it| ChatNode::restore(it.username.clone(), snapshot, now));
         let selected_room = loaded.ui.open_room.as_deref().and_then(|it| RoomId::parse(it).ok());
         let mut problems = Vec::new();
-        let identity = match snapshot.0.get(IDENTITY_KEY).map(|it| serde_json::from_value::<IdentityRecord>(it.clone())) {
+        let identity = match snapshot.0.get(IDENTITY_KEY).map(|it| serde_json::from_value::<IdentityRecord>(it.clone()))
+        {
             None => Ok(None),
             Some(Ok(record)) => Identity::from_record(&record).map(Some).map_err(|err| err.to_string()),
             Some(Err(err)) => Err(err.to_string()),
         };
         let identity_damaged = identity.is_err();
         let identity = identity.unwrap_or_else(|reason| {
-            problems.push(format!("Your identity key record is damaged ({reason}); chats are unverified until it is repaired"));
+            problems.push(format!(
+                "Your identity key record is damaged ({reason}); chats are unverified until it is repaired"
+            ));
             None
         });
         let mut contacts_read_only = false;
@@ -151,7 +155,8 @@ impl WorkerModel {
                 Some(Ok(book)) => book,
                 Some(Err(err)) => {
                     contacts_read_only = true;
-                    problems.push(format!("Your list of known contacts' keys is damaged ({err}); it was kept as it was"));
+                    problems
+                        .push(format!("Your list of known contacts' keys is damaged ({err}); it was kept as it was"));
                     ContactBook::new()
                 }
             };
@@ -211,7 +216,8 @@ impl WorkerModel {
             let me = chat.me();
             let loaded = chat.messages(selected);
             let shown = &loaded[loaded.len().saturating_sub(self.window)..];
-            let has_older = shown.len() < loaded.len() || chat.history(selected).is_some_and(|it| it.next_older_page().is_some());
+            let has_older =
+                shown.len() < loaded.len() || chat.history(selected).is_some_and(|it| it.next_older_page().is_some());
             Some(OpenRoom {
                 room: summary(room, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user)),
                 messages: shown.iter().map(|it| message_view(it, me)).collect(),
@@ -221,14 +227,18 @@ impl WorkerModel {
         let mut storage_problems: Vec<String> = self.loaded.problems.iter().map(ToString::to_string).collect();
         storage_problems.extend(self.history_problems.iter().cloned());
         View {
-            account: self.loaded.account.as_ref().map(|it| AccountView {
-                username: it.username.to_string(),
-                peer_id: it.username.peer_id(),
-            }),
+            account: self
+                .loaded
+                .account
+                .as_ref()
+                .map(|it| AccountView { username: it.username.to_string(), peer_id: it.username.peer_id() }),
             engine: self.engine.clone(),
             settings: self.loaded.settings.clone(),
             storage_problems,
-            rooms: rooms.iter().map(|it| summary(it, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user))).collect(),
+            rooms: rooms
+                .iter()
+                .map(|it| summary(it, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user)))
+                .collect(),
             open_room,
             passphrase_set: self.passphrase_set,
             locked: self.locked,
@@ -319,7 +329,9 @@ impl WorkerModel {
                 Ok(username) => self.chat_command(now, Command::OpenDirect { username }, true),
                 Err(err) => refuse(err.to_string()),
             },
-            Request::CreateGroup { name } => self.chat_command(now, Command::CreateGroup { name, random: first_half(&random) }, true),
+            Request::CreateGroup { name } => {
+                self.chat_command(now, Command::CreateGroup { name, random: first_half(&random) }, true)
+            }
             Request::Invite { room, username } => match (RoomId::parse(&room), Username::parse(&username)) {
                 (Ok(room), Ok(username)) => self.chat_command(now, Command::Invite { room, username }, false),
                 (Err(_), _) => refuse("That conversation does not exist".to_owned()),
@@ -337,11 +349,16 @@ impl WorkerModel {
                 Err(_) => refuse("That conversation does not exist".to_owned()),
             },
             Request::MarkVerified { username, safety_number: shown } => self.mark_verified(&username, &shown),
-            Request::AcceptNewKey { username, safety_number: shown } => self.decide_new_key(now, &username, &shown, true),
-            Request::RejectNewKey { username, safety_number: shown } => self.decide_new_key(now, &username, &shown, false),
+            Request::AcceptNewKey { username, safety_number: shown } => {
+                self.decide_new_key(now, &username, &shown, true)
+            }
+            Request::RejectNewKey { username, safety_number: shown } => {
+                self.decide_new_key(now, &username, &shown, false)
+            }
             Request::ExportData => match self.loaded.account {
                 Some(_) => {
-                    let mut handled = self.empty(Response::Error { message: "Your data could not be read for the export".to_owned() });
+                    let mut handled = self
+                        .empty(Response::Error { message: "Your data could not be read for the export".to_owned() });
                     handled.export_all = true;
                     handled
                 }
@@ -404,7 +421,9 @@ impl WorkerModel {
         let (Some(gate), Some(account)) = (self.gate.as_mut(), self.loaded.account.as_ref()) else {
             return refuse("Please sign in first".to_owned());
         };
-        let Some(key) = gate.contacts().get(&user).map(|it| it.key) else { return refuse(format!("No key is known for {user} yet")) };
+        let Some(key) = gate.contacts().get(&user).map(|it| it.key) else {
+            return refuse(format!("No key is known for {user} yet"));
+        };
         if let Err(err) = gate.contacts_mut().mark_verified(&user, &key) {
             return refuse(err.to_string());
         }
@@ -418,11 +437,19 @@ impl WorkerModel {
         if self.contacts_read_only {
             return refuse("Your list of known contacts' keys is damaged, so it cannot be changed".to_owned());
         }
-        let Some(pending) = self.gate.as_ref().and_then(|gate| gate.contacts().get(&user)).and_then(|it| it.pending_key.as_ref()).map(|it| it.key) else {
+        let Some(pending) = self
+            .gate
+            .as_ref()
+            .and_then(|gate| gate.contacts().get(&user))
+            .and_then(|it| it.pending_key.as_ref())
+            .map(|it| it.key)
+        else {
             return refuse(format!("{user} has no new key waiting for your decision"));
         };
         if self.safety_number_with(&pending).as_deref() != Some(shown) {
-            return refuse(format!("{user}'s key changed again since it was shown; please look at the new safety number"));
+            return refuse(format!(
+                "{user}'s key changed again since it was shown; please look at the new safety number"
+            ));
         }
         let (Some(gate), Some(account)) = (self.gate.as_mut(), self.loaded.account.as_ref()) else {
             return refuse("Please sign in first".to_owned());
@@ -452,7 +479,10 @@ impl WorkerModel {
             };
             let write = StorageWrite::Set { key, value: gate.contacts().to_value() };
             let mut handled = self.changed(vec![write]);
-            self.unreachable.insert(user.peer_id(), format!("You rejected {user}'s new identity key; multichat will not connect with it."));
+            self.unreachable.insert(
+                user.peer_id(),
+                format!("You rejected {user}'s new identity key; multichat will not connect with it."),
+            );
             for link in closed {
                 handled.to_engine.push(WorkerToEngine::Close { link: link.clone() });
                 self.chat_input(now, Input::LinkDown { link }, &mut handled);
@@ -464,7 +494,13 @@ impl WorkerModel {
     /// The safety number of our key and `key` (cached: each costs 5,200 SHA-512 rounds).
     fn safety_number_with(&self, key: &PublicKey) -> Option<String> {
         let identity = self.identity.as_ref()?;
-        Some(self.safety_numbers.borrow_mut().entry(*key).or_insert_with(|| safety_number(&identity.public_key(), key)).clone())
+        Some(
+            self.safety_numbers
+                .borrow_mut()
+                .entry(*key)
+                .or_insert_with(|| safety_number(&identity.public_key(), key))
+                .clone(),
+        )
     }
 
     /// Runs a chat command; with `select`, shows the room it returns.
@@ -543,10 +579,13 @@ impl WorkerModel {
             return;
         };
         let inbound = gate.inbound(&link, frame, now);
-        if inbound.contacts_changed && !self.contacts_read_only
+        if inbound.contacts_changed
+            && !self.contacts_read_only
             && let Some(account) = &self.loaded.account
         {
-            handled.writes.push(StorageWrite::Set { key: contacts_key(&account.username), value: gate.contacts().to_value() });
+            handled
+                .writes
+                .push(StorageWrite::Set { key: contacts_key(&account.username), value: gate.contacts().to_value() });
         }
         if let Some((peer_id, reason)) = inbound.close {
             self.unreachable.insert(peer_id, reason);
@@ -573,7 +612,9 @@ impl WorkerModel {
     /// How far `user` is trusted: the safety number with their pinned key, whether the user verified it, and
     /// the safety number with a new key they proved that waits for the user's decision.
     fn trust(&self, user: &Username) -> Trust {
-        let Some(contact) = self.gate.as_ref().and_then(|gate| gate.contacts().get(user)) else { return Trust::default() };
+        let Some(contact) = self.gate.as_ref().and_then(|gate| gate.contacts().get(user)) else {
+            return Trust::default();
+        };
         Trust {
             safety_number: self.safety_number_with(&contact.key),
             verified: contact.state == TrustState::Verified,
@@ -637,9 +678,12 @@ impl WorkerModel {
 
     /// Keeps the shown room read, and completes the reply with the view after the change.
     fn finish(&mut self, now: Millis, handled: &mut Handled) {
-        let shown_unread = self.popup_open && self.selected_room.as_ref().zip(self.chat.as_ref()).is_some_and(|(room, chat)| {
-            chat.room_views().iter().any(|it| &it.id == room && it.unread > 0)
-        });
+        let shown_unread = self.popup_open
+            && self
+                .selected_room
+                .as_ref()
+                .zip(self.chat.as_ref())
+                .is_some_and(|(room, chat)| chat.room_views().iter().any(|it| &it.id == room && it.unread > 0));
         if shown_unread {
             let room = self.selected_room.clone().expect("checked above");
             if let Some(chat) = self.chat.as_mut() {
@@ -668,9 +712,11 @@ impl WorkerModel {
                         handled.to_engine.push(WorkerToEngine::Send { link: link.clone(), frame });
                     }
                 }
-                Output::Dial { peer_id, metadata } => {
-                    handled.to_engine.push(WorkerToEngine::Dial { peer_id, metadata, serialization: Serialization::Json })
-                }
+                Output::Dial { peer_id, metadata } => handled.to_engine.push(WorkerToEngine::Dial {
+                    peer_id,
+                    metadata,
+                    serialization: Serialization::Json,
+                }),
                 Output::Close { link } => handled.to_engine.push(WorkerToEngine::Close { link }),
                 Output::Read { keys } => handled.reads.extend(keys),
                 Output::Event(ChatEvent::FrameDropped { peer_id, reason }) => {
@@ -699,8 +745,13 @@ impl WorkerModel {
             }
             let Some(history) = chat.history(&room) else { continue };
             let Some((_, message)) = history.find(&id) else { continue };
-            let room_title = chat.room_views().into_iter().find(|it| it.id == room).map(|it| it.title).unwrap_or_default();
-            handled.arrivals.push(Arrival { sender: message.sender.to_string(), text: message.text.clone(), room_title });
+            let room_title =
+                chat.room_views().into_iter().find(|it| it.id == room).map(|it| it.title).unwrap_or_default();
+            handled.arrivals.push(Arrival {
+                sender: message.sender.to_string(),
+                text: message.text.clone(),
+                room_title,
+            });
         }
     }
 
@@ -794,9 +845,10 @@ fn summary(
                     authenticated: gate.is_some_and(|gate| gate.authenticated(&it.username.peer_id())),
                     safety_number: trust.safety_number,
                     verified: trust.verified,
-                    problem: warnings.get(&it.username.peer_id()).cloned().or_else(|| {
-                        if it.online { None } else { unreachable.get(&it.username.peer_id()).cloned() }
-                    }),
+                    problem: warnings
+                        .get(&it.username.peer_id())
+                        .cloned()
+                        .or_else(|| if it.online { None } else { unreachable.get(&it.username.peer_id()).cloned() }),
                     new_key_safety_number: trust.new_key_safety_number,
                 }
             })

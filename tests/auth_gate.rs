@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 
 fn sdp(cert: u8) -> String {
     let fingerprint: Vec<String> = (0..32).map(|i| format!("{:02X}", cert.wrapping_add(i))).collect();
-    format!("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\na=fingerprint:sha-256 {}\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n", fingerprint.join(":"))
+    format!(
+        "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\na=fingerprint:sha-256 {}\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n",
+        fingerprint.join(":")
+    )
 }
 
 fn info(peer: &str, outgoing: bool, local: u8, remote: u8) -> LinkInfo {
@@ -34,7 +37,10 @@ fn hello(user: &str) -> Value {
 
 /// Runs the greeting the chat nodes make (the answerer greets first, the dialer answers) through both gates;
 /// returns what each side's gate said when the other's proof arrived.
-fn greet(alice: &mut AuthGate, bob: &mut AuthGate) -> (multichat_core::auth_gate::Inbound, multichat_core::auth_gate::Inbound) {
+fn greet(
+    alice: &mut AuthGate,
+    bob: &mut AuthGate,
+) -> (multichat_core::auth_gate::Inbound, multichat_core::auth_gate::Inbound) {
     let [hello_b] = bob.outbound("dc_1", hello("bob")).try_into().unwrap();
     assert!(hello_b["auth"].is_object(), "our hellos carry the key and a nonce");
     let at_alice = alice.inbound("dc_1", hello_b, Millis(1));
@@ -153,7 +159,11 @@ fn rejecting_a_changed_key_drops_what_was_held_and_refuses_it_from_then_on() {
     let closed = alice.reject_new_key(&bob(), &new_key).unwrap();
     assert_eq!(closed, vec!["dc_1".to_owned()]);
     assert!(!alice.held("secure-p2p-multichat-bob"));
-    assert_eq!(alice.contacts().get(&bob()).unwrap().key, Identity::from_seed([2; 32]).public_key(), "the old key stays pinned");
+    assert_eq!(
+        alice.contacts().get(&bob()).unwrap().key,
+        Identity::from_seed([2; 32]).public_key(),
+        "the old key stays pinned"
+    );
     // The same key again, on a new link: refused at once, without asking again.
     let contacts = alice.contacts().clone();
     let mut alice = AuthGate::new(Some(Identity::from_seed([1; 32])), "secure-p2p-multichat-alice".into(), contacts);

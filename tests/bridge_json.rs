@@ -19,7 +19,13 @@ fn every_worker_frame_round_trips_through_json() {
     let frames = [
         WorkerToPopup::Reply { id: 1, response: Response::View { view: View::default() } },
         WorkerToPopup::Reply { id: 2, response: Response::Error { message: "no".into() } },
-        WorkerToPopup::Reply { id: 3, response: Response::Export { file_name: "multichat-export-a-2026-01-01.json".into(), json: "{\"records\":{}}".into() } },
+        WorkerToPopup::Reply {
+            id: 3,
+            response: Response::Export {
+                file_name: "multichat-export-a-2026-01-01.json".into(),
+                json: "{\"records\":{}}".into(),
+            },
+        },
         WorkerToPopup::Update { view: View::default() },
     ];
     for frame in frames {

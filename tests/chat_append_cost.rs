@@ -89,7 +89,9 @@ fn appending_costs_the_same_at_100_and_at_100_000_messages() {
     // One page cycle each: the averages are equal-ish and no append writes more than a full page.
     let average = |costs: &[usize]| costs.iter().sum::<usize>() / costs.len();
     let (small_average, large_average) = (average(&small), average(&large));
-    println!("append cost (bytes written per message, over one page cycle): at 100: {small_average}, at 100,000: {large_average}");
+    println!(
+        "append cost (bytes written per message, over one page cycle): at 100: {small_average}, at 100,000: {large_average}"
+    );
     let ratio = large_average as f64 / small_average as f64;
     assert!((0.9..1.1).contains(&ratio), "{small_average} vs {large_average}");
     let largest = *small.iter().chain(&large).max().unwrap();

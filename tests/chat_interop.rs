@@ -24,7 +24,11 @@ fn assert_only_original_frames(sim: &Sim, page: &str) {
 }
 
 fn page_texts(sim: &Sim, page: &str) -> Vec<(String, String)> {
-    sim.pages[page].chats.iter().map(|it| (it["sender"].as_str().unwrap().to_owned(), it["message"].as_str().unwrap().to_owned())).collect()
+    sim.pages[page]
+        .chats
+        .iter()
+        .map(|it| (it["sender"].as_str().unwrap().to_owned(), it["message"].as_str().unwrap().to_owned()))
+        .collect()
 }
 
 fn pair(sender: &str, text: &str) -> (String, String) {
@@ -92,7 +96,10 @@ fn an_original_page_invited_to_a_group_joins_its_mesh() {
         let texts: Vec<String> = sim.texts(name, &room).into_iter().map(|it| it.1).collect();
         assert_eq!(texts, ["hello room", "hi dave", "welcome"], "{name}");
     }
-    assert_eq!(page_texts(&sim, "dave"), vec![pair("dave", "hello room"), pair("bob", "hi dave"), pair("alice", "welcome")]);
+    assert_eq!(
+        page_texts(&sim, "dave"),
+        vec![pair("dave", "hello room"), pair("bob", "hi dave"), pair("alice", "welcome")]
+    );
     assert_only_original_frames(&sim, "dave");
 }
 

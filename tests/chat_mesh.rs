@@ -179,7 +179,10 @@ fn no_duplicates_and_per_sender_order_across_link_drops_and_crashes() {
         }
     }
     sim.advance(30_000);
-    println!("sent {sent} messages through {crashes} crashes and {drops} link drops; {} frames lost in flight", sim.frames_lost);
+    println!(
+        "sent {sent} messages through {crashes} crashes and {drops} link drops; {} frames lost in flight",
+        sim.frames_lost
+    );
     assert!(crashes >= 5 && drops >= 5 && sent >= 150);
     for name in names {
         assert_eq!(sim.stored(name, &room).len(), sent, "{name} has every message");

@@ -68,7 +68,8 @@ pub(crate) fn json_value() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 64, 8, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-            prop::collection::vec((names.clone(), inner), 0..8).prop_map(|pairs| Value::Object(pairs.into_iter().collect::<Map<_, _>>())),
+            prop::collection::vec((names.clone(), inner), 0..8)
+                .prop_map(|pairs| Value::Object(pairs.into_iter().collect::<Map<_, _>>())),
         ]
     })
 }
@@ -78,8 +79,17 @@ fn node_with_a_link() -> ChatNode {
     let mut node = ChatNode::new(user("alice"), Millis(1_000));
     node.handle_command(Millis(1_000), multichat_core::chat::Command::OpenDirect { username: user("bob") }).unwrap();
     let metadata = json!({"peerIds": [], "multichat": {"v": 1}});
-    node.handle_input(Millis(1_000), Input::LinkUp { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata, outgoing: false });
-    let hello = wire::encode(&wire::Frame::Hello(wire::Hello { version: 1, user: user("bob"), capabilities: vec![], auth: None, session: None }));
+    node.handle_input(
+        Millis(1_000),
+        Input::LinkUp { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata, outgoing: false },
+    );
+    let hello = wire::encode(&wire::Frame::Hello(wire::Hello {
+        version: 1,
+        user: user("bob"),
+        capabilities: vec![],
+        auth: None,
+        session: None,
+    }));
     node.handle_input(Millis(1_001), Input::Frame { link: "dc_1".into(), frame: hello });
     while node.poll_output().is_some() {}
     node

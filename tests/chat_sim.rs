@@ -78,7 +78,13 @@ impl Sim {
             let node = ChatNode::new(user(name), sim.now);
             sim.nodes.insert(
                 (*name).to_owned(),
-                SimNode { node: Some(node), disk: Snapshot::default(), events: Vec::new(), frozen: false, random_counter: 0 },
+                SimNode {
+                    node: Some(node),
+                    disk: Snapshot::default(),
+                    events: Vec::new(),
+                    frozen: false,
+                    random_counter: 0,
+                },
             );
         }
         for name in pages {
@@ -186,8 +192,12 @@ impl Sim {
 
     /// Every link of `name` drops (a network change), in-flight frames lost; the node keeps running.
     pub fn drop_links_of(&mut self, name: &str) {
-        let ids: Vec<String> =
-            self.links.iter().filter(|(_, it)| it.dialer == name || it.target == name).map(|(id, _)| id.clone()).collect();
+        let ids: Vec<String> = self
+            .links
+            .iter()
+            .filter(|(_, it)| it.dialer == name || it.target == name)
+            .map(|(id, _)| id.clone())
+            .collect();
         for id in ids {
             self.tear_down(&id);
         }
@@ -202,7 +212,10 @@ impl Sim {
     }
 
     pub fn link_count(&self, a: &str, b: &str) -> usize {
-        self.links.values().filter(|it| (it.dialer == a && it.target == b) || (it.dialer == b && it.target == a)).count()
+        self.links
+            .values()
+            .filter(|it| (it.dialer == a && it.target == b) || (it.dialer == b && it.target == a))
+            .count()
     }
 
     fn tear_down(&mut self, id: &str) {
@@ -255,7 +268,9 @@ impl Sim {
             let mut moved = false;
             let names: Vec<String> = self.nodes.keys().cloned().collect();
             for name in names {
-                while let Some(output) = self.nodes.get_mut(&name).unwrap().node.as_mut().and_then(ChatNode::poll_output) {
+                while let Some(output) =
+                    self.nodes.get_mut(&name).unwrap().node.as_mut().and_then(ChatNode::poll_output)
+                {
                     moved = true;
                     self.perform(&name, output);
                 }
@@ -315,7 +330,12 @@ impl Sim {
         } else if let Some(node) = self.nodes.get_mut(side).and_then(|it| it.node.as_mut()) {
             node.handle_input(
                 now,
-                Input::LinkUp { link: id.to_owned(), peer_id: peer_id.to_owned(), metadata: metadata.clone(), outgoing },
+                Input::LinkUp {
+                    link: id.to_owned(),
+                    peer_id: peer_id.to_owned(),
+                    metadata: metadata.clone(),
+                    outgoing,
+                },
             );
         }
     }
@@ -383,8 +403,13 @@ impl Sim {
         self.pages.get_mut(name).unwrap().received.push(frame.clone());
         match frame.get("type").and_then(Value::as_str) {
             Some("connections") => {
-                let ids: Vec<String> =
-                    frame["peerIds"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+                let ids: Vec<String> = frame["peerIds"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect();
                 for id in ids {
                     self.page_initiate(name, &id);
                 }

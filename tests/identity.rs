@@ -4,8 +4,8 @@
 
 use multichat_core::account::Username;
 use multichat_core::identity::{
-    ContactBook, Fingerprint, Handshake, HandshakeError, HandshakeState, Identity, IdentityRecord, LinkContext, Observation, PublicKey,
-    Role, Step, Unauthenticated, dtls_fingerprint, safety_number,
+    ContactBook, Fingerprint, Handshake, HandshakeError, HandshakeState, Identity, IdentityRecord, LinkContext,
+    Observation, PublicKey, Role, Step, Unauthenticated, dtls_fingerprint, safety_number,
 };
 use multichat_core::time::Millis;
 use proptest::prelude::*;
@@ -37,7 +37,15 @@ fn sdp_with(fingerprint: Fingerprint, setup: &str) -> String {
 }
 
 /// One side of a link, as the engine would build it from the browser's two SDPs.
-fn side(identity: &Identity, role: Role, ours: &str, theirs: &str, local: Fingerprint, remote: Fingerprint, random: u8) -> Handshake {
+fn side(
+    identity: &Identity,
+    role: Role,
+    ours: &str,
+    theirs: &str,
+    local: Fingerprint,
+    remote: Fingerprint,
+    random: u8,
+) -> Handshake {
     let local_sdp = sdp_with(local, if role == Role::Dialer { "actpass" } else { "active" });
     let remote_sdp = sdp_with(remote, if role == Role::Dialer { "active" } else { "actpass" });
     let context = LinkContext {
@@ -70,7 +78,11 @@ fn frames_of(step: &Step, handshake: &Handshake, greet: bool) -> Vec<Value> {
 
 /// Runs the node's greeting order between a dialer and an answerer, with `wire` applied to every frame in
 /// flight (`to_dialer` says which way it goes). Returns the final state of each side.
-fn run(mut dialer: Handshake, mut answerer: Handshake, wire: impl Fn(Value, bool) -> Option<Value>) -> (HandshakeState, HandshakeState) {
+fn run(
+    mut dialer: Handshake,
+    mut answerer: Handshake,
+    wire: impl Fn(Value, bool) -> Option<Value>,
+) -> (HandshakeState, HandshakeState) {
     // The answerer greets first; the dialer greets back and proves; the answerer proves.
     let mut to_dialer = vec![hello(answerer.auth_field())];
     let mut to_answerer = Vec::new();
@@ -257,7 +269,8 @@ fn a_verified_key_goes_into_the_contact_book() {
     let stored = book.to_value();
     let loaded = ContactBook::from_value(&stored).unwrap();
     assert_eq!(loaded.get(&bob_name).unwrap().key, bob_key);
-    let record: IdentityRecord = serde_json::from_value(serde_json::to_value(alice_identity().to_record()).unwrap()).unwrap();
+    let record: IdentityRecord =
+        serde_json::from_value(serde_json::to_value(alice_identity().to_record()).unwrap()).unwrap();
     assert_eq!(Identity::from_record(&record).unwrap().public_key(), alice_identity().public_key());
 }
 
@@ -286,7 +299,8 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<u64>().prop_map(Value::from),
         (0u64..3).prop_map(Value::from),
         any::<f64>().prop_map(|it| serde_json::Number::from_f64(it).map_or(Value::Null, Value::Number)),
-        prop_oneof![Just("mc.hello"), Just("mc.auth.proof"), Just("pinned"), Just("verified"), Just("bob")].prop_map(Value::from),
+        prop_oneof![Just("mc.hello"), Just("mc.auth.proof"), Just("pinned"), Just("verified"), Just("bob")]
+            .prop_map(Value::from),
         "[0-9a-f]{64}".prop_map(Value::from),
         "[0-9a-f]{128}".prop_map(Value::from),
         Just(Value::from(alice_identity().public_key().to_string())),

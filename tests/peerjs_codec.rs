@@ -3,7 +3,8 @@
 
 use multichat_core::peerjs::binarypack::{self, BinaryPackError, Value};
 use multichat_core::peerjs::framing::{
-    CHUNK_BYTES, ChannelMessage, Decoder, DecoderLimits, Encoder, FramingError, MAX_CHANNEL_MESSAGE_BYTES, MAX_JSON_BYTES, Received, Serialization,
+    CHUNK_BYTES, ChannelMessage, Decoder, DecoderLimits, Encoder, FramingError, MAX_CHANNEL_MESSAGE_BYTES,
+    MAX_JSON_BYTES, Received, Serialization,
 };
 use proptest::prelude::*;
 use serde_json::json;

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use multichat_core::peerjs::signal::SessionDescription;
 use multichat_core::peerjs::{
-    ChannelMessage, DialOptions, IceState, Input, Output, Peer, PeerConfig, RateLimit, PeerError, PeerEvent, Role, Serialization, SignalingState,
+    ChannelMessage, DialOptions, IceState, Input, Output, Peer, PeerConfig, PeerError, PeerEvent, RateLimit, Role,
+    Serialization, SignalingState,
 };
 use multichat_core::settings::SignalingServer;
 use multichat_core::time::Millis;
@@ -16,7 +17,13 @@ fn config(id: &str) -> PeerConfig {
     PeerConfig {
         id: id.to_owned(),
         token: format!("token-{id}"),
-        server: SignalingServer { host: "127.0.0.1".into(), port: 9000, path: "/myapp".into(), key: "peerjs".into(), secure: false },
+        server: SignalingServer {
+            host: "127.0.0.1".into(),
+            port: 9000,
+            path: "/myapp".into(),
+            key: "peerjs".into(),
+            secure: false,
+        },
         ice_servers: Vec::new(),
         limits: Default::default(),
         rate: Default::default(),
@@ -34,7 +41,9 @@ fn events(outputs: &[Output]) -> Vec<PeerEvent> {
 fn sent_frames(outputs: &[Output]) -> Vec<Value> {
     outputs
         .iter()
-        .filter_map(|it| if let Output::SendSocket { text } = it { Some(serde_json::from_str(text).unwrap()) } else { None })
+        .filter_map(
+            |it| if let Output::SendSocket { text } = it { Some(serde_json::from_str(text).unwrap()) } else { None },
+        )
         .collect()
 }
 
@@ -74,7 +83,10 @@ fn reconnects_with_the_same_token_and_flushes_what_waited() {
     let mut alice = online("alice", Millis(0));
     alice.handle(Input::SocketClosed, Millis(1_000));
     let out = drain(&mut alice);
-    assert!(matches!(&events(&out)[..], [PeerEvent::Signaling(SignalingState::Retrying { error: PeerError::NetworkLost, .. })]));
+    assert!(matches!(
+        &events(&out)[..],
+        [PeerEvent::Signaling(SignalingState::Retrying { error: PeerError::NetworkLost, .. })]
+    ));
     // A dial while offline: its OFFER must wait, not vanish.
     let conn = alice.connect("bob", DialOptions::default(), b"0123456789", Millis(1_000)).unwrap();
     drain(&mut alice);
@@ -104,7 +116,9 @@ fn an_unreachable_server_backs_off_exponentially() {
     for _ in 0..7 {
         peer.handle(Input::SocketClosed, now);
         let out = drain(&mut peer);
-        let Some(PeerEvent::Signaling(SignalingState::Retrying { retry_at, error, .. })) = events(&out).pop() else { panic!("{out:?}") };
+        let Some(PeerEvent::Signaling(SignalingState::Retrying { retry_at, error, .. })) = events(&out).pop() else {
+            panic!("{out:?}")
+        };
         assert!(matches!(error, PeerError::ServerUnreachable(address) if address == "127.0.0.1:9000"));
         delays.push(retry_at.0 - now.0);
         now = retry_at;
@@ -122,7 +136,10 @@ fn a_socket_that_never_opens_times_out() {
     peer.handle_timeout(Millis(10_000));
     let out = drain(&mut peer);
     assert_eq!(out[0], Output::CloseSocket);
-    assert!(matches!(&events(&out)[..], [PeerEvent::Signaling(SignalingState::Retrying { error: PeerError::ServerUnreachable(_), .. })]));
+    assert!(matches!(
+        &events(&out)[..],
+        [PeerEvent::Signaling(SignalingState::Retrying { error: PeerError::ServerUnreachable(_), .. })]
+    ));
 }
 
 #[test]
@@ -133,7 +150,9 @@ fn id_taken_is_explained_and_retried_slowly() {
     peer.handle(Input::SocketText(r#"{"type":"ID-TAKEN","payload":{"msg":"ID is taken"}}"#.into()), Millis(20));
     let out = drain(&mut peer);
     assert_eq!(out[0], Output::CloseSocket);
-    let Some(PeerEvent::Signaling(SignalingState::Retrying { error, retry_at, .. })) = events(&out).pop() else { panic!() };
+    let Some(PeerEvent::Signaling(SignalingState::Retrying { error, retry_at, .. })) = events(&out).pop() else {
+        panic!()
+    };
     assert_eq!(error, PeerError::IdTaken);
     assert!(error.to_string().contains("username is in use"));
     assert_eq!(retry_at, Millis(15_020));
@@ -148,8 +167,13 @@ fn a_refusal_names_the_server_message() {
     drain(&mut peer);
     peer.handle(Input::SocketOpened, Millis(10));
     peer.handle(Input::SocketText(r#"{"type":"ERROR","payload":{"msg":"Invalid key provided"}}"#.into()), Millis(20));
-    let Some(PeerEvent::Signaling(SignalingState::Retrying { error, .. })) = events(&drain(&mut peer)).pop() else { panic!() };
-    assert_eq!(error.to_string(), "The signaling server refused the connection: Invalid key provided. Check the server settings.");
+    let Some(PeerEvent::Signaling(SignalingState::Retrying { error, .. })) = events(&drain(&mut peer)).pop() else {
+        panic!()
+    };
+    assert_eq!(
+        error.to_string(),
+        "The signaling server refused the connection: Invalid key provided. Check the server settings."
+    );
 }
 
 fn sdp(kind: &str) -> SessionDescription {
@@ -223,7 +247,10 @@ impl World {
                     }
                 };
                 let peer = self.peer(id);
-                peer.handle(Input::LocalCandidate { connection: connection.clone(), candidate: json!({"candidate": "c1"}) }, now);
+                peer.handle(
+                    Input::LocalCandidate { connection: connection.clone(), candidate: json!({"candidate": "c1"}) },
+                    now,
+                );
                 peer.handle(Input::LocalDescription { connection, sdp: description }, now);
             }
             Output::SetRemoteAnswer { connection, .. } => {
@@ -237,11 +264,17 @@ impl World {
             Output::SendChannel { connection, message } => {
                 let ids: Vec<String> = self.peers.keys().filter(|it| it.as_str() != id).cloned().collect();
                 for other in ids {
-                    self.peer(&other).handle(Input::ChannelMessage { connection: connection.clone(), message: message.clone() }, now);
+                    self.peer(&other).handle(
+                        Input::ChannelMessage { connection: connection.clone(), message: message.clone() },
+                        now,
+                    );
                 }
             }
             Output::Event(event) => self.log.push((id.to_owned(), event)),
-            Output::OpenSocket { .. } | Output::CloseSocket | Output::AddRemoteCandidate { .. } | Output::CloseConnection { .. } => {}
+            Output::OpenSocket { .. }
+            | Output::CloseSocket
+            | Output::AddRemoteCandidate { .. }
+            | Output::CloseConnection { .. } => {}
         }
     }
 
@@ -257,7 +290,10 @@ fn a_flooding_connection_is_cut_at_arrival_reported_once_and_kept() {
     world.peers.insert("bob".into(), online_with(limited, Millis(0)));
     let conn = world.peer("alice").connect("bob", DialOptions::default(), b"abcdefghij", Millis(0)).unwrap();
     world.settle();
-    let message = |n: u64| Input::ChannelMessage { connection: conn.clone(), message: ChannelMessage::Binary(json!({"n": n}).to_string().into_bytes()) };
+    let message = |n: u64| Input::ChannelMessage {
+        connection: conn.clone(),
+        message: ChannelMessage::Binary(json!({"n": n}).to_string().into_bytes()),
+    };
     let bob = world.peer("bob");
     // 50 messages in the same millisecond: the burst passes, the rest is dropped with one report.
     for n in 0..50 {
@@ -265,7 +301,10 @@ fn a_flooding_connection_is_cut_at_arrival_reported_once_and_kept() {
     }
     let out = drain(bob);
     let data = events(&out).into_iter().filter(|it| matches!(it, PeerEvent::Data { .. })).count();
-    let reports = events(&out).into_iter().filter(|it| matches!(it, PeerEvent::Ignored { reason } if reason.contains("faster than 10 a second"))).count();
+    let reports = events(&out)
+        .into_iter()
+        .filter(|it| matches!(it, PeerEvent::Ignored { reason } if reason.contains("faster than 10 a second")))
+        .count();
     assert_eq!((data, reports), (5, 1));
     // Half a second later, 5 more are allowed; the connection was never closed.
     for n in 50..60 {
@@ -298,7 +337,13 @@ fn two_peers_connect_and_exchange_values_through_the_server() {
     let opened = |events: Vec<PeerEvent>| events.into_iter().find(|e| matches!(e, PeerEvent::ConnectionOpen { .. }));
     assert_eq!(
         opened(world.events_of("bob")),
-        Some(PeerEvent::ConnectionOpen { connection: conn.clone(), peer: "alice".into(), metadata, outgoing: false, serialization: Serialization::Json })
+        Some(PeerEvent::ConnectionOpen {
+            connection: conn.clone(),
+            peer: "alice".into(),
+            metadata,
+            outgoing: false,
+            serialization: Serialization::Json
+        })
     );
     assert!(matches!(opened(world.events_of("alice")), Some(PeerEvent::ConnectionOpen { outgoing: true, .. })));
     // Each side keeps the descriptions it sent and applied, for the identity handshake.
@@ -327,7 +372,13 @@ fn a_dial_to_nobody_fails_as_unavailable() {
     let closed = world.events_of("alice").into_iter().find(|e| matches!(e, PeerEvent::ConnectionClosed { .. }));
     assert_eq!(
         closed,
-        Some(PeerEvent::ConnectionClosed { connection: conn, peer: "ghost".into(), outgoing: true, was_open: false, error: Some(PeerError::PeerUnavailable("ghost".into())) })
+        Some(PeerEvent::ConnectionClosed {
+            connection: conn,
+            peer: "ghost".into(),
+            outgoing: true,
+            was_open: false,
+            error: Some(PeerError::PeerUnavailable("ghost".into()))
+        })
     );
 }
 
@@ -347,7 +398,13 @@ fn a_silent_peer_is_dropped_after_ice_grace() {
     alice.handle_timeout(Millis(9_000));
     let out = drain(alice);
     assert!(out.contains(&Output::CloseConnection { connection: conn.clone() }));
-    assert!(events(&out).contains(&PeerEvent::ConnectionClosed { connection: conn, peer: "bob".into(), outgoing: true, was_open: true, error: Some(PeerError::PeerGone("bob".into())) }));
+    assert!(events(&out).contains(&PeerEvent::ConnectionClosed {
+        connection: conn,
+        peer: "bob".into(),
+        outgoing: true,
+        was_open: true,
+        error: Some(PeerError::PeerGone("bob".into()))
+    }));
 }
 
 #[test]

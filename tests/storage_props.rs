@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use multichat_core::account::Username;
 use multichat_core::bridge::{Request, Response};
-use multichat_core::chat::history::{self, Page, RoomMeta};
 use multichat_core::chat::RoomsRecord;
+use multichat_core::chat::history::{self, Page, RoomMeta};
 use multichat_core::identity::{ContactBook, Identity, IdentityRecord};
 use multichat_core::settings::Settings;
 use multichat_core::storage::{self, AccountRecord, Snapshot, StorageWrite, UiRecord};
@@ -99,7 +99,8 @@ fn is_damaged(key: &str, value: &Value) -> bool {
         "account" => fails::<AccountRecord>(value),
         "settings" => fails::<Settings>(value),
         "ui" => fails::<UiRecord>(value),
-        "identity" => serde_json::from_value::<IdentityRecord>(value.clone()).map_or(true, |it| Identity::from_record(&it).is_err()),
+        "identity" => serde_json::from_value::<IdentityRecord>(value.clone())
+            .map_or(true, |it| Identity::from_record(&it).is_err()),
         _ if key.starts_with("contacts/") => ContactBook::from_value(value).is_err(),
         _ if key.starts_with("chat/") => fails::<RoomsRecord>(value),
         _ if key.ends_with("/meta") => fails::<RoomMeta>(value),
@@ -183,7 +184,12 @@ fn mutate(value: &mut Value, path: &[Value], replacement: Option<Value>) {
 
 /// Damages one record of the base storage: `which` picks the key, then either the whole record is replaced
 /// or one position in it is replaced or removed.
-fn check(which: prop::sample::Index, whole: bool, position: prop::sample::Index, replacement: Option<Value>) -> Result<(), TestCaseError> {
+fn check(
+    which: prop::sample::Index,
+    whole: bool,
+    position: prop::sample::Index,
+    replacement: Option<Value>,
+) -> Result<(), TestCaseError> {
     let mut disk = base().clone();
     let keys: Vec<String> = disk.0.keys().cloned().collect();
     let key = keys[which.index(keys.len())].clone();
@@ -214,8 +220,13 @@ fn check(which: prop::sample::Index, whole: bool, position: prop::sample::Index,
     let damaged = damaged && !exempt;
     let rooms: Vec<String> = model.view().rooms.into_iter().map(|it| it.id).collect();
     for (n, room) in rooms.into_iter().enumerate() {
-        let handled = model.handle(Request::SendText { room, text: "after".into() }, Millis(1_000_001 + n as u64), [9; 32]);
-        prop_assert!(keys_written(&handled.writes).all(|it| !(damaged && it == key)), "sending overwrote the damaged {}", key);
+        let handled =
+            model.handle(Request::SendText { room, text: "after".into() }, Millis(1_000_001 + n as u64), [9; 32]);
+        prop_assert!(
+            keys_written(&handled.writes).all(|it| !(damaged && it == key)),
+            "sending overwrote the damaged {}",
+            key
+        );
         perform(&mut disk, &mut model, handled, Millis(1_000_001 + n as u64));
     }
     if damaged {
@@ -237,7 +248,11 @@ fn the_base_storage_loads_without_problems() {
         assert!(read.0.contains_key(key), "{key} is read at start");
     }
     assert_eq!(read.0.keys().filter(|it| it.ends_with("/meta")).count(), 2);
-    assert_eq!(read.0.keys().filter(|it| it.starts_with("h/") && !it.ends_with("/meta")).count(), 4, "every page of the direct room (unacknowledged messages are on each), one of the group");
+    assert_eq!(
+        read.0.keys().filter(|it| it.starts_with("h/") && !it.ends_with("/meta")).count(),
+        4,
+        "every page of the direct room (unacknowledged messages are on each), one of the group"
+    );
 }
 
 #[test]
@@ -262,7 +277,11 @@ fn a_damaged_last_page_is_never_appended_to() {
     let (mut model, _) = WorkerModel::load(&staged_read(&disk), Millis(1_000_000));
     let room_id = room.rsplit('/').next().unwrap().to_owned();
     let handled = model.handle(Request::SendText { room: room_id, text: "after".into() }, Millis(1_000_001), [9; 32]);
-    assert!(keys_written(&handled.writes).all(|it| it != last_page), "{:?}", keys_written(&handled.writes).collect::<Vec<_>>());
+    assert!(
+        keys_written(&handled.writes).all(|it| it != last_page),
+        "{:?}",
+        keys_written(&handled.writes).collect::<Vec<_>>()
+    );
 }
 
 proptest! {

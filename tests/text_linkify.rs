@@ -25,7 +25,9 @@ fn http_and_https_urls_become_links() {
 
 #[test]
 fn other_schemes_and_bare_domains_stay_text() {
-    for text in ["javascript:alert(1)", "data:text/html,<b>x</b>", "www.example.com", "ftp://example.com", "file:///etc/passwd"] {
+    for text in
+        ["javascript:alert(1)", "data:text/html,<b>x</b>", "www.example.com", "ftp://example.com", "file:///etc/passwd"]
+    {
         assert_eq!(linkify(text), vec![Text(text)], "{text}");
     }
 }
@@ -56,27 +58,18 @@ fn trailing_sentence_punctuation_is_not_part_of_the_link() {
 
 #[test]
 fn brackets_stay_when_the_url_opened_them() {
-    assert_eq!(
-        linkify("(see https://example.com/a)"),
-        vec![Text("(see "), Link("https://example.com/a"), Text(")")]
-    );
+    assert_eq!(linkify("(see https://example.com/a)"), vec![Text("(see "), Link("https://example.com/a"), Text(")")]);
     assert_eq!(
         linkify("https://en.wikipedia.org/wiki/Rust_(programming_language)."),
         vec![Link("https://en.wikipedia.org/wiki/Rust_(programming_language)"), Text(".")]
     );
-    assert_eq!(
-        linkify("[https://example.com/a[1]]"),
-        vec![Text("["), Link("https://example.com/a[1]"), Text("]")]
-    );
+    assert_eq!(linkify("[https://example.com/a[1]]"), vec![Text("["), Link("https://example.com/a[1]"), Text("]")]);
     assert_eq!(linkify("https://example.com/a))."), vec![Link("https://example.com/a"), Text("))."),]);
 }
 
 #[test]
 fn quotes_and_angle_brackets_end_a_link() {
-    assert_eq!(
-        linkify("<https://example.com/a>"),
-        vec![Text("<"), Link("https://example.com/a"), Text(">")]
-    );
+    assert_eq!(linkify("<https://example.com/a>"), vec![Text("<"), Link("https://example.com/a"), Text(">")]);
     assert_eq!(
         linkify("\"https://example.com/a\" said"),
         vec![Text("\""), Link("https://example.com/a"), Text("\" said")]
@@ -89,10 +82,7 @@ fn multi_byte_text_around_and_inside_links() {
         linkify("見てhttps://ja.wikipedia.org/wiki/日本。🌍"),
         vec![Text("見て"), Link("https://ja.wikipedia.org/wiki/日本"), Text("。🌍")]
     );
-    assert_eq!(
-        linkify("👋https://例え.jp/ü\u{a0}x"),
-        vec![Text("👋"), Link("https://例え.jp/ü"), Text("\u{a0}x")]
-    );
+    assert_eq!(linkify("👋https://例え.jp/ü\u{a0}x"), vec![Text("👋"), Link("https://例え.jp/ü"), Text("\u{a0}x")]);
 }
 
 #[test]

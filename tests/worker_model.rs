@@ -2,7 +2,9 @@
 //! account, and two workers chatting through a simulated engine link (each frame stored before it is
 //! acknowledged, history surviving a reload that reads only the keys it asks for).
 
-use multichat_core::bridge::{EngineStatus, EngineToWorker, LinkInfo, MessageState, Request, Response, SessionPair, WorkerToEngine};
+use multichat_core::bridge::{
+    EngineStatus, EngineToWorker, LinkInfo, MessageState, Request, Response, SessionPair, WorkerToEngine,
+};
 use multichat_core::settings::Settings;
 use multichat_core::storage::{Snapshot, StorageWrite};
 use multichat_core::time::Millis;
@@ -173,10 +175,21 @@ fn two_workers_chat_and_history_survives_a_restart() {
     let room = view(&alice).open_room.expect("the new conversation is shown").room.id;
 
     let link = "dc_test1";
-    alice.engine(EngineToWorker::LinkUp { info: LinkInfo { link: link.into(), peer_id, metadata: metadata.clone(), outgoing: true, sessions: None } }, Millis(30));
+    alice.engine(
+        EngineToWorker::LinkUp {
+            info: LinkInfo { link: link.into(), peer_id, metadata: metadata.clone(), outgoing: true, sessions: None },
+        },
+        Millis(30),
+    );
     bob.engine(
         EngineToWorker::LinkUp {
-            info: LinkInfo { link: link.into(), peer_id: "secure-p2p-multichat-alice".into(), metadata, outgoing: false, sessions: None },
+            info: LinkInfo {
+                link: link.into(),
+                peer_id: "secure-p2p-multichat-alice".into(),
+                metadata,
+                outgoing: false,
+                sessions: None,
+            },
         },
         Millis(30),
     );
@@ -206,7 +219,8 @@ fn two_workers_chat_and_history_survives_a_restart() {
     assert_eq!(bob.model.unread(), 0, "reopening the popup on that room reads it");
 
     let shown = view(&alice).open_room.unwrap().messages;
-    let texts: Vec<(&str, &str, MessageState)> = shown.iter().map(|it| (it.sender.as_str(), it.text.as_str(), it.state)).collect();
+    let texts: Vec<(&str, &str, MessageState)> =
+        shown.iter().map(|it| (it.sender.as_str(), it.text.as_str(), it.state)).collect();
     assert_eq!(
         texts,
         vec![
@@ -238,7 +252,10 @@ fn the_identity_key_is_made_once_per_install_and_kept_across_sign_out() {
 
 fn sdp_with_certificate(cert: u8) -> String {
     let fingerprint: Vec<String> = (0..32).map(|i| format!("{:02X}", cert.wrapping_add(i))).collect();
-    format!("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\na=fingerprint:sha-256 {}\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n", fingerprint.join(":"))
+    format!(
+        "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\na=fingerprint:sha-256 {}\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n",
+        fingerprint.join(":")
+    )
 }
 
 /// A signed-in profile whose identity key is made from `seed`. Profiles draw their random bytes from a
@@ -260,8 +277,16 @@ fn connect(dialer: &mut Profile, answerer: &mut Profile, link: &str, now: Millis
     });
     dialer.to_engine.clear();
     let (dialer_id, answerer_id) = (view(dialer).account.unwrap().peer_id, view(answerer).account.unwrap().peer_id);
-    let sessions = |local: u8, remote: u8| Some(SessionPair { local_sdp: sdp_with_certificate(local), remote_sdp: sdp_with_certificate(remote) });
-    let info = |peer_id: String, outgoing: bool, sessions| LinkInfo { link: link.into(), peer_id, metadata: metadata.clone().unwrap_or_default(), outgoing, sessions };
+    let sessions = |local: u8, remote: u8| {
+        Some(SessionPair { local_sdp: sdp_with_certificate(local), remote_sdp: sdp_with_certificate(remote) })
+    };
+    let info = |peer_id: String, outgoing: bool, sessions| LinkInfo {
+        link: link.into(),
+        peer_id,
+        metadata: metadata.clone().unwrap_or_default(),
+        outgoing,
+        sessions,
+    };
     dialer.engine(EngineToWorker::LinkUp { info: info(answerer_id, true, sessions(10, 20)) }, now);
     answerer.engine(EngineToWorker::LinkUp { info: info(dialer_id, false, sessions(20, 10)) }, now);
     pump(dialer, answerer, link, now);
@@ -291,10 +316,12 @@ fn a_changed_key_holds_messages_until_the_user_accepts_or_rejects_it() {
     let shown = bob_member.new_key_safety_number.clone().expect("the new key waits for alice's decision");
     assert_ne!(Some(&shown), bob_member.safety_number.as_ref());
     assert!(!bob_member.authenticated);
-    let texts = |profile: &Profile| view(profile).open_room.unwrap().messages.into_iter().map(|it| it.text).collect::<Vec<_>>();
+    let texts =
+        |profile: &Profile| view(profile).open_room.unwrap().messages.into_iter().map(|it| it.text).collect::<Vec<_>>();
     assert!(!texts(&alice).contains(&"it is me".to_owned()), "held until alice decides");
 
-    let wrong = alice.request(Request::AcceptNewKey { username: "bob".into(), safety_number: "12345".into() }, Millis(50));
+    let wrong =
+        alice.request(Request::AcceptNewKey { username: "bob".into(), safety_number: "12345".into() }, Millis(50));
     assert!(matches!(wrong, Response::Error { .. }), "only the key whose number was shown can be accepted");
     alice.request(Request::AcceptNewKey { username: "bob".into(), safety_number: shown.clone() }, Millis(51));
     pump(&mut alice, &mut new_bob, "dc_2", Millis(52));
@@ -313,7 +340,10 @@ fn a_changed_key_holds_messages_until_the_user_accepts_or_rejects_it() {
     assert!(alice.to_engine.iter().any(|it| matches!(it, WorkerToEngine::Close { link } if link == "dc_3")));
     assert_eq!(member(&alice, "bob").new_key_safety_number, None);
     assert!(!texts(&alice).contains(&"trust me".to_owned()));
-    assert!(!alice.disk.0.values().any(|it| it.to_string().contains("trust me")), "nothing from the rejected key was stored");
+    assert!(
+        !alice.disk.0.values().any(|it| it.to_string().contains("trust me")),
+        "nothing from the rejected key was stored"
+    );
 }
 
 #[test]
@@ -372,7 +402,13 @@ fn an_export_holds_every_stored_record_and_imports_into_another_install() {
     alice.to_engine.clear();
     let room = view(&alice).open_room.unwrap().room.id;
     let link = "dc_export";
-    let info = |peer_id: &str, outgoing| LinkInfo { link: link.into(), peer_id: peer_id.into(), metadata: metadata.clone().unwrap(), outgoing, sessions: None };
+    let info = |peer_id: &str, outgoing| LinkInfo {
+        link: link.into(),
+        peer_id: peer_id.into(),
+        metadata: metadata.clone().unwrap(),
+        outgoing,
+        sessions: None,
+    };
     alice.engine(EngineToWorker::LinkUp { info: info("secure-p2p-multichat-bob", true) }, Millis(30));
     bob.engine(EngineToWorker::LinkUp { info: info("secure-p2p-multichat-alice", false) }, Millis(30));
     pump(&mut alice, &mut bob, link, Millis(40));
@@ -413,7 +449,10 @@ fn an_export_holds_every_stored_record_and_imports_into_another_install() {
     damaged["records"][&page] = serde_json::json!({"messages": "torn"});
     let refused = other.request(Request::ImportData { json: damaged.to_string() }, Millis(2_001));
     let Response::Error { message } = refused else { panic!("a damaged file is refused") };
-    assert!(message.starts_with("The export file is damaged (part ") && message.ends_with("nothing was changed"), "{message}");
+    assert!(
+        message.starts_with("The export file is damaged (part ") && message.ends_with("nothing was changed"),
+        "{message}"
+    );
     assert_eq!(other.disk, before, "nothing was changed");
     assert!(other.to_engine.is_empty());
     let refused = other.request(Request::ImportData { json: "{\"hello\": 1}".into() }, Millis(2_002));
@@ -423,7 +462,9 @@ fn an_export_holds_every_stored_record_and_imports_into_another_install() {
     other.request(Request::ImportData { json: json.clone() }, Millis(2_003));
     let imported: serde_json::Map<String, serde_json::Value> = other.disk.0.clone().into_iter().collect();
     assert_eq!(&imported, records, "storage holds exactly the file's records (zed's are gone)");
-    let WorkerToEngine::Configure { peer_id, token, .. } = other.to_engine.last().unwrap() else { panic!("the engine is reconfigured") };
+    let WorkerToEngine::Configure { peer_id, token, .. } = other.to_engine.last().unwrap() else {
+        panic!("the engine is reconfigured")
+    };
     assert_eq!(peer_id, "secure-p2p-multichat-alice");
     assert_eq!(token.as_deref(), records["account"]["token"].as_str());
     let shown = view(&other);

@@ -9,12 +9,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use multichat_core::account::Username;
-use multichat_core::bridge::{Addressed, ENGINE_ADDRESS, EngineStatus, EngineToWorker, LinkInfo, SessionPair, WORKER_ADDRESS, WorkerToEngine};
-use multichat_core::peerjs::framing::DecoderLimits;
+use multichat_core::bridge::{
+    Addressed, ENGINE_ADDRESS, EngineStatus, EngineToWorker, LinkInfo, SessionPair, WORKER_ADDRESS, WorkerToEngine,
+};
 use multichat_core::chat::node::{MAX_FRAME_BURST, MAX_FRAMES_PER_SECOND};
+use multichat_core::log_budget::LogBudget;
+use multichat_core::peerjs::framing::DecoderLimits;
 use multichat_core::peerjs::{DialOptions, PeerConfig, PeerError, PeerEvent, RateLimit, SignalingState, signal};
 use multichat_web::peer_host::PeerHost;
-use multichat_core::log_budget::LogBudget;
 use multichat_web::{chrome, convert, now};
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -139,11 +141,21 @@ impl Engine {
             WorkerToEngine::Configure { peer_id, token, settings } => {
                 let current = self.0.borrow().config.clone();
                 // Keep the token of a running peer when the worker has none, so a reconfigure is not a new session.
-                let Some(token) = token.or_else(|| current.as_ref().map(|it| it.token.clone())).or_else(fresh_token) else {
-                    self.set_status(EngineStatus::Failed { message: "The browser's random number source failed.".to_owned() });
+                let Some(token) = token.or_else(|| current.as_ref().map(|it| it.token.clone())).or_else(fresh_token)
+                else {
+                    self.set_status(EngineStatus::Failed {
+                        message: "The browser's random number source failed.".to_owned(),
+                    });
                     return;
                 };
-                let config = PeerConfig { id: peer_id, token, server: settings.server, ice_servers: settings.ice_servers, limits: CHAT_LIMITS, rate: CHAT_RATE };
+                let config = PeerConfig {
+                    id: peer_id,
+                    token,
+                    server: settings.server,
+                    ice_servers: settings.ice_servers,
+                    limits: CHAT_LIMITS,
+                    rate: CHAT_RATE,
+                };
                 if current.as_ref() != Some(&config) {
                     self.start_peer(config);
                 }
@@ -162,7 +174,10 @@ impl Engine {
             WorkerToEngine::Greet => self.greet(),
             WorkerToEngine::Dial { peer_id, metadata, serialization } => {
                 let Some(host) = self.host() else {
-                    self.report(EngineToWorker::DialFailed { peer_id, reason: "multichat is not connected".to_owned() });
+                    self.report(EngineToWorker::DialFailed {
+                        peer_id,
+                        reason: "multichat is not connected".to_owned(),
+                    });
                     return;
                 };
                 let options = DialOptions { metadata, serialization, reliable: true };
@@ -175,9 +190,13 @@ impl Engine {
                 match sent {
                     Some(Ok(())) => {}
                     // The worker thinks the link is up but it is gone: tell it, so it redials.
-                    Some(Err(err @ PeerError::NotOpen)) => self.report(EngineToWorker::LinkDown { link, reason: err.to_string() }),
+                    Some(Err(err @ PeerError::NotOpen)) => {
+                        self.report(EngineToWorker::LinkDown { link, reason: err.to_string() })
+                    }
                     Some(Err(err)) => log(&format!("multichat engine: a frame was not sent: {err}")),
-                    None => self.report(EngineToWorker::LinkDown { link, reason: "multichat is not connected".to_owned() }),
+                    None => {
+                        self.report(EngineToWorker::LinkDown { link, reason: "multichat is not connected".to_owned() })
+                    }
                 }
             }
             WorkerToEngine::Close { link } => {
@@ -213,9 +232,13 @@ impl Engine {
             PeerEvent::Signaling(state) => self.set_status(engine_status(state)),
             PeerEvent::ConnectionOpen { connection, peer, metadata, outgoing, serialization: _ } => {
                 let sessions = self.host().and_then(|host| session_pair(&host, &connection));
-                self.report(EngineToWorker::LinkUp { info: LinkInfo { link: connection, peer_id: peer, metadata, outgoing, sessions } });
+                self.report(EngineToWorker::LinkUp {
+                    info: LinkInfo { link: connection, peer_id: peer, metadata, outgoing, sessions },
+                });
             }
-            PeerEvent::Data { connection, value } => self.report(EngineToWorker::Frame { link: connection, frame: value }),
+            PeerEvent::Data { connection, value } => {
+                self.report(EngineToWorker::Frame { link: connection, frame: value })
+            }
             PeerEvent::ConnectionClosed { connection, peer, outgoing, was_open, error } => {
                 let reason = error.map(for_people).unwrap_or_else(|| "closed".to_owned());
                 if was_open {
@@ -277,7 +300,9 @@ fn engine_status(state: SignalingState) -> EngineStatus {
         SignalingState::Retrying { error: error @ (PeerError::IdTaken | PeerError::ServerRefused(_)), .. } => {
             EngineStatus::Failed { message: error.to_string() }
         }
-        SignalingState::Retrying { attempt, error, .. } => EngineStatus::Reconnecting { attempt, message: error.to_string() },
+        SignalingState::Retrying { attempt, error, .. } => {
+            EngineStatus::Reconnecting { attempt, message: error.to_string() }
+        }
         SignalingState::Destroyed => EngineStatus::Offline,
     }
 }

@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
+use gloo_timers::callback::Timeout;
 use multichat_core::at_rest::{self, AtRestError, Key, Vault};
 use multichat_core::bridge::{
     Addressed, ENGINE_ADDRESS, EngineToWorker, POPUP_PORT_NAME, PopupToWorker, Request, Response, WORKER_ADDRESS,
@@ -20,7 +21,6 @@ use multichat_core::time::Millis;
 use multichat_core::worker::{Handled, WorkerModel, refuse};
 use multichat_web::chrome::{self, Port};
 use multichat_web::{ShellError, convert, now, random_bytes};
-use gloo_timers::callback::Timeout;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 
@@ -28,9 +28,15 @@ use crate::engine::{self, EngineHandle};
 
 /// Something for the worker to handle, and where its answer goes.
 enum Job {
-    Popup { port: Port, frame: PopupToWorker },
+    Popup {
+        port: Port,
+        frame: PopupToWorker,
+    },
     /// From the engine; `reply` receives the commands the engine should carry out next.
-    Engine { message: EngineToWorker, reply: Box<dyn FnOnce(Vec<WorkerToEngine>)> },
+    Engine {
+        message: EngineToWorker,
+        reply: Box<dyn FnOnce(Vec<WorkerToEngine>)>,
+    },
     /// The chat layer's timer fired (pings, liveness, re-sends).
     Timeout,
     /// The last popup closed.
@@ -205,7 +211,9 @@ impl WorkerHandle {
                     Job::Popup { frame, .. } => Some(match random_bytes::<32>() {
                         Ok(random) => model.handle(frame.request.clone(), now, random),
                         // Keys and ids come from this; a weak stand-in would be worse than refusing.
-                        Err(err) => refuse(format!("The browser's random number source failed ({err}); nothing was changed")),
+                        Err(err) => {
+                            refuse(format!("The browser's random number source failed ({err}); nothing was changed"))
+                        }
                     }),
                     Job::Engine { message, .. } => Some(match random_bytes::<32>() {
                         Ok(random) => model.handle_engine(message.clone(), now, random),
@@ -328,13 +336,16 @@ impl WorkerHandle {
                     None if export_all => match chrome::storage_read_all().await {
                         Ok(all) => WorkerModel::export_response(&all, now()),
                         Err(err) => Response::Error {
-                            message: format!("Could not read the browser's storage ({}); nothing was exported", err.detail),
+                            message: format!(
+                                "Could not read the browser's storage ({}); nothing was exported",
+                                err.detail
+                            ),
                         },
                     },
                     None => response,
-                    Some(detail) => {
-                        Response::Error { message: format!("Could not save to the browser's storage ({detail}); nothing was changed") }
-                    }
+                    Some(detail) => Response::Error {
+                        message: format!("Could not save to the browser's storage ({detail}); nothing was changed"),
+                    },
                 };
                 let _ = port.post(&WorkerToPopup::Reply { id: frame.id, response });
                 self.command_engine(commands).await;
@@ -395,7 +406,10 @@ impl WorkerHandle {
     }
 
     /// Writes as they go to storage: history sealed while a passphrase is set.
-    fn outgoing(&self, writes: Vec<multichat_core::storage::StorageWrite>) -> Result<Vec<multichat_core::storage::StorageWrite>, ShellError> {
+    fn outgoing(
+        &self,
+        writes: Vec<multichat_core::storage::StorageWrite>,
+    ) -> Result<Vec<multichat_core::storage::StorageWrite>, ShellError> {
         let random = random_bytes::<32>()?;
         let (writes, dropped) = self.0.borrow().vault.outgoing(writes, random);
         if !dropped.is_empty() {
@@ -411,7 +425,9 @@ impl WorkerHandle {
         let message = match outcome {
             Ok(()) => None,
             Err(PassphraseError::User(err)) => return Response::Error { message: err.to_string() },
-            Err(PassphraseError::Shell(err)) => Some(format!("Could not change the browser's storage ({}); please try again", err.detail)),
+            Err(PassphraseError::Shell(err)) => {
+                Some(format!("Could not change the browser's storage ({}); please try again", err.detail))
+            }
         };
         // Storage may have changed even when a step failed: the vault and the model follow what it holds.
         match read_vault().await {

@@ -53,7 +53,9 @@ impl Ui {
             }
         });
         if let Err(err) = sent {
-            self.link.set(Link::Broken(format!("Lost the connection to multichat's background worker ({err}). Close and reopen the popup.")));
+            self.link.set(Link::Broken(format!(
+                "Lost the connection to multichat's background worker ({err}). Close and reopen the popup."
+            )));
         }
     }
 }
@@ -67,7 +69,8 @@ pub(crate) fn use_ui() -> Ui {
 fn connect(mut ui: Ui) {
     const MAX_RECONNECTS: u32 = 3;
     if *ui.reconnects.peek() > MAX_RECONNECTS {
-        ui.link.set(Link::Broken("multichat's background worker keeps stopping. Close and reopen the popup.".to_owned()));
+        ui.link
+            .set(Link::Broken("multichat's background worker keeps stopping. Close and reopen the popup.".to_owned()));
         return;
     }
     let connected = Bridge::connect(
@@ -254,7 +257,8 @@ fn SettingsForm(settings: Settings) -> Element {
     let mut path = use_signal(|| server.path.clone());
     let mut key = use_signal(|| server.key.clone());
     let mut secure = use_signal(|| server.secure);
-    let mut ice = use_signal(|| settings.ice_servers.iter().flat_map(|it| it.urls.clone()).collect::<Vec<_>>().join("\n"));
+    let mut ice =
+        use_signal(|| settings.ice_servers.iter().flat_map(|it| it.urls.clone()).collect::<Vec<_>>().join("\n"));
     let mut notifications = use_signal(|| settings.notifications);
     let mut port_error = use_signal(|| None::<String>);
     let base = settings.clone();
@@ -318,7 +322,9 @@ fn EngineLine(status: EngineStatus) -> Element {
         EngineStatus::Offline => ("status offline", "Offline".to_owned()),
         EngineStatus::Connecting => ("status connecting", "Connecting to the signaling server…".to_owned()),
         EngineStatus::Online => ("status online", "Online".to_owned()),
-        EngineStatus::Reconnecting { attempt, message } => ("status connecting", format!("{message} (attempt {attempt})")),
+        EngineStatus::Reconnecting { attempt, message } => {
+            ("status connecting", format!("{message} (attempt {attempt})"))
+        }
         EngineStatus::Failed { message } => ("status failed error", message),
     };
     rsx! {

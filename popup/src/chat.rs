@@ -5,8 +5,8 @@
 
 use dioxus::prelude::*;
 use multichat_core::bridge::{MemberSummary, MessageState, MessageView, OpenRoom, Request, RoomSummary};
-use multichat_core::text::{Segment, linkify};
 use multichat_core::qr::safety_number_qr;
+use multichat_core::text::{Segment, linkify};
 use wasm_bindgen::JsValue;
 
 use crate::app::use_ui;
@@ -84,7 +84,8 @@ fn RoomButton(room: RoomSummary) -> Element {
     let unread = (room.unread > 0).then(|| format!("{} unread", room.unread));
     let any_online = room.members.iter().any(|member| member.online);
     // A changed key holds that member's messages until the user decides: say so before opening the room.
-    let key_changed: Vec<&str> = room.members.iter().filter(|it| it.new_key_safety_number.is_some()).map(|it| it.username.as_str()).collect();
+    let key_changed: Vec<&str> =
+        room.members.iter().filter(|it| it.new_key_safety_number.is_some()).map(|it| it.username.as_str()).collect();
     let key_notice = (!key_changed.is_empty()).then(|| format!("identity key changed: {}", key_changed.join(", ")));
     // The accessible name starts with the title, so the list can be searched by name (and is by tests);
     // the visible parts are laid out separately, which would otherwise run their words together.
@@ -173,7 +174,8 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
     }
     let problems: Vec<MemberSummary> = members.iter().filter(|it| it.problem.is_some()).cloned().collect();
     let numbers: Vec<MemberSummary> = members.iter().filter(|it| it.safety_number.is_some()).cloned().collect();
-    let key_changes: Vec<MemberSummary> = members.iter().filter(|it| it.new_key_safety_number.is_some()).cloned().collect();
+    let key_changes: Vec<MemberSummary> =
+        members.iter().filter(|it| it.new_key_safety_number.is_some()).cloned().collect();
     rsx! {
         ul { class: "members", aria_label: "Members",
             for member in members {
@@ -241,7 +243,11 @@ fn KeyChangeAlert(username: String, new_safety_number: String) -> Element {
         let (username, safety_number) = (username.clone(), new_safety_number.clone());
         move |_| {
             let (username, safety_number) = (username.clone(), safety_number.clone());
-            ui.send(if accept { Request::AcceptNewKey { username, safety_number } } else { Request::RejectNewKey { username, safety_number } })
+            ui.send(if accept {
+                Request::AcceptNewKey { username, safety_number }
+            } else {
+                Request::RejectNewKey { username, safety_number }
+            })
         }
     };
     rsx! {
@@ -368,7 +374,8 @@ const LOG_ID: &str = "messages";
 /// Scrolls the message log to its newest message. Looked up by id rather than through `onmounted`, which
 /// needs a Dioxus feature (and its size) the popup does not otherwise use.
 fn scroll_to_bottom() {
-    let log = web_sys::window().and_then(|window| window.document()).and_then(|document| document.get_element_by_id(LOG_ID));
+    let log =
+        web_sys::window().and_then(|window| window.document()).and_then(|document| document.get_element_by_id(LOG_ID));
     if let Some(log) = log {
         log.set_scroll_top(log.scroll_height());
     }

@@ -10,7 +10,10 @@ const REVOKE_AFTER_MS: i32 = 10_000;
 /// Starts the browser's download of `contents` as `file_name`. The error is for the user.
 pub(crate) fn save_json(file_name: &str, contents: &str) -> Result<(), String> {
     save(file_name, contents).map_err(|err| {
-        let detail = err.as_string().or_else(|| js_sys::JSON::stringify(&err).ok().and_then(|it| it.as_string())).unwrap_or_default();
+        let detail = err
+            .as_string()
+            .or_else(|| js_sys::JSON::stringify(&err).ok().and_then(|it| it.as_string()))
+            .unwrap_or_default();
         format!("The browser did not save the file ({detail}); nothing was lost, please try again")
     })
 }

@@ -145,11 +145,17 @@ pub struct RoomMeta {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HistoryError {
-    #[error("The list of conversations is damaged and could not be read ({reason}); stored messages were kept, and a copy of the damaged list is kept under \"damaged/…\" in storage")]
+    #[error(
+        "The list of conversations is damaged and could not be read ({reason}); stored messages were kept, and a copy of the damaged list is kept under \"damaged/…\" in storage"
+    )]
     CorruptRooms { reason: String },
-    #[error("The summary of conversation {room} is damaged ({reason}); its older messages are kept but may be fetched again")]
+    #[error(
+        "The summary of conversation {room} is damaged ({reason}); its older messages are kept but may be fetched again"
+    )]
     CorruptMeta { room: RoomId, reason: String },
-    #[error("Part {page} of the history of {room} is damaged and was skipped ({reason}); the rest of the history loaded")]
+    #[error(
+        "Part {page} of the history of {room} is damaged and was skipped ({reason}); the rest of the history loaded"
+    )]
     CorruptPage { room: RoomId, page: u32, reason: String },
     #[error("Part {page} of the history of {room} is missing; the rest of the history loaded")]
     MissingPage { room: RoomId, page: u32 },
@@ -181,7 +187,10 @@ impl RoomHistory {
 
     /// Finds loaded messages by id.
     pub fn find(&self, id: &MessageId) -> Option<(u32, &StoredMessage)> {
-        self.pages.iter().rev().find_map(|(page, messages)| messages.iter().find(|it| &it.id == id).map(|it| (*page, it)))
+        self.pages
+            .iter()
+            .rev()
+            .find_map(|(page, messages)| messages.iter().find(|it| &it.id == id).map(|it| (*page, it)))
     }
 
     pub fn page_of(&self, id: &MessageId) -> Option<u32> {
@@ -278,7 +287,12 @@ pub fn load(owner: &Username, snapshot: &Snapshot) -> LoadedHistory {
 }
 
 /// Adds pages read later (older history for scrolling back or catch-up) to a room's history.
-pub fn absorb_pages(owner: &Username, room: &RoomId, snapshot: &Snapshot, history: &mut RoomHistory) -> Vec<HistoryError> {
+pub fn absorb_pages(
+    owner: &Username,
+    room: &RoomId,
+    snapshot: &Snapshot,
+    history: &mut RoomHistory,
+) -> Vec<HistoryError> {
     let mut problems = Vec::new();
     let prefix = format!("h/{owner}/{room}/");
     let pages: Vec<u32> = snapshot.0.keys().filter_map(|key| key.strip_prefix(&prefix)?.parse().ok()).collect();
@@ -391,8 +405,15 @@ pub fn meta_write(owner: &Username, room: &RoomId, meta: &RoomMeta) -> StorageWr
 
 /// Changes the delivery state of one of our messages; the write rewrites its page (one page, not more).
 /// `None` when the page is not loaded or the state is unchanged.
-pub fn set_state(owner: &Username, room: &RoomId, history: &mut RoomHistory, id: &MessageId, state: DeliveryState) -> Option<StorageWrite> {
-    let (page, messages) = history.pages.iter_mut().rev().find(|(_, messages)| messages.iter().any(|it| &it.id == id))?;
+pub fn set_state(
+    owner: &Username,
+    room: &RoomId,
+    history: &mut RoomHistory,
+    id: &MessageId,
+    state: DeliveryState,
+) -> Option<StorageWrite> {
+    let (page, messages) =
+        history.pages.iter_mut().rev().find(|(_, messages)| messages.iter().any(|it| &it.id == id))?;
     let message = messages.iter_mut().find(|it| &it.id == id)?;
     if message.state == Some(state) {
         return None;
@@ -431,7 +452,11 @@ pub fn apply(snapshot: &mut Snapshot, writes: &[StorageWrite]) {
 
 /// For tests and tools: a snapshot holding only `keys` of `full` (what a shell reading just those gets).
 pub fn read(full: &Snapshot, keys: &[String]) -> Snapshot {
-    Snapshot(keys.iter().filter_map(|key| Some((key.clone(), full.0.get(key)?.clone()))).collect::<BTreeMap<String, Value>>())
+    Snapshot(
+        keys.iter()
+            .filter_map(|key| Some((key.clone(), full.0.get(key)?.clone())))
+            .collect::<BTreeMap<String, Value>>(),
+    )
 }
 
 #[cfg(test)]
@@ -464,7 +489,8 @@ mod tests {
             let appended = append(owner, &mut history, message(room, i));
             apply(&mut disk, &appended.writes);
         }
-        let record = RoomsRecord { rooms: vec![RoomRecord::direct(room.clone(), user("bob"), history.meta.page_count - 1)] };
+        let record =
+            RoomsRecord { rooms: vec![RoomRecord::direct(room.clone(), user("bob"), history.meta.page_count - 1)] };
         apply(&mut disk, &[set(&rooms_key(owner), &record)]);
         disk
     }

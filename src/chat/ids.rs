@@ -26,7 +26,9 @@ pub enum IdError {
 }
 
 fn check_id_chars(raw: &str) -> bool {
-    !raw.is_empty() && raw.len() <= MAX_ID_CHARS && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'))
+    !raw.is_empty()
+        && raw.len() <= MAX_ID_CHARS
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -116,12 +118,16 @@ impl RoomId {
         if let Some(rest) = raw.strip_prefix("dm:") {
             let (a, b) = rest.split_once(':').ok_or(IdError::BadRoomId)?;
             // Re-deriving rejects unsorted pairs and untrimmed names, so each pair has exactly one id.
-            let (a, b) = (Username::parse(a).map_err(|_| IdError::BadRoomId)?, Username::parse(b).map_err(|_| IdError::BadRoomId)?);
+            let (a, b) = (
+                Username::parse(a).map_err(|_| IdError::BadRoomId)?,
+                Username::parse(b).map_err(|_| IdError::BadRoomId)?,
+            );
             let id = RoomId::direct(&a, &b);
             return if id.0 == raw && a != b { Ok(id) } else { Err(IdError::BadRoomId) };
         }
         if let Some(rest) = raw.strip_prefix("g:") {
-            let ok = (8..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+            let ok = (8..=64).contains(&rest.len())
+                && rest.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
             return if ok { Ok(RoomId(raw.to_owned())) } else { Err(IdError::BadRoomId) };
         }
         Err(IdError::BadRoomId)
@@ -180,7 +186,9 @@ mod tests {
 
     #[test]
     fn room_ids_have_one_spelling() {
-        for bad in ["dm:bob:alice", "dm:alice:alice", "dm:alice", "dm: alice:bob", "g:XYZ", "g:12", "x:1", "", "g:abcd/ef01"] {
+        for bad in
+            ["dm:bob:alice", "dm:alice:alice", "dm:alice", "dm: alice:bob", "g:XYZ", "g:12", "x:1", "", "g:abcd/ef01"]
+        {
             assert_eq!(RoomId::parse(bad), Err(IdError::BadRoomId), "{bad:?}");
         }
         let group = RoomId::group_from_random([0xab; 16]);

@@ -45,7 +45,9 @@ use serde_json::Value;
 use super::history::{self, DeliveryState, HistoryError, OutboxEntry, RoomHistory, SenderProgress, StoredMessage};
 use super::ids::{LinkId, MessageId, RoomId};
 use super::room::{RoomError, RoomRecord, RoomView, RoomsRecord};
-use super::wire::{self, ChatExtras, ChatFrame, Frame, Hello, LinkMetadata, OurMetadata, RoomInfo, WireError, WireMessage};
+use super::wire::{
+    self, ChatExtras, ChatFrame, Frame, Hello, LinkMetadata, OurMetadata, RoomInfo, WireError, WireMessage,
+};
 use crate::account::Username;
 use crate::storage::{Snapshot, StorageWrite, set};
 use crate::time::Millis;
@@ -223,7 +225,9 @@ pub enum DropReason {
     ForeignPeerId,
     #[error("the frame arrived on a link we do not know")]
     UnknownLink,
-    #[error("the peer sends faster than {MAX_FRAMES_PER_SECOND} frames a second; frames are dropped until it slows down")]
+    #[error(
+        "the peer sends faster than {MAX_FRAMES_PER_SECOND} frames a second; frames are dropped until it slows down"
+    )]
     RateLimited,
     #[error("a multichat peer sent a message in the original page's shape (it has not heard our hello yet)")]
     OriginalShapeFromOurs,
@@ -400,7 +404,11 @@ impl ChatNode {
             .rooms
             .rooms
             .iter()
-            .map(|record| RoomView::build(record, self.histories.get(&record.id).map(|it| &it.meta), &self.me, |it| self.is_online(it)))
+            .map(|record| {
+                RoomView::build(record, self.histories.get(&record.id).map(|it| &it.meta), &self.me, |it| {
+                    self.is_online(it)
+                })
+            })
             .collect();
         views.sort_by(|a, b| b.last_activity.cmp(&a.last_activity).then_with(|| a.id.cmp(&b.id)));
         views
@@ -448,7 +456,9 @@ impl ChatNode {
         let mut deadlines: Vec<Millis> = Vec::new();
         for link in self.links.values() {
             match link.kind {
-                LinkKind::Unknown if !link.dialer_is_ours => deadlines.push(link.opened_at.saturating_add(HELLO_GRACE_MS)),
+                LinkKind::Unknown if !link.dialer_is_ours => {
+                    deadlines.push(link.opened_at.saturating_add(HELLO_GRACE_MS))
+                }
                 LinkKind::Unknown => {}
                 LinkKind::Ours => {
                     deadlines.push(link.last_ping.saturating_add(PING_EVERY_MS));
@@ -474,7 +484,8 @@ impl ChatNode {
                 }
                 for member in &entry.waiting {
                     if self.ours_link(member).is_some() {
-                        let last = self.last_sent.get(&(entry.id.clone(), member.clone())).copied().unwrap_or(Millis(0));
+                        let last =
+                            self.last_sent.get(&(entry.id.clone(), member.clone())).copied().unwrap_or(Millis(0));
                         deadlines.push(last.saturating_add(RESEND_AFTER_MS));
                     }
                 }
@@ -509,7 +520,9 @@ impl ChatNode {
                 let pending: Vec<Username> = self
                     .contacts
                     .iter()
-                    .filter(|(peer, it)| it.dialing_since.is_some() && !self.links.values().any(|link| &link.peer == *peer))
+                    .filter(|(peer, it)| {
+                        it.dialing_since.is_some() && !self.links.values().any(|link| &link.peer == *peer)
+                    })
                     .map(|(peer, _)| peer.clone())
                     .collect();
                 for peer in pending {
@@ -793,7 +806,8 @@ impl ChatNode {
             }
             _ => Vec::new(),
         };
-        let metadata = LinkMetadata { peer_ids, ours: Some(OurMetadata { version: wire::PROTOCOL_VERSION, room: dial_room }) };
+        let metadata =
+            LinkMetadata { peer_ids, ours: Some(OurMetadata { version: wire::PROTOCOL_VERSION, room: dial_room }) };
         let contact = self.contacts.entry(peer.clone()).or_default();
         contact.dialing_since = Some(self.now);
         self.output(Output::Dial { peer_id: peer.peer_id(), metadata: wire::encode_metadata(&metadata) });
@@ -807,7 +821,8 @@ impl ChatNode {
 
     fn ready_link(&self, peer: &Username) -> Option<(LinkId, LinkKind)> {
         // The newest ready link wins; duplicates are closed as they become ready.
-        let newest = self.links.iter().filter(|(_, it)| &it.peer == peer && it.is_ready()).max_by_key(|(_, it)| it.opened_at);
+        let newest =
+            self.links.iter().filter(|(_, it)| &it.peer == peer && it.is_ready()).max_by_key(|(_, it)| it.opened_at);
         newest.map(|(id, it)| (id.clone(), it.kind.clone()))
     }
 
@@ -890,10 +905,13 @@ impl ChatNode {
 
     fn greet_legacy(&mut self, link_id: &LinkId, peer: &Username) {
         // The room a legacy link belongs to: the one it was dialed for, else a group it is in, else direct.
-        let bound = self.links[link_id].room.clone().filter(|it| self.rooms.get(it).is_some_and(|r| r.members.contains(peer)));
+        let bound =
+            self.links[link_id].room.clone().filter(|it| self.rooms.get(it).is_some_and(|r| r.members.contains(peer)));
         let bound = bound.or_else(|| {
             let groups = self.rooms.groups_with(peer);
-            groups.max_by_key(|it| self.histories.get(&it.id).map_or(Millis(0), |h| h.meta.last_activity)).map(|it| it.id.clone())
+            groups
+                .max_by_key(|it| self.histories.get(&it.id).map_or(Millis(0), |h| h.meta.last_activity))
+                .map(|it| it.id.clone())
         });
         let room = match bound {
             Some(room) => room,
@@ -917,7 +935,10 @@ impl ChatNode {
                 record.others(&self.me).filter(|it| *it != peer && self.is_online(it)).map(Username::peer_id).collect()
             });
             if !peer_ids.is_empty() {
-                self.output(Output::Send { link: link_id.clone(), frame: wire::encode(&Frame::Connections { peer_ids }) });
+                self.output(Output::Send {
+                    link: link_id.clone(),
+                    frame: wire::encode(&Frame::Connections { peer_ids }),
+                });
             }
         }
         // Hand over what waited for this peer; it cannot acknowledge, so that is delivery.
@@ -1077,7 +1098,11 @@ impl ChatNode {
                 }
                 let room = match self.links.get(link_id).and_then(|it| it.room.clone()) {
                     Some(room) => room,
-                    None => self.rooms.ensure_direct(&self.me, peer).map(|(room, _)| room).map_err(|_| DropReason::SenderMismatch)?,
+                    None => self
+                        .rooms
+                        .ensure_direct(&self.me, peer)
+                        .map(|(room, _)| room)
+                        .map_err(|_| DropReason::SenderMismatch)?,
                 };
                 let message = StoredMessage {
                     id: MessageId::for_legacy(&chat.sender, chat.timestamp.0, &chat.text),
@@ -1144,7 +1169,8 @@ impl ChatNode {
         if !added.is_empty() || !told_us_everything {
             self.announce_room(&info.room);
         }
-        let others: Vec<Username> = self.rooms.get(&info.room).map(|it| it.others(&self.me).cloned().collect()).unwrap_or_default();
+        let others: Vec<Username> =
+            self.rooms.get(&info.room).map(|it| it.others(&self.me).cloned().collect()).unwrap_or_default();
         for member in others {
             if !self.links.values().any(|it| it.peer == member) {
                 self.connect_now(&member, Some(info.room.clone()));
@@ -1159,7 +1185,13 @@ impl ChatNode {
         Ok(())
     }
 
-    fn sync_frame(&mut self, link_id: &LinkId, peer: &Username, room: &RoomId, heads: &BTreeMap<Username, u64>) -> Result<(), DropReason> {
+    fn sync_frame(
+        &mut self,
+        link_id: &LinkId,
+        peer: &Username,
+        room: &RoomId,
+        heads: &BTreeMap<Username, u64>,
+    ) -> Result<(), DropReason> {
         let room = self.room_for(room, peer)?;
         let history = self.histories.entry(room.clone()).or_default();
         // Our own messages a peer holds that we lost (storage cleared): never reuse their seqs.
@@ -1190,7 +1222,13 @@ impl ChatNode {
         Ok(())
     }
 
-    fn batch_frame(&mut self, link_id: &LinkId, peer: &Username, room: &RoomId, messages: Vec<WireMessage>) -> Result<(), DropReason> {
+    fn batch_frame(
+        &mut self,
+        link_id: &LinkId,
+        peer: &Username,
+        room: &RoomId,
+        messages: Vec<WireMessage>,
+    ) -> Result<(), DropReason> {
         let room = self.room_for(room, peer)?;
         let members = self.rooms.get(&room).map(|it| it.members.clone()).unwrap_or_default();
         let mut acks = Vec::new();
@@ -1263,7 +1301,8 @@ impl ChatNode {
     /// Stores held messages that are next in line (or all of them when `force`), acknowledging each.
     fn release_held(&mut self, key: &(RoomId, Username), force: bool) {
         loop {
-            let contiguous = self.histories.get(&key.0).and_then(|it| it.meta.senders.get(&key.1)).map_or(0, |it| it.contiguous);
+            let contiguous =
+                self.histories.get(&key.0).and_then(|it| it.meta.senders.get(&key.1)).map_or(0, |it| it.contiguous);
             let Some(held) = self.held.get_mut(key) else { return };
             let Some((&seq, _)) = held.iter().next() else {
                 self.held.remove(key);
@@ -1355,7 +1394,12 @@ impl ChatNode {
             .get(room)
             .map(|it| it.meta.senders.iter().map(|(sender, progress)| (sender.clone(), progress.contiguous)).collect())
             .unwrap_or_default();
-        Some(RoomInfo { room: room.clone(), name: record.name().unwrap_or_default().to_owned(), members: record.members.clone(), since })
+        Some(RoomInfo {
+            room: room.clone(),
+            name: record.name().unwrap_or_default().to_owned(),
+            members: record.members.clone(),
+            since,
+        })
     }
 
     fn send_room_info(&mut self, link: &LinkId, room: &RoomId) {
@@ -1382,7 +1426,10 @@ impl ChatNode {
             .get(room)
             .map(|it| it.meta.senders.iter().map(|(sender, progress)| (sender.clone(), progress.contiguous)).collect())
             .unwrap_or_default();
-        self.output(Output::Send { link: link.clone(), frame: wire::encode(&Frame::Sync { room: room.clone(), heads }) });
+        self.output(Output::Send {
+            link: link.clone(),
+            frame: wire::encode(&Frame::Sync { room: room.clone(), heads }),
+        });
     }
 
     /// Sends what of `needed` the loaded pages hold; asks for an older page if more is needed.
@@ -1438,7 +1485,10 @@ impl ChatNode {
             batch.push(message);
         }
         if !batch.is_empty() {
-            self.output(Output::Send { link: link.clone(), frame: wire::encode(&Frame::Batch { room: room.clone(), messages: batch }) });
+            self.output(Output::Send {
+                link: link.clone(),
+                frame: wire::encode(&Frame::Batch { room: room.clone(), messages: batch }),
+            });
         }
     }
 
@@ -1549,7 +1599,8 @@ impl ChatNode {
             for entry in entries {
                 if now.saturating_sub(entry.sent_at) >= FAILED_AFTER_MS {
                     let history = self.histories.get_mut(&room).expect("rooms were listed from the histories");
-                    if let Some(write) = history::set_state(&self.me, &room, history, &entry.id, DeliveryState::Failed) {
+                    if let Some(write) = history::set_state(&self.me, &room, history, &entry.id, DeliveryState::Failed)
+                    {
                         self.stage_write(write);
                         self.event(ChatEvent::MessagesChanged { room: room.clone() });
                     }
@@ -1641,9 +1692,15 @@ mod tests {
         let mut node = ChatNode::new(user("alice"), Millis(1_000));
         let room = node.handle_command(Millis(1_000), Command::OpenDirect { username: user("bob") }).unwrap().unwrap();
         let metadata = json!({"peerIds": [], "multichat": {"v": 1}});
-        node.handle_input(Millis(1_000), Input::LinkUp { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata, outgoing: false });
+        node.handle_input(
+            Millis(1_000),
+            Input::LinkUp { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata, outgoing: false },
+        );
         let hello = Hello { version: 1, user: user("bob"), capabilities: caps(), auth: None, session: None };
-        node.handle_input(Millis(1_000), Input::Frame { link: "dc_1".into(), frame: wire::encode(&Frame::Hello(hello)) });
+        node.handle_input(
+            Millis(1_000),
+            Input::Frame { link: "dc_1".into(), frame: wire::encode(&Frame::Hello(hello)) },
+        );
         drain(&mut node);
         (node, room)
     }
@@ -1658,13 +1715,35 @@ mod tests {
         let mut node = ChatNode::new(user("alice"), Millis(1_000));
         node.handle_command(Millis(1_000), Command::OpenDirect { username: user("bob") }).unwrap();
         let ours = json!({"peerIds": [], "multichat": {"v": 1}});
-        let hello = |session| wire::encode(&Frame::Hello(Hello { version: 1, user: user("bob"), capabilities: caps(), auth: None, session }));
-        node.handle_input(Millis(1_000), Input::LinkUp { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata: ours.clone(), outgoing: true });
+        let hello = |session| {
+            wire::encode(&Frame::Hello(Hello {
+                version: 1,
+                user: user("bob"),
+                capabilities: caps(),
+                auth: None,
+                session,
+            }))
+        };
+        node.handle_input(
+            Millis(1_000),
+            Input::LinkUp {
+                link: "dc_1".into(),
+                peer_id: user("bob").peer_id(),
+                metadata: ours.clone(),
+                outgoing: true,
+            },
+        );
         node.handle_input(Millis(1_000), Input::Frame { link: "dc_1".into(), frame: hello(first) });
         drain(&mut node);
-        node.handle_input(Millis(2_000), Input::LinkUp { link: "dc_2".into(), peer_id: user("bob").peer_id(), metadata: ours, outgoing: false });
+        node.handle_input(
+            Millis(2_000),
+            Input::LinkUp { link: "dc_2".into(), peer_id: user("bob").peer_id(), metadata: ours, outgoing: false },
+        );
         node.handle_input(Millis(2_000), Input::Frame { link: "dc_2".into(), frame: hello(second) });
-        drain(&mut node).into_iter().filter_map(|it| if let Output::Close { link } = it { Some(link) } else { None }).collect()
+        drain(&mut node)
+            .into_iter()
+            .filter_map(|it| if let Output::Close { link } = it { Some(link) } else { None })
+            .collect()
     }
 
     #[test]
@@ -1679,7 +1758,10 @@ mod tests {
         assert_eq!(dials(drain(&mut node)), 1);
         // With a link up, nothing is dialed again.
         let ours = json!({"peerIds": [], "multichat": {"v": 1}});
-        node.handle_input(Millis(1_300), Input::LinkUp { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata: ours, outgoing: true });
+        node.handle_input(
+            Millis(1_300),
+            Input::LinkUp { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata: ours, outgoing: true },
+        );
         drain(&mut node);
         node.handle_input(Millis(1_400), Input::EngineGreeted);
         assert_eq!(dials(drain(&mut node)), 0);
@@ -1773,8 +1855,12 @@ mod tests {
     #[test]
     fn bad_frames_are_dropped_with_a_reason_and_the_link_is_kept() {
         let (mut node, room) = alice_linked_to_bob();
-        node.handle_input(Millis(2_000), Input::Frame { link: "dc_1".into(), frame: json!({"type": "chat", "chat": 5}) });
-        let forged = Frame::Chat(ChatFrame { sender: user("carol"), text: "hi".into(), timestamp: Millis(1), ours: None });
+        node.handle_input(
+            Millis(2_000),
+            Input::Frame { link: "dc_1".into(), frame: json!({"type": "chat", "chat": 5}) },
+        );
+        let forged =
+            Frame::Chat(ChatFrame { sender: user("carol"), text: "hi".into(), timestamp: Millis(1), ours: None });
         node.handle_input(Millis(2_000), Input::Frame { link: "dc_1".into(), frame: wire::encode(&forged) });
         let reasons: Vec<DropReason> = drain(&mut node)
             .into_iter()
@@ -1794,18 +1880,25 @@ mod tests {
         let (mut node, room) = alice_linked_to_bob();
         let send = |text: String| Command::Send { room: room.clone(), text, random: [1; 16] };
         assert_eq!(node.handle_command(Millis(2_000), send("  ".into())), Err(ChatError::EmptyMessage));
-        assert_eq!(node.handle_command(Millis(2_000), send("x".repeat(wire::MAX_TEXT_BYTES + 1))), Err(ChatError::MessageTooLong));
+        assert_eq!(
+            node.handle_command(Millis(2_000), send("x".repeat(wire::MAX_TEXT_BYTES + 1))),
+            Err(ChatError::MessageTooLong)
+        );
         // Control characters are escaped six times their size in JSON: over the frame limit.
         assert_eq!(node.handle_command(Millis(2_000), send("\u{1}".repeat(4_000))), Err(ChatError::MessageTooLong));
         let unknown = Command::Send { room: RoomId::group_from_random([9; 16]), text: "hi".into(), random: [1; 16] };
         assert_eq!(node.handle_command(Millis(2_000), unknown), Err(ChatError::Room(RoomError::UnknownRoom)));
-        assert_eq!(ChatError::MessageTooLong.to_string(), "This message is too long to send; please split it into shorter messages");
+        assert_eq!(
+            ChatError::MessageTooLong.to_string(),
+            "This message is too long to send; please split it into shorter messages"
+        );
     }
 
     #[test]
     fn our_message_is_sending_until_acknowledged() {
         let (mut node, room) = alice_linked_to_bob();
-        node.handle_command(Millis(2_000), Command::Send { room: room.clone(), text: "hi".into(), random: [1; 16] }).unwrap();
+        node.handle_command(Millis(2_000), Command::Send { room: room.clone(), text: "hi".into(), random: [1; 16] })
+            .unwrap();
         assert_eq!(sent_types(&drain(&mut node)), ["(write)", "chat"]);
         assert_eq!(node.messages(&room)[0].state, Some(DeliveryState::Sending));
         // Not acknowledged: re-sent after a while.
@@ -1822,17 +1915,29 @@ mod tests {
     fn a_restarted_node_greets_resumed_links_and_the_peer_answers() {
         // Bob's node, linked to alice (bob dialed). Then alice's node restarts with the link still open.
         let mut bob = ChatNode::new(user("bob"), Millis(0));
-        let up = Input::LinkUp { link: "dc_1".into(), peer_id: user("alice").peer_id(), metadata: json!({}), outgoing: true };
+        let up = Input::LinkUp {
+            link: "dc_1".into(),
+            peer_id: user("alice").peer_id(),
+            metadata: json!({}),
+            outgoing: true,
+        };
         bob.handle_input(Millis(0), up);
         let hello_from = |name: &str| Input::Frame {
             link: "dc_1".into(),
-            frame: wire::encode(&Frame::Hello(Hello { version: 1, user: user(name), capabilities: caps(), auth: None, session: None })),
+            frame: wire::encode(&Frame::Hello(Hello {
+                version: 1,
+                user: user(name),
+                capabilities: caps(),
+                auth: None,
+                session: None,
+            })),
         };
         bob.handle_input(Millis(1), hello_from("alice"));
         drain(&mut bob);
         let mut alice = ChatNode::new(user("alice"), Millis(2));
         let metadata = json!({"peerIds": [], "multichat": {"v": 1}});
-        let resumed = Input::LinkResumed { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata, outgoing: false };
+        let resumed =
+            Input::LinkResumed { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata, outgoing: false };
         alice.handle_input(Millis(2), resumed);
         assert!(sent_types(&drain(&mut alice)).contains(&"mc.hello".to_owned()));
         bob.handle_input(Millis(3), hello_from("alice"));
@@ -1849,7 +1954,10 @@ mod tests {
         let mut node = ChatNode::new(user("alice"), Millis(0));
         let room = node.handle_command(Millis(0), Command::OpenDirect { username: user("bob") }).unwrap().unwrap();
         let metadata = json!({"peerIds": [], "multichat": {"v": 1}});
-        node.handle_input(Millis(0), Input::LinkUp { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata, outgoing: false });
+        node.handle_input(
+            Millis(0),
+            Input::LinkUp { link: "dc_1".into(), peer_id: user("bob").peer_id(), metadata, outgoing: false },
+        );
         drain(&mut node);
         node.handle_timeout(Millis(HELLO_GRACE_MS * 4));
         assert!(!node.is_online(&user("bob")), "still waiting for bob's hello, not legacy");
@@ -1858,14 +1966,20 @@ mod tests {
         node.handle_input(Millis(HELLO_GRACE_MS * 4), Input::Frame { link: "dc_1".into(), frame: legacy });
         let outputs = drain(&mut node);
         assert!(
-            outputs.iter().any(|it| matches!(it, Output::Event(ChatEvent::FrameDropped { reason: DropReason::OriginalShapeFromOurs, .. }))),
+            outputs.iter().any(|it| matches!(
+                it,
+                Output::Event(ChatEvent::FrameDropped { reason: DropReason::OriginalShapeFromOurs, .. })
+            )),
             "{outputs:?}"
         );
         assert!(node.messages(&room).is_empty(), "an original-shape copy is never stored");
         assert!(!sent_types(&outputs).iter().any(|it| it == "chat" || it == "connections"));
         // Bob's hello arrives at last: the link is ours, and catch-up starts.
         let hello = Hello { version: 1, user: user("bob"), capabilities: caps(), auth: None, session: None };
-        node.handle_input(Millis(13_000), Input::Frame { link: "dc_1".into(), frame: wire::encode(&Frame::Hello(hello)) });
+        node.handle_input(
+            Millis(13_000),
+            Input::Frame { link: "dc_1".into(), frame: wire::encode(&Frame::Hello(hello)) },
+        );
         assert!(sent_types(&drain(&mut node)).contains(&"mc.sync".to_owned()));
         assert!(node.is_online(&user("bob")));
     }
@@ -1874,7 +1988,10 @@ mod tests {
     fn a_dialer_without_our_metadata_gets_only_original_frames() {
         let mut node = ChatNode::new(user("alice"), Millis(0));
         let metadata = json!({"peerIds": []});
-        node.handle_input(Millis(0), Input::LinkUp { link: "dc_9".into(), peer_id: user("dave").peer_id(), metadata, outgoing: false });
+        node.handle_input(
+            Millis(0),
+            Input::LinkUp { link: "dc_9".into(), peer_id: user("dave").peer_id(), metadata, outgoing: false },
+        );
         let room = RoomId::direct(&user("alice"), &user("dave"));
         node.handle_command(Millis(1), Command::Send { room, text: "hi".into(), random: [2; 16] }).unwrap();
         node.handle_timeout(Millis(60_000));

@@ -100,19 +100,35 @@ impl RoomsRecord {
     pub fn create_group(&mut self, id: RoomId, name: &str, me: &Username) -> Result<RoomId, RoomError> {
         let name = check_name(name)?;
         if self.get(&id).is_none() {
-            self.rooms.push(RoomRecord { id: id.clone(), kind: RoomKind::Group { name }, members: [me.clone()].into(), pages_hint: 0 });
+            self.rooms.push(RoomRecord {
+                id: id.clone(),
+                kind: RoomKind::Group { name },
+                members: [me.clone()].into(),
+                pages_hint: 0,
+            });
         }
         Ok(id)
     }
 
     /// Learns of a group room, or of more of its members. Returns the members that were new to us.
     /// An unknown room is created (being told about a room you are a member of is how you join it).
-    pub fn merge_group(&mut self, id: &RoomId, name: &str, members: &BTreeSet<Username>, me: &Username) -> Vec<Username> {
+    pub fn merge_group(
+        &mut self,
+        id: &RoomId,
+        name: &str,
+        members: &BTreeSet<Username>,
+        me: &Username,
+    ) -> Vec<Username> {
         let record = match self.get_mut(id) {
             Some(record) => record,
             None => {
                 let name = check_name(name).unwrap_or_else(|_| "Unnamed room".to_owned());
-                self.rooms.push(RoomRecord { id: id.clone(), kind: RoomKind::Group { name }, members: [me.clone()].into(), pages_hint: 0 });
+                self.rooms.push(RoomRecord {
+                    id: id.clone(),
+                    kind: RoomKind::Group { name },
+                    members: [me.clone()].into(),
+                    pages_hint: 0,
+                });
                 self.rooms.last_mut().expect("a room was just pushed")
             }
         };
@@ -176,8 +192,14 @@ pub struct MemberView {
 }
 
 impl RoomView {
-    pub fn build(record: &RoomRecord, meta: Option<&RoomMeta>, me: &Username, is_online: impl Fn(&Username) -> bool) -> RoomView {
-        let members: Vec<MemberView> = record.others(me).map(|it| MemberView { username: it.clone(), online: is_online(it) }).collect();
+    pub fn build(
+        record: &RoomRecord,
+        meta: Option<&RoomMeta>,
+        me: &Username,
+        is_online: impl Fn(&Username) -> bool,
+    ) -> RoomView {
+        let members: Vec<MemberView> =
+            record.others(me).map(|it| MemberView { username: it.clone(), online: is_online(it) }).collect();
         let title = match &record.kind {
             RoomKind::Group { name } => name.clone(),
             RoomKind::Direct => members.first().map(|it| it.username.to_string()).unwrap_or_default(),

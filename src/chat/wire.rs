@@ -295,7 +295,8 @@ pub fn decode(value: &Value) -> Result<Frame, WireError> {
         "mc.batch" => Ok(Frame::Batch {
             room: room_field(object, "room")?,
             messages: list_checked(object, "messages", |it| {
-                let message = it.as_object().ok_or(WireError::Invalid { field: "messages", reason: "not an object".into() })?;
+                let message =
+                    it.as_object().ok_or(WireError::Invalid { field: "messages", reason: "not an object".into() })?;
                 let chat = decode_chat_body(message)?;
                 Ok(WireMessage {
                     id: id_field(message, "id")?,
@@ -330,9 +331,11 @@ fn decode_chat(object: &Map<String, Value>) -> Result<ChatFrame, WireError> {
     let (sender, text, timestamp) = decode_chat_body(object)?;
     // Our extras come as a set: a frame with only some of them is a stock-shaped chat plus noise.
     let ours = match (object.get("id"), object.get("seq"), object.get("room")) {
-        (Some(_), Some(_), Some(_)) => {
-            Some(ChatExtras { id: id_field(object, "id")?, seq: u64_field(object, "seq")?, room: room_field(object, "room")? })
-        }
+        (Some(_), Some(_), Some(_)) => Some(ChatExtras {
+            id: id_field(object, "id")?,
+            seq: u64_field(object, "seq")?,
+            room: room_field(object, "room")?,
+        }),
         _ => None,
     };
     Ok(ChatFrame { sender, text, timestamp, ours })
@@ -432,7 +435,11 @@ fn array<'a>(object: &'a Map<String, Value>, field: &'static str) -> Result<&'a 
 
 /// A list whose every item must convert; one bad item rejects the frame (a peer that sends garbage in a
 /// list is not trusted with the rest of it).
-fn list<T>(object: &Map<String, Value>, field: &'static str, item: impl Fn(&Value) -> Option<T>) -> Result<Vec<T>, WireError> {
+fn list<T>(
+    object: &Map<String, Value>,
+    field: &'static str,
+    item: impl Fn(&Value) -> Option<T>,
+) -> Result<Vec<T>, WireError> {
     list_checked(object, field, |it| item(it).ok_or(WireError::Invalid { field, reason: "an item is invalid".into() }))
 }
 
@@ -444,7 +451,12 @@ fn list_checked<T>(
     array(object, field)?.iter().map(item).collect()
 }
 
-fn string_list(object: &Map<String, Value>, field: &'static str, max_items: usize, max_chars: usize) -> Result<Vec<String>, WireError> {
+fn string_list(
+    object: &Map<String, Value>,
+    field: &'static str,
+    max_items: usize,
+    max_chars: usize,
+) -> Result<Vec<String>, WireError> {
     let items = list(object, field, |it| it.as_str().filter(|s| s.chars().count() <= max_chars).map(str::to_owned))?;
     if items.len() > max_items {
         return Err(WireError::TooLong { field, limit: max_items });
@@ -496,13 +508,20 @@ mod tests {
 
     #[test]
     fn the_original_chat_frame_decodes() {
-        let frame = decode(&json!({"type": "chat", "chat": {"sender": "bob", "message": "hi", "timestamp": 1700000000000u64}}));
+        let frame =
+            decode(&json!({"type": "chat", "chat": {"sender": "bob", "message": "hi", "timestamp": 1700000000000u64}}));
         assert_eq!(
             frame,
-            Ok(Frame::Chat(ChatFrame { sender: user("bob"), text: "hi".into(), timestamp: Millis(1_700_000_000_000), ours: None }))
+            Ok(Frame::Chat(ChatFrame {
+                sender: user("bob"),
+                text: "hi".into(),
+                timestamp: Millis(1_700_000_000_000),
+                ours: None
+            }))
         );
         // A float timestamp (any JS number) is accepted.
-        let frame = decode(&json!({"type": "chat", "chat": {"sender": "bob", "message": "hi", "timestamp": 12.7}})).unwrap();
+        let frame =
+            decode(&json!({"type": "chat", "chat": {"sender": "bob", "message": "hi", "timestamp": 12.7}})).unwrap();
         assert!(matches!(frame, Frame::Chat(ChatFrame { timestamp: Millis(12), .. })));
     }
 
@@ -512,7 +531,11 @@ mod tests {
             sender: user("alice"),
             text: "hello".into(),
             timestamp: Millis(5),
-            ours: Some(ChatExtras { id: MessageId::from_random([7; 16]), seq: 3, room: RoomId::direct(&user("alice"), &user("bob")) }),
+            ours: Some(ChatExtras {
+                id: MessageId::from_random([7; 16]),
+                seq: 3,
+                room: RoomId::direct(&user("alice"), &user("bob")),
+            }),
         });
         let value = encode(&frame);
         // The `chat` object is exactly the original's, so an original page stores nothing new.
@@ -528,7 +551,13 @@ mod tests {
         let room = RoomId::group_from_random([1; 16]);
         let frames = [
             Frame::Connections { peer_ids: vec!["secure-p2p-multichat-bob".into()] },
-            Frame::Hello(Hello { version: 1, user: user("alice"), capabilities: vec!["ack".into()], auth: None, session: Some(7) }),
+            Frame::Hello(Hello {
+                version: 1,
+                user: user("alice"),
+                capabilities: vec!["ack".into()],
+                auth: None,
+                session: Some(7),
+            }),
             Frame::Ping { n: 9 },
             Frame::Pong { n: 9 },
             Frame::Ack { room: room.clone(), ids: vec![MessageId::from_random([2; 16])] },
@@ -601,7 +630,11 @@ mod tests {
             sender: user(&"a".repeat(64)),
             text: "é".repeat(MAX_TEXT_BYTES / 2),
             timestamp: Millis(u64::from(u32::MAX) * 1000),
-            ours: Some(ChatExtras { id: MessageId::from_random([9; 16]), seq: u64::MAX, room: RoomId::group_from_random([1; 16]) }),
+            ours: Some(ChatExtras {
+                id: MessageId::from_random([9; 16]),
+                seq: u64::MAX,
+                room: RoomId::group_from_random([1; 16]),
+            }),
         });
         assert!(encoded_len(&encode(&frame)) <= MAX_FRAME_BYTES);
     }

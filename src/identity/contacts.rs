@@ -166,7 +166,14 @@ impl ContactBook {
     /// `username` just proved `key` on a link (the handshake said [`super::Step::Verified`]).
     pub fn observe(&mut self, username: &Username, key: PublicKey, now: Millis) -> Observation {
         let Some(contact) = self.contacts.get_mut(username) else {
-            let contact = Contact { key, state: TrustState::Pinned, first_seen: now, last_seen: now, pending_key: None, rejected_keys: Vec::new() };
+            let contact = Contact {
+                key,
+                state: TrustState::Pinned,
+                first_seen: now,
+                last_seen: now,
+                pending_key: None,
+                rejected_keys: Vec::new(),
+            };
             self.contacts.insert(username.clone(), contact);
             return Observation::NewPinned;
         };
@@ -285,7 +292,11 @@ pub fn safety_number(our_key: &PublicKey, their_key: &PublicKey) -> String {
 }
 
 fn key_digits(key: &PublicKey) -> String {
-    let mut hash = Sha512::new().chain_update([0u8, 0u8]).chain_update(key.as_bytes()).chain_update(b"multichat-safety-number").finalize();
+    let mut hash = Sha512::new()
+        .chain_update([0u8, 0u8])
+        .chain_update(key.as_bytes())
+        .chain_update(b"multichat-safety-number")
+        .finalize();
     for _ in 1..SAFETY_NUMBER_ITERATIONS {
         hash = Sha512::new().chain_update(hash).chain_update(key.as_bytes()).finalize();
     }
@@ -325,20 +336,35 @@ mod tests {
     fn a_changed_key_waits_for_the_user() {
         let mut book = ContactBook::new();
         book.observe(&user("bob"), key(1), Millis(10));
-        assert_eq!(book.observe(&user("bob"), key(2), Millis(20)), Observation::KeyChanged { old: key(1), new: key(2) });
+        assert_eq!(
+            book.observe(&user("bob"), key(2), Millis(20)),
+            Observation::KeyChanged { old: key(1), new: key(2) }
+        );
         assert_eq!(book.trust(&user("bob"), &key(2)), KeyTrust::Pending);
         // Seen again: still pending, first seen unchanged; the old key still works meanwhile.
-        assert_eq!(book.observe(&user("bob"), key(2), Millis(30)), Observation::KeyChanged { old: key(1), new: key(2) });
-        assert_eq!(book.get(&user("bob")).unwrap().pending_key, Some(PendingKey { key: key(2), first_seen: Millis(20) }));
+        assert_eq!(
+            book.observe(&user("bob"), key(2), Millis(30)),
+            Observation::KeyChanged { old: key(1), new: key(2) }
+        );
+        assert_eq!(
+            book.get(&user("bob")).unwrap().pending_key,
+            Some(PendingKey { key: key(2), first_seen: Millis(20) })
+        );
         assert_eq!(book.observe(&user("bob"), key(1), Millis(40)), Observation::Known);
         assert!(book.get(&user("bob")).unwrap().pending_key.is_some(), "the decision is still the user's");
 
         // Accepting a key that is not the one pending is refused.
-        assert_eq!(book.accept_new_key(&user("bob"), &key(3), Millis(50)), Err(ContactError::NoSuchPendingKey(user("bob"))));
+        assert_eq!(
+            book.accept_new_key(&user("bob"), &key(3), Millis(50)),
+            Err(ContactError::NoSuchPendingKey(user("bob")))
+        );
         book.accept_new_key(&user("bob"), &key(2), Millis(50)).unwrap();
         assert_eq!(book.observe(&user("bob"), key(2), Millis(60)), Observation::Known);
         assert_eq!(book.get(&user("bob")).unwrap().first_seen, Millis(50));
-        assert_eq!(book.observe(&user("bob"), key(1), Millis(70)), Observation::KeyChanged { old: key(2), new: key(1) });
+        assert_eq!(
+            book.observe(&user("bob"), key(1), Millis(70)),
+            Observation::KeyChanged { old: key(2), new: key(1) }
+        );
     }
 
     #[test]
@@ -382,7 +408,10 @@ mod tests {
         let mut book = ContactBook::new();
         assert_eq!(book.observe_unauthenticated(&user("bob")), Unauthenticated::Stranger);
         book.observe(&user("bob"), key(1), Millis(10));
-        assert_eq!(book.observe_unauthenticated(&user("bob")), Unauthenticated::Downgrade { state: TrustState::Pinned });
+        assert_eq!(
+            book.observe_unauthenticated(&user("bob")),
+            Unauthenticated::Downgrade { state: TrustState::Pinned }
+        );
         assert!(book.forget(&user("bob")));
         assert_eq!(book.observe_unauthenticated(&user("bob")), Unauthenticated::Stranger);
     }
@@ -403,7 +432,10 @@ mod tests {
 
     #[test]
     fn a_damaged_or_newer_book_is_an_error() {
-        assert_eq!(ContactBook::from_value(&serde_json::json!({"v": 9, "contacts": {}})), Err(ContactError::NewerVersion { found: 9 }));
+        assert_eq!(
+            ContactBook::from_value(&serde_json::json!({"v": 9, "contacts": {}})),
+            Err(ContactError::NewerVersion { found: 9 })
+        );
         let bad_key = serde_json::json!({"v": 1, "contacts": {"bob": {"key": "zz", "state": "pinned", "first_seen": 1, "last_seen": 1}}});
         assert!(matches!(ContactBook::from_value(&bad_key), Err(ContactError::Corrupt(_))));
         let bad_name = serde_json::json!({"v": 1, "contacts": {"<b>": {"key": key(1).to_string(), "state": "pinned", "first_seen": 1, "last_seen": 1}}});

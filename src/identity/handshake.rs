@@ -79,9 +79,13 @@ pub enum HandshakeError {
     UnexpectedProof,
     #[error("the peer sent back our own handshake nonce: someone may be intercepting this connection")]
     ReflectedNonce,
-    #[error("they see a different encrypted session than we do, so someone (perhaps the signaling server) may be intercepting this connection")]
+    #[error(
+        "they see a different encrypted session than we do, so someone (perhaps the signaling server) may be intercepting this connection"
+    )]
     FingerprintMismatch,
-    #[error("their proof of identity does not match this encrypted session, so someone may be intercepting this connection or replaying an old one")]
+    #[error(
+        "their proof of identity does not match this encrypted session, so someone may be intercepting this connection or replaying an old one"
+    )]
     BadSignature,
 }
 
@@ -91,9 +95,7 @@ impl HandshakeError {
     pub fn is_possible_interception(&self) -> bool {
         matches!(
             self,
-            HandshakeError::FingerprintMismatch
-                | HandshakeError::BadSignature
-                | HandshakeError::ReflectedNonce
+            HandshakeError::FingerprintMismatch | HandshakeError::BadSignature | HandshakeError::ReflectedNonce
         )
     }
 }
@@ -289,7 +291,8 @@ impl Handshake {
             // made for a nonce we never sent here, it is a replay, or one in flight across a restart of ours.
             // Only the missing proof for this round decides (the caller's timeout); this is remembered for
             // the reason given then.
-            let earlier = (self.round.saturating_sub(STALE_ROUNDS_REMEMBERED)..self.round).any(|round| derive_nonce(&self.seed, round) == proof.for_nonce);
+            let earlier = (self.round.saturating_sub(STALE_ROUNDS_REMEMBERED)..self.round)
+                .any(|round| derive_nonce(&self.seed, round) == proof.for_nonce);
             self.foreign_proof |= !earlier;
             return Ok(Step::Nothing);
         }
@@ -322,7 +325,8 @@ impl Handshake {
     /// The transcript signed by `signer` for the current round. Only called once the peer's key and
     /// nonce are known; before that the peer's fields are zero (and nothing is signed or verified).
     fn transcript(&self, signer: Role) -> Vec<u8> {
-        let (their_key, their_nonce) = self.their.map_or(([0u8; 32], [0u8; 32]), |(key, nonce)| (*key.as_bytes(), nonce.0));
+        let (their_key, their_nonce) =
+            self.their.map_or(([0u8; 32], [0u8; 32]), |(key, nonce)| (*key.as_bytes(), nonce.0));
         let (dialer_id, answerer_id) = self.context.peer_ids();
         let (dialer_fp, answerer_fp) = self.context.fingerprints();
         let ((dialer_nonce, answerer_nonce), (dialer_key, answerer_key)) = match self.context.role {
@@ -369,7 +373,8 @@ fn parse_auth(auth: Option<&Value>) -> Result<Option<(PublicKey, Nonce)>, Handsh
         // A later version we cannot check; it should offer v1 too. Until then: unverified, not failed.
         return Ok(None);
     }
-    let key = PublicKey::parse(str_field(object, "key")?).map_err(|_| HandshakeError::Invalid { field: "key", reason: "not a valid public key" })?;
+    let key = PublicKey::parse(str_field(object, "key")?)
+        .map_err(|_| HandshakeError::Invalid { field: "key", reason: "not a valid public key" })?;
     let nonce = hex_field::<32>(object, "nonce")?;
     Ok(Some((key, Nonce(nonce))))
 }
@@ -398,7 +403,8 @@ fn parse_proof(frame: &Value) -> Result<Proof, HandshakeError> {
         Some(_) => None,
         None => return Err(HandshakeError::Missing("fps")),
     };
-    let (dialer, answerer) = fingerprints.ok_or(HandshakeError::Invalid { field: "fps", reason: "not two fingerprints" })?;
+    let (dialer, answerer) =
+        fingerprints.ok_or(HandshakeError::Invalid { field: "fps", reason: "not two fingerprints" })?;
     Ok(Proof {
         for_nonce: Nonce(hex_field::<32>(object, "for")?),
         signature: hex_field::<64>(object, "sig")?,
@@ -422,7 +428,8 @@ fn str_field<'a>(object: &'a Map<String, Value>, field: &'static str) -> Result<
 }
 
 fn hex_field<const N: usize>(object: &Map<String, Value>, field: &'static str) -> Result<[u8; N], HandshakeError> {
-    from_hex::<N>(str_field(object, field)?).ok_or(HandshakeError::Invalid { field, reason: "not lowercase hex of the right length" })
+    from_hex::<N>(str_field(object, field)?)
+        .ok_or(HandshakeError::Invalid { field, reason: "not lowercase hex of the right length" })
 }
 
 #[cfg(test)]
@@ -552,7 +559,9 @@ mod tests {
         // Bob's worker restarts: a new handshake (new random) on the same link greets again.
         let mut bob = Handshake::new(&Identity::from_seed([2; 32]), bob.context.clone(), [33; 32]);
         let old_alice_nonce = alice.auth_field();
-        let Ok(Step::Send { hello_auth: Some(alice_new_auth), proof: alice_proof }) = alice.handle_hello(Some(&bob.auth_field())) else {
+        let Ok(Step::Send { hello_auth: Some(alice_new_auth), proof: alice_proof }) =
+            alice.handle_hello(Some(&bob.auth_field()))
+        else {
             panic!("alice must greet again");
         };
         assert_ne!(alice_new_auth, old_alice_nonce, "a new round has a new nonce");
@@ -598,7 +607,10 @@ mod tests {
         let bad_auth = [
             (json!("x"), HandshakeError::Invalid { field: "auth", reason: "not an object" }),
             (json!({"key": "x"}), HandshakeError::Missing("v")),
-            (json!({"v": 1, "key": "x", "nonce": "00"}), HandshakeError::Invalid { field: "key", reason: "not a valid public key" }),
+            (
+                json!({"v": 1, "key": "x", "nonce": "00"}),
+                HandshakeError::Invalid { field: "key", reason: "not a valid public key" },
+            ),
         ];
         for (auth, expected) in bad_auth {
             let (mut alice, _) = pair();

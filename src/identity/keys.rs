@@ -50,7 +50,8 @@ impl Identity {
         if record.v != IDENTITY_RECORD_VERSION {
             return Err(IdentityError::RecordVersion { found: record.v });
         }
-        let seed = from_hex::<32>(&record.seed).ok_or(IdentityError::RecordCorrupt("the secret key is not 64 hex digits"))?;
+        let seed =
+            from_hex::<32>(&record.seed).ok_or(IdentityError::RecordCorrupt("the secret key is not 64 hex digits"))?;
         let identity = Identity::from_seed(seed);
         if identity.public_key() != record.public_key {
             return Err(IdentityError::RecordCorrupt("the public key does not belong to the secret key"));
@@ -78,7 +79,10 @@ pub struct IdentityRecord {
 
 impl fmt::Debug for IdentityRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IdentityRecord").field("v", &self.v).field("public_key", &self.public_key).finish_non_exhaustive()
+        f.debug_struct("IdentityRecord")
+            .field("v", &self.v)
+            .field("public_key", &self.public_key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -90,7 +94,8 @@ pub struct PublicKey([u8; 32]);
 
 impl PublicKey {
     pub fn from_bytes(bytes: [u8; 32]) -> Result<PublicKey, IdentityError> {
-        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| IdentityError::BadPublicKey("not a point on the curve"))?;
+        let key =
+            VerifyingKey::from_bytes(&bytes).map_err(|_| IdentityError::BadPublicKey("not a point on the curve"))?;
         if key.is_weak() {
             return Err(IdentityError::BadPublicKey("a weak key"));
         }

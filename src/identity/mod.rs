@@ -22,7 +22,9 @@ pub mod handshake;
 pub mod keys;
 pub mod sdp;
 
-pub use contacts::{Contact, ContactBook, ContactError, KeyTrust, Observation, PendingKey, TrustState, Unauthenticated, safety_number};
+pub use contacts::{
+    Contact, ContactBook, ContactError, KeyTrust, Observation, PendingKey, TrustState, Unauthenticated, safety_number,
+};
 pub use handshake::{Handshake, HandshakeError, HandshakeState, LinkContext, Role, Step};
 pub use keys::{Identity, IdentityRecord, Nonce, PublicKey};
 pub use sdp::{Fingerprint, dtls_fingerprint};

@@ -67,7 +67,8 @@ pub fn dtls_fingerprint(sdp: &str) -> Result<Fingerprint, IdentityError> {
         let line = line.trim_end_matches('\r');
         let Some(value) = strip_prefix_ignore_case(line, "a=fingerprint:") else { continue };
         let value = value.trim();
-        let (hash_function, digest) = value.split_once(' ').ok_or(IdentityError::MalformedFingerprint("no hash function"))?;
+        let (hash_function, digest) =
+            value.split_once(' ').ok_or(IdentityError::MalformedFingerprint("no hash function"))?;
         if !hash_function.eq_ignore_ascii_case("sha-256") {
             continue;
         }
@@ -199,7 +200,10 @@ a=max-message-size:1073741823\r\n";
     #[test]
     fn missing_conflicting_and_malformed_fingerprints_are_refused() {
         assert_eq!(dtls_fingerprint(""), Err(IdentityError::NoFingerprint));
-        assert_eq!(dtls_fingerprint("v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"), Err(IdentityError::NoFingerprint));
+        assert_eq!(
+            dtls_fingerprint("v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"),
+            Err(IdentityError::NoFingerprint)
+        );
         let other = format!("a=fingerprint:sha-256 {}\r\n", ["AA"; 32].join(":"));
         assert_eq!(dtls_fingerprint(&format!("{CHROMIUM_OFFER}{other}")), Err(IdentityError::ConflictingFingerprints));
         let malformed = [

@@ -12,4 +12,7 @@ pub mod peer;
 pub mod signal;
 
 pub use framing::{ChannelMessage, Serialization};
-pub use peer::{ConnectionId, DialOptions, IceState, Input, Output, Peer, PeerConfig, PeerError, PeerEvent, RateLimit, Role, SignalingState};
+pub use peer::{
+    ConnectionId, DialOptions, IceState, Input, Output, Peer, PeerConfig, PeerError, PeerEvent, RateLimit, Role,
+    SignalingState,
+};

@@ -82,18 +82,26 @@ pub enum SignalingState {
     Connecting,
     Online,
     /// Not connected; the next attempt is at `retry_at`. `error` says why we are not online.
-    Retrying { attempt: u32, error: PeerError, retry_at: Millis },
+    Retrying {
+        attempt: u32,
+        error: PeerError,
+        retry_at: Millis,
+    },
     Destroyed,
 }
 
 /// Errors the user may see. The texts are written for people.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PeerError {
-    #[error("This username is in use on the signaling server, by someone else or by this account in another browser. multichat keeps trying; choose another username if it stays taken.")]
+    #[error(
+        "This username is in use on the signaling server, by someone else or by this account in another browser. multichat keeps trying; choose another username if it stays taken."
+    )]
     IdTaken,
     #[error("The signaling server refused the connection: {0}. Check the server settings.")]
     ServerRefused(String),
-    #[error("Cannot reach the signaling server at {0}. Check the server settings and your network; multichat keeps trying.")]
+    #[error(
+        "Cannot reach the signaling server at {0}. Check the server settings and your network; multichat keeps trying."
+    )]
     ServerUnreachable(String),
     #[error("Lost the connection to the signaling server; reconnecting. Open chats stay connected.")]
     NetworkLost,
@@ -151,31 +159,69 @@ pub enum Input {
     /// The browser says the network came back: skip the backoff.
     NetworkOnline,
     /// The connection's local description is set; send it to the other side.
-    LocalDescription { connection: ConnectionId, sdp: SessionDescription },
-    LocalCandidate { connection: ConnectionId, candidate: Value },
-    ChannelOpen { connection: ConnectionId },
-    ChannelMessage { connection: ConnectionId, message: ChannelMessage },
-    ChannelClosed { connection: ConnectionId },
-    Ice { connection: ConnectionId, state: IceState },
+    LocalDescription {
+        connection: ConnectionId,
+        sdp: SessionDescription,
+    },
+    LocalCandidate {
+        connection: ConnectionId,
+        candidate: Value,
+    },
+    ChannelOpen {
+        connection: ConnectionId,
+    },
+    ChannelMessage {
+        connection: ConnectionId,
+        message: ChannelMessage,
+    },
+    ChannelClosed {
+        connection: ConnectionId,
+    },
+    Ice {
+        connection: ConnectionId,
+        state: IceState,
+    },
     /// Creating the peer connection or applying a description failed.
-    RtcError { connection: ConnectionId, message: String },
+    RtcError {
+        connection: ConnectionId,
+        message: String,
+    },
 }
 
 /// What the shell must do, or tell its user.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
-    OpenSocket { url: String },
+    OpenSocket {
+        url: String,
+    },
     CloseSocket,
-    SendSocket { text: String },
+    SendSocket {
+        text: String,
+    },
     /// Create an `RTCPeerConnection` for `connection` with these ICE servers. As the dialer, create the
     /// data channel (`label`, `ordered: reliable`) and an offer; as the answerer, apply `remote_offer`
     /// and create an answer. Report the local description and candidates back.
-    CreateConnection { connection: ConnectionId, ice_servers: Vec<IceServer>, role: Role },
-    SetRemoteAnswer { connection: ConnectionId, sdp: SessionDescription },
-    AddRemoteCandidate { connection: ConnectionId, candidate: Value },
-    SendChannel { connection: ConnectionId, message: ChannelMessage },
+    CreateConnection {
+        connection: ConnectionId,
+        ice_servers: Vec<IceServer>,
+        role: Role,
+    },
+    SetRemoteAnswer {
+        connection: ConnectionId,
+        sdp: SessionDescription,
+    },
+    AddRemoteCandidate {
+        connection: ConnectionId,
+        candidate: Value,
+    },
+    SendChannel {
+        connection: ConnectionId,
+        message: ChannelMessage,
+    },
     /// Close and forget the peer connection.
-    CloseConnection { connection: ConnectionId },
+    CloseConnection {
+        connection: ConnectionId,
+    },
     Event(PeerEvent),
 }
 
@@ -188,22 +234,45 @@ pub enum Role {
 #[derive(Clone, Debug, PartialEq)]
 pub enum PeerEvent {
     Signaling(SignalingState),
-    ConnectionOpen { connection: ConnectionId, peer: String, metadata: Value, outgoing: bool, serialization: Serialization },
-    Data { connection: ConnectionId, value: Value },
+    ConnectionOpen {
+        connection: ConnectionId,
+        peer: String,
+        metadata: Value,
+        outgoing: bool,
+        serialization: Serialization,
+    },
+    Data {
+        connection: ConnectionId,
+        value: Value,
+    },
     /// A connection ended; if it never opened, this is a failed dial (or a failed incoming attempt).
-    ConnectionClosed { connection: ConnectionId, peer: String, outgoing: bool, was_open: bool, error: Option<PeerError> },
+    ConnectionClosed {
+        connection: ConnectionId,
+        peer: String,
+        outgoing: bool,
+        was_open: bool,
+        error: Option<PeerError>,
+    },
     /// Remote input we ignored, with why; for logs.
-    Ignored { reason: String },
+    Ignored {
+        reason: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Socket {
     /// No socket; open one at the instant (the start, or the end of a backoff).
-    Idle { at: Millis },
+    Idle {
+        at: Millis,
+    },
     /// Asked the shell for a socket at `since`.
-    Opening { since: Millis },
+    Opening {
+        since: Millis,
+    },
     /// The socket is open since `since`; waiting for OPEN.
-    Registering { since: Millis },
+    Registering {
+        since: Millis,
+    },
     Open,
     Destroyed,
 }
@@ -289,7 +358,10 @@ impl Peer {
 
     /// Open connections and the peers they reach: `(connection, peer, metadata, outgoing)`.
     pub fn open_connections(&self) -> impl Iterator<Item = (&ConnectionId, &str, &Value, bool)> {
-        self.connections.iter().filter(|(_, it)| it.open).map(|(id, it)| (id, it.peer.as_str(), &it.metadata, it.outgoing))
+        self.connections
+            .iter()
+            .filter(|(_, it)| it.open)
+            .map(|(id, it)| (id, it.peer.as_str(), &it.metadata, it.outgoing))
     }
 
     /// The (local, remote) SDP of a connection, once both are known.
@@ -299,7 +371,13 @@ impl Peer {
     }
 
     /// Starts a data connection to `peer`. `random` makes the connection id.
-    pub fn connect(&mut self, peer: &str, options: DialOptions, random: &[u8; 10], now: Millis) -> Result<ConnectionId, PeerError> {
+    pub fn connect(
+        &mut self,
+        peer: &str,
+        options: DialOptions,
+        random: &[u8; 10],
+        now: Millis,
+    ) -> Result<ConnectionId, PeerError> {
         if peer.is_empty() || !signal::is_valid_peer_id(peer) {
             return Err(PeerError::InvalidId(peer.to_owned()));
         }
@@ -310,7 +388,17 @@ impl Peer {
         let label = id.clone();
         self.connections.insert(
             id.clone(),
-            Connection::new(peer.to_owned(), true, options.metadata, options.serialization, label.clone(), options.reliable, now, self.config.limits, self.config.rate),
+            Connection::new(
+                peer.to_owned(),
+                true,
+                options.metadata,
+                options.serialization,
+                label.clone(),
+                options.reliable,
+                now,
+                self.config.limits,
+                self.config.rate,
+            ),
         );
         self.outputs.push_back(Output::CreateConnection {
             connection: id.clone(),
@@ -406,7 +494,11 @@ impl Peer {
             Input::ChannelMessage { connection, message } => self.channel_message(connection, message, now),
             Input::ChannelClosed { connection } => {
                 let error = self.connections.get(&connection).map(|it| {
-                    if it.open { PeerError::ClosedByPeer(it.peer.clone()) } else { PeerError::IceFailed(it.peer.clone()) }
+                    if it.open {
+                        PeerError::ClosedByPeer(it.peer.clone())
+                    } else {
+                        PeerError::IceFailed(it.peer.clone())
+                    }
                 });
                 self.drop_connection(&connection, error);
             }
@@ -418,7 +510,11 @@ impl Peer {
                         conn.ice_disconnected_at.get_or_insert(now);
                     }
                     IceState::Failed => {
-                        let error = if conn.open { PeerError::PeerGone(conn.peer.clone()) } else { PeerError::IceFailed(conn.peer.clone()) };
+                        let error = if conn.open {
+                            PeerError::PeerGone(conn.peer.clone())
+                        } else {
+                            PeerError::IceFailed(conn.peer.clone())
+                        };
                         self.drop_connection(&connection, Some(error));
                     }
                 }
@@ -426,7 +522,9 @@ impl Peer {
             Input::RtcError { connection, message } => {
                 let Some(conn) = self.connections.get(&connection) else { return };
                 let peer = conn.peer.clone();
-                self.event(PeerEvent::Ignored { reason: format!("WebRTC error on the connection to {peer}: {message}") });
+                self.event(PeerEvent::Ignored {
+                    reason: format!("WebRTC error on the connection to {peer}: {message}"),
+                });
                 self.drop_connection(&connection, Some(PeerError::IceFailed(peer)));
             }
         }
@@ -506,7 +604,8 @@ impl Peer {
                 0
             }
             Socket::Opening { .. } | Socket::Registering { .. } => {
-                self.last_error.get_or_insert_with(|| PeerError::ServerUnreachable(signal::display_address(&self.config.server)));
+                self.last_error
+                    .get_or_insert_with(|| PeerError::ServerUnreachable(signal::display_address(&self.config.server)));
                 backoff(self.attempt)
             }
         };
@@ -543,24 +642,38 @@ impl Peer {
                     }
                     self.outputs.push_back(Output::SetRemoteAnswer { connection, sdp });
                 }
-                Some(_) => self.event(PeerEvent::Ignored { reason: format!("an ANSWER from {src} for a connection it is not part of") }),
-                None => self.event(PeerEvent::Ignored { reason: format!("an ANSWER from {src} for no connection of ours") }),
+                Some(_) => self.event(PeerEvent::Ignored {
+                    reason: format!("an ANSWER from {src} for a connection it is not part of"),
+                }),
+                None => {
+                    self.event(PeerEvent::Ignored { reason: format!("an ANSWER from {src} for no connection of ours") })
+                }
             },
             ServerMessage::Candidate { src, connection, candidate } => match self.connections.get(&connection) {
-                Some(conn) if conn.peer == src => self.outputs.push_back(Output::AddRemoteCandidate { connection, candidate }),
-                Some(_) => self.event(PeerEvent::Ignored { reason: format!("a CANDIDATE from {src} for a connection it is not part of") }),
+                Some(conn) if conn.peer == src => {
+                    self.outputs.push_back(Output::AddRemoteCandidate { connection, candidate })
+                }
+                Some(_) => self.event(PeerEvent::Ignored {
+                    reason: format!("a CANDIDATE from {src} for a connection it is not part of"),
+                }),
                 None => self.hold_early(src, connection, candidate),
             },
             ServerMessage::Leave { src } => self.peer_gone(&src, PeerError::ClosedByPeer(src.clone())),
             ServerMessage::Expire { src } => {
                 // Only connections still negotiating are affected: an open data channel needs no server.
-                let failed: Vec<ConnectionId> =
-                    self.connections.iter().filter(|(_, it)| it.peer == src && !it.open).map(|(id, _)| id.clone()).collect();
+                let failed: Vec<ConnectionId> = self
+                    .connections
+                    .iter()
+                    .filter(|(_, it)| it.peer == src && !it.open)
+                    .map(|(id, _)| id.clone())
+                    .collect();
                 for id in failed {
                     self.drop_connection(&id, Some(PeerError::PeerUnavailable(src.clone())));
                 }
             }
-            ServerMessage::Other { kind } => self.event(PeerEvent::Ignored { reason: format!("signaling frame of unknown type {kind:?}") }),
+            ServerMessage::Other { kind } => {
+                self.event(PeerEvent::Ignored { reason: format!("signaling frame of unknown type {kind:?}") })
+            }
         }
     }
 
@@ -592,7 +705,17 @@ impl Peer {
             return;
         }
         let id = offer.connection.clone();
-        let mut connection = Connection::new(src.clone(), false, offer.metadata, serialization, offer.label, offer.reliable, now, self.config.limits, self.config.rate);
+        let mut connection = Connection::new(
+            src.clone(),
+            false,
+            offer.metadata,
+            serialization,
+            offer.label,
+            offer.reliable,
+            now,
+            self.config.limits,
+            self.config.rate,
+        );
         connection.remote_sdp = Some(offer.sdp.sdp.clone());
         self.connections.insert(id.clone(), connection);
         self.outputs.push_back(Output::CreateConnection {
@@ -611,7 +734,9 @@ impl Peer {
 
     fn hold_early(&mut self, src: String, connection: ConnectionId, candidate: Value) {
         if !self.early.contains_key(&connection) && self.early.len() >= MAX_EARLY_CONNECTIONS {
-            self.event(PeerEvent::Ignored { reason: format!("signaling for unknown connection {connection} from {src}") });
+            self.event(PeerEvent::Ignored {
+                reason: format!("signaling for unknown connection {connection} from {src}"),
+            });
             return;
         }
         let entry = self.early.entry(connection).or_insert_with(|| (src.clone(), Vec::new()));
@@ -677,7 +802,8 @@ impl Peer {
     }
 
     fn peer_gone(&mut self, peer: &str, error: PeerError) {
-        let ids: Vec<ConnectionId> = self.connections.iter().filter(|(_, it)| it.peer == peer).map(|(id, _)| id.clone()).collect();
+        let ids: Vec<ConnectionId> =
+            self.connections.iter().filter(|(_, it)| it.peer == peer).map(|(id, _)| id.clone()).collect();
         for id in ids {
             self.drop_connection(&id, Some(error.clone()));
         }

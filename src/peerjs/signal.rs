@@ -25,16 +25,35 @@ pub enum ServerMessage {
     /// Someone else holds the id (with another token).
     IdTaken,
     /// The server refused us; `message` is its text ("Invalid key provided", a full server...).
-    Error { message: String },
-    Offer { src: String, offer: Offer },
-    Answer { src: String, connection: String, sdp: SessionDescription },
-    Candidate { src: String, connection: String, candidate: Value },
+    Error {
+        message: String,
+    },
+    Offer {
+        src: String,
+        offer: Offer,
+    },
+    Answer {
+        src: String,
+        connection: String,
+        sdp: SessionDescription,
+    },
+    Candidate {
+        src: String,
+        connection: String,
+        candidate: Value,
+    },
     /// `src` left the server: every connection to it is over.
-    Leave { src: String },
+    Leave {
+        src: String,
+    },
     /// A message we sent to `src` waited 5 s at the server and `src` never came: it is offline.
-    Expire { src: String },
+    Expire {
+        src: String,
+    },
     /// A frame type we have no use for (HEARTBEAT echoes, future types); ignored.
-    Other { kind: String },
+    Other {
+        kind: String,
+    },
 }
 
 /// An `RTCSessionDescriptionInit` as PeerJS carries it: `{sdp, type}`.
@@ -304,8 +323,15 @@ mod tests {
 
     #[test]
     fn hostile_frames_are_errors() {
-        for text in ["", "[]", "{}", r#"{"type":"OFFER"}"#, r#"{"type":"ANSWER","src":"a","payload":{"connectionId":5}}"#,
-            r#"{"type":"CANDIDATE","src":"a","payload":{"connectionId":"dc_1","candidate":"x"}}"#, r#"{"type":"LEAVE","src":""}"#] {
+        for text in [
+            "",
+            "[]",
+            "{}",
+            r#"{"type":"OFFER"}"#,
+            r#"{"type":"ANSWER","src":"a","payload":{"connectionId":5}}"#,
+            r#"{"type":"CANDIDATE","src":"a","payload":{"connectionId":"dc_1","candidate":"x"}}"#,
+            r#"{"type":"LEAVE","src":""}"#,
+        ] {
             assert!(ServerMessage::parse(text).is_err(), "{text}");
         }
     }

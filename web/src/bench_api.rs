@@ -20,7 +20,13 @@ impl BenchPeer {
     /// Registers `id` with the PeerJS server at `host:port` + `path` (plain `ws://`, no ICE servers).
     /// `on_event` gets `{kind: 'online' | 'open' | 'data' | 'closed' | 'ignored', ...}` objects.
     #[wasm_bindgen(constructor)]
-    pub fn new(id: String, host: String, port: u16, path: String, on_event: js_sys::Function) -> Result<BenchPeer, JsValue> {
+    pub fn new(
+        id: String,
+        host: String,
+        port: u16,
+        path: String,
+        on_event: js_sys::Function,
+    ) -> Result<BenchPeer, JsValue> {
         let random = random_bytes::<12>().map_err(|err| JsValue::from_str(&err.to_string()))?;
         let config = PeerConfig {
             id,
@@ -34,8 +40,12 @@ impl BenchPeer {
             let event = match event {
                 PeerEvent::Signaling(SignalingState::Online) => json!({ "kind": "online" }),
                 PeerEvent::Signaling(other) => json!({ "kind": "signaling", "state": format!("{other:?}") }),
-                PeerEvent::ConnectionOpen { connection, peer, .. } => json!({ "kind": "open", "connection": connection, "peer": peer }),
-                PeerEvent::Data { connection, value } => json!({ "kind": "data", "connection": connection, "value": value }),
+                PeerEvent::ConnectionOpen { connection, peer, .. } => {
+                    json!({ "kind": "open", "connection": connection, "peer": peer })
+                }
+                PeerEvent::Data { connection, value } => {
+                    json!({ "kind": "data", "connection": connection, "value": value })
+                }
                 PeerEvent::ConnectionClosed { connection, error, .. } => {
                     json!({ "kind": "closed", "connection": connection, "error": error.map(|it| it.to_string()) })
                 }
@@ -51,7 +61,8 @@ impl BenchPeer {
 
     /// Dials `peer` with `serialization` (`json`, `binary` or `raw`); returns the connection id.
     pub fn connect(&self, peer: &str, serialization: &str) -> Result<String, JsValue> {
-        let serialization = Serialization::from_offer(serialization).map_err(|err| JsValue::from_str(&err.to_string()))?;
+        let serialization =
+            Serialization::from_offer(serialization).map_err(|err| JsValue::from_str(&err.to_string()))?;
         let options = DialOptions { metadata: Value::Null, serialization, reliable: true };
         self.host.connect(peer, options).map_err(|err| JsValue::from_str(&err.to_string()))
     }

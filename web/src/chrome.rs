@@ -111,7 +111,9 @@ pub fn on_connect(listener: impl FnMut(Port) + 'static) {
 
 /// Reads the records stored under `keys` (absent keys are simply missing from the snapshot).
 pub async fn storage_read(keys: &[String]) -> Result<Snapshot, ShellError> {
-    let items = storage_local_get(&convert::to_js(keys)?).await.map_err(|err| ShellError::from_js("storage.local.get", &err))?;
+    let items = storage_local_get(&convert::to_js(keys)?)
+        .await
+        .map_err(|err| ShellError::from_js("storage.local.get", &err))?;
     let records: BTreeMap<String, serde_json::Value> = convert::from_js(items)?;
     Ok(Snapshot(records))
 }
@@ -119,7 +121,8 @@ pub async fn storage_read(keys: &[String]) -> Result<Snapshot, ShellError> {
 /// Reads every record in storage (`get(null)`): for the user's data export, and for sealing or opening the
 /// whole history at once.
 pub async fn storage_read_all() -> Result<Snapshot, ShellError> {
-    let items = storage_local_get(&JsValue::NULL).await.map_err(|err| ShellError::from_js("storage.local.get", &err))?;
+    let items =
+        storage_local_get(&JsValue::NULL).await.map_err(|err| ShellError::from_js("storage.local.get", &err))?;
     let records: BTreeMap<String, serde_json::Value> = convert::from_js(items)?;
     Ok(Snapshot(records))
 }
@@ -127,8 +130,11 @@ pub async fn storage_read_all() -> Result<Snapshot, ShellError> {
 /// Reads a string kept in `chrome.storage.session`: memory only, gone when the browser closes, and (at its
 /// default access level) readable by the extension's own pages only, never by content scripts.
 pub async fn session_get(key: &str) -> Result<Option<String>, ShellError> {
-    let items = storage_session_get(&JsValue::from_str(key)).await.map_err(|err| ShellError::from_js("storage.session.get", &err))?;
-    let value = Reflect::get(&items, &JsValue::from_str(key)).map_err(|err| ShellError::from_js("storage.session.get", &err))?;
+    let items = storage_session_get(&JsValue::from_str(key))
+        .await
+        .map_err(|err| ShellError::from_js("storage.session.get", &err))?;
+    let value = Reflect::get(&items, &JsValue::from_str(key))
+        .map_err(|err| ShellError::from_js("storage.session.get", &err))?;
     Ok(value.as_string())
 }
 
@@ -141,7 +147,9 @@ pub async fn session_set(key: &str, value: &str) -> Result<(), ShellError> {
 }
 
 pub async fn session_remove(key: &str) -> Result<(), ShellError> {
-    storage_session_remove(&JsValue::from_str(key)).await.map_err(|err| ShellError::from_js("storage.session.remove", &err))?;
+    storage_session_remove(&JsValue::from_str(key))
+        .await
+        .map_err(|err| ShellError::from_js("storage.session.remove", &err))?;
     Ok(())
 }
 
@@ -232,7 +240,9 @@ pub async fn ensure_offscreen_document(path: &str, justification: &str) -> Resul
 /// Shows `text` on the toolbar icon (empty clears it).
 pub async fn set_badge(text: &str) -> Result<(), ShellError> {
     let color = convert::to_js(&serde_json::json!({ "color": "#2563eb" }))?;
-    action_set_badge_background_color(&color).await.map_err(|err| ShellError::from_js("action.setBadgeBackgroundColor", &err))?;
+    action_set_badge_background_color(&color)
+        .await
+        .map_err(|err| ShellError::from_js("action.setBadgeBackgroundColor", &err))?;
     let details = convert::to_js(&serde_json::json!({ "text": text }))?;
     action_set_badge_text(&details).await.map_err(|err| ShellError::from_js("action.setBadgeText", &err))?;
     Ok(())

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
-use multichat_core::peerjs::{ConnectionId, DialOptions, Input, Output, Peer, PeerConfig, PeerError, PeerEvent, Role, SignalingState};
+use multichat_core::peerjs::{
+    ConnectionId, DialOptions, Input, Output, Peer, PeerConfig, PeerError, PeerEvent, Role, SignalingState,
+};
 use serde_json::Value;
 use wasm_bindgen::JsValue;
 
@@ -54,7 +56,11 @@ impl PeerHost {
     /// Open connections: `(connection, peer, metadata, outgoing)`.
     pub fn open_connections(&self) -> Vec<(ConnectionId, String, Value, bool)> {
         let state = self.state.borrow();
-        state.peer.open_connections().map(|(id, peer, metadata, outgoing)| (id.clone(), peer.to_owned(), metadata.clone(), outgoing)).collect()
+        state
+            .peer
+            .open_connections()
+            .map(|(id, peer, metadata, outgoing)| (id.clone(), peer.to_owned(), metadata.clone(), outgoing))
+            .collect()
     }
 
     /// The (local, remote) SDP of a connection, once both are known.
@@ -170,7 +176,11 @@ impl PeerHost {
                     Ok(link) => {
                         self.state.borrow_mut().links.insert(connection, link);
                     }
-                    Err(err) => self.state.borrow_mut().peer.handle(Input::RtcError { connection, message: err.to_string() }, now()),
+                    Err(err) => self
+                        .state
+                        .borrow_mut()
+                        .peer
+                        .handle(Input::RtcError { connection, message: err.to_string() }, now()),
                 }
             }
             Output::SetRemoteAnswer { connection, sdp } => {
@@ -186,7 +196,10 @@ impl PeerHost {
             Output::SendChannel { connection, message } => {
                 let sent = self.state.borrow().links.get(&connection).map(|it| it.send(message));
                 if let Some(Err(err)) = sent {
-                    self.state.borrow_mut().peer.handle(Input::RtcError { connection, message: err.to_string() }, now());
+                    self.state
+                        .borrow_mut()
+                        .peer
+                        .handle(Input::RtcError { connection, message: err.to_string() }, now());
                 }
             }
             Output::CloseConnection { connection } => {

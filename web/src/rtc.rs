@@ -18,8 +18,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{
     Event, MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelInit, RtcDataChannelType,
-    RtcIceCandidateInit, RtcIceConnectionState, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType,
-    RtcSessionDescriptionInit,
+    RtcIceCandidateInit, RtcIceConnectionState, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
+    RtcSdpType, RtcSessionDescriptionInit,
 };
 
 use crate::{ShellError, convert};
@@ -56,7 +56,12 @@ pub struct RtcLink(Rc<Inner>);
 
 impl RtcLink {
     /// The dialing side: creates the data channel and the offer.
-    pub fn dial(ice_servers: &[IceServer], label: &str, ordered: bool, report: impl Fn(RtcEvent) + 'static) -> Result<RtcLink, ShellError> {
+    pub fn dial(
+        ice_servers: &[IceServer],
+        label: &str,
+        ordered: bool,
+        report: impl Fn(RtcEvent) + 'static,
+    ) -> Result<RtcLink, ShellError> {
         let link = RtcLink::new(ice_servers, Rc::new(report))?;
         let init = RtcDataChannelInit::new();
         init.set_ordered(ordered);
@@ -65,7 +70,9 @@ impl RtcLink {
         let inner = link.0.clone();
         spawn_local(async move {
             let result = async {
-                let offer = JsFuture::from(inner.pc.create_offer()).await.map_err(|err| ShellError::from_js("createOffer", &err))?;
+                let offer = JsFuture::from(inner.pc.create_offer())
+                    .await
+                    .map_err(|err| ShellError::from_js("createOffer", &err))?;
                 inner.set_local(offer.unchecked_into()).await
             };
             if let Err(err) = result.await {
@@ -76,7 +83,11 @@ impl RtcLink {
     }
 
     /// The answering side: applies the remote offer, creates the answer, and waits for the channel.
-    pub fn answer(ice_servers: &[IceServer], offer: &SessionDescription, report: impl Fn(RtcEvent) + 'static) -> Result<RtcLink, ShellError> {
+    pub fn answer(
+        ice_servers: &[IceServer],
+        offer: &SessionDescription,
+        report: impl Fn(RtcEvent) + 'static,
+    ) -> Result<RtcLink, ShellError> {
         let link = RtcLink::new(ice_servers, Rc::new(report))?;
         let weak = Rc::downgrade(&link.0);
         let on_channel = Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |event: RtcDataChannelEvent| {
@@ -91,7 +102,9 @@ impl RtcLink {
         spawn_local(async move {
             let result = async {
                 inner.set_remote(&offer).await?;
-                let answer = JsFuture::from(inner.pc.create_answer()).await.map_err(|err| ShellError::from_js("createAnswer", &err))?;
+                let answer = JsFuture::from(inner.pc.create_answer())
+                    .await
+                    .map_err(|err| ShellError::from_js("createAnswer", &err))?;
                 inner.set_local(answer.unchecked_into()).await
             };
             if let Err(err) = result.await {
@@ -102,8 +115,10 @@ impl RtcLink {
     }
 
     fn new(ice_servers: &[IceServer], report: Report) -> Result<RtcLink, ShellError> {
-        let config: RtcConfiguration = convert::to_js(&serde_json::json!({ "iceServers": ice_servers }))?.unchecked_into();
-        let pc = RtcPeerConnection::new_with_configuration(&config).map_err(|err| ShellError::from_js("new RTCPeerConnection", &err))?;
+        let config: RtcConfiguration =
+            convert::to_js(&serde_json::json!({ "iceServers": ice_servers }))?.unchecked_into();
+        let pc = RtcPeerConnection::new_with_configuration(&config)
+            .map_err(|err| ShellError::from_js("new RTCPeerConnection", &err))?;
         let inner = Rc::new(Inner {
             pc,
             channel: RefCell::new(None),
@@ -115,14 +130,15 @@ impl RtcLink {
             closures: RefCell::new(Vec::new()),
         });
         let weak = Rc::downgrade(&inner);
-        let on_candidate = Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(move |event: RtcPeerConnectionIceEvent| {
-            // The end-of-candidates event (null) is not sent, as in PeerJS.
-            let (Some(inner), Some(candidate)) = (weak.upgrade(), event.candidate()) else { return };
-            match convert::from_js::<Value>(candidate.to_json().into()) {
-                Ok(value) => inner.emit(RtcEvent::LocalCandidate(value)),
-                Err(err) => inner.emit(RtcEvent::Error(err.to_string())),
-            }
-        });
+        let on_candidate =
+            Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(move |event: RtcPeerConnectionIceEvent| {
+                // The end-of-candidates event (null) is not sent, as in PeerJS.
+                let (Some(inner), Some(candidate)) = (weak.upgrade(), event.candidate()) else { return };
+                match convert::from_js::<Value>(candidate.to_json().into()) {
+                    Ok(value) => inner.emit(RtcEvent::LocalCandidate(value)),
+                    Err(err) => inner.emit(RtcEvent::Error(err.to_string())),
+                }
+            });
         inner.pc.set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
         inner.keep(on_candidate);
         let weak = Rc::downgrade(&inner);
@@ -254,7 +270,10 @@ impl Inner {
         JsFuture::from(self.pc.set_local_description(&description))
             .await
             .map_err(|err| ShellError::from_js("setLocalDescription", &err))?;
-        let local = self.pc.local_description().ok_or_else(|| ShellError::new("localDescription", "missing after it was set"))?;
+        let local = self
+            .pc
+            .local_description()
+            .ok_or_else(|| ShellError::new("localDescription", "missing after it was set"))?;
         let kind = if local.type_() == RtcSdpType::Offer { "offer" } else { "answer" };
         self.emit(RtcEvent::LocalDescription(SessionDescription { sdp: local.sdp(), kind: kind.to_owned() }));
         Ok(())
@@ -283,7 +302,9 @@ impl Inner {
             };
             // A bad candidate from a peer costs that candidate only; others may still work.
             if let Err(err) = result.await {
-                web_sys::console::warn_1(&JsValue::from_str(&format!("multichat: ignored a remote ICE candidate: {err}")));
+                web_sys::console::warn_1(&JsValue::from_str(&format!(
+                    "multichat: ignored a remote ICE candidate: {err}"
+                )));
             }
         });
     }

@@ -36,7 +36,14 @@ type Events = Rc<RefCell<Vec<PeerEvent>>>;
 fn start(id: &str) -> (PeerHost, Events) {
     let events: Events = Rc::default();
     let sink = events.clone();
-    let config = PeerConfig { id: id.to_owned(), token: unique("token"), server: server(), ice_servers: Vec::new(), limits: Default::default(), rate: Default::default() };
+    let config = PeerConfig {
+        id: id.to_owned(),
+        token: unique("token"),
+        server: server(),
+        ice_servers: Vec::new(),
+        limits: Default::default(),
+        rate: Default::default(),
+    };
     let host = PeerHost::start(config, move |event| sink.borrow_mut().push(event)).unwrap();
     (host, events)
 }
@@ -97,7 +104,8 @@ async fn two_hosts_exchange_messages_with_every_serialization() {
     wait_for("bob online", &bob_events, online).await;
 
     for serialization in [Serialization::Json, Serialization::Binary, Serialization::Raw] {
-        let options = DialOptions { metadata: json!({"case": serialization.as_offer()}), serialization, reliable: true };
+        let options =
+            DialOptions { metadata: json!({"case": serialization.as_offer()}), serialization, reliable: true };
         let conn = alice.connect(&bob_id, options).unwrap();
         let opened = |e: &PeerEvent| matches!(e, PeerEvent::ConnectionOpen { connection, .. } if *connection == conn);
         wait_for("alice's channel", &alice_events, opened).await;
@@ -121,7 +129,12 @@ async fn two_hosts_exchange_messages_with_every_serialization() {
             }
         }
         alice.close(&conn);
-        wait_for("bob to hear the close", &bob_events, |e| matches!(e, PeerEvent::ConnectionClosed { connection, .. } if *connection == conn)).await;
+        wait_for(
+            "bob to hear the close",
+            &bob_events,
+            |e| matches!(e, PeerEvent::ConnectionClosed { connection, .. } if *connection == conn),
+        )
+        .await;
     }
     alice.destroy();
     bob.destroy();

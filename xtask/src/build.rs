@@ -29,7 +29,12 @@ const CRATES: [WasmCrate; 2] = [
         dist_dir: "background",
         static_dir: "background/static",
     },
-    WasmCrate { package: "multichat-popup", artifact: "multichat_popup", dist_dir: "popup", static_dir: "popup/static" },
+    WasmCrate {
+        package: "multichat-popup",
+        artifact: "multichat_popup",
+        dist_dir: "popup",
+        static_dir: "popup/static",
+    },
 ];
 
 /// The wasm features rustc enables by default for wasm32-unknown-unknown; wasm-opt must accept them.
@@ -69,9 +74,20 @@ pub(crate) fn build() -> Result<PathBuf> {
     for krate in &CRATES {
         let out_dir = dist.join(krate.dist_dir);
         let wasm_in = root.join("target/wasm32-unknown-unknown/release").join(format!("{}.wasm", krate.artifact));
-        run(Command::new("wasm-bindgen").arg("--target").arg("web").arg("--no-typescript").arg("--out-dir").arg(&out_dir).arg(&wasm_in))?;
+        run(Command::new("wasm-bindgen")
+            .arg("--target")
+            .arg("web")
+            .arg("--no-typescript")
+            .arg("--out-dir")
+            .arg(&out_dir)
+            .arg(&wasm_in))?;
         let wasm_out = out_dir.join(format!("{}_bg.wasm", krate.artifact));
-        run(Command::new(tools::node_bin("wasm-opt")).arg("-Oz").args(WASM_FEATURES).arg(&wasm_out).arg("-o").arg(&wasm_out))?;
+        run(Command::new(tools::node_bin("wasm-opt"))
+            .arg("-Oz")
+            .args(WASM_FEATURES)
+            .arg(&wasm_out)
+            .arg("-o")
+            .arg(&wasm_out))?;
         copy_dir(&root.join(krate.static_dir), &out_dir)?;
         report.push((krate.dist_dir, wasm_out));
     }
@@ -135,7 +151,11 @@ fn print_size_report(wasm_files: &[(&str, PathBuf)]) -> Result<()> {
         let mut gz = GzEncoder::new(Vec::new(), Compression::best());
         gz.write_all(&raw)?;
         let gzip = gz.finish()?.len();
-        println!("  {name:<10} wasm {:>8.1} KiB raw  {:>7.1} KiB gzip", raw.len() as f64 / 1024.0, gzip as f64 / 1024.0);
+        println!(
+            "  {name:<10} wasm {:>8.1} KiB raw  {:>7.1} KiB gzip",
+            raw.len() as f64 / 1024.0,
+            gzip as f64 / 1024.0
+        );
     }
     Ok(())
 }
@@ -148,7 +168,8 @@ pub(crate) fn lint() -> Result<()> {
         .output()
         .context("running web-ext lint")?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let report: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading web-ext lint's report:\n{text}"))?;
+    let report: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("reading web-ext lint's report:\n{text}"))?;
     match report["summary"]["errors"].as_u64() {
         Some(0) => {
             println!("web-ext lint: 0 errors");
@@ -166,7 +187,10 @@ pub(crate) fn launch() -> Result<()> {
     if !has_display {
         println!("No display here. Load the extension by hand:");
         println!("  Chromium: chrome://extensions → Developer mode → Load unpacked → {}", dist.display());
-        println!("  Firefox:  about:debugging → This Firefox → Load Temporary Add-on → {}", dist.join("manifest.json").display());
+        println!(
+            "  Firefox:  about:debugging → This Firefox → Load Temporary Add-on → {}",
+            dist.join("manifest.json").display()
+        );
         return Ok(());
     }
     let profile = std::env::temp_dir().join(format!("multichat-profile-{}", std::process::id()));

@@ -60,7 +60,12 @@ fn bench() -> Result<()> {
     let seed = root().join("target/bench-seed-100k.json");
     let skip_seed = std::env::var_os("MULTICHAT_BENCH_REUSE_SEED").is_some() && seed.exists();
     if !skip_seed {
-        tools::run(std::process::Command::new("cargo").current_dir(root()).args(["bench", "--bench", "history", "--", "--seed"]).arg(&seed))?;
+        tools::run(
+            std::process::Command::new("cargo")
+                .current_dir(root())
+                .args(["bench", "--bench", "history", "--", "--seed"])
+                .arg(&seed),
+        )?;
     }
     build::build()?;
     tools::chromium()?;
@@ -97,7 +102,16 @@ fn bench() -> Result<()> {
         tools::run(
             std::process::Command::new("unshare")
                 .current_dir(root())
-                .args(["--net", "--pid", "--fork", "--mount-proc", "--", "sh", "-c", "ip link set lo up && exec node \"$0\""])
+                .args([
+                    "--net",
+                    "--pid",
+                    "--fork",
+                    "--mount-proc",
+                    "--",
+                    "sh",
+                    "-c",
+                    "ip link set lo up && exec node \"$0\"",
+                ])
                 .arg(script)
                 .env("MULTICHAT_DIST", build::dist())
                 .env("MULTICHAT_BENCH_PAGE", &page)

@@ -63,7 +63,13 @@ pub(crate) fn all(args: &[String]) -> Result<()> {
     let mut tally = Tally::default();
     let mut ok = true;
     if !browser_only {
-        ok &= tally.run(Command::new("cargo").current_dir(root()).args(["test", "-p", "multichat-core", "-p", "xtask"]))?;
+        ok &= tally.run(Command::new("cargo").current_dir(root()).args([
+            "test",
+            "-p",
+            "multichat-core",
+            "-p",
+            "xtask",
+        ]))?;
     }
     if !native_only {
         build::build()?;
@@ -77,7 +83,16 @@ pub(crate) fn all(args: &[String]) -> Result<()> {
         }
         // --pid --fork --mount-proc: every browser and server started inside dies with the namespace.
         unshare
-            .args(["--net", "--pid", "--fork", "--mount-proc", "--", "sh", "-c", "ip link set lo up && exec \"$0\" test-in-netns \"$@\""])
+            .args([
+                "--net",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--",
+                "sh",
+                "-c",
+                "ip link set lo up && exec \"$0\" test-in-netns \"$@\"",
+            ])
             .arg(me)
             .args(args);
         ok &= tally.run(&mut unshare)?;
@@ -110,7 +125,9 @@ pub(crate) fn in_netns(args: &[String]) -> Result<()> {
         .filter_map(|line| line.split(':').next().map(|name| name.trim().to_owned()))
         .collect();
     if interfaces != ["lo"] {
-        bail!("browser tests must run in a network namespace with only `lo`, but these interfaces are visible: {interfaces:?}");
+        bail!(
+            "browser tests must run in a network namespace with only `lo`, but these interfaces are visible: {interfaces:?}"
+        );
     }
     let e2e_filter = args.iter().position(|it| it == "--e2e").and_then(|i| args.get(i + 1));
     let mut ok = true;

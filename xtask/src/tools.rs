@@ -86,11 +86,15 @@ pub(crate) fn chromium() -> Result<PathBuf> {
     if !needed.iter().all(|it| Path::new(it).exists()) {
         let is_root = output(Command::new("id").arg("-u")).is_some_and(|it| it.trim() == "0");
         if !is_root {
-            bail!("the test browsers are missing; install them with `sudo apt-get install chromium chromium-driver firefox-esr`");
+            bail!(
+                "the test browsers are missing; install them with `sudo apt-get install chromium chromium-driver firefox-esr`"
+            );
         }
         eprintln!("xtask: installing Debian's chromium, chromium-driver and firefox-esr");
         run(Command::new("apt-get").args(["update", "-qq"]))?;
-        run(Command::new("apt-get").args(["install", "-y", "-qq", "chromium", "chromium-driver", "firefox-esr"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "chromium", "chromium-driver", "firefox-esr"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
     Ok(chromium.to_path_buf())
 }
