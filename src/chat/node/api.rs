@@ -1,0 +1,194 @@
+//! The public face of [`ChatNode`]: queries for the UI, the state-machine verbs, and user commands.
+
+use super::*;
+
+impl ChatNode {
+    // -----------------------------------------------------------------------------------------------------
+    // Queries for the UI.
+
+    pub fn me(&self) -> &Username {
+        &self.me
+    }
+
+    pub fn room_views(&self) -> Vec<RoomView> {
+        let mut views: Vec<RoomView> = self
+            .rooms
+            .rooms
+            .iter()
+            .map(|record| {
+                RoomView::build(record, self.histories.get(&record.id).map(|it| &it.meta), &self.me, |it| {
+                    self.is_online(it)
+                })
+            })
+            .collect();
+        views.sort_by(|a, b| b.last_activity.cmp(&a.last_activity).then_with(|| a.id.cmp(&b.id)));
+        views
+    }
+
+    pub fn room(&self, room: &RoomId) -> Option<&RoomRecord> {
+        self.rooms.get(room)
+    }
+
+    /// The loaded messages of a room, in stored (arrival) order.
+    pub fn messages(&self, room: &RoomId) -> Vec<&StoredMessage> {
+        self.histories.get(room).map(|it| it.loaded_messages().collect()).unwrap_or_default()
+    }
+
+    pub fn history(&self, room: &RoomId) -> Option<&RoomHistory> {
+        self.histories.get(room)
+    }
+
+    /// The toolbar badge count.
+    pub fn total_unread(&self) -> u32 {
+        self.histories.values().map(|it| it.meta.unread).sum()
+    }
+
+    pub fn is_online(&self, username: &Username) -> bool {
+        self.links.values().any(|it| &it.peer == username && it.is_ready())
+    }
+
+    /// Our messages not yet acknowledged by everyone, over all rooms.
+    pub fn outbox_len(&self) -> usize {
+        self.histories.values().map(|it| it.meta.outbox.len()).sum()
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // The state-machine verbs.
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    pub fn handle_command(&mut self, now: Millis, command: Command) -> Result<Option<RoomId>, ChatError> {
+        if self.signed_out {
+            return Err(ChatError::SignedOut);
+        }
+        self.now = self.now.max(now);
+        let res = self.command(command);
+        self.finish_step();
+        res
+    }
+
+    pub fn handle_input(&mut self, now: Millis, input: Input) {
+        if self.signed_out {
+            return;
+        }
+        self.now = self.now.max(now);
+        match input {
+            Input::LinkUp { link, peer_id, metadata, outgoing } => self.link_up(link, peer_id, &metadata, outgoing),
+            Input::Frame { link, frame } => self.frame(&link, &frame),
+            Input::LinkDown { link } => self.link_down(&link),
+            Input::EngineGreeted => {
+                let pending: Vec<Username> = self
+                    .contacts
+                    .iter()
+                    .filter(|(peer, it)| {
+                        it.dialing_since.is_some() && !self.links.values().any(|link| &link.peer == *peer)
+                    })
+                    .map(|(peer, _)| peer.clone())
+                    .collect();
+                for peer in pending {
+                    self.dial(&peer);
+                }
+            }
+            Input::LinkResumed { link, peer_id, metadata, outgoing } => {
+                self.link_up(link.clone(), peer_id, &metadata, outgoing);
+                // A legacy dialer was recognised from its metadata; anyone else may be ours. The original
+                // page ignores a frame type it does not know, so the rare hello it may get here is harmless.
+                if self.links.get(&link).is_some_and(|it| it.kind == LinkKind::Unknown && !it.hello_sent) {
+                    self.send_hello(&link);
+                }
+            }
+            Input::DialFailed { peer_id } => {
+                if let Some(peer) = Username::from_peer_id(&peer_id) {
+                    self.dial_failed(&peer);
+                }
+            }
+            Input::Read(snapshot) => self.pages_read(&snapshot),
+        }
+        self.finish_step();
+    }
+
+    pub fn handle_timeout(&mut self, now: Millis) {
+        if self.signed_out {
+            return;
+        }
+        self.now = self.now.max(now);
+        self.timers();
+        self.finish_step();
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // Commands.
+
+    fn command(&mut self, command: Command) -> Result<Option<RoomId>, ChatError> {
+        match command {
+            Command::OpenDirect { username } => {
+                let (room, created) = self.rooms.ensure_direct(&self.me, &username)?;
+                if created {
+                    self.write_rooms();
+                    self.event(ChatEvent::RoomsChanged);
+                }
+                self.connect_now(&username, Some(room.clone()));
+                Ok(Some(room))
+            }
+            Command::CreateGroup { name, random } => {
+                let room = self.rooms.create_group(RoomId::group_from_random(random), &name, &self.me)?;
+                self.histories.entry(room.clone()).or_default();
+                self.write_rooms();
+                self.event(ChatEvent::RoomsChanged);
+                Ok(Some(room))
+            }
+            Command::Invite { room, username } => {
+                let record = self.rooms.get(&room).ok_or(RoomError::UnknownRoom)?;
+                if room.is_direct() {
+                    return Err(RoomError::NotAGroup.into());
+                }
+                if username == self.me {
+                    return Err(RoomError::WithYourself.into());
+                }
+                if record.members.len() >= wire::MAX_LIST_LEN {
+                    return Err(RoomError::TooManyMembers.into());
+                }
+                let name = record.name().unwrap_or_default().to_owned();
+                let added = self.rooms.merge_group(&room, &name, &[username.clone()].into(), &self.me);
+                if !added.is_empty() {
+                    self.write_rooms();
+                    self.event(ChatEvent::RoomsChanged);
+                }
+                self.rebind_legacy(&room, &added);
+                self.announce_room(&room);
+                self.connect_now(&username, Some(room.clone()));
+                Ok(Some(room))
+            }
+            Command::Send { room, text, random } => self.send_text(&room, text, random).map(|()| Some(room)),
+            Command::MarkRead { room } => {
+                let history = self.histories.get_mut(&room).ok_or(RoomError::UnknownRoom)?;
+                if history.meta.unread > 0 {
+                    history.meta.unread = 0;
+                    let write = history::meta_write(&self.me, &room, &history.meta);
+                    self.stage_write(write);
+                    self.event(ChatEvent::RoomsChanged);
+                }
+                Ok(Some(room))
+            }
+            Command::LoadOlder { room } => {
+                let history = self.histories.get(&room).ok_or(RoomError::UnknownRoom)?;
+                if let Some(page) = history.next_older_page() {
+                    self.read_page(&room, page);
+                }
+                Ok(Some(room))
+            }
+            Command::SignOut => {
+                let links: Vec<LinkId> = self.links.keys().cloned().collect();
+                for link in links {
+                    self.output(Output::Close { link });
+                }
+                self.links.clear();
+                self.contacts.clear();
+                self.signed_out = true;
+                Ok(None)
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Rooms and catch-up: room info, `mc.sync`, serving what a peer lacks, and reading older pages.
+
+use super::*;
+
+impl ChatNode {
+    // -----------------------------------------------------------------------------------------------------
+    // Rooms and catch-up.
+
+    fn room_info(&self, room: &RoomId) -> Option<RoomInfo> {
+        let record = self.rooms.get(room)?;
+        let since = self
+            .histories
+            .get(room)
+            .map(|it| it.meta.senders.iter().map(|(sender, progress)| (sender.clone(), progress.contiguous)).collect())
+            .unwrap_or_default();
+        Some(RoomInfo {
+            room: room.clone(),
+            name: record.name().unwrap_or_default().to_owned(),
+            members: record.members.clone(),
+            since,
+        })
+    }
+
+    pub(super) fn send_room_info(&mut self, link: &LinkId, room: &RoomId) {
+        if let Some(info) = self.room_info(room) {
+            self.output(Output::Send { link: link.clone(), frame: wire::encode(&Frame::Room(info)) });
+        }
+    }
+
+    /// Sends the room's membership to every connected member that speaks our protocol.
+    pub(super) fn announce_room(&mut self, room: &RoomId) {
+        for link in self.ours_links_in(room) {
+            self.send_room_info(&link, room);
+        }
+    }
+
+    pub(super) fn ours_links_in(&self, room: &RoomId) -> Vec<LinkId> {
+        let Some(record) = self.rooms.get(room) else { return Vec::new() };
+        record.others(&self.me).filter_map(|it| self.ours_link(it)).collect()
+    }
+
+    pub(super) fn send_sync(&mut self, link: &LinkId, room: &RoomId) {
+        let heads = self
+            .histories
+            .get(room)
+            .map(|it| it.meta.senders.iter().map(|(sender, progress)| (sender.clone(), progress.contiguous)).collect())
+            .unwrap_or_default();
+        self.output(Output::Send {
+            link: link.clone(),
+            frame: wire::encode(&Frame::Sync { room: room.clone(), heads }),
+        });
+    }
+
+    /// Sends what of `needed` the loaded pages hold; asks for an older page if more is needed.
+    pub(super) fn serve(&mut self, mut pending: PendingServe) {
+        if !self.links.contains_key(&pending.link) {
+            return;
+        }
+        let Some(history) = self.histories.get(&pending.room) else { return };
+        let mut found: Vec<WireMessage> = Vec::new();
+        for message in history.loaded_messages() {
+            if let Some(seqs) = pending.needed.get_mut(&message.sender) {
+                if seqs.remove(&message.seq) {
+                    found.push(WireMessage {
+                        id: message.id.clone(),
+                        sender: message.sender.clone(),
+                        seq: message.seq,
+                        text: message.text.clone(),
+                        timestamp: message.timestamp,
+                    });
+                }
+            }
+        }
+        pending.needed.retain(|_, seqs| !seqs.is_empty());
+        let older = history.next_older_page();
+        // Our own messages in the batch count as re-sent: the outbox timer need not send them again.
+        if let Some(peer) = self.links.get(&pending.link).map(|it| it.peer.clone()) {
+            for message in found.iter().filter(|it| it.sender == self.me) {
+                self.last_sent.insert((message.id.clone(), peer.clone()), self.now);
+            }
+        }
+        found.sort_by(|a, b| (&a.sender, a.seq).cmp(&(&b.sender, b.seq)));
+        self.send_batches(&pending.link, &pending.room, found);
+        if let (false, Some(page)) = (pending.needed.is_empty(), older) {
+            let room = pending.room.clone();
+            self.pending_serves.push(pending);
+            self.read_page(&room, page);
+        }
+    }
+
+    fn send_batches(&mut self, link: &LinkId, room: &RoomId, messages: Vec<WireMessage>) {
+        // Envelope plus slack for the room id; messages are added while the frame stays under the limit.
+        const ENVELOPE_BYTES: usize = 200;
+        let mut batch: Vec<WireMessage> = Vec::new();
+        let mut size = ENVELOPE_BYTES;
+        for message in messages {
+            let len = wire::encoded_len(&wire::encode_wire_message(&message)) + 1;
+            if !batch.is_empty() && size + len > wire::MAX_FRAME_BYTES {
+                let frame = wire::encode(&Frame::Batch { room: room.clone(), messages: std::mem::take(&mut batch) });
+                self.output(Output::Send { link: link.clone(), frame });
+                size = ENVELOPE_BYTES;
+            }
+            size += len;
+            batch.push(message);
+        }
+        if !batch.is_empty() {
+            self.output(Output::Send {
+                link: link.clone(),
+                frame: wire::encode(&Frame::Batch { room: room.clone(), messages: batch }),
+            });
+        }
+    }
+
+    pub(super) fn read_page(&mut self, room: &RoomId, page: u32) {
+        let key = history::page_key(&self.me, room, page);
+        if self.reading.insert(key.clone()) {
+            self.output(Output::Read { keys: vec![key] });
+        }
+    }
+
+    pub(super) fn pages_read(&mut self, snapshot: &Snapshot) {
+        for key in snapshot.0.keys() {
+            self.reading.remove(key);
+        }
+        let rooms: Vec<RoomId> = self.histories.keys().cloned().collect();
+        for room in rooms {
+            let prefix = format!("h/{}/{}/", self.me, room);
+            let has_pages = snapshot.0.keys().any(|key| key.starts_with(&prefix));
+            let history = self.histories.get_mut(&room).expect("rooms were listed from the histories");
+            if !has_pages {
+                continue;
+            }
+            let problems = history::absorb_pages(&self.me, &room, snapshot, history);
+            for problem in problems {
+                self.event(ChatEvent::HistoryProblem(problem));
+            }
+            self.event(ChatEvent::MessagesChanged { room: room.clone() });
+            let (mine, others): (Vec<PendingServe>, Vec<PendingServe>) =
+                std::mem::take(&mut self.pending_serves).into_iter().partition(|it| it.room == room);
+            self.pending_serves = others;
+            for pending in mine {
+                self.serve(pending);
+            }
+        }
+    }
+}

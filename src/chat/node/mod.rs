@@ -1,0 +1,450 @@
+//! The chat engine of one signed-in user, sans-IO: user commands, link events, frames and time go in;
+//! dials, frames to send, links to close, storage writes, storage reads and UI events come out.
+//!
+//! It sees only "links" (one PeerJS data connection each) and never a socket, a clock or a random source.
+//! It is not the PeerJS layer (`crate::peerjs` turns signaling and data channels into links) and not the
+//! worker (which owns storage IO and the popup).
+//!
+//! # Driving it
+//! Call [`ChatNode::handle_command`], [`ChatNode::handle_input`] or [`ChatNode::handle_timeout`], then
+//! drain [`ChatNode::poll_output`] and perform each [`Output`] **in order**, awaiting every
+//! [`Output::Write`] before performing the outputs after it: an acknowledgement queued after a write must
+//! not leave before the message it acknowledges is stored. Call `handle_timeout` at
+//! [`ChatNode::poll_timeout`]. If a write fails, the node's memory is ahead of storage: drop the remaining
+//! outputs and rebuild the node with [`ChatNode::restore`] (senders re-send whatever was not acknowledged).
+//!
+//! # Reliability
+//! Each message has a random id and a per-sender, per-room `seq`. A receiver stores, then acknowledges;
+//! de-duplication is by `(sender, seq)` ([`SenderProgress`]), which needs no message in memory. Our
+//! unacknowledged messages stay in the room's outbox (in its meta, so it survives restarts) and are
+//! re-sent every [`RESEND_AFTER_MS`] while a recipient is connected, and through catch-up on reconnect:
+//! on every new link both ends send `mc.sync` (per sender, the highest seq held without gaps) for each
+//! shared room, and each pushes what the other lacks. A message that arrives ahead of a gap is held back
+//! (up to [`HOLD_MAX_MS`]) and the gap asked for with `mc.want`, so history keeps per-sender order.
+//! Liveness: our peers are pinged every [`PING_EVERY_MS`]; one silent for [`DEAD_AFTER_MS`] is closed
+//! and redialed. Every contact of every room is redialed with backoff until it answers.
+//!
+//! # Peers of the original page
+//! We greet first only a dialer whose metadata says it is ours; on a link we dialed, we wait for the
+//! peer's `mc.hello`, so the original page never receives a frame type it does not know.
+//! A peer that does not say `mc.hello` within [`HELLO_GRACE_MS`] (or that dials without our metadata, or
+//! sends `connections`) is "legacy": it gets only `chat` (original shape) and `connections` frames, its
+//! messages get an id derived from their content, it cannot acknowledge (handing it the message counts as
+//! delivery) and it takes no part in catch-up. Its link belongs to one room: the room we dialed it for,
+//! else the group it is a member of, else our direct room with it. Peers it lists are dialed, as the
+//! original page does, so its mesh forms.
+//! A dialer whose metadata says it is ours is never taken for legacy, however late its hello: its own
+//! grace may run out first when our hello reaches it late (a busy worker), and the original-shape chats it
+//! then sends us are dropped rather than stored under content ids (they would be stored twice); they
+//! arrive again through catch-up once it hears our hello.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde_json::Value;
+
+use super::history::{self, DeliveryState, HistoryError, OutboxEntry, RoomHistory, SenderProgress, StoredMessage};
+use super::ids::{LinkId, MessageId, RoomId};
+use super::room::{RoomError, RoomRecord, RoomView, RoomsRecord};
+use super::wire::{
+    self, ChatExtras, ChatFrame, Frame, Hello, LinkMetadata, OurMetadata, RoomInfo, WireError, WireMessage,
+};
+use crate::account::Username;
+use crate::storage::{Snapshot, StorageWrite, set};
+use crate::time::Millis;
+
+mod api;
+mod catchup;
+mod delivery;
+mod frames;
+mod legacy;
+mod links;
+#[cfg(test)]
+mod tests;
+mod timers;
+
+/// How often our peers are pinged.
+pub const PING_EVERY_MS: u64 = 3_000;
+/// A peer silent this long is dead: closed and redialed (so death is noticed within 10 s).
+pub const DEAD_AFTER_MS: u64 = 9_000;
+/// How long a new link may stay silent about `mc.hello` before we treat the peer as the original page.
+pub const HELLO_GRACE_MS: u64 = 3_000;
+/// Re-send an unacknowledged message to a connected recipient this often.
+pub const RESEND_AFTER_MS: u64 = 5_000;
+/// A message not acknowledged by everyone after this long is shown as failed (and still re-sent).
+pub const FAILED_AFTER_MS: u64 = 60_000;
+/// A dial that neither opens nor fails within this long is given up and retried.
+pub const DIAL_TIMEOUT_MS: u64 = 15_000;
+/// Redial backoff: doubles from the first to the last.
+pub const REDIAL_FIRST_MS: u64 = 1_000;
+pub const REDIAL_MAX_MS: u64 = 30_000;
+/// A message held back behind a gap is stored anyway after this long.
+pub const HOLD_MAX_MS: u64 = 5_000;
+/// Most messages pushed for one `mc.sync`; the rest follow on the next reconnect.
+pub const CATCHUP_MAX_MESSAGES: usize = 2_000;
+/// Most seqs asked for in one `mc.want`.
+pub const MAX_WANT_SEQS: usize = 64;
+/// Loaded pages per room beyond which pages read for catch-up or scrolling are dropped again.
+pub const MAX_LOADED_PAGES: usize = 64;
+/// Frames a peer may send per second on one link, sustained; beyond it frames are dropped (an honest
+/// sender's messages come back through its outbox and catch-up, so nothing is lost).
+pub const MAX_FRAMES_PER_SECOND: u64 = 300;
+/// Frames a peer may send in one burst (catch-up after a long absence sends many at once).
+pub const MAX_FRAME_BURST: u64 = 3_000;
+
+/// Something the user asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Open (or find) the direct conversation with a user and connect to them.
+    OpenDirect {
+        username: Username,
+    },
+    /// Create a group room; `random` makes its id.
+    CreateGroup {
+        name: String,
+        random: [u8; 16],
+    },
+    /// Add a user to a group room: they and every member connect and learn of each other.
+    Invite {
+        room: RoomId,
+        username: Username,
+    },
+    /// Send a message; `random` makes its id.
+    Send {
+        room: RoomId,
+        text: String,
+        random: [u8; 16],
+    },
+    MarkRead {
+        room: RoomId,
+    },
+    /// Read the next older page of a room (scrolling back).
+    LoadOlder {
+        room: RoomId,
+    },
+    /// Close every link and stop. Stored history is kept (it is namespaced by user).
+    SignOut,
+}
+
+/// What the shell reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// A data connection opened. `metadata` is what the dialer attached; `outgoing` is true if we dialed.
+    LinkUp {
+        link: LinkId,
+        peer_id: String,
+        metadata: Value,
+        outgoing: bool,
+    },
+    /// A JSON value arrived on a link.
+    Frame {
+        link: LinkId,
+        frame: Value,
+    },
+    LinkDown {
+        link: LinkId,
+    },
+    /// A link that was already open before this node was built (the worker restarted while the engine kept
+    /// its connections, `EngineToWorker::Hello { links }`). The greeting already happened, so we greet
+    /// again and the peer answers.
+    LinkResumed {
+        link: LinkId,
+        peer_id: String,
+        metadata: Value,
+        outgoing: bool,
+    },
+    /// A dial we asked for failed (e.g. PeerJS `peer-unavailable`).
+    DialFailed {
+        peer_id: String,
+    },
+    /// The engine (re)started and greeted: dials asked for before may never have reached it (a freshly
+    /// created engine does not listen at once), so the ones still pending are made again.
+    EngineGreeted,
+    /// The records asked for with [`Output::Read`] (absent keys simply missing).
+    Read(Snapshot),
+}
+
+/// What the node asks the shell to do, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    Dial {
+        peer_id: String,
+        metadata: Value,
+    },
+    Send {
+        link: LinkId,
+        frame: Value,
+    },
+    Close {
+        link: LinkId,
+    },
+    /// Persist these, and wait until they are stored before performing the next output.
+    Write(Vec<StorageWrite>),
+    /// Read these keys and hand them back with [`Input::Read`].
+    Read {
+        keys: Vec<String>,
+    },
+    Event(ChatEvent),
+}
+
+/// News for the UI (and for logs).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChatEvent {
+    /// Rooms, their members, online state or unread counts changed.
+    RoomsChanged,
+    /// A message was stored (before any acknowledgement leaves).
+    MessageStored {
+        room: RoomId,
+        id: MessageId,
+        incoming: bool,
+    },
+    /// Loaded messages changed otherwise (delivery state, older pages).
+    MessagesChanged {
+        room: RoomId,
+    },
+    PeerOnline {
+        username: Username,
+        speaks_multichat: bool,
+    },
+    PeerOffline {
+        username: Username,
+    },
+    /// A peer stopped answering pings; its link was closed and it will be redialed.
+    PeerDead {
+        username: Username,
+    },
+    /// A frame was ignored; the link is kept.
+    FrameDropped {
+        peer_id: String,
+        reason: DropReason,
+    },
+    /// Stored history that could not be read, worded for the user.
+    HistoryProblem(HistoryError),
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum DropReason {
+    #[error("malformed frame: {0}")]
+    Malformed(#[from] WireError),
+    #[error("the message claims to come from someone else")]
+    SenderMismatch,
+    #[error("the room is unknown here")]
+    UnknownRoom,
+    #[error("the sender is not a member of the room")]
+    NotAMember,
+    #[error("the peer id is not a multichat user")]
+    ForeignPeerId,
+    #[error("the frame arrived on a link we do not know")]
+    UnknownLink,
+    #[error(
+        "the peer sends faster than {MAX_FRAMES_PER_SECOND} frames a second; frames are dropped until it slows down"
+    )]
+    RateLimited,
+    #[error("a multichat peer sent a message in the original page's shape (it has not heard our hello yet)")]
+    OriginalShapeFromOurs,
+}
+
+/// Why a command was refused, worded for the user.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChatError {
+    #[error(transparent)]
+    Room(#[from] RoomError),
+    #[error("Please type a message first")]
+    EmptyMessage,
+    #[error("This message is too long to send; please split it into shorter messages")]
+    MessageTooLong,
+    #[error("You are signed out")]
+    SignedOut,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum LinkKind {
+    /// Not yet known whether the peer speaks our protocol.
+    Unknown,
+    Ours,
+    Legacy,
+}
+
+#[derive(Clone, Debug)]
+struct Link {
+    peer_id: String,
+    peer: Username,
+    outgoing: bool,
+    kind: LinkKind,
+    opened_at: Millis,
+    last_heard: Millis,
+    last_ping: Millis,
+    /// For a legacy peer, the room its messages belong to. For ours, the room it was dialed for.
+    room: Option<RoomId>,
+    /// We said `mc.hello` on this link. On links we dialed we wait for the peer's hello first, so a peer
+    /// of the original page never sees a frame it does not know.
+    hello_sent: bool,
+    /// The rate limit's bucket, in thousandths of a frame, as of `credit_at`.
+    credit: u64,
+    credit_at: Millis,
+    /// Frames are being dropped for rate; reported once per episode.
+    rate_limited: bool,
+    /// The peer dialed us with our metadata: it speaks our protocol, however long its hello takes (a busy
+    /// worker catching up may answer after [`HELLO_GRACE_MS`]), so the link never falls back to legacy.
+    dialer_is_ours: bool,
+    /// The session the peer's hello on this link named (see [`wire::Hello::session`]).
+    session: Option<u64>,
+}
+
+impl Link {
+    /// Takes one frame from the bucket; false when the peer is over its rate.
+    fn take_credit(&mut self, now: Millis) -> bool {
+        let refill = now.saturating_sub(self.credit_at).saturating_mul(MAX_FRAMES_PER_SECOND);
+        self.credit = self.credit.saturating_add(refill).min(MAX_FRAME_BURST * 1_000);
+        self.credit_at = now;
+        match self.credit.checked_sub(1_000) {
+            Some(left) => {
+                self.credit = left;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Link {
+    fn is_ready(&self) -> bool {
+        self.kind != LinkKind::Unknown
+    }
+}
+
+/// Reconnection state per contact.
+#[derive(Clone, Debug, Default)]
+struct Contact {
+    dialing_since: Option<Millis>,
+    attempt: u32,
+    next_dial: Millis,
+    /// The room the next dial is for (its members go into the metadata).
+    dial_room: Option<RoomId>,
+}
+
+/// A message waiting for the ones before it (same room, same sender).
+#[derive(Clone, Debug)]
+struct Held {
+    message: StoredMessage,
+    ack_link: Option<LinkId>,
+    since: Millis,
+}
+
+/// Catch-up for a peer that needs messages from pages not loaded yet.
+#[derive(Clone, Debug)]
+struct PendingServe {
+    link: LinkId,
+    room: RoomId,
+    needed: BTreeMap<Username, BTreeSet<u64>>,
+}
+
+pub struct ChatNode {
+    me: Username,
+    rooms: RoomsRecord,
+    histories: BTreeMap<RoomId, RoomHistory>,
+    links: BTreeMap<LinkId, Link>,
+    contacts: BTreeMap<Username, Contact>,
+    held: BTreeMap<(RoomId, Username), BTreeMap<u64, Held>>,
+    /// When each (message, recipient) was last sent, for re-sending.
+    last_sent: BTreeMap<(MessageId, Username), Millis>,
+    pending_serves: Vec<PendingServe>,
+    reading: BTreeSet<String>,
+    now: Millis,
+    ping_counter: u64,
+    /// When this node started: the session named in our hellos.
+    started_at: Millis,
+    /// The stored room list could not be read: copied aside before the first new list is written.
+    damaged_rooms: Option<Value>,
+    signed_out: bool,
+    /// Writes of the current step, by key (a later write of the same record replaces an earlier one).
+    step_writes: BTreeMap<String, StorageWrite>,
+    step_outputs: Vec<Output>,
+    outputs: VecDeque<Output>,
+}
+
+impl ChatNode {
+    /// A node with no stored history.
+    pub fn new(me: Username, now: Millis) -> ChatNode {
+        ChatNode {
+            me,
+            rooms: RoomsRecord::default(),
+            histories: BTreeMap::new(),
+            links: BTreeMap::new(),
+            contacts: BTreeMap::new(),
+            held: BTreeMap::new(),
+            last_sent: BTreeMap::new(),
+            pending_serves: Vec::new(),
+            reading: BTreeSet::new(),
+            now,
+            ping_counter: 0,
+            started_at: now,
+            damaged_rooms: None,
+            signed_out: false,
+            step_writes: BTreeMap::new(),
+            step_outputs: Vec::new(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// Rebuilds the node from storage read in the three stages of [`history`] ([`history::rooms_key`],
+    /// [`history::meta_keys`], [`history::open_page_keys`]). Problems are reported as events; every
+    /// contact is dialed.
+    pub fn restore(me: Username, snapshot: &Snapshot, now: Millis) -> ChatNode {
+        let loaded = history::load(&me, snapshot);
+        let mut node = ChatNode::new(me, now);
+        node.rooms = loaded.rooms;
+        node.histories = loaded.histories;
+        node.damaged_rooms = loaded.damaged_rooms;
+        for problem in loaded.problems {
+            node.event(ChatEvent::HistoryProblem(problem));
+        }
+        node.finish_step();
+        node
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // Output plumbing. Within one step, writes are emitted first (merged by key), then everything else in
+    // the order it was queued; so nothing sent in a step can get ahead of what the step stored.
+
+    fn stage_write(&mut self, write: StorageWrite) {
+        let key = match &write {
+            StorageWrite::Set { key, .. } | StorageWrite::Remove { key } => key.clone(),
+        };
+        self.step_writes.insert(key, write);
+    }
+
+    fn write_rooms(&mut self) {
+        let key = history::rooms_key(&self.me);
+        if let Some(original) = self.damaged_rooms.take() {
+            // In the same batch as the new list, so the damaged one is never lost.
+            self.stage_write(StorageWrite::Set { key: history::damaged_copy_key(&key), value: original });
+        }
+        let write = set(&key, &self.rooms);
+        self.stage_write(write);
+    }
+
+    fn output(&mut self, output: Output) {
+        self.step_outputs.push(output);
+    }
+
+    fn event(&mut self, event: ChatEvent) {
+        self.step_outputs.push(Output::Event(event));
+    }
+
+    fn finish_step(&mut self) {
+        let writes = std::mem::take(&mut self.step_writes);
+        if !writes.is_empty() {
+            self.outputs.push_back(Output::Write(writes.into_values().collect()));
+        }
+        self.outputs.extend(self.step_outputs.drain(..));
+    }
+}
+
+fn caps() -> Vec<String> {
+    wire::OUR_CAPABILITIES.iter().map(|it| (*it).to_owned()).collect()
+}
+
+/// A chat in exactly the original page's shape.
+fn legacy_chat(sender: &Username, text: &str, timestamp: Millis) -> Value {
+    wire::encode(&Frame::Chat(ChatFrame { sender: sender.clone(), text: text.to_owned(), timestamp, ours: None }))
+}
