@@ -241,7 +241,13 @@ impl Sim {
     // Time and delivery.
 
     /// Advances the clock by `ms` in 100 ms ticks, firing every due timeout.
+    ///
+    /// Every tick also checks that a node's timers and its `poll_timeout` agree: a node asked for the time
+    /// early does nothing, and one woken at its time leaves nothing due (else a shell would spin on it).
     pub fn advance(&mut self, ms: u64) {
+        // Outputs a fault left behind (`drop_links_of` does not settle) are performed first, so the check
+        // sees only what the timers do.
+        self.settle();
         let end = self.now.saturating_add(ms);
         while self.now < end {
             self.now = self.now.saturating_add(100).min(end);
@@ -253,9 +259,7 @@ impl Sim {
                     continue;
                 }
                 if let Some(node) = sim_node.node.as_mut() {
-                    if node.poll_timeout().is_some_and(|it| it <= now) {
-                        node.handle_timeout(now);
-                    }
+                    check_timers(&name, node, now);
                 }
             }
             self.settle();
@@ -468,5 +472,23 @@ impl Sim {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// Calls `handle_timeout(now)` whether or not the node is due, and checks it agrees with `poll_timeout`:
+/// before the announced time nothing comes out; at it, the node acts so that nothing is due any more.
+pub fn check_timers(name: &str, node: &mut ChatNode, now: Millis) {
+    let timeout = node.poll_timeout();
+    let due = timeout.is_some_and(|it| it <= now);
+    node.handle_timeout(now);
+    if due {
+        let next = node.poll_timeout();
+        assert!(
+            next.is_none_or(|it| it > now),
+            "{name} was due at {timeout:?} and woken at {now:?}, yet poll_timeout still says {next:?}"
+        );
+    } else {
+        let early: Vec<Output> = std::iter::from_fn(|| node.poll_output()).collect();
+        assert!(early.is_empty(), "{name} acted at {now:?}, before its next deadline {timeout:?}: {early:?}");
     }
 }

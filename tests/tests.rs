@@ -12,6 +12,7 @@ mod chat_interop;
 mod chat_mesh;
 mod chat_props;
 mod chat_sim;
+mod chat_timers;
 // Hostile storage: every record the worker loads, damaged, is reported and never overwritten.
 mod storage_props;
 // Identity keys, the DTLS-bound handshake (honest, relayed, replayed, hostile) and the contact book.
