@@ -1,105 +1,18 @@
 //! The popup's components. They render the worker's [`View`] and dispatch requests; no logic lives here.
 
 use dioxus::prelude::*;
-use multichat_core::bridge::{EngineStatus, Request, Response, View};
+use multichat_core::bridge::{EngineStatus, Request, View};
 use multichat_core::settings::{IceServer, Settings};
 
-use crate::bridge::Bridge;
 use crate::chat::{Conversation, RoomList, StartConversation};
 use crate::passphrase::{PassphraseForm, Unlock};
-
-/// What the popup knows about its link to the worker.
-#[derive(Clone, PartialEq)]
-enum Link {
-    Connecting,
-    Ready(View),
-    /// The worker could not be reached; the text is for the user.
-    Broken(String),
-}
-
-#[derive(Clone, Copy)]
-pub(crate) struct Ui {
-    link: Signal<Link>,
-    /// The last refused request's message, shown until the next request.
-    error: Signal<Option<String>>,
-    bridge: Signal<Option<Bridge>>,
-    /// Reconnections since the worker last answered; bounded so a broken worker cannot spin the popup.
-    reconnects: Signal<u32>,
-}
-
-impl Ui {
-    pub(crate) fn send(self, request: Request) {
-        self.send_or(request, || {});
-    }
-
-    /// Sends `request`; `on_refused` runs if the worker refuses it (after its message is shown), so a form
-    /// that cleared itself optimistically can give the user their text back.
-    pub(crate) fn send_or(mut self, request: Request, on_refused: impl FnOnce() + 'static) {
-        self.error.set(None);
-        let Some(bridge) = self.bridge.peek().clone() else { return };
-        let sent = bridge.send(request, move |response| {
-            self.reconnects.set(0);
-            match response {
-                Response::View { view } => self.link.set(Link::Ready(view)),
-                Response::Error { message } => {
-                    self.error.set(Some(message));
-                    on_refused();
-                }
-                Response::Export { file_name, json } => {
-                    if let Err(message) = crate::download::save_json(&file_name, &json) {
-                        self.error.set(Some(message));
-                    }
-                }
-            }
-        });
-        if let Err(err) = sent {
-            self.link.set(Link::Broken(format!(
-                "Lost the connection to multichat's background worker ({err}). Close and reopen the popup."
-            )));
-        }
-    }
-}
-
-pub(crate) fn use_ui() -> Ui {
-    use_context::<Ui>()
-}
-
-/// Connects to the worker. Chrome stops an idle worker even while a popup is open; connecting again is
-/// what wakes it, so a lost port is reconnected at once, a few times in a row at most.
-fn connect(mut ui: Ui) {
-    const MAX_RECONNECTS: u32 = 3;
-    if *ui.reconnects.peek() > MAX_RECONNECTS {
-        ui.link
-            .set(Link::Broken("multichat's background worker keeps stopping. Close and reopen the popup.".to_owned()));
-        return;
-    }
-    let connected = Bridge::connect(
-        move |view| ui.link.set(Link::Ready(view)),
-        move || {
-            let attempts = *ui.reconnects.peek() + 1;
-            ui.reconnects.set(attempts);
-            connect(ui);
-        },
-    );
-    match connected {
-        Ok(bridge) => {
-            ui.bridge.set(Some(bridge));
-            ui.send(Request::GetView);
-        }
-        Err(err) => ui.link.set(Link::Broken(format!("Could not reach multichat's background worker ({err})."))),
-    }
-}
+use crate::ui::{Link, use_ui, use_ui_provider};
 
 #[component]
 pub(crate) fn App() -> Element {
-    let link = use_signal(|| Link::Connecting);
-    let error = use_signal(|| None::<String>);
-    let bridge = use_signal(|| None::<Bridge>);
-    let reconnects = use_signal(|| 0);
-    let ui = use_context_provider(|| Ui { link, error, bridge, reconnects });
-    use_hook(move || connect(ui));
+    let ui = use_ui_provider();
 
-    let current = link();
+    let current = ui.link();
     let problems = match &current {
         Link::Ready(view) => view.storage_problems.clone(),
         _ => Vec::new(),
@@ -133,7 +46,7 @@ pub(crate) fn App() -> Element {
                 p { role: "alert", class: "error", "{problem}" }
             }
             {body}
-            if let Some(message) = error() {
+            if let Some(message) = ui.error() {
                 p { role: "alert", class: "error", "{message}" }
             }
         }

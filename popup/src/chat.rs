@@ -9,7 +9,7 @@ use multichat_core::qr::safety_number_qr;
 use multichat_core::text::{Segment, linkify};
 use wasm_bindgen::JsValue;
 
-use crate::app::use_ui;
+use crate::ui::use_ui;
 
 /// The two ways to start talking: a direct chat with a username, or a new group.
 #[component]

@@ -4,7 +4,7 @@
 use dioxus::prelude::*;
 use multichat_core::bridge::Request;
 
-use crate::app::use_ui;
+use crate::ui::use_ui;
 
 /// Shown instead of everything else while the history is locked.
 #[component]
