@@ -70,18 +70,21 @@ fn every_kind_of_deadline_is_announced_and_kept() {
     };
     node.handle_input(start, up("dc_carol", "carol", ours, false));
     node.handle_input(start, Input::Frame { link: "dc_carol".into(), frame: hello_from("carol") });
-    // Carol's seq 1 arrives, 2 never does: 3 is held back, then stored anyway.
-    node.handle_input(start, Input::Frame { link: "dc_carol".into(), frame: chat_from("carol", &carol, 1) });
-    node.handle_input(start, Input::Frame { link: "dc_carol".into(), frame: chat_from("carol", &carol, 3) });
+    // The rest at distinct times, so that no deadline hides behind another.
+    let at = |ms| start.saturating_add(ms);
+    node.handle_input(at(100), Input::Frame { link: "dc_carol".into(), frame: chat_from("carol", &carol, 1) });
     // Our message to carol is never acknowledged: re-sent while she is connected, then shown as failed.
-    node.handle_command(start, Command::Send { room: carol.clone(), text: "hi".into(), random: [1; 16] }).unwrap();
+    let hi = Command::Send { room: carol.clone(), text: "hi".into(), random: [1; 16] };
+    node.handle_command(at(200), hi).unwrap();
     // Dave is dialed and his link opens, but he never says hello: the original page.
-    node.handle_command(start, Command::OpenDirect { username: user("dave") }).unwrap();
-    node.handle_input(start, up("dc_dave", "dave", json!({}), true));
+    node.handle_command(at(300), Command::OpenDirect { username: user("dave") }).unwrap();
+    node.handle_input(at(300), up("dc_dave", "dave", json!({}), true));
+    // Carol's seq 2 never arrives: 3 is held back, then stored anyway.
+    node.handle_input(at(500), Input::Frame { link: "dc_carol".into(), frame: chat_from("carol", &carol, 3) });
     std::iter::from_fn(|| node.poll_output()).for_each(drop);
 
     let mut seen = BTreeSet::new();
-    let mut now = start;
+    let mut now = at(500);
     let mut wakeups = 0;
     while let Some(at) = node.poll_timeout() {
         if at > start.saturating_add(FAILED_AFTER_MS * 2) {

@@ -1,159 +1,194 @@
-//! Time: every deadline the node keeps, and what happens when it is due.
+//! Time: one table of every deadline the node keeps, read both by [`ChatNode::poll_timeout`] (the earliest
+//! row) and by [`ChatNode::handle_timeout`] (the rows that are due), so the two cannot disagree.
 
-use super::*;
+use std::collections::BTreeSet;
+
+use super::{
+    ChatEvent, ChatNode, DEAD_AFTER_MS, DIAL_TIMEOUT_MS, FAILED_AFTER_MS, HELLO_GRACE_MS, HOLD_MAX_MS, LinkKind,
+    Output, PING_EVERY_MS, RESEND_AFTER_MS,
+};
+use crate::account::Username;
+use crate::chat::history::{self, DeliveryState};
+use crate::chat::ids::{LinkId, MessageId, RoomId};
+use crate::chat::wire::{self, ChatExtras, ChatFrame, Frame};
+use crate::time::Millis;
+
+/// The table's parts, in the order they are performed. Each part's rows are listed afresh once the parts
+/// before it have run, because they change what it sees: a peer whose link was found dead is redialed in
+/// the same step.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    Links,
+    Dials,
+    Held,
+    Outbox,
+}
+
+const PARTS: [Part; 4] = [Part::Links, Part::Dials, Part::Held, Part::Outbox];
+
+/// What the node does when a row of the table is due.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Due {
+    /// A new link stayed silent about `mc.hello`: the peer is the original page.
+    HelloGrace(LinkId),
+    /// Our peer went silent: close the link and redial at once.
+    Dead(LinkId),
+    Ping(LinkId),
+    /// A dial neither opened nor failed: give it up (a redial follows with backoff).
+    DialTimeout(Username),
+    /// A contact we lack: dial it.
+    Redial(Username),
+    /// Messages held back behind a gap: store them anyway (the gap may never be filled).
+    Release(RoomId, Username),
+    /// Our message was not acknowledged by everyone in time: show it as failed (it is still re-sent).
+    Failed(RoomId, MessageId),
+    /// Re-send our unacknowledged message to a connected recipient.
+    Resend(RoomId, MessageId, Username),
+}
 
 impl ChatNode {
-    /// When [`ChatNode::handle_timeout`] should next be called.
+    /// When [`ChatNode::handle_timeout`] should next be called: the earliest row of the deadline table.
     pub fn poll_timeout(&self) -> Option<Millis> {
         if self.signed_out {
             return None;
         }
-        let mut deadlines: Vec<Millis> = Vec::new();
-        for link in self.links.values() {
-            match link.kind {
-                LinkKind::Unknown if !link.dialer_is_ours => {
-                    deadlines.push(link.opened_at.saturating_add(HELLO_GRACE_MS))
-                }
-                LinkKind::Unknown => {}
-                LinkKind::Ours => {
-                    deadlines.push(link.last_ping.saturating_add(PING_EVERY_MS));
-                    deadlines.push(link.last_heard.saturating_add(DEAD_AFTER_MS));
-                }
-                LinkKind::Legacy => {}
-            }
-        }
-        let mut peers = self.rooms.contacts(&self.me);
-        peers.extend(self.contacts.keys().cloned());
-        for peer in peers {
-            let contact = self.contacts.get(&peer).cloned().unwrap_or_default();
-            match contact.dialing_since {
-                Some(since) => deadlines.push(since.saturating_add(DIAL_TIMEOUT_MS)),
-                None if self.wants_link(&peer) => deadlines.push(contact.next_dial),
-                None => {}
-            }
-        }
-        for history in self.histories.values() {
-            for entry in &history.meta.outbox {
-                if self.state_of(history, &entry.id) == Some(DeliveryState::Sending) {
-                    deadlines.push(entry.sent_at.saturating_add(FAILED_AFTER_MS));
-                }
-                for member in &entry.waiting {
-                    if self.ours_link(member).is_some() {
-                        let last =
-                            self.last_sent.get(&(entry.id.clone(), member.clone())).copied().unwrap_or(Millis(0));
-                        deadlines.push(last.saturating_add(RESEND_AFTER_MS));
-                    }
-                }
-            }
-        }
-        for held in self.held.values() {
-            deadlines.extend(held.values().map(|it| it.since.saturating_add(HOLD_MAX_MS)));
-        }
-        deadlines.into_iter().min()
+        PARTS.iter().flat_map(|part| self.deadlines(*part)).map(|(at, _)| at).min()
     }
 
-    // -----------------------------------------------------------------------------------------------------
-    // Time.
-
+    /// Performs every row of the deadline table that is due.
     pub(super) fn timers(&mut self) {
-        let now = self.now;
-        // Links: hello grace, liveness.
-        let link_ids: Vec<LinkId> = self.links.keys().cloned().collect();
-        for link_id in link_ids {
-            let Some(link) = self.links.get(&link_id) else { continue };
-            match link.kind {
-                LinkKind::Unknown if !link.dialer_is_ours && now.saturating_sub(link.opened_at) >= HELLO_GRACE_MS => {
-                    self.become_ready(&link_id, LinkKind::Legacy);
+        for part in PARTS {
+            for (at, due) in self.deadlines(part) {
+                if at <= self.now {
+                    self.perform(due);
                 }
-                LinkKind::Ours if now.saturating_sub(link.last_heard) >= DEAD_AFTER_MS => {
-                    let peer = link.peer.clone();
-                    self.links.remove(&link_id);
-                    self.output(Output::Close { link: link_id.clone() });
-                    self.event(ChatEvent::PeerDead { username: peer.clone() });
-                    if !self.is_online(&peer) {
-                        self.event(ChatEvent::PeerOffline { username: peer.clone() });
-                        self.event(ChatEvent::RoomsChanged);
-                    }
-                    // Redial at once: the peer may well be there, behind a dead connection.
-                    let contact = self.contacts.entry(peer).or_default();
-                    contact.attempt = 0;
-                    contact.next_dial = now;
-                }
-                LinkKind::Ours if now.saturating_sub(link.last_ping) >= PING_EVERY_MS => {
-                    self.ping_counter += 1;
-                    let frame = wire::encode(&Frame::Ping { n: self.ping_counter });
-                    if let Some(link) = self.links.get_mut(&link_id) {
-                        link.last_ping = now;
-                    }
-                    self.output(Output::Send { link: link_id, frame });
-                }
-                _ => {}
             }
         }
-        // Dials: time out, and redial every contact we lack.
-        let mut wanted: BTreeSet<Username> = self.rooms.contacts(&self.me);
-        wanted.extend(self.contacts.keys().cloned());
-        for peer in wanted {
-            let contact = self.contacts.entry(peer.clone()).or_default();
-            if let Some(since) = contact.dialing_since {
-                if now.saturating_sub(since) >= DIAL_TIMEOUT_MS {
-                    self.dial_failed(&peer);
+    }
+
+    /// One part of the deadline table: every row is something that happens at its time.
+    fn deadlines(&self, part: Part) -> Vec<(Millis, Due)> {
+        let mut rows = Vec::new();
+        match part {
+            Part::Links => {
+                for (id, link) in &self.links {
+                    match link.kind {
+                        // Our dialer is never taken for legacy, however late its hello.
+                        LinkKind::Unknown if !link.dialer_is_ours => {
+                            rows.push((link.opened_at.saturating_add(HELLO_GRACE_MS), Due::HelloGrace(id.clone())));
+                        }
+                        // Death first: a dead link is not pinged.
+                        LinkKind::Ours => {
+                            rows.push((link.last_heard.saturating_add(DEAD_AFTER_MS), Due::Dead(id.clone())));
+                            rows.push((link.last_ping.saturating_add(PING_EVERY_MS), Due::Ping(id.clone())));
+                        }
+                        LinkKind::Unknown | LinkKind::Legacy => {}
+                    }
                 }
-                continue;
             }
-            if self.wants_link(&peer) && self.contacts[&peer].next_dial <= now {
-                if self.contacts[&peer].dial_room.is_none() {
-                    let room = self.rooms.shared_with(&peer).find(|it| !it.id.is_direct()).map(|it| it.id.clone());
-                    self.contacts.get_mut(&peer).expect("the contact was just inserted").dial_room = room;
+            Part::Dials => {
+                let mut peers: BTreeSet<Username> = self.rooms.contacts(&self.me);
+                peers.extend(self.contacts.keys().cloned());
+                for peer in peers {
+                    let contact = self.contacts.get(&peer).cloned().unwrap_or_default();
+                    match contact.dialing_since {
+                        Some(since) => rows.push((since.saturating_add(DIAL_TIMEOUT_MS), Due::DialTimeout(peer))),
+                        None if self.wants_link(&peer) => rows.push((contact.next_dial, Due::Redial(peer))),
+                        None => {}
+                    }
+                }
+            }
+            Part::Held => {
+                for ((room, sender), held) in &self.held {
+                    if let Some(since) = held.values().map(|it| it.since).min() {
+                        rows.push((since.saturating_add(HOLD_MAX_MS), Due::Release(room.clone(), sender.clone())));
+                    }
+                }
+            }
+            Part::Outbox => {
+                for (room, history) in &self.histories {
+                    for entry in &history.meta.outbox {
+                        // Only a message in a loaded page can be marked or re-sent (the outbox's pages are
+                        // always loaded; a damaged one is not).
+                        let Some((_, message)) = history.find(&entry.id) else { continue };
+                        if message.state == Some(DeliveryState::Sending) {
+                            let at = entry.sent_at.saturating_add(FAILED_AFTER_MS);
+                            rows.push((at, Due::Failed(room.clone(), entry.id.clone())));
+                        }
+                        for member in &entry.waiting {
+                            if self.ours_link(member).is_some() {
+                                let key = (entry.id.clone(), member.clone());
+                                let last = self.last_sent.get(&key).copied().unwrap_or(Millis(0));
+                                let at = last.saturating_add(RESEND_AFTER_MS);
+                                rows.push((at, Due::Resend(room.clone(), entry.id.clone(), member.clone())));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        rows
+    }
+
+    /// Does what a due row says. A row listed before an earlier row's action removed its link does nothing.
+    fn perform(&mut self, due: Due) {
+        let now = self.now;
+        match due {
+            Due::HelloGrace(link_id) => {
+                if self.links.contains_key(&link_id) {
+                    self.become_ready(&link_id, LinkKind::Legacy);
+                }
+            }
+            Due::Dead(link_id) => {
+                let Some(link) = self.links.remove(&link_id) else { return };
+                let peer = link.peer;
+                self.output(Output::Close { link: link_id });
+                self.event(ChatEvent::PeerDead { username: peer.clone() });
+                if !self.is_online(&peer) {
+                    self.event(ChatEvent::PeerOffline { username: peer.clone() });
+                    self.event(ChatEvent::RoomsChanged);
+                }
+                // Redial at once: the peer may well be there, behind a dead connection.
+                let contact = self.contacts.entry(peer).or_default();
+                contact.attempt = 0;
+                contact.next_dial = now;
+            }
+            Due::Ping(link_id) => {
+                let Some(link) = self.links.get_mut(&link_id) else { return };
+                link.last_ping = now;
+                self.ping_counter += 1;
+                let frame = wire::encode(&Frame::Ping { n: self.ping_counter });
+                self.output(Output::Send { link: link_id, frame });
+            }
+            Due::DialTimeout(peer) => self.dial_failed(&peer),
+            Due::Redial(peer) => {
+                let contact = self.contacts.entry(peer.clone()).or_default();
+                if contact.dial_room.is_none() {
+                    contact.dial_room =
+                        self.rooms.shared_with(&peer).find(|it| !it.id.is_direct()).map(|it| it.id.clone());
                 }
                 self.dial(&peer);
             }
-        }
-        // Held messages: store them anyway after a while (the gap may never be filled).
-        let keys: Vec<(RoomId, Username)> = self
-            .held
-            .iter()
-            .filter(|(_, held)| held.values().any(|it| now.saturating_sub(it.since) >= HOLD_MAX_MS))
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in keys {
-            self.release_held(&key, true);
-        }
-        // Outbox: re-send to connected recipients, and mark long-unacknowledged messages failed.
-        let rooms: Vec<RoomId> = self.histories.keys().cloned().collect();
-        for room in rooms {
-            let entries = self.histories[&room].meta.outbox.clone();
-            for entry in entries {
-                if now.saturating_sub(entry.sent_at) >= FAILED_AFTER_MS {
-                    let history = self.histories.get_mut(&room).expect("rooms were listed from the histories");
-                    if let Some(write) = history::set_state(&self.me, &room, history, &entry.id, DeliveryState::Failed)
-                    {
-                        self.stage_write(write);
-                        self.event(ChatEvent::MessagesChanged { room: room.clone() });
-                    }
-                }
-                for member in &entry.waiting {
-                    let Some(link) = self.ours_link(member) else { continue };
-                    let key = (entry.id.clone(), member.clone());
-                    let last = self.last_sent.get(&key).copied().unwrap_or(Millis(0));
-                    if now.saturating_sub(last) < RESEND_AFTER_MS {
-                        continue;
-                    }
-                    let Some((_, message)) = self.histories[&room].find(&entry.id) else { continue };
-                    let frame = wire::encode(&Frame::Chat(ChatFrame {
-                        sender: message.sender.clone(),
-                        text: message.text.clone(),
-                        timestamp: message.timestamp,
-                        ours: Some(ChatExtras { id: message.id.clone(), seq: message.seq, room: room.clone() }),
-                    }));
-                    self.last_sent.insert(key, now);
-                    self.output(Output::Send { link, frame });
+            Due::Release(room, sender) => self.release_held(&(room, sender), true),
+            Due::Failed(room, id) => {
+                let history = self.histories.get_mut(&room).expect("rows are listed from the histories");
+                if let Some(write) = history::set_state(&self.me, &room, history, &id, DeliveryState::Failed) {
+                    self.stage_write(write);
+                    self.event(ChatEvent::MessagesChanged { room });
                 }
             }
+            Due::Resend(room, id, member) => {
+                let Some(link) = self.ours_link(&member) else { return };
+                let Some((_, message)) = self.histories[&room].find(&id) else { return };
+                let frame = wire::encode(&Frame::Chat(ChatFrame {
+                    sender: message.sender.clone(),
+                    text: message.text.clone(),
+                    timestamp: message.timestamp,
+                    ours: Some(ChatExtras { id: message.id.clone(), seq: message.seq, room: room.clone() }),
+                }));
+                self.last_sent.insert((id, member), now);
+                self.output(Output::Send { link, frame });
+            }
         }
-    }
-
-    fn state_of(&self, history: &RoomHistory, id: &MessageId) -> Option<DeliveryState> {
-        history.find(id).and_then(|(_, it)| it.state)
     }
 }
