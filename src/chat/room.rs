@@ -11,7 +11,6 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::history::RoomMeta;
 use super::ids::RoomId;
 use crate::account::Username;
 use crate::time::Millis;
@@ -191,10 +190,19 @@ pub struct MemberView {
     pub online: bool,
 }
 
+/// What a room's history says about it, for its view. Filled in by whoever holds the history, so rooms
+/// need not know the history's records (the history knows the rooms').
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoomActivity {
+    pub unread: u32,
+    pub message_count: u64,
+    pub last_activity: Millis,
+}
+
 impl RoomView {
     pub fn build(
         record: &RoomRecord,
-        meta: Option<&RoomMeta>,
+        activity: RoomActivity,
         me: &Username,
         is_online: impl Fn(&Username) -> bool,
     ) -> RoomView {
@@ -209,9 +217,9 @@ impl RoomView {
             title,
             is_group: !record.id.is_direct(),
             members,
-            unread: meta.map_or(0, |it| it.unread),
-            message_count: meta.map_or(0, |it| it.message_count),
-            last_activity: meta.map_or(Millis(0), |it| it.last_activity),
+            unread: activity.unread,
+            message_count: activity.message_count,
+            last_activity: activity.last_activity,
         }
     }
 
@@ -258,8 +266,8 @@ mod tests {
         let id = RoomId::group_from_random([2; 16]);
         rooms.create_group(id.clone(), "Team", &user("alice")).unwrap();
         rooms.merge_group(&id, "Team", &[user("bob"), user("carol")].into(), &user("alice"));
-        let meta = RoomMeta { unread: 3, ..RoomMeta::default() };
-        let view = RoomView::build(rooms.get(&id).unwrap(), Some(&meta), &user("alice"), |it| it.as_str() == "bob");
+        let activity = RoomActivity { unread: 3, ..RoomActivity::default() };
+        let view = RoomView::build(rooms.get(&id).unwrap(), activity, &user("alice"), |it| it.as_str() == "bob");
         assert_eq!(view.title, "Team");
         assert_eq!(view.unread, 3);
         assert_eq!(view.online_count(), 1);

@@ -1,6 +1,12 @@
 //! The public face of [`ChatNode`]: queries for the UI, the state-machine verbs, and user commands.
 
-use super::*;
+use super::{ChatError, ChatEvent, ChatNode, Command, Input, LinkKind, Output};
+use crate::account::Username;
+use crate::chat::history::{self, RoomHistory, StoredMessage};
+use crate::chat::ids::{LinkId, RoomId};
+use crate::chat::room::{RoomActivity, RoomError, RoomRecord, RoomView};
+use crate::chat::wire;
+use crate::time::Millis;
 
 impl ChatNode {
     // -----------------------------------------------------------------------------------------------------
@@ -16,9 +22,12 @@ impl ChatNode {
             .rooms
             .iter()
             .map(|record| {
-                RoomView::build(record, self.histories.get(&record.id).map(|it| &it.meta), &self.me, |it| {
-                    self.is_online(it)
-                })
+                let activity = self.histories.get(&record.id).map_or_else(RoomActivity::default, |it| RoomActivity {
+                    unread: it.meta.unread,
+                    message_count: it.meta.message_count,
+                    last_activity: it.meta.last_activity,
+                });
+                RoomView::build(record, activity, &self.me, |it| self.is_online(it))
             })
             .collect();
         views.sort_by(|a, b| b.last_activity.cmp(&a.last_activity).then_with(|| a.id.cmp(&b.id)));

@@ -1,6 +1,10 @@
 //! Rooms and catch-up: room info, `mc.sync`, serving what a peer lacks, and reading older pages.
 
-use super::*;
+use super::{ChatEvent, ChatNode, Output, PendingServe};
+use crate::chat::history;
+use crate::chat::ids::{LinkId, RoomId};
+use crate::chat::wire::{self, Frame, RoomInfo, WireMessage};
+use crate::storage::Snapshot;
 
 impl ChatNode {
     // -----------------------------------------------------------------------------------------------------

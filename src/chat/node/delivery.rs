@@ -1,6 +1,13 @@
 //! Sending our messages and storing, ordering, acknowledging and de-duplicating incoming ones.
 
-use super::*;
+use std::collections::BTreeSet;
+
+use super::{ChatError, ChatEvent, ChatNode, Held, LinkKind, MAX_LOADED_PAGES, MAX_WANT_SEQS, Output, legacy_chat};
+use crate::account::Username;
+use crate::chat::history::{self, DeliveryState, OutboxEntry, SenderProgress, StoredMessage};
+use crate::chat::ids::{LinkId, MessageId, RoomId};
+use crate::chat::room::RoomError;
+use crate::chat::wire::{self, ChatExtras, ChatFrame, Frame};
 
 impl ChatNode {
     pub(super) fn send_text(&mut self, room: &RoomId, text: String, random: [u8; 16]) -> Result<(), ChatError> {

@@ -1,6 +1,14 @@
 //! Frames from peers: checked, rate-limited, and dispatched.
 
-use super::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::{CATCHUP_MAX_MESSAGES, ChatEvent, ChatNode, DropReason, LinkKind, MAX_WANT_SEQS, Output, PendingServe};
+use crate::account::Username;
+use crate::chat::history::{self, DeliveryState, StoredMessage};
+use crate::chat::ids::{LinkId, MessageId, RoomId};
+use crate::chat::wire::{self, ChatFrame, Frame, RoomInfo, WireMessage};
 
 impl ChatNode {
     // -----------------------------------------------------------------------------------------------------

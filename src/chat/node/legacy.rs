@@ -1,6 +1,11 @@
 //! Peers of the original page: the room a legacy link belongs to, and the mesh it forms.
 
-use super::*;
+use super::{ChatNode, LinkKind, Output, legacy_chat};
+use crate::account::Username;
+use crate::chat::ids::{LinkId, MessageId, RoomId};
+use crate::chat::room::RoomRecord;
+use crate::chat::wire::{self, Frame};
+use crate::time::Millis;
 
 impl ChatNode {
     pub(super) fn greet_legacy(&mut self, link_id: &LinkId, peer: &Username) {

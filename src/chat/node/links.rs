@@ -1,6 +1,13 @@
 //! Links: coming up, greeting, going down, dialing and redialing, and duplicates between two peers.
 
-use super::*;
+use serde_json::Value;
+
+use super::{
+    ChatEvent, ChatNode, DropReason, Link, LinkKind, MAX_FRAME_BURST, Output, REDIAL_FIRST_MS, REDIAL_MAX_MS, caps,
+};
+use crate::account::Username;
+use crate::chat::ids::{LinkId, RoomId};
+use crate::chat::wire::{self, Frame, Hello, LinkMetadata, OurMetadata};
 
 impl ChatNode {
     // -----------------------------------------------------------------------------------------------------

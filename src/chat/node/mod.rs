@@ -37,17 +37,22 @@
 //! grace may run out first when our hello reaches it late (a busy worker), and the original-shape chats it
 //! then sends us are dropped rather than stored under content ids (they would be stored twice); they
 //! arrive again through catch-up once it hears our hello.
+//!
+//! # Layout
+//! This file holds the public types, the constants, the node's state and the output plumbing. Each other
+//! file is one `impl ChatNode` block for one concern (`api`, `links`, `legacy`, `frames`, `delivery`,
+//! `catchup`, `timers`) that imports only from this file and from outside the node, never from a sibling,
+//! so the files form no import cycle. `timers` holds the one table of deadlines that both
+//! [`ChatNode::poll_timeout`] and [`ChatNode::handle_timeout`] read.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde_json::Value;
 
-use super::history::{self, DeliveryState, HistoryError, OutboxEntry, RoomHistory, SenderProgress, StoredMessage};
+use super::history::{self, HistoryError, RoomHistory, StoredMessage};
 use super::ids::{LinkId, MessageId, RoomId};
-use super::room::{RoomError, RoomRecord, RoomView, RoomsRecord};
-use super::wire::{
-    self, ChatExtras, ChatFrame, Frame, Hello, LinkMetadata, OurMetadata, RoomInfo, WireError, WireMessage,
-};
+use super::room::{RoomError, RoomsRecord};
+use super::wire::{self, ChatFrame, Frame, WireError};
 use crate::account::Username;
 use crate::storage::{Snapshot, StorageWrite, set};
 use crate::time::Millis;

@@ -2,7 +2,16 @@
 
 use serde_json::json;
 
-use super::*;
+use super::{
+    ChatError, ChatEvent, ChatNode, Command, DropReason, HELLO_GRACE_MS, HOLD_MAX_MS, Input, MAX_FRAME_BURST, Output,
+    RESEND_AFTER_MS, caps, legacy_chat,
+};
+use crate::account::Username;
+use crate::chat::history::DeliveryState;
+use crate::chat::ids::{LinkId, MessageId, RoomId};
+use crate::chat::room::RoomError;
+use crate::chat::wire::{self, ChatExtras, ChatFrame, Frame, Hello};
+use crate::time::Millis;
 
 fn user(name: &str) -> Username {
     Username::parse(name).unwrap()
