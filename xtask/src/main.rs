@@ -120,7 +120,7 @@ fn bench() -> Result<()> {
             .arg(&page)
             .arg(root().join("target/wasm32-unknown-unknown/release/multichat_web.wasm")),
     )?;
-    for script in ["tests/bench/peerjs_page.mjs", "tests/bench/peerjs.mjs"] {
+    for script in ["tests/bench/peerjs_page.mjs", "tests/bench/peerjs.mjs", "tests/bench/enter_to_paint.mjs"] {
         tools::run(
             std::process::Command::new("unshare")
                 .current_dir(root())
