@@ -62,11 +62,14 @@ pub(crate) fn start_offscreen() {
     let engine = Engine::new(WorkerLink::Runtime);
     let listener = engine.clone();
     chrome::on_message(move |message| {
-        let addressed = convert::from_js::<Addressed<serde_json::Value>>(message).ok()?;
-        if addressed.to != ENGINE_ADDRESS {
+        // Only the address is read from a message for someone else, and a command is decoded once, straight
+        // from the JS value (a 16 KiB frame is not copied into a JSON tree first).
+        let to = js_sys::Reflect::get(&message, &"to".into()).ok()?.as_string()?;
+        if to != ENGINE_ADDRESS {
             return None;
         }
-        match serde_json::from_value::<WorkerToEngine>(addressed.body) {
+        let body = js_sys::Reflect::get(&message, &"body".into()).unwrap_or(JsValue::UNDEFINED);
+        match convert::from_js::<WorkerToEngine>(body) {
             Ok(command) => listener.command(command),
             Err(err) => log(&format!("multichat engine: dropped a malformed command: {err}")),
         }
