@@ -33,11 +33,36 @@ function instrument(selector) {
   }).observe(document, { subtree: true, childList: true, characterData: true });
 }
 
-/** Sends MESSAGES messages from `sender` (typing into `composer(sender)`) and returns each one's Enter → painted. */
-async function run(sender, receiver, composer, selector) {
+/**
+ * For the extension only: where the time goes. Every extension page sees the runtime messages between the
+ * worker and the engine, so the sender's popup notes when its worker hands `felt-<n>` to the engine (stored,
+ * then the `send` command), and the receiver's popup when its engine reports the frame to its worker.
+ */
+function watchEngine() {
+  window.__sent = new Map();
+  window.__arrived = new Map();
+  chrome.runtime.onMessage.addListener((message) => {
+    const at = performance.timeOrigin + performance.now();
+    const key = /felt-(\d+)/.exec(JSON.stringify(message?.body ?? null))?.[1];
+    if (key === undefined) return;
+    if (message.to === 'engine' && message.body.kind === 'send' && !window.__sent.has(key)) window.__sent.set(key, at);
+    if (message.to === 'worker' && message.body.kind === 'frame' && !window.__arrived.has(key)) window.__arrived.set(key, at);
+  });
+}
+
+/**
+ * Sends MESSAGES messages from `sender` (typing into `composer(sender)`) and returns each one's Enter →
+ * painted; with `stages`, also Enter → sent to the engine → arrived at the other engine → painted.
+ */
+async function run(sender, receiver, composer, selector, { stages = false } = {}) {
   await sender.evaluate(instrument, selector);
   await receiver.evaluate(instrument, selector);
+  if (stages) {
+    await sender.evaluate(watchEngine);
+    await receiver.evaluate(watchEngine);
+  }
   const times = [];
+  const split = { stored: [], wire: [], shown: [] };
   for (let i = 0; i < MESSAGES; i++) {
     const key = String(i);
     const box = composer(sender);
@@ -47,8 +72,15 @@ async function run(sender, receiver, composer, selector) {
     const enterAt = await sender.evaluate(() => window.__enterAt);
     const paintedAt = await receiver.evaluate((k) => window.__painted.get(k), key);
     times.push(paintedAt - enterAt);
+    if (stages) {
+      const sentAt = await sender.evaluate((k) => window.__sent.get(k), key);
+      const arrivedAt = await receiver.evaluate((k) => window.__arrived.get(k), key);
+      split.stored.push(sentAt - enterAt);
+      split.wire.push(arrivedAt - sentAt);
+      split.shown.push(paintedAt - arrivedAt);
+    }
   }
-  return times;
+  return stages ? { times, split } : times;
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -67,7 +99,9 @@ try {
   await expectMessage(bob, 'hello');
   await send(bob, 'hi');
   await expectMessage(alice, 'hi');
-  results.ours = await run(alice.popup, bob.popup, (page) => page.getByLabel('Message', { exact: true }), '[role="log"] .message');
+  const ours = await run(alice.popup, bob.popup, (page) => page.getByLabel('Message', { exact: true }), '[role="log"] .message', { stages: true });
+  results.ours = ours.times;
+  results.split = ours.split;
 } finally {
   await closeUsers(alice, bob).catch((err) => console.error(`ours: ${err.message}`));
   removeAll();
@@ -104,6 +138,10 @@ const ms = (v) => `${v.toFixed(1)} ms`;
 console.log(`\nEnter pressed → message painted on the other side, ${MESSAGES} messages one after another (lower is better):`);
 console.log(`  ${'ours, popup → popup (extension in two browsers)'.padEnd(58)} median ${ms(median(results.ours))}, p99 ${ms(percentile(results.ours, 0.99))}`);
 console.log(`  ${'original page on peerjs 1.2.0 + localStorage, page → page'.padEnd(58)} median ${ms(median(results.original))}, p99 ${ms(percentile(results.original, 0.99))}`);
+const { stored, wire, shown } = results.split;
+console.log(`  ours, by stage (medians): Enter → the sender's worker has stored it and sends it to its engine ${ms(median(stored))};`);
+console.log(`    → the receiver's engine reports it to its worker ${ms(median(wire))} (two runtime-message hops, the data channel);`);
+console.log(`    → painted in the receiver's popup ${ms(median(shown))} (its worker stores it and sends the view; the popup renders)`);
 console.log(`  ours / original: median ${(median(results.ours) / median(results.original)).toFixed(2)}, p99 ${(percentile(results.ours, 0.99) / percentile(results.original, 0.99)).toFixed(2)}`);
 // The official server's timers outlive its close(): end the process ourselves.
 process.exit(0);
