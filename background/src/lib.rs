@@ -1,9 +1,8 @@
-//! multichat's background: the service worker (single writer of the user's data) and the engine that
-//! holds live connections.
+//! multichat's background service worker: the single writer of the user's data. The engine that holds live
+//! connections is another wasm (crate `multichat-engine`); this one only knows how to reach it.
 //!
 //! `worker.js` instantiates this module synchronously and calls [`service_worker_main`] during the worker's
 //! first evaluation, so the listeners exist before Chrome delivers the event that woke the worker.
-//! `offscreen.html` loads the same module and calls [`offscreen_main`].
 
 mod engine;
 mod worker;
@@ -15,11 +14,4 @@ use wasm_bindgen::prelude::*;
 pub fn service_worker_main() {
     console_error_panic_hook::set_once();
     worker::start();
-}
-
-/// Entry point of Chrome's offscreen document, which hosts the engine.
-#[wasm_bindgen]
-pub fn offscreen_main() {
-    console_error_panic_hook::set_once();
-    engine::start_offscreen();
 }

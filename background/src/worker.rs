@@ -624,7 +624,8 @@ impl WorkerHandle {
                 Err(err) => log(&format!("multichat: could not start the chat engine: {err}")),
             }
         } else {
-            let handle = engine::start_in_process(self.clone());
+            let worker = self.clone();
+            let handle = engine::start_in_process(move |message, reply| worker.report(message, reply));
             self.0.borrow_mut().engine = Some(handle);
         }
     }

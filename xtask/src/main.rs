@@ -16,7 +16,7 @@ mod build;
 mod test;
 mod tools;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -67,8 +67,30 @@ fn bench() -> Result<()> {
                 .arg(&seed),
         )?;
     }
-    build::build()?;
+    let dist = build::build()?;
     tools::chromium()?;
+    // Service-worker start, per layout: today's, the same wasm embedded in worker.js (as it was loaded
+    // before), and the previous build (engine inside the worker's wasm) if MULTICHAT_BENCH_OLD_DIST names one.
+    let layouts = root().join("target/bench-layouts");
+    let mut worker_start =
+        vec![format!("worker.js fetches the wasm={}", bench_layout(&dist, &layouts.join("new"))?.display())];
+    let embedded = bench_layout(&dist, &layouts.join("embedded"))?;
+    build::embed_worker_wasm(&embedded)?;
+    worker_start.push(format!("wasm embedded in worker.js (base64)={}", embedded.display()));
+    if let Some(old) = std::env::var_os("MULTICHAT_BENCH_OLD_DIST") {
+        let old = bench_layout(&PathBuf::from(old), &layouts.join("old"))?;
+        worker_start.push(format!("previous build (engine in the worker)={}", old.display()));
+    }
+    tools::run(
+        std::process::Command::new("unshare")
+            .current_dir(root())
+            .args(["--net", "--pid", "--fork", "--mount-proc", "--", "sh", "-c"])
+            .arg("ip link set lo up && exec node tests/bench/worker_start.mjs \"$@\"")
+            .arg("sh")
+            .args(&worker_start)
+            .env("MULTICHAT_DIST", &dist)
+            .env("CHROMIUM", tools::chromium()?),
+    )?;
     let script = "ip link set lo up && exec node tests/bench/popup_open.mjs \"$0\"";
     tools::run(
         std::process::Command::new("unshare")
@@ -98,7 +120,7 @@ fn bench() -> Result<()> {
             .arg(&page)
             .arg(root().join("target/wasm32-unknown-unknown/release/multichat_web.wasm")),
     )?;
-    for script in ["tests/bench/peerjs_page.mjs", "tests/bench/peerjs.mjs"] {
+    for script in ["tests/bench/peerjs_page.mjs", "tests/bench/peerjs.mjs", "tests/bench/enter_to_paint.mjs"] {
         tools::run(
             std::process::Command::new("unshare")
                 .current_dir(root())
@@ -119,6 +141,19 @@ fn bench() -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// A copy of the extension in `dist` at `to`, with an empty extension page (`bench/probe.html`) for the
+/// worker-start benchmark to work from. Returns `to`.
+fn bench_layout(dist: &Path, to: &Path) -> Result<PathBuf> {
+    if to.exists() {
+        std::fs::remove_dir_all(to)?;
+    }
+    std::fs::create_dir_all(to.parent().expect("a layout lives in a directory"))?;
+    tools::run(std::process::Command::new("cp").arg("-a").arg(dist).arg(to))?;
+    std::fs::create_dir_all(to.join("bench"))?;
+    std::fs::write(to.join("bench/probe.html"), "<!doctype html>\n<title>multichat benchmark probe</title>\n")?;
+    Ok(to.to_path_buf())
 }
 
 /// The workspace root (the parent of this crate's directory).

@@ -1,0 +1,70 @@
+// The service worker's entry (and, in Firefox, the worker half of the background page).
+//
+// Chrome delivers the event that woke the worker right after this module's first evaluation, so listeners
+// must exist by then; but the worker's wasm is fetched and compiled asynchronously (embedding it as base64
+// made this script 1.2 MB to parse and decode on every start). Until the wasm is up, the listeners below keep
+// what arrives: popup ports (with the frames they carry, and whether they closed) and runtime messages for
+// the worker. Then the wasm registers its own listeners and is handed what was kept, in order.
+import init, { service_worker_main } from './multichat_background.js';
+
+const runtime = chrome.runtime;
+const kept = [];
+
+function keepPort(port) {
+  const entry = { port, frames: [], gone: false };
+  entry.onFrame = (frame) => entry.frames.push(frame);
+  entry.onGone = () => { entry.gone = true; };
+  port.onMessage.addListener(entry.onFrame);
+  port.onDisconnect.addListener(entry.onGone);
+  kept.push(['port', entry]);
+}
+
+function keepMessage(message, sender, sendResponse) {
+  if (message?.to !== 'worker') return false;
+  kept.push(['message', message, sender, sendResponse]);
+  return true; // the wasm answers once it is up
+}
+
+runtime.onConnect.addListener(keepPort);
+runtime.onMessage.addListener(keepMessage);
+
+// Runs `register` and returns the listeners it added to each of `events`.
+function listenersAddedBy(events, register) {
+  const added = events.map(() => []);
+  const restore = events.map((event, i) => {
+    const own = Object.getOwnPropertyDescriptor(event, 'addListener');
+    const addListener = event.addListener;
+    event.addListener = (listener) => {
+      added[i].push(listener);
+      addListener.call(event, listener);
+    };
+    return () => (own ? Object.defineProperty(event, 'addListener', own) : delete event.addListener);
+  });
+  try {
+    register();
+  } finally {
+    restore.forEach((it) => it());
+  }
+  return added;
+}
+
+init().then(() => {
+  const [onConnect, onMessage] = listenersAddedBy([runtime.onConnect, runtime.onMessage], service_worker_main);
+  runtime.onConnect.removeListener(keepPort);
+  runtime.onMessage.removeListener(keepMessage);
+  for (const [kind, ...event] of kept.splice(0)) {
+    if (kind === 'message') {
+      const [message, sender, sendResponse] = event;
+      onMessage.forEach((listener) => listener(message, sender, sendResponse));
+      continue;
+    }
+    const [{ port, frames, gone, onFrame, onGone }] = event;
+    port.onMessage.removeListener(onFrame);
+    port.onDisconnect.removeListener(onGone);
+    const [frameListeners, goneListeners] = listenersAddedBy([port.onMessage, port.onDisconnect], () => {
+      onConnect.forEach((listener) => listener(port));
+    });
+    for (const frame of frames) frameListeners.forEach((listener) => listener(frame, port));
+    if (gone) goneListeners.forEach((listener) => listener(port));
+  }
+}, (err) => console.error('multichat: the worker did not start:', err));
