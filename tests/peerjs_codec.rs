@@ -1,9 +1,10 @@
 //! The PeerJS data-channel codecs: BinaryPack bytes and framing checked against what a stock PeerJS 1.5.5
-//! peer was seen to send (`peerjs-protocol.md` §6), then round trips and hostile input by property.
+//! peer was seen to send (`peerjs-protocol.md` §6) and what a 1.2.0 peer sends and reads on `json` (its
+//! `dataconnection.ts`), then round trips and hostile input by property.
 
 use multichat_core::peerjs::binarypack::{self, BinaryPackError, Value};
 use multichat_core::peerjs::framing::{
-    CHUNK_BYTES, ChannelMessage, Decoder, DecoderLimits, Encoder, FramingError, MAX_CHANNEL_MESSAGE_BYTES,
+    CHUNK_BYTES, ChannelMessage, Decoder, DecoderLimits, Encoder, FramingError, JsonFrames, MAX_CHANNEL_MESSAGE_BYTES,
     MAX_JSON_BYTES, Received, Serialization,
 };
 use proptest::prelude::*;
@@ -181,6 +182,62 @@ fn json_is_one_binary_frame_below_the_stock_limit() {
     assert_eq!(encoder.encode(&largest).unwrap()[0].len(), 16299);
     let too_big = json!("x".repeat(MAX_JSON_BYTES - 1));
     assert_eq!(encoder.encode(&too_big), Err(FramingError::MessageTooBig { size: 16300, limit: 16299 }));
+}
+
+#[test]
+fn json_for_a_peerjs_1_2_peer_is_one_text_frame_and_no_close_signal() {
+    // PeerJS 1.2.0 sends `JSON.stringify(v)` with `dataChannel.send(string)` and reads `JSON.parse(e.data)`.
+    let mut encoder = Encoder::new(Serialization::Json);
+    assert_eq!(encoder.json_frames(), JsonFrames::Binary, "multichat and 1.5 are the default");
+    encoder.set_json_frames(JsonFrames::Text);
+    let chat =
+        json!({"type": "chat", "chat": {"sender": "alice", "message": "hé 👋", "timestamp": 1_700_000_000_000u64}});
+    assert_eq!(
+        encoder.encode(&chat).unwrap(),
+        [ChannelMessage::Text(
+            r#"{"chat":{"message":"hé 👋","sender":"alice","timestamp":1700000000000},"type":"chat"}"#.into()
+        )]
+    );
+    // The same size limit in either frame type.
+    let too_big = json!("x".repeat(MAX_JSON_BYTES - 1));
+    assert_eq!(encoder.encode(&too_big), Err(FramingError::MessageTooBig { size: 16300, limit: 16299 }));
+    // 1.2.0 has no close signal; it would take `{"__peerData":…}` for a chunk. Closing the channel says it.
+    assert_eq!(encoder.encode_close(), []);
+    // What a 1.2.0 page writes (JavaScript key order) reads back as the value.
+    let from_page = ChannelMessage::Text(
+        r#"{"type":"chat","chat":{"sender":"dave","message":"hi 👋","timestamp":1700000000001}}"#.into(),
+    );
+    assert_eq!(JsonFrames::of_message(&from_page), JsonFrames::Text);
+    assert_eq!(
+        Decoder::new(Serialization::Json).decode(from_page),
+        Ok(Some(Received::Value(
+            json!({"type": "chat", "chat": {"sender": "dave", "message": "hi 👋", "timestamp": 1_700_000_000_001u64}})
+        )))
+    );
+    // The release is told by the `browser` field PeerJS 1.0-1.4 put in OFFER and ANSWER payloads.
+    assert_eq!(JsonFrames::from_browser_field(Some("chrome")), JsonFrames::Text);
+    assert_eq!(JsonFrames::from_browser_field(Some("firefox")), JsonFrames::Text);
+    assert_eq!(JsonFrames::from_browser_field(None), JsonFrames::Binary);
+    assert_eq!(JsonFrames::of_message(&ChannelMessage::Binary(b"{}".to_vec())), JsonFrames::Binary);
+    // Switching back gives exactly the 1.5 frames again.
+    encoder.set_json_frames(JsonFrames::Binary);
+    assert_eq!(
+        encoder.encode(&json!({"t": "ping", "i": 0})).unwrap(),
+        [ChannelMessage::Binary(br#"{"i":0,"t":"ping"}"#.to_vec())]
+    );
+    assert_eq!(encoder.encode_close().len(), 1);
+}
+
+#[test]
+fn frame_choice_applies_to_json_only() {
+    for serialization in [Serialization::Binary, Serialization::Raw] {
+        let mut plain = Encoder::new(serialization);
+        let mut told = Encoder::new(serialization);
+        told.set_json_frames(JsonFrames::Text);
+        let value = json!({"a": [1, "b"]});
+        assert_eq!(plain.encode(&value), told.encode(&value), "{serialization:?}");
+        assert_eq!(plain.encode_close(), told.encode_close(), "{serialization:?}");
+    }
 }
 
 #[test]

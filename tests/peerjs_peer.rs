@@ -1,12 +1,13 @@
 //! The PeerJS peer state machine: registration, heartbeats, reconnects, and two peers connecting through a
-//! simulated official server (which routes by `dst` and rewrites `src`, as `peer` 1.0 does).
+//! simulated official server (which routes by `dst` and rewrites `src`, as `peer` 1.0 does), including a
+//! modelled PeerJS 1.2.0 peer (the original peerjs-multichat page's release) with its own `json` frames.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use multichat_core::peerjs::signal::SessionDescription;
 use multichat_core::peerjs::{
-    ChannelMessage, DialOptions, IceState, Input, Output, Peer, PeerConfig, PeerError, PeerEvent, RateLimit, Role,
-    Serialization, SignalingState,
+    ChannelMessage, DialOptions, IceState, Input, JsonFrames, Output, Peer, PeerConfig, PeerError, PeerEvent,
+    RateLimit, Role, Serialization, SignalingState,
 };
 use multichat_core::settings::SignalingServer;
 use multichat_core::time::Millis;
@@ -184,6 +185,10 @@ fn sdp(kind: &str) -> SessionDescription {
 /// descriptions are set.
 struct World {
     peers: BTreeMap<String, Peer>,
+    /// PeerJS 1.2.0 peers, by id.
+    legacy: BTreeMap<String, PeerJs12>,
+    /// Every data-channel message, as (writer, connection, message).
+    channel_log: Vec<(String, String, ChannelMessage)>,
     /// (peer, connection) → (remote peer, remote connection is the same id)
     answers_set: Vec<(String, String)>,
     now: Millis,
@@ -195,7 +200,62 @@ struct World {
 impl World {
     fn new(ids: &[&str]) -> World {
         let peers = ids.iter().map(|id| (id.to_string(), online(id, Millis(0)))).collect();
-        World { peers, answers_set: Vec::new(), now: Millis(0), log: Vec::new(), relayed: Vec::new() }
+        World {
+            peers,
+            legacy: BTreeMap::new(),
+            channel_log: Vec::new(),
+            answers_set: Vec::new(),
+            now: Millis(0),
+            log: Vec::new(),
+            relayed: Vec::new(),
+        }
+    }
+
+    /// A signaling frame from `src`, through the server (which sets `src`), to whoever `dst` is.
+    fn route(&mut self, src: &str, mut frame: Value) {
+        let now = self.now;
+        let dst = frame["dst"].as_str().unwrap().to_owned();
+        frame["src"] = json!(src);
+        self.relayed.push(frame.clone());
+        if let Some(peer) = self.peers.get_mut(&dst) {
+            peer.handle(Input::SocketText(frame.to_string()), now);
+        } else if let Some(legacy) = self.legacy.get_mut(&dst) {
+            let (replies, opened) = legacy.signal(&dst, &frame);
+            if let Some(connection) = opened {
+                // The 1.2.0 dialer applied our ANSWER: both channels open.
+                self.peer(src).handle(Input::ChannelOpen { connection }, now);
+            }
+            for reply in replies {
+                self.route(&dst, reply);
+            }
+        } else {
+            let expire = json!({"type":"EXPIRE","src":dst,"dst":src}).to_string();
+            self.peer(src).handle(Input::SocketText(expire), now);
+        }
+    }
+
+    /// The 1.2.0 peer `id` calls `peer.connect(dst, {serialization: "json"})`.
+    fn legacy_dial(&mut self, id: &str, dst: &str, connection: &str) {
+        let offer = self.legacy.get_mut(id).unwrap().connect(dst, connection);
+        self.route(id, offer);
+        self.settle();
+    }
+
+    /// The 1.2.0 peer `id` calls `conn.send(value)` on `connection`.
+    fn legacy_send(&mut self, id: &str, connection: &str, value: &Value) {
+        let message = self.legacy[id].send(connection, value);
+        self.channel_log.push((id.to_owned(), connection.to_owned(), message.clone()));
+        let now = self.now;
+        for peer in self.peers.values_mut() {
+            peer.handle(Input::ChannelMessage { connection: connection.to_owned(), message: message.clone() }, now);
+        }
+        self.settle();
+    }
+
+    /// The frames `writer` put on `connection`.
+    fn frames_from(&self, writer: &str, connection: &str) -> Vec<ChannelMessage> {
+        let of = |(who, conn, _): &&(String, String, ChannelMessage)| who == writer && conn == connection;
+        self.channel_log.iter().filter(of).map(|(_, _, message)| message.clone()).collect()
     }
 
     fn peer(&mut self, id: &str) -> &mut Peer {
@@ -223,20 +283,11 @@ impl World {
         let now = self.now;
         match output {
             Output::SendSocket { text } => {
-                let mut frame: Value = serde_json::from_str(&text).unwrap();
+                let frame: Value = serde_json::from_str(&text).unwrap();
                 if frame["type"] == "HEARTBEAT" {
                     return;
                 }
-                let dst = frame["dst"].as_str().unwrap().to_owned();
-                frame["src"] = json!(id);
-                self.relayed.push(frame.clone());
-                match self.peers.get_mut(&dst) {
-                    Some(peer) => peer.handle(Input::SocketText(frame.to_string()), now),
-                    None => {
-                        let expire = json!({"type":"EXPIRE","src":dst,"dst":id}).to_string();
-                        self.peer(id).handle(Input::SocketText(expire), now);
-                    }
-                }
+                self.route(id, frame);
             }
             Output::CreateConnection { connection, role, .. } => {
                 let description = match role {
@@ -260,8 +311,15 @@ impl World {
                 for other in ids {
                     self.peer(&other).handle(Input::ChannelOpen { connection: connection.clone() }, now);
                 }
+                for legacy in self.legacy.values_mut() {
+                    legacy.opened(&connection);
+                }
             }
             Output::SendChannel { connection, message } => {
+                self.channel_log.push((id.to_owned(), connection.clone(), message.clone()));
+                for legacy in self.legacy.values_mut() {
+                    legacy.receive(&connection, &message);
+                }
                 let ids: Vec<String> = self.peers.keys().filter(|it| it.as_str() != id).cloned().collect();
                 for other in ids {
                     self.peer(&other).handle(
@@ -280,6 +338,96 @@ impl World {
 
     fn events_of(&self, id: &str) -> Vec<PeerEvent> {
         self.log.iter().filter(|(who, _)| who == id).map(|(_, e)| e.clone()).collect()
+    }
+
+    fn data_of(&self, id: &str, connection: &str) -> Vec<Value> {
+        let data = |event: PeerEvent| match event {
+            PeerEvent::Data { connection: on, value } if on == connection => Some(value),
+            _ => None,
+        };
+        self.events_of(id).into_iter().filter_map(data).collect()
+    }
+}
+
+/// A PeerJS 1.2.0 peer with `json` connections, as its sources say (`negotiator.ts`, `dataconnection.ts`):
+/// OFFER and ANSWER payloads carry `browser: util.browser`; `send(v)` writes `JSON.stringify(v)` as a text
+/// frame; a received frame goes to `JSON.parse(data)`, which throws on an ArrayBuffer (it becomes the text
+/// `[object ArrayBuffer]`), and a parsed value with a truthy `__peerData` is taken for a chunk, never data.
+#[derive(Default)]
+struct PeerJs12 {
+    /// Connections set up, and those whose channel is open.
+    connections: BTreeSet<String>,
+    open: BTreeSet<String>,
+    /// What reached the page's `data` handlers, by connection.
+    received: Vec<(String, Value)>,
+    /// Exceptions thrown inside PeerJS (the page's `pageerror`).
+    thrown: Vec<String>,
+    /// Values taken for chunks of a chunked message.
+    chunks: Vec<Value>,
+}
+
+impl PeerJs12 {
+    fn connect(&mut self, dst: &str, connection: &str) -> Value {
+        self.connections.insert(connection.to_owned());
+        json!({"type": "OFFER", "dst": dst, "payload": {
+            "sdp": {"sdp": "v=0 offer", "type": "offer"}, "type": "data", "connectionId": connection,
+            "metadata": {"peerIds": []}, "browser": "chrome", "label": connection, "reliable": false,
+            "serialization": "json",
+        }})
+    }
+
+    /// A frame from the server; the replies it sends, and the connection that opened, if any.
+    fn signal(&mut self, me: &str, frame: &Value) -> (Vec<Value>, Option<String>) {
+        let src = frame["src"].as_str().unwrap();
+        let connection = frame["payload"]["connectionId"].as_str().unwrap_or_default().to_owned();
+        match frame["type"].as_str() {
+            Some("OFFER") => {
+                assert_eq!(frame["payload"]["serialization"], "json", "{me} is a json page");
+                self.connections.insert(connection.clone());
+                let answer = json!({"type": "ANSWER", "dst": src, "payload": {
+                    "sdp": {"sdp": "v=0 answer", "type": "answer"}, "type": "data", "connectionId": connection,
+                    "browser": "chrome",
+                }});
+                (vec![answer], None)
+            }
+            Some("ANSWER") if self.connections.contains(&connection) => {
+                self.open.insert(connection.clone());
+                (Vec::new(), Some(connection))
+            }
+            _ => (Vec::new(), None),
+        }
+    }
+
+    fn opened(&mut self, connection: &str) {
+        if self.connections.contains(connection) {
+            self.open.insert(connection.to_owned());
+        }
+    }
+
+    fn receive(&mut self, connection: &str, message: &ChannelMessage) {
+        if !self.open.contains(connection) {
+            return;
+        }
+        let text = match message {
+            ChannelMessage::Text(text) => text.clone(),
+            ChannelMessage::Binary(_) => "[object ArrayBuffer]".to_owned(),
+        };
+        match serde_json::from_str::<Value>(&text) {
+            Err(err) => self.thrown.push(format!("SyntaxError: {err} in {text:?}")),
+            Ok(value) if value.get("__peerData").is_some_and(|it| !it.is_null() && it != &json!(false)) => {
+                self.chunks.push(value)
+            }
+            Ok(value) => self.received.push((connection.to_owned(), value)),
+        }
+    }
+
+    fn send(&self, connection: &str, value: &Value) -> ChannelMessage {
+        assert!(self.open.contains(connection), "1.2.0 refuses to send before open");
+        ChannelMessage::Text(value.to_string())
+    }
+
+    fn received_on(&self, connection: &str) -> Vec<Value> {
+        self.received.iter().filter(|(on, _)| on == connection).map(|(_, value)| value.clone()).collect()
     }
 }
 
@@ -362,6 +510,131 @@ fn two_peers_connect_and_exchange_values_through_the_server() {
     assert!(world.events_of("bob").iter().any(|e| matches!(e,
         PeerEvent::ConnectionClosed { was_open: true, error: Some(PeerError::ClosedByPeer(peer)), .. } if peer == "alice")));
     assert_eq!(world.peer("bob").send(&conn, &json!(1)), Err(PeerError::NotOpen));
+}
+
+fn chat(sender: &str, message: &str) -> Value {
+    json!({"type": "chat", "chat": {"sender": sender, "message": message, "timestamp": 1_700_000_000_000u64}})
+}
+
+#[test]
+fn json_speaks_each_peers_release_whoever_dials() {
+    // alice is us; bob is another multichat (or a PeerJS 1.5 page); dave runs PeerJS 1.2.0.
+    let mut world = World::new(&["alice", "bob"]);
+    world.legacy.insert("dave".into(), PeerJs12::default());
+
+    // We dial dave: his ANSWER tells.
+    let to_dave = world.peer("alice").connect("dave", DialOptions::default(), b"aaaaaaaaaa", Millis(0)).unwrap();
+    world.settle();
+    let answer = world.relayed.iter().find(|it| it["type"] == "ANSWER").unwrap();
+    assert_eq!(answer["payload"]["browser"], "chrome");
+    assert_eq!(world.peer("alice").json_frames(&to_dave), Some(JsonFrames::Text));
+    // Dave dials us: his OFFER tells.
+    world.legacy_dial("dave", "alice", "dc_fromdave01");
+    let from_dave = "dc_fromdave01".to_owned();
+    assert!(world.events_of("alice").iter().any(|e| matches!(e,
+        PeerEvent::ConnectionOpen { connection, outgoing: false, .. } if *connection == from_dave)));
+    assert_eq!(world.peer("alice").json_frames(&from_dave), Some(JsonFrames::Text));
+    // Bob, without a `browser` field either way, gets binary frames in both directions.
+    let to_bob = world.peer("alice").connect("bob", DialOptions::default(), b"bbbbbbbbbb", Millis(0)).unwrap();
+    let from_bob = world.peer("bob").connect("alice", DialOptions::default(), b"cccccccccc", Millis(0)).unwrap();
+    world.settle();
+    // What we send carries no `browser` field: another multichat must not take us for 1.2.
+    assert!(world.relayed.iter().filter(|it| it["src"] == "alice").all(|it| it["payload"].get("browser").is_none()));
+
+    for (connection, text) in [(&to_dave, "to dave"), (&from_dave, "to dave, who dialed"), (&to_bob, "to bob")] {
+        world.peer("alice").send(connection, &chat("alice", text)).unwrap();
+    }
+    world.peer("alice").send(&from_bob, &chat("alice", "to bob, who dialed")).unwrap();
+    world.settle();
+    let dave = &world.legacy["dave"];
+    assert_eq!(dave.received_on(&to_dave), [chat("alice", "to dave")]);
+    assert_eq!(dave.received_on(&from_dave), [chat("alice", "to dave, who dialed")]);
+    assert_eq!(dave.thrown, Vec::<String>::new());
+    // The golden frames: dave's are text, bob's are the UTF-8 bytes of the same JSON.
+    let golden = r#"{"chat":{"message":"to dave","sender":"alice","timestamp":1700000000000},"type":"chat"}"#;
+    assert_eq!(world.frames_from("alice", &to_dave), [ChannelMessage::Text(golden.into())]);
+    let golden = r#"{"chat":{"message":"to bob","sender":"alice","timestamp":1700000000000},"type":"chat"}"#;
+    assert_eq!(world.frames_from("alice", &to_bob), [ChannelMessage::Binary(golden.as_bytes().to_vec())]);
+    assert!(matches!(&world.frames_from("alice", &from_bob)[..], [ChannelMessage::Binary(_)]));
+    assert_eq!(world.data_of("bob", &to_bob), [chat("alice", "to bob")]);
+    assert_eq!(world.data_of("bob", &from_bob), [chat("alice", "to bob, who dialed")]);
+
+    // Dave's text frames reach us on both connections.
+    world.legacy_send("dave", &to_dave, &chat("dave", "hi alice"));
+    world.legacy_send("dave", &from_dave, &chat("dave", "hi again"));
+    assert_eq!(world.data_of("alice", &to_dave), [chat("dave", "hi alice")]);
+    assert_eq!(world.data_of("alice", &from_dave), [chat("dave", "hi again")]);
+    assert_eq!(world.peer("alice").json_frames(&to_dave), Some(JsonFrames::Text), "confirmed by his frames");
+
+    // Closing says nothing dave would misread (1.2.0 has no close signal); bob gets the 1.5 signal.
+    world.peer("alice").close(&to_dave);
+    world.peer("alice").close(&to_bob);
+    world.settle();
+    assert_eq!(world.frames_from("alice", &to_dave).len(), 1, "no close frame to 1.2.0");
+    assert_eq!(world.legacy["dave"].chunks, Vec::<Value>::new());
+    assert_eq!(world.frames_from("alice", &to_bob).len(), 2, "the 1.5 flush-close signal");
+    assert!(world.events_of("bob").iter().any(|e| matches!(e,
+        PeerEvent::ConnectionClosed { connection, error: Some(PeerError::ClosedByPeer(_)), .. } if *connection == to_bob)));
+}
+
+#[test]
+fn the_frames_a_peer_writes_correct_what_its_signaling_said() {
+    let answer = |conn: &str, browser: Option<&str>| {
+        let mut payload = json!({"sdp": {"sdp": "v=0", "type": "answer"}, "type": "data", "connectionId": conn});
+        if let Some(browser) = browser {
+            payload["browser"] = json!(browser);
+        }
+        json!({"type": "ANSWER", "src": "carol", "dst": "alice", "payload": payload}).to_string()
+    };
+    let mut alice = online("alice", Millis(0));
+    // A peer that said nothing (taken for 1.5) but writes text gets text from then on.
+    let quiet = alice.connect("carol", DialOptions::default(), b"dddddddddd", Millis(0)).unwrap();
+    alice.handle(Input::SocketText(answer(&quiet, None)), Millis(1));
+    alice.handle(Input::ChannelOpen { connection: quiet.clone() }, Millis(2));
+    assert_eq!(alice.json_frames(&quiet), Some(JsonFrames::Binary));
+    let text = ChannelMessage::Text(r#"{"type":"chat"}"#.into());
+    alice.handle(Input::ChannelMessage { connection: quiet.clone(), message: text }, Millis(3));
+    assert_eq!(alice.json_frames(&quiet), Some(JsonFrames::Text));
+    drain(&mut alice);
+    alice.send(&quiet, &json!({"a": 1})).unwrap();
+    assert!(drain(&mut alice).contains(&Output::SendChannel {
+        connection: quiet.clone(),
+        message: ChannelMessage::Text(r#"{"a":1}"#.into())
+    }));
+    // One with a `browser` field that writes binary frames gets binary.
+    let odd = alice.connect("carol", DialOptions::default(), b"eeeeeeeeee", Millis(0)).unwrap();
+    alice.handle(Input::SocketText(answer(&odd, Some("firefox"))), Millis(1));
+    alice.handle(Input::ChannelOpen { connection: odd.clone() }, Millis(2));
+    assert_eq!(alice.json_frames(&odd), Some(JsonFrames::Text));
+    alice.handle(
+        Input::ChannelMessage { connection: odd.clone(), message: ChannelMessage::Binary(b"{}".to_vec()) },
+        Millis(3),
+    );
+    assert_eq!(alice.json_frames(&odd), Some(JsonFrames::Binary));
+    // A frame that is not JSON proves nothing and changes nothing.
+    alice.handle(
+        Input::ChannelMessage { connection: odd.clone(), message: ChannelMessage::Text("{".into()) },
+        Millis(4),
+    );
+    assert_eq!(alice.json_frames(&odd), Some(JsonFrames::Binary));
+    // A forged ANSWER from someone else does not touch the connection.
+    let forged = answer(&odd, Some("chrome")).replace(r#""src":"carol""#, r#""src":"mallory""#);
+    alice.handle(Input::SocketText(forged), Millis(5));
+    assert_eq!(alice.json_frames(&odd), Some(JsonFrames::Binary));
+    // Binary and raw connections are untouched by any of it.
+    let packed = alice
+        .connect(
+            "carol",
+            DialOptions { serialization: Serialization::Binary, ..DialOptions::default() },
+            b"ffffffffff",
+            Millis(0),
+        )
+        .unwrap();
+    alice.handle(Input::SocketText(answer(&packed, Some("chrome"))), Millis(1));
+    alice.handle(Input::ChannelOpen { connection: packed.clone() }, Millis(2));
+    drain(&mut alice);
+    alice.send(&packed, &json!("x")).unwrap();
+    assert!(matches!(&drain(&mut alice)[..], [Output::SendChannel { message: ChannelMessage::Binary(_), .. }]));
 }
 
 #[test]

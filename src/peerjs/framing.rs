@@ -6,8 +6,10 @@
 //! [`ChannelMessage`]s into [`Received`] values. The shell owns the channel and moves the messages.
 //!
 //! What goes on the wire (see the project notes, `peerjs-protocol.md` §6):
-//! - `json`: one binary message of UTF-8 JSON per value, never chunked. Stock refuses to send 16300
-//!   bytes or more, and a stock 1.5.5 receiver fails on a text frame, so we send binary frames only.
+//! - `json`: one message of JSON per value, never chunked, in the frame type the peer's PeerJS release
+//!   reads ([`JsonFrames`]): 1.5 sends and reads UTF-8 in binary frames and fails on a text frame; 1.0-1.4
+//!   (the original peerjs-multichat page loads 1.2.0) send and read text frames and fail on a binary one.
+//!   Stock refuses to send 16300 bytes or more.
 //! - `binary` (also announced for `default` and `binary-utf8`): one [BinaryPack](super::binarypack)
 //!   message per value; above [`CHUNK_BYTES`] the packed bytes are split into pieces, each sent as a
 //!   packed `{__peerData: id, n, data, total}` map, which the receiver joins back together.
@@ -86,6 +88,37 @@ impl Serialization {
     }
 }
 
+/// Which frames a `json` connection writes, by the peer's PeerJS release. Nothing on the wire names the
+/// release; the OFFER or ANSWER payload tells ([`JsonFrames::from_browser_field`]) and every frame the peer
+/// writes confirms it ([`JsonFrames::of_message`]): each release writes the frames it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum JsonFrames {
+    /// PeerJS 1.5 and later (and multichat): UTF-8 JSON in a binary frame (`TextEncoder`). A text frame
+    /// throws in its `TextDecoder` and the message is lost.
+    #[default]
+    Binary,
+    /// PeerJS 1.0 to 1.4: `JSON.stringify` in a text frame, read with `JSON.parse(data)`, so a binary frame
+    /// throws (`"[object ArrayBuffer]" is not valid JSON`) and is lost. These releases know no close signal:
+    /// they would take `{"__peerData":{"type":"close"}}` for a piece of a chunked message.
+    Text,
+}
+
+impl JsonFrames {
+    /// From the `browser` field of a peer's OFFER or ANSWER payload: PeerJS 1.0-1.4 always write one
+    /// (`"chrome"`, `"firefox"`, ...), 1.5 and multichat never do.
+    pub fn from_browser_field(browser: Option<&str>) -> JsonFrames {
+        if browser.is_some() { JsonFrames::Text } else { JsonFrames::Binary }
+    }
+
+    /// The frames the writer of `message` reads.
+    pub fn of_message(message: &ChannelMessage) -> JsonFrames {
+        match message {
+            ChannelMessage::Text(_) => JsonFrames::Text,
+            ChannelMessage::Binary(_) => JsonFrames::Binary,
+        }
+    }
+}
+
 /// One `RTCDataChannel` message: a text frame (a JavaScript string) or a binary frame (an ArrayBuffer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelMessage {
@@ -158,17 +191,28 @@ pub enum FramingError {
 #[derive(Debug, Clone)]
 pub struct Encoder {
     serialization: Serialization,
+    /// The frames `json` values go in; the other serializations ignore it.
+    json_frames: JsonFrames,
     /// The `__peerData` id of the next chunked message. Stock starts at 1 and counts only chunked messages.
     next_chunk_id: u64,
 }
 
 impl Encoder {
     pub fn new(serialization: Serialization) -> Encoder {
-        Encoder { serialization, next_chunk_id: 1 }
+        Encoder { serialization, json_frames: JsonFrames::default(), next_chunk_id: 1 }
     }
 
     pub fn serialization(&self) -> Serialization {
         self.serialization
+    }
+
+    pub fn json_frames(&self) -> JsonFrames {
+        self.json_frames
+    }
+
+    /// Writes `json` values in the frames the peer reads; set it before the first value goes out.
+    pub fn set_json_frames(&mut self, frames: JsonFrames) {
+        self.json_frames = frames;
     }
 
     /// The messages that carry `value`, in sending order.
@@ -183,7 +227,11 @@ impl Encoder {
                 if bytes.len() > MAX_JSON_BYTES {
                     return Err(FramingError::MessageTooBig { size: bytes.len(), limit: MAX_JSON_BYTES });
                 }
-                Ok(vec![ChannelMessage::Binary(bytes)])
+                Ok(vec![match self.json_frames {
+                    JsonFrames::Binary => ChannelMessage::Binary(bytes),
+                    // serde_json wrote it from a `Value`, so it is UTF-8.
+                    JsonFrames::Text => ChannelMessage::Text(String::from_utf8_lossy(&bytes).into_owned()),
+                }])
             }
             Serialization::Binary => self.encode_packed(&binarypack::from_json(value)),
             Serialization::Raw => {
@@ -236,10 +284,14 @@ impl Encoder {
     /// remote knows everything before it has arrived.
     ///
     /// On `raw` it is empty: a stock `raw` receiver does not look for the signal and would hand it to
-    /// its application as data, so there the only close signal is closing the channel.
+    /// its application as data, so there the only close signal is closing the channel. The same on `json`
+    /// in [`JsonFrames::Text`]: PeerJS 1.0-1.4 have no close signal.
     pub fn encode_close(&mut self) -> Vec<ChannelMessage> {
         match self.serialization {
-            Serialization::Json => vec![ChannelMessage::Binary(CLOSE_JSON.to_vec())],
+            Serialization::Json => match self.json_frames {
+                JsonFrames::Binary => vec![ChannelMessage::Binary(CLOSE_JSON.to_vec())],
+                JsonFrames::Text => Vec::new(),
+            },
             Serialization::Binary => {
                 let close = Value::Map(vec![(
                     Value::Str("__peerData".into()),
@@ -331,9 +383,8 @@ impl Decoder {
     /// Reads one received message. `Ok(None)` means it was a piece of a chunked message that is not
     /// complete yet.
     ///
-    /// - `json`: binary frames hold UTF-8 JSON. Text frames are accepted too (a lenient choice: PeerJS
-    ///   releases before the TextEncoder rewrite may send strings; check before relying on it),
-    ///   and invalid UTF-8 becomes U+FFFD and a leading BOM is dropped, as the browser's TextDecoder
+    /// - `json`: binary frames hold UTF-8 JSON, text frames JSON text (PeerJS 1.0-1.4 write those, see
+    ///   [`JsonFrames`]); both are read whatever the connection writes. Invalid UTF-8 becomes U+FFFD and a leading BOM is dropped, as the browser's TextDecoder
     ///   does for a stock receiver.
     /// - `binary`: text frames are [`FramingError::UnexpectedText`] (a stock receiver cannot read them
     ///   either). A map whose `__peerData` is falsy in JavaScript's sense is an ordinary value, as for

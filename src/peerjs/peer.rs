@@ -9,15 +9,24 @@
 //! - signaling messages written while the socket is down wait in a bounded queue instead of being dropped;
 //! - losing the server reconnects with backoff and the same token, so the id is ours again at once;
 //! - a data connection whose ICE stays `disconnected` for [`ICE_GRACE_MS`] is closed, so a vanished peer is
-//!   noticed in about 7 s (Chrome reports `disconnected` ~5 s after the last consent check) instead of 15-35 s.
+//!   noticed in about 7 s (Chrome reports `disconnected` ~5 s after the last consent check) instead of 15-35 s;
+//! - a `json` connection writes the frames its peer's release reads ([`JsonFrames`]), told by the `browser`
+//!   field of the peer's OFFER or ANSWER and confirmed by every frame the peer writes, so PeerJS 1.0-1.4
+//!   peers get text frames and 1.5 peers binary ones. Both are known before the channel opens, so nothing
+//!   is ever sent in frames the peer cannot read.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::Value;
 
-use super::framing::{ChannelMessage, Decoder, DecoderLimits, Encoder, FramingError, Received, Serialization};
+use super::framing::{
+    ChannelMessage, Decoder, DecoderLimits, Encoder, FramingError, JsonFrames, Received, Serialization,
+};
+pub use super::peer_io::{
+    ConnectionId, DialOptions, IceState, Input, Output, PeerConfig, PeerError, PeerEvent, RateLimit, Role,
+    SignalingState,
+};
 use super::signal::{self, ClientMessage, Offer, ServerMessage, SessionDescription};
-use crate::settings::{IceServer, SignalingServer};
 use crate::time::Millis;
 
 /// The stock client's heartbeat period; the official server drops a client silent for 60 s.
@@ -45,219 +54,6 @@ const MAX_EARLY_CONNECTIONS: usize = 64;
 const MAX_EARLY_PER_CONNECTION: usize = 32;
 /// Data connections at once; a flood of OFFERs must not exhaust the browser.
 pub const MAX_CONNECTIONS: usize = 128;
-
-/// Who we are on which server.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PeerConfig {
-    pub id: String,
-    /// Proves to the server that a reconnecting socket is still us.
-    pub token: String,
-    pub server: SignalingServer,
-    pub ice_servers: Vec<IceServer>,
-    /// The most a peer may make one connection hold (chunked messages in reassembly).
-    pub limits: DecoderLimits,
-    /// How fast a peer may send on one connection; messages beyond it are dropped unread.
-    pub rate: RateLimit,
-}
-
-/// A token bucket per connection, counted in data-channel messages at arrival (so a busy receiver does not
-/// stretch it): `burst` at once, then `per_second`. Over it, messages are dropped before they are decoded,
-/// and the connection is kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RateLimit {
-    pub per_second: u64,
-    pub burst: u64,
-}
-
-impl Default for RateLimit {
-    /// No limit (a plain PeerJS client); the extension's engine sets one.
-    fn default() -> RateLimit {
-        RateLimit { per_second: u64::MAX, burst: u64::MAX }
-    }
-}
-
-/// How the signaling connection is doing.
-#[derive(Clone, Debug, PartialEq)]
-pub enum SignalingState {
-    Connecting,
-    Online,
-    /// Not connected; the next attempt is at `retry_at`. `error` says why we are not online.
-    Retrying {
-        attempt: u32,
-        error: PeerError,
-        retry_at: Millis,
-    },
-    Destroyed,
-}
-
-/// Errors the user may see. The texts are written for people.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PeerError {
-    #[error(
-        "This username is in use on the signaling server, by someone else or by this account in another browser. multichat keeps trying; choose another username if it stays taken."
-    )]
-    IdTaken,
-    #[error("The signaling server refused the connection: {0}. Check the server settings.")]
-    ServerRefused(String),
-    #[error(
-        "Cannot reach the signaling server at {0}. Check the server settings and your network; multichat keeps trying."
-    )]
-    ServerUnreachable(String),
-    #[error("Lost the connection to the signaling server; reconnecting. Open chats stay connected.")]
-    NetworkLost,
-    #[error("The id {0:?} cannot be used with PeerJS (letters and digits, joined by single spaces, - or _).")]
-    InvalidId(String),
-    #[error("{0} is not online right now.")]
-    PeerUnavailable(String),
-    #[error("Could not set up a direct connection to {0}. A TURN server in the settings may help on strict networks.")]
-    IceFailed(String),
-    #[error("{0} stopped responding.")]
-    PeerGone(String),
-    #[error("{0} closed the connection.")]
-    ClosedByPeer(String),
-    #[error("The connection is not open.")]
-    NotOpen,
-    #[error("Too many connections are open at once.")]
-    TooManyConnections,
-    #[error("The message could not be sent: {0}")]
-    Framing(String),
-}
-
-/// A data connection's id (`dc_…`), unique per connection.
-pub type ConnectionId = String;
-
-/// How to dial.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DialOptions {
-    pub metadata: Value,
-    pub serialization: Serialization,
-    /// Ordered delivery (PeerJS's `reliable`).
-    pub reliable: bool,
-}
-
-impl Default for DialOptions {
-    fn default() -> DialOptions {
-        DialOptions { metadata: Value::Null, serialization: Serialization::Json, reliable: true }
-    }
-}
-
-/// What ICE reports about one connection, reduced to what matters to us.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IceState {
-    Working,
-    Disconnected,
-    Failed,
-}
-
-/// What happened in the shell.
-#[derive(Debug)]
-pub enum Input {
-    SocketOpened,
-    SocketText(String),
-    /// The socket closed or failed to open.
-    SocketClosed,
-    /// The browser says the network came back: skip the backoff.
-    NetworkOnline,
-    /// The connection's local description is set; send it to the other side.
-    LocalDescription {
-        connection: ConnectionId,
-        sdp: SessionDescription,
-    },
-    LocalCandidate {
-        connection: ConnectionId,
-        candidate: Value,
-    },
-    ChannelOpen {
-        connection: ConnectionId,
-    },
-    ChannelMessage {
-        connection: ConnectionId,
-        message: ChannelMessage,
-    },
-    ChannelClosed {
-        connection: ConnectionId,
-    },
-    Ice {
-        connection: ConnectionId,
-        state: IceState,
-    },
-    /// Creating the peer connection or applying a description failed.
-    RtcError {
-        connection: ConnectionId,
-        message: String,
-    },
-}
-
-/// What the shell must do, or tell its user.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Output {
-    OpenSocket {
-        url: String,
-    },
-    CloseSocket,
-    SendSocket {
-        text: String,
-    },
-    /// Create an `RTCPeerConnection` for `connection` with these ICE servers. As the dialer, create the
-    /// data channel (`label`, `ordered: reliable`) and an offer; as the answerer, apply `remote_offer`
-    /// and create an answer. Report the local description and candidates back.
-    CreateConnection {
-        connection: ConnectionId,
-        ice_servers: Vec<IceServer>,
-        role: Role,
-    },
-    SetRemoteAnswer {
-        connection: ConnectionId,
-        sdp: SessionDescription,
-    },
-    AddRemoteCandidate {
-        connection: ConnectionId,
-        candidate: Value,
-    },
-    SendChannel {
-        connection: ConnectionId,
-        message: ChannelMessage,
-    },
-    /// Close and forget the peer connection.
-    CloseConnection {
-        connection: ConnectionId,
-    },
-    Event(PeerEvent),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Role {
-    Dialer { label: String, reliable: bool },
-    Answerer { remote_offer: SessionDescription },
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum PeerEvent {
-    Signaling(SignalingState),
-    ConnectionOpen {
-        connection: ConnectionId,
-        peer: String,
-        metadata: Value,
-        outgoing: bool,
-        serialization: Serialization,
-    },
-    Data {
-        connection: ConnectionId,
-        value: Value,
-    },
-    /// A connection ended; if it never opened, this is a failed dial (or a failed incoming attempt).
-    ConnectionClosed {
-        connection: ConnectionId,
-        peer: String,
-        outgoing: bool,
-        was_open: bool,
-        error: Option<PeerError>,
-    },
-    /// Remote input we ignored, with why; for logs.
-    Ignored {
-        reason: String,
-    },
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Socket {
@@ -368,6 +164,11 @@ impl Peer {
     pub fn session_descriptions(&self, connection: &str) -> Option<(&str, &str)> {
         let conn = self.connections.get(connection)?;
         Some((conn.local_sdp.as_deref()?, conn.remote_sdp.as_deref()?))
+    }
+
+    /// The frames a connection writes `json` values in, as far as the peer has told (see [`JsonFrames`]).
+    pub fn json_frames(&self, connection: &str) -> Option<JsonFrames> {
+        Some(self.connections.get(connection)?.encoder.json_frames())
     }
 
     /// Starts a data connection to `peer`. `random` makes the connection id.
@@ -635,10 +436,11 @@ impl Peer {
             ServerMessage::IdTaken => self.refused(PeerError::IdTaken, now),
             ServerMessage::Error { message } => self.refused(PeerError::ServerRefused(message), now),
             ServerMessage::Offer { src, offer } => self.offer(src, offer, now),
-            ServerMessage::Answer { src, connection, sdp } => match self.connections.get(&connection) {
+            ServerMessage::Answer { src, connection, sdp, browser } => match self.connections.get(&connection) {
                 Some(conn) if conn.peer == src && conn.outgoing => {
                     if let Some(conn) = self.connections.get_mut(&connection) {
                         conn.remote_sdp = Some(sdp.sdp.clone());
+                        conn.encoder.set_json_frames(JsonFrames::from_browser_field(browser.as_deref()));
                     }
                     self.outputs.push_back(Output::SetRemoteAnswer { connection, sdp });
                 }
@@ -717,6 +519,7 @@ impl Peer {
             self.config.rate,
         );
         connection.remote_sdp = Some(offer.sdp.sdp.clone());
+        connection.encoder.set_json_frames(JsonFrames::from_browser_field(offer.browser.as_deref()));
         self.connections.insert(id.clone(), connection);
         self.outputs.push_back(Output::CreateConnection {
             connection: id.clone(),
@@ -762,6 +565,7 @@ impl Peer {
                 label: conn.label.clone(),
                 reliable: conn.reliable,
                 serialization: conn.serialization.as_offer().to_owned(),
+                browser: None,
             };
             ClientMessage::Offer { dst: dst.clone(), offer }
         } else {
@@ -787,7 +591,14 @@ impl Peer {
             return;
         }
         conn.rate_limited = false;
-        match conn.decoder.decode(message) {
+        let frames = JsonFrames::of_message(&message);
+        let decoded = conn.decoder.decode(message);
+        if conn.serialization == Serialization::Json && decoded.is_ok() {
+            // The peer writes the frames it reads: a release the OFFER/ANSWER did not tell us is corrected
+            // from its first message on.
+            conn.encoder.set_json_frames(frames);
+        }
+        match decoded {
             Ok(Some(Received::Value(value))) => self.event(PeerEvent::Data { connection, value }),
             Ok(Some(Received::Close)) => {
                 let error = PeerError::ClosedByPeer(conn.peer.clone());

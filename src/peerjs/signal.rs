@@ -36,6 +36,8 @@ pub enum ServerMessage {
         src: String,
         connection: String,
         sdp: SessionDescription,
+        /// The answerer's `browser` field; see [`Offer::browser`].
+        browser: Option<String>,
     },
     Candidate {
         src: String,
@@ -77,6 +79,11 @@ pub struct Offer {
     pub reliable: bool,
     /// The serialization exactly as announced (`json`, `binary`, `raw`, ...); checked by the peer.
     pub serialization: String,
+    /// The `browser` field PeerJS 1.0-1.4 put in every OFFER and ANSWER (`"chrome"`, `"firefox"`, ...) and
+    /// 1.5 dropped; its presence tells which `json` frames the peer reads (see
+    /// [`JsonFrames`](super::framing::JsonFrames)). A non-string value is kept as its JSON text. We never send one:
+    /// no PeerJS release reads it, and another multichat would take us for a 1.4 peer.
+    pub browser: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -119,6 +126,7 @@ impl ServerMessage {
                 src: src()?,
                 connection: id_field(payload.get("connectionId"), "connectionId")?,
                 sdp: parse_sdp(&payload)?,
+                browser: browser_field(&payload),
             },
             "CANDIDATE" => {
                 let candidate = payload.get("candidate").ok_or(SignalError::Missing("candidate"))?;
@@ -170,8 +178,18 @@ fn parse_offer(payload: &Value) -> Result<Offer, SignalError> {
         label,
         reliable: payload.get("reliable").and_then(Value::as_bool).unwrap_or(false),
         serialization,
+        browser: browser_field(payload),
         connection,
     })
+}
+
+/// The `browser` field of an OFFER or ANSWER payload, if there is one (any value; only presence matters).
+fn browser_field(payload: &Value) -> Option<String> {
+    let text = match payload.get("browser")? {
+        Value::String(name) => name.clone(),
+        other => other.to_string(),
+    };
+    Some(text.chars().take(40).collect())
 }
 
 /// What we send to the server. Serialized with [`ClientMessage::to_text`].
@@ -319,6 +337,21 @@ mod tests {
         assert_eq!(offer.label, "chat");
         assert!(offer.reliable);
         assert_eq!(offer.metadata, Value::Null);
+        assert_eq!(offer.browser, None);
+    }
+
+    #[test]
+    fn reads_the_browser_field_of_a_peerjs_1_2_offer_and_answer() {
+        // The payloads as PeerJS 1.2.0's negotiator writes them (`browser: util.browser`).
+        let offer = r#"{"type":"OFFER","src":"dave","dst":"alice","payload":{"sdp":{"sdp":"v=0","type":"offer"},"type":"data","connectionId":"dc_1","metadata":{"peerIds":[]},"browser":"chrome","label":"dc_1","reliable":false,"serialization":"json"}}"#;
+        let ServerMessage::Offer { offer, .. } = ServerMessage::parse(offer).unwrap() else { panic!() };
+        assert_eq!(offer.browser.as_deref(), Some("chrome"));
+        let answer = r#"{"type":"ANSWER","src":"dave","dst":"alice","payload":{"sdp":{"sdp":"v=0","type":"answer"},"type":"data","connectionId":"dc_1","browser":"firefox"}}"#;
+        let ServerMessage::Answer { browser, .. } = ServerMessage::parse(answer).unwrap() else { panic!() };
+        assert_eq!(browser.as_deref(), Some("firefox"));
+        let odd = r#"{"type":"ANSWER","src":"d","payload":{"sdp":{"sdp":"v=0","type":"answer"},"connectionId":"dc_1","browser":null}}"#;
+        let ServerMessage::Answer { browser, .. } = ServerMessage::parse(odd).unwrap() else { panic!() };
+        assert_eq!(browser.as_deref(), Some("null"), "present, whatever its value");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 // Shared helpers for the end-to-end tests: a loopback-only guard, a local PeerJS server, and Chromium with
 // the built extension loaded. Every test runs inside the network namespace `cargo xtask test` creates.
-import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import jsQR from 'jsqr';
 import { chromium } from 'playwright-core';
 import { PNG } from 'pngjs';
+import puppeteer from 'puppeteer-core';
 import WebSocket from 'ws';
 
 const DIST = process.env.MULTICHAT_DIST;
@@ -400,4 +401,87 @@ export async function watchEngineConsole(browser) {
   });
   await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: 1, method: 'Runtime.enable' }) });
   return logged;
+}
+
+// Firefox: Debian's Firefox ESR driven by puppeteer-core over WebDriver BiDi. The same dist/ runs there; the
+// background page hosts both the worker logic and the engine (Firefox has no offscreen documents).
+export const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
+export const FIREFOX_ADDON_ID = 'multichat@multichat.invalid';
+// Firefox gives each install a random moz-extension host unless this pref fixes it; fixed, a reinstall
+// finds the same storage.
+export const FIREFOX_ADDON_UUID = '3b3c6a2e-9f4e-4c1a-8c1d-6d9b0f1e2a3b';
+
+/**
+ * Launches Firefox ESR. With `profileDir` the profile is kept (for a restart); without, puppeteer makes a
+ * throwaway one. The two WebRTC prefs make Firefox offer 127.0.0.1 host candidates in a namespace that has
+ * only `lo` (shared/notes/toolchain.md, last section); unsigned add-ons are allowed so that
+ * `installFirefoxAddon` can install dist/ for good. Returns `{ browser, problems }`; `problems` collects
+ * console errors and uncaught exceptions of the pages opened with `openFirefoxPopup`.
+ */
+export async function launchFirefox({ profileDir } = {}) {
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: FIREFOX,
+    headless: true,
+    userDataDir: profileDir,
+    // Lets WebDriver open moz-extension:// pages.
+    args: ['--remote-allow-system-access'],
+    extraPrefsFirefox: {
+      'extensions.webextensions.uuids': JSON.stringify({ [FIREFOX_ADDON_ID]: FIREFOX_ADDON_UUID }),
+      'media.peerconnection.ice.loopback': true,
+      'permissions.default.camera': 1,
+      'xpinstall.signatures.required': false,
+      // Add-ons found in the profile's extensions/ folder start enabled, without asking.
+      'extensions.autoDisableScopes': 0,
+    },
+  });
+  return { browser, problems: [] };
+}
+
+/**
+ * Installs `extensionDir` (dist/ by default) the way a user's installed add-on is kept: as an .xpi in the
+ * profile's extensions/ folder, which Firefox loads at every start. (A temporary add-on, what
+ * `browser.installExtension` makes, is gone after a restart; reinstalled with the same id and UUID it finds
+ * its storage again.) Call it before `launchFirefox({ profileDir })`.
+ */
+export function installFirefoxAddon(profileDir, extensionDir = DIST) {
+  mkdirSync(join(profileDir, 'extensions'), { recursive: true });
+  const xpi = join(profileDir, 'extensions', `${FIREFOX_ADDON_ID}.xpi`);
+  rmSync(xpi, { force: true });
+  execFileSync('zip', ['-qr', xpi, '.'], { cwd: extensionDir });
+}
+
+/** Opens the popup as a tab and records its console errors and uncaught exceptions in `ff.problems`. */
+export async function openFirefoxPopup(ff) {
+  const page = await ff.browser.newPage();
+  page.on('console', (msg) => { if (msg.type() === 'error') ff.problems.push(`popup: console error: ${msg.text()}`); });
+  page.on('pageerror', (err) => ff.problems.push(`popup: uncaught ${err.message}`));
+  // BiDi never reports this navigation as finished, so the page is watched for content instead.
+  page.goto(`moz-extension://${FIREFOX_ADDON_UUID}/popup/index.html`, { timeout: 0 }).catch(() => {});
+  await page.waitForSelector('main', { timeout: 15000 });
+  return page;
+}
+
+/** Points the popup at `server` (settings first, no ICE servers, no wss), then signs in and waits for Online. */
+export async function signInFirefox(popup, username, server) {
+  await popup.waitForSelector('#username', { timeout: 15000 });
+  await popup.click('details.settings summary');
+  await popup.locator('#server-host').fill('127.0.0.1');
+  await popup.locator('#server-port').fill(String(server.port));
+  await popup.locator('#server-path').fill(server.path);
+  await popup.locator('#ice-servers').fill('');
+  await popup.click('details.settings label.check input[type=checkbox]');
+  await popup.click('details.settings button[type=submit]');
+  await popup.type('#username', username);
+  await popup.keyboard.press('Enter');
+  await popup.waitForSelector('.signed-in', { timeout: 15000 });
+  await waitForFirefoxStatus(popup, 'Online');
+}
+
+export async function waitForFirefoxStatus(popup, words, timeout = 20000) {
+  await popup.waitForFunction((words) => document.querySelector('.status')?.textContent.includes(words), { timeout }, words);
+}
+
+export function assertNoFirefoxProblems(ff) {
+  if (ff.problems.length > 0) throw new Error(`Firefox console errors or exceptions:\n${ff.problems.join('\n')}`);
 }

@@ -1,5 +1,6 @@
-// A multichat user and the original peerjs-multichat page, run by the stock `peerjs` 1.5.5 client with the
-// original page's message format (`tests/e2e/original/`), chat both ways: the page dials us, and we dial it.
+// A multichat user and the original peerjs-multichat page's code (`tests/e2e/original/`) chat both ways (the page
+// dials us, and we dial it), once on the stock `peerjs` 1.5.5 client and once on `peerjs` 1.2.0, the release the
+// published page loads (`tests/e2e/original12/`), whose `json` connections send and read text frames only.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
@@ -21,6 +22,8 @@ before(async () => {
     '/peerjs.min.js.map': 'node_modules/peerjs/dist/peerjs.min.js.map',
     '/index.html': 'tests/e2e/original/index.html',
     '/original.js': 'tests/e2e/original/original.js',
+    '/peerjs-1.2.0.min.js': 'node_modules/peerjs-1.2.0/dist/peerjs.min.js',
+    '/1.2.0.html': 'tests/e2e/original12/index.html',
   });
   stock = await launchStockBrowser();
 });
@@ -32,12 +35,14 @@ after(async () => {
   for (const dir of profiles) removeProfileDir(dir);
 });
 
-/** One original page, signed in as `name`. */
-async function originalPage(name) {
+/** One original page on `release` ('1.5.5' or '1.2.0'), signed in as `name`. */
+async function originalPage(name, release) {
   const page = await stock.context.newPage();
   const problems = [];
   page.on('pageerror', (err) => problems.push(err.message));
-  await page.goto(web.url(`/index.html?name=${name}&port=${server.port}`));
+  page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`); });
+  const html = release === '1.2.0' ? '/1.2.0.html' : '/index.html';
+  await page.goto(web.url(`${html}?name=${name}&port=${server.port}`));
   await page.waitForFunction(() => window.page?.opened, null, { timeout: 10000 });
   return { page, problems };
 }
@@ -67,56 +72,72 @@ async function extensionUser(name) {
 let debugState;
 const log = (u) => u.popup.getByRole('log', { name: 'Messages' });
 
-test('the original page and a multichat user chat both ways, whoever dials', { timeout: 180000 }, async () => {
-  const alice = await extensionUser('alice');
-  const dave = await originalPage('dave');
-  const erin = await originalPage('erin');
-  debugState = async () => {
-    const state = (o) => o.page.evaluate(() => ({ ...window.page, connected: window.connectedTo() }));
-    return JSON.stringify({ dave: await state(dave), erin: await state(erin), alice: await alice.popup.locator('main').innerText() });
-  };
-  try {
-    // We dial the page.
-    await alice.popup.getByLabel('Username to chat with').fill('dave');
-    await alice.popup.getByRole('button', { name: 'Chat', exact: true }).click();
-    await log(alice).waitFor();
-    const hello = 'hello dave ✓ 🌍 https://example.com/x';
-    await alice.popup.getByLabel('Message', { exact: true }).fill(hello);
-    await alice.popup.getByLabel('Message', { exact: true }).press('Enter');
-    await waitFor('the page to show alice’s chat', async () => (await chats(dave)).includes(`alice: ${hello}`));
-    await dave.page.evaluate(() => window.sendChat('hi alice, from the original page 👋'));
-    await log(alice).getByText('hi alice, from the original page 👋', { exact: true }).waitFor({ timeout: 20000 });
-    // The original page does no identity handshake: it chats, clearly marked unverified.
-    await alice.popup.getByRole('list', { name: 'Members' }).getByText('· unverified').waitFor({ timeout: 10000 });
-    // The link in our own message is a safe link.
-    const link = log(alice).getByRole('link', { name: 'https://example.com/x' });
-    assert.equal(await link.getAttribute('rel'), 'noopener noreferrer');
+/** Our latest message's delivery state, as the popup shows it. */
+async function lastState(user) {
+  return log(user).locator('.state').last().innerText();
+}
 
-    // The page dials us.
-    await erin.page.evaluate(() => window.connectTo('alice'));
-    await waitFor('erin to be connected', async () => (await erin.page.evaluate(() => window.connectedTo())).includes('secure-p2p-multichat-alice'));
-    await erin.page.evaluate(() => window.sendChat('erin here <b>not bold</b>'));
-    await alice.popup.getByRole('button', { name: 'Back to conversations' }).click();
-    await alice.popup.getByRole('button', { name: /^erin\b/ }).click();
-    await log(alice).getByText('erin here <b>not bold</b>', { exact: true }).waitFor({ timeout: 20000 });
-    assert.equal(await log(alice).locator('b').count(), 0, 'peer text is never rendered as HTML');
-    await alice.popup.getByLabel('Message', { exact: true }).fill('welcome erin');
-    await alice.popup.getByLabel('Message', { exact: true }).press('Enter');
-    await waitFor('erin’s page to show the reply', async () => (await chats(erin)).includes('alice: welcome erin'));
+for (const [release, me, dialed, dialer] of [['1.5.5', 'alice', 'dave', 'erin'], ['1.2.0', 'amy', 'dan', 'eve']]) {
+  // 1.5 reads json only from binary frames, 1.0-1.4 only from text frames; a wrong one throws in the page.
+  const frameKind = release === '1.2.0' ? 'text' : 'binary';
+  test(`the original page on PeerJS ${release} and a multichat user chat both ways, whoever dials`, { timeout: 180000 }, async () => {
+    const alice = await extensionUser(me);
+    const dave = await originalPage(dialed, release);
+    const erin = await originalPage(dialer, release);
+    debugState = async () => {
+      const state = (o) => o.page.evaluate(() => ({ ...window.page, connected: window.connectedTo() }));
+      return JSON.stringify({ [dialed]: await state(dave), [dialer]: await state(erin), [me]: await alice.popup.locator('main').innerText() });
+    };
+    try {
+      // We dial the page.
+      await alice.popup.getByLabel('Username to chat with').fill(dialed);
+      await alice.popup.getByRole('button', { name: 'Chat', exact: true }).click();
+      await log(alice).waitFor();
+      const hello = `hello ${dialed} ✓ 🌍 https://example.com/x`;
+      await alice.popup.getByLabel('Message', { exact: true }).fill(hello);
+      await alice.popup.getByLabel('Message', { exact: true }).press('Enter');
+      await waitFor('the page to show our chat', async () => (await chats(dave)).includes(`${me}: ${hello}`));
+      // Handed over in frames the page reads: delivered.
+      await waitFor('our message to show Delivered', async () => (await lastState(alice)) === 'Delivered');
+      await dave.page.evaluate(() => window.sendChat('hi, from the original page 👋'));
+      await log(alice).getByText('hi, from the original page 👋', { exact: true }).waitFor({ timeout: 20000 });
+      // The original page does no identity handshake: it chats, clearly marked unverified.
+      await alice.popup.getByRole('list', { name: 'Members' }).getByText('· unverified').waitFor({ timeout: 10000 });
+      // The link in our own message is a safe link.
+      const link = log(alice).getByRole('link', { name: 'https://example.com/x' });
+      assert.equal(await link.getAttribute('rel'), 'noopener noreferrer');
 
-    // The pages only ever received frames they understand, in the original shapes.
-    for (const original of [dave, erin]) {
-      const received = await original.page.evaluate(() => window.page.received);
-      for (const frame of received) {
-        assert.ok(frame.type === 'chat' || frame.type === 'connections', `unexpected frame ${JSON.stringify(frame)}`);
-        if (frame.type === 'chat') assert.deepEqual(Object.keys(frame.chat).sort(), ['message', 'sender', 'timestamp']);
+      // The page dials us.
+      await erin.page.evaluate((me) => window.connectTo(me), me);
+      await waitFor(`${dialer} to be connected`, async () => (await erin.page.evaluate(() => window.connectedTo())).includes(`secure-p2p-multichat-${me}`));
+      await erin.page.evaluate((dialer) => window.sendChat(`${dialer} here <b>not bold</b>`), dialer);
+      await alice.popup.getByRole('button', { name: 'Back to conversations' }).click();
+      await alice.popup.getByRole('button', { name: new RegExp(`^${dialer}\\b`) }).click();
+      await log(alice).getByText(`${dialer} here <b>not bold</b>`, { exact: true }).waitFor({ timeout: 20000 });
+      assert.equal(await log(alice).locator('b').count(), 0, 'peer text is never rendered as HTML');
+      await alice.popup.getByLabel('Message', { exact: true }).fill(`welcome ${dialer}`);
+      await alice.popup.getByLabel('Message', { exact: true }).press('Enter');
+      await waitFor('the dialing page to show the reply', async () => (await chats(erin)).includes(`${me}: welcome ${dialer}`));
+      await waitFor('the reply to show Delivered', async () => (await lastState(alice)) === 'Delivered');
+
+      // The pages only ever received frames they understand, in the original shapes and the frame type their
+      // release reads.
+      for (const original of [dave, erin]) {
+        const received = await original.page.evaluate(() => window.page.received);
+        for (const frame of received) {
+          assert.ok(frame.type === 'chat' || frame.type === 'connections', `unexpected frame ${JSON.stringify(frame)}`);
+          if (frame.type === 'chat') assert.deepEqual(Object.keys(frame.chat).sort(), ['message', 'sender', 'timestamp']);
+        }
+        const kinds = await original.page.evaluate(() => window.page.frameKinds);
+        assert.ok(kinds.length >= received.length && kinds.length > 0, `frames seen: ${kinds}`);
+        assert.deepEqual([...new Set(kinds)], [frameKind]);
+        assert.deepEqual(original.problems, []);
+        assert.deepEqual(await original.page.evaluate(() => window.page.errors), []);
       }
-      assert.deepEqual(original.problems, []);
-      assert.deepEqual(await original.page.evaluate(() => window.page.errors), []);
+      assert.deepEqual(stock.problems, []);
+      assertNoProblems(alice.browser);
+    } finally {
+      await alice.browser.context.close();
     }
-    assert.deepEqual(stock.problems, []);
-    assertNoProblems(alice.browser);
-  } finally {
-    await alice.browser.context.close();
-  }
-});
+  });
+}

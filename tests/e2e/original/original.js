@@ -2,7 +2,9 @@
 // client: one room per page, `secure-p2p-multichat-<name>` ids, `json` serialization, `peerIds` metadata,
 // `{type:"connections"}` sent by the accepting side, `{type:"chat", chat:{sender, message, timestamp}}`,
 // rooms merged by dialing every id learned. It does what that page does, including throwing on metadata
-// without `peerIds` (see src/chat/wire.rs).
+// without `peerIds` (see src/chat/wire.rs). The same code runs on PeerJS 1.5.5 (index.html) and 1.2.0, the
+// release the published page loads (../original12/index.html). Only `window.page` and `frameKinds` are the
+// test's own instrumentation.
 const params = new URLSearchParams(location.search);
 const name = params.get('name');
 const peer = new Peer(`secure-p2p-multichat-${name}`, {
@@ -10,7 +12,7 @@ const peer = new Peer(`secure-p2p-multichat-${name}`, {
   config: { iceServers: [] }, debug: 1,
 });
 const connections = new Map();
-window.page = { opened: false, chats: [], received: [], errors: [] };
+window.page = { opened: false, chats: [], received: [], errors: [], frameKinds: [] };
 
 peer.on('open', () => { window.page.opened = true; });
 peer.on('error', (err) => window.page.errors.push(`${err.type}: ${err.message}`));
@@ -23,6 +25,8 @@ function dial(id) {
 
 function register(conn, accepted) {
   conn.on('open', () => {
+    // Which frames arrive, before PeerJS parses them (1.2.0 throws on binary json, 1.5.5 on text).
+    conn.dataChannel.addEventListener('message', (e) => window.page.frameKinds.push(typeof e.data === 'string' ? 'text' : 'binary'));
     connections.set(conn.peer, conn);
     if (accepted) conn.send({ type: 'connections', peerIds: [...connections.keys()] });
   });
