@@ -7,12 +7,15 @@
 //! - `test`: every test: native core tests, then (inside a fresh network namespace with only `lo`) the
 //!   wasm-bindgen browser tests and the end-to-end Playwright tests against the built extension.
 //! - `lint`: `web-ext lint` on `dist/`.
+//! - `package`: `build`, then the Chrome Web Store zip, the Firefox add-on zip and the source archive in
+//!   `target/package/`.
 //! - `bench`: the benchmarks, which print figures (nothing is asserted on time).
 //!
 //! Every command first installs what a fresh machine lacks (rustup target, the pinned wasm-bindgen CLI,
 //! npm packages); `.ci/run` adds the Debian packages, which need root.
 
 mod build;
+mod package;
 mod test;
 mod tools;
 
@@ -42,12 +45,13 @@ fn run(args: &[String]) -> Result<()> {
             build::build()?;
             build::lint()
         }
+        "package" => package::package(),
         "test" => test::all(rest),
         "bench" => bench(),
         // Internal: the half of `test` that runs inside the network namespace.
         "test-in-netns" => test::in_netns(rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask build | run | test [--native-only|--browser-only] | lint | bench");
+            println!("usage: cargo xtask build | run | test [--native-only|--browser-only] | lint | package | bench");
             Ok(())
         }
         other => bail!("unknown command {other:?}; try `cargo xtask help`"),

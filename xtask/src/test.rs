@@ -72,8 +72,9 @@ pub(crate) fn all(args: &[String]) -> Result<()> {
         ]))?;
     }
     if !native_only {
-        build::build()?;
+        let dist = build::build()?;
         build::lint()?;
+        crate::package::write(&dist)?;
         tools::chromium()?;
         run(Command::new("cargo").current_dir(root()).args(wasm_test_args()).arg("--no-run"))?;
         let me = std::env::current_exe().context("locating xtask")?;
@@ -157,6 +158,7 @@ pub(crate) fn in_netns(args: &[String]) -> Result<()> {
     node.current_dir(root())
         .args(["--test", "--test-force-exit", "--test-concurrency=1", "--test-reporter=spec"])
         .env("MULTICHAT_DIST", build::dist())
+        .env("MULTICHAT_PACKAGES", crate::package::out_dir())
         .env("CHROMIUM", tools::chromium()?);
     match e2e_filter {
         Some(file) => node.arg(file),
