@@ -268,3 +268,295 @@ fn a_handshake_replayed_from_another_connection_never_verifies_and_is_named() {
     assert_eq!(expired.len(), 1, "the link is dropped when no proof for this connection comes");
     assert!(expired[0].2.contains("replaying an old handshake"), "{}", expired[0].2);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Issue 12: squatters. Each test below reproduces one attack against the gate and a chat node wired as the
+// worker wires them (`Side`), with the attacker scripted frame by frame.
+
+mod squatters {
+    use multichat_core::account::Username;
+    use multichat_core::auth_gate::AuthGate;
+    use multichat_core::bridge::{LinkInfo, SessionPair};
+    use multichat_core::chat::wire::{self, ChatExtras, ChatFrame, Frame, LinkMetadata, OurMetadata};
+    use multichat_core::chat::{ChatNode, Command, DeliveryState, Input, MessageId, Output, RoomId};
+    use multichat_core::identity::{ContactBook, Identity};
+    use multichat_core::time::Millis;
+    use serde_json::{Value, json};
+
+    fn user(name: &str) -> Username {
+        Username::parse(name).unwrap()
+    }
+
+    fn sessions(local: u8, remote: u8) -> Option<SessionPair> {
+        Some(SessionPair { local_sdp: super::sdp(local), remote_sdp: super::sdp(remote) })
+    }
+
+    fn our_metadata() -> Value {
+        wire::encode_metadata(&LinkMetadata {
+            peer_ids: Vec::new(),
+            ours: Some(OurMetadata { version: wire::PROTOCOL_VERSION, room: None }),
+        })
+    }
+
+    /// One user's gate and chat node, driven as `src/worker.rs` drives them; what goes out is recorded.
+    struct Side {
+        gate: AuthGate,
+        chat: ChatNode,
+        seed: u8,
+        /// Frames sent, by link, in order.
+        wire: Vec<(String, Value)>,
+        /// Links closed (by the gate or the chat node).
+        closed: Vec<String>,
+    }
+
+    impl Side {
+        fn new(name: &str, seed: u8, contacts: ContactBook, now: Millis) -> Side {
+            let me = user(name);
+            let gate = AuthGate::new(Some(Identity::from_seed([seed; 32])), me.peer_id(), contacts);
+            Side { gate, chat: ChatNode::new(me, now), seed, wire: Vec::new(), closed: Vec::new() }
+        }
+
+        fn drain(&mut self) {
+            while let Some(output) = self.chat.poll_output() {
+                match output {
+                    Output::Send { link, frame } => {
+                        for frame in self.gate.outbound(&link, frame) {
+                            self.wire.push((link.clone(), frame));
+                        }
+                    }
+                    Output::Close { link } => self.closed.push(link),
+                    _ => {}
+                }
+            }
+        }
+
+        fn command(&mut self, now: Millis, command: Command) -> Option<RoomId> {
+            let room = self.chat.handle_command(now, command).unwrap();
+            self.drain();
+            room
+        }
+
+        fn link_up(&mut self, info: LinkInfo, now: Millis) {
+            self.seed = self.seed.wrapping_add(1);
+            if self.gate.link_up(&info, [self.seed; 32]).is_some() {
+                self.closed.push(info.link);
+                return;
+            }
+            let LinkInfo { link, peer_id, metadata, outgoing, .. } = info;
+            self.chat.handle_input(now, Input::LinkUp { link, peer_id, metadata, outgoing });
+            self.drain();
+        }
+
+        fn frame(&mut self, link: &str, frame: Value, now: Millis) {
+            let inbound = self.gate.inbound(link, frame, now);
+            if inbound.close.is_some() {
+                self.closed.push(link.to_owned());
+                self.chat.handle_input(now, Input::LinkDown { link: link.to_owned() });
+                self.drain();
+                return;
+            }
+            for frame in inbound.to_chat {
+                self.chat.handle_input(now, Input::Frame { link: link.to_owned(), frame });
+                self.drain();
+            }
+            for frame in inbound.send {
+                self.wire.push((link.to_owned(), frame));
+            }
+        }
+
+        fn tick(&mut self, now: Millis) {
+            for (link, _, _) in self.gate.handle_timeout(now) {
+                self.closed.push(link.clone());
+                self.chat.handle_input(now, Input::LinkDown { link });
+            }
+            self.chat.handle_timeout(now);
+            self.drain();
+        }
+
+        /// Everything sent on `link` so far, as text.
+        fn sent_on(&self, link: &str) -> String {
+            self.wire.iter().filter(|(it, _)| it == link).map(|(_, frame)| frame.to_string()).collect()
+        }
+
+        fn texts_from(&self, room: &RoomId, sender: &str) -> Vec<String> {
+            self.chat
+                .messages(room)
+                .iter()
+                .filter(|it| it.sender.as_str() == sender)
+                .map(|it| it.text.clone())
+                .collect()
+        }
+    }
+
+    /// Moves the frames each side sent on `link` to the other, until both are quiet.
+    fn pump(a: &mut Side, b: &mut Side, link: &str, now: Millis) {
+        let (mut a_seen, mut b_seen) = (0, 0);
+        for _ in 0..100 {
+            let from_a: Vec<Value> =
+                a.wire[a_seen..].iter().filter(|(it, _)| it == link).map(|(_, f)| f.clone()).collect();
+            let from_b: Vec<Value> =
+                b.wire[b_seen..].iter().filter(|(it, _)| it == link).map(|(_, f)| f.clone()).collect();
+            (a_seen, b_seen) = (a.wire.len(), b.wire.len());
+            if from_a.is_empty() && from_b.is_empty() {
+                return;
+            }
+            for frame in from_a {
+                b.frame(link, frame, now);
+            }
+            for frame in from_b {
+                a.frame(link, frame, now);
+            }
+        }
+        panic!("the two sides never went quiet");
+    }
+
+    fn bob_key() -> multichat_core::identity::PublicKey {
+        Identity::from_seed([2; 32]).public_key()
+    }
+
+    /// Alice has bob's key pinned (they authenticated before), bob is offline, and she writes to him.
+    fn alice_waiting_for_bob() -> (Side, RoomId) {
+        let mut contacts = ContactBook::new();
+        contacts.observe(&user("bob"), bob_key(), Millis(1));
+        let mut alice = Side::new("alice", 1, contacts, Millis(10));
+        let room = alice.command(Millis(20), Command::OpenDirect { username: user("bob") }).unwrap();
+        alice.command(Millis(30), Command::Send { room: room.clone(), text: "for bob only".into(), random: [1; 16] });
+        (alice, room)
+    }
+
+    fn squatter_chat(room: &RoomId, text: &str, seq: u64) -> Value {
+        wire::encode(&Frame::Chat(ChatFrame {
+            sender: user("bob"),
+            text: text.into(),
+            timestamp: Millis(1_000 + seq),
+            ours: Some(ChatExtras { id: MessageId::from_random([seq as u8 + 90; 16]), seq, room: room.clone() }),
+        }))
+    }
+
+    fn original_chat(text: &str) -> Value {
+        json!({"type": "chat", "chat": {"sender": "bob", "message": text, "timestamp": 1_500}})
+    }
+
+    #[test]
+    fn a_squatter_that_dials_with_our_metadata_and_never_greets_gets_nothing() {
+        let (mut alice, room) = alice_waiting_for_bob();
+        let info = LinkInfo {
+            link: "dc_sq".into(),
+            peer_id: user("bob").peer_id(),
+            metadata: our_metadata(),
+            outgoing: false,
+            sessions: sessions(10, 66),
+        };
+        alice.link_up(info, Millis(100));
+        // No hello, ever: chat, a room announcement, a catch-up request and a batch, as bob.
+        alice.frame("dc_sq", squatter_chat(&room, "squatter text", 1), Millis(110));
+        let sync = wire::encode(&Frame::Sync { room: room.clone(), heads: Default::default() });
+        alice.frame("dc_sq", sync, Millis(120));
+        alice.frame("dc_sq", json!({"type": "connections", "peerIds": ["secure-p2p-multichat-carol"]}), Millis(130));
+        for now in (1_000..20_000).step_by(1_000) {
+            alice.tick(Millis(now));
+        }
+        assert_eq!(alice.texts_from(&room, "bob"), Vec::<String>::new(), "nothing the squatter sent is stored");
+        let sent = alice.sent_on("dc_sq");
+        assert!(!sent.contains("for bob only"), "the outbox never goes to the squatter: {sent}");
+        assert_eq!(alice.chat.messages(&room)[0].state, Some(DeliveryState::Sending), "still waiting for bob");
+    }
+
+    #[test]
+    fn a_squatter_that_dials_as_the_original_page_gets_nothing() {
+        let (mut alice, room) = alice_waiting_for_bob();
+        let info = LinkInfo {
+            link: "dc_sq".into(),
+            peer_id: user("bob").peer_id(),
+            metadata: Value::Null,
+            outgoing: false,
+            sessions: sessions(10, 66),
+        };
+        alice.link_up(info, Millis(100));
+        alice.frame("dc_sq", original_chat("squatter text"), Millis(110));
+        for now in (1_000..20_000).step_by(1_000) {
+            alice.tick(Millis(now));
+        }
+        assert_eq!(alice.texts_from(&room, "bob"), Vec::<String>::new(), "nothing the squatter sent is stored");
+        let sent = alice.sent_on("dc_sq");
+        assert!(!sent.contains("for bob only"), "the outbox never goes to the squatter: {sent}");
+        assert_eq!(alice.chat.messages(&room)[0].state, Some(DeliveryState::Sending), "not marked delivered");
+    }
+
+    #[test]
+    fn a_squatter_that_answers_our_dial_as_the_original_page_gets_nothing() {
+        let (mut alice, room) = alice_waiting_for_bob();
+        // Alice redials bob; whoever holds bob's PeerJS id answers, and says nothing (as the original page).
+        let info = LinkInfo {
+            link: "dc_out".into(),
+            peer_id: user("bob").peer_id(),
+            metadata: our_metadata(),
+            outgoing: true,
+            sessions: sessions(10, 66),
+        };
+        alice.link_up(info, Millis(100));
+        for now in (1_000..20_000).step_by(1_000) {
+            alice.tick(Millis(now));
+        }
+        alice.frame("dc_out", original_chat("squatter text"), Millis(20_000));
+        let sent = alice.sent_on("dc_out");
+        assert!(!sent.contains("for bob only"), "the outbox never goes to the squatter: {sent}");
+        assert_eq!(alice.texts_from(&room, "bob"), Vec::<String>::new(), "nothing the squatter sent is stored");
+        assert_eq!(alice.chat.messages(&room)[0].state, Some(DeliveryState::Sending), "not marked delivered");
+    }
+
+    /// Alice and bob, authenticated on `dc_1`.
+    fn alice_and_bob_authenticated() -> (Side, Side, RoomId) {
+        let mut alice = Side::new("alice", 1, ContactBook::new(), Millis(10));
+        let mut bob = Side::new("bob", 2, ContactBook::new(), Millis(10));
+        let room = alice.command(Millis(20), Command::OpenDirect { username: user("bob") }).unwrap();
+        let dialer = LinkInfo {
+            link: "dc_1".into(),
+            peer_id: user("bob").peer_id(),
+            metadata: our_metadata(),
+            outgoing: true,
+            sessions: sessions(10, 20),
+        };
+        let answerer = LinkInfo {
+            peer_id: user("alice").peer_id(),
+            outgoing: false,
+            sessions: sessions(20, 10),
+            ..dialer.clone()
+        };
+        alice.link_up(dialer, Millis(30));
+        bob.link_up(answerer, Millis(30));
+        pump(&mut alice, &mut bob, "dc_1", Millis(40));
+        assert!(alice.gate.authenticated(&user("bob").peer_id()));
+        assert!(alice.chat.is_online(&user("bob")));
+        (alice, bob, room)
+    }
+
+    #[test]
+    fn an_unproved_second_link_never_displaces_a_verified_one() {
+        let (mut alice, mut bob, room) = alice_and_bob_authenticated();
+        // A malicious server opens a second link "from bob": a hello naming bob's key (public) and a new
+        // session, then nothing it could prove.
+        let info = LinkInfo {
+            link: "dc_2".into(),
+            peer_id: user("bob").peer_id(),
+            metadata: our_metadata(),
+            outgoing: false,
+            sessions: sessions(11, 77),
+        };
+        alice.link_up(info, Millis(50));
+        let hello = json!({
+            "type": "mc.hello", "v": 1, "user": "bob", "caps": wire::OUR_CAPABILITIES, "session": 424_242,
+            "auth": {"v": 1, "key": bob_key().to_string(), "nonce": "ab".repeat(32)},
+        });
+        alice.frame("dc_2", hello, Millis(60));
+        alice.frame("dc_2", squatter_chat(&room, "squatter text", 1), Millis(61));
+        assert!(!alice.closed.contains(&"dc_1".to_owned()), "the verified link is kept: {:?}", alice.closed);
+        assert!(alice.gate.authenticated(&user("bob").peer_id()));
+        alice.command(Millis(70), Command::Send { room: room.clone(), text: "still private".into(), random: [3; 16] });
+        assert!(alice.sent_on("dc_1").contains("still private"), "chat goes on over the verified link");
+        assert!(!alice.sent_on("dc_2").contains("still private"), "and never over the unproved one");
+        pump(&mut alice, &mut bob, "dc_1", Millis(80));
+        assert_eq!(bob.texts_from(&room, "alice"), ["still private"]);
+        assert_eq!(alice.texts_from(&room, "bob"), Vec::<String>::new());
+    }
+}

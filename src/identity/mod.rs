@@ -42,6 +42,10 @@ pub enum IdentityError {
     NoFingerprint,
     #[error("the connection description has two different SHA-256 DTLS fingerprints")]
     ConflictingFingerprints,
+    #[error(
+        "the connection description names more than one DTLS certificate, so a second party could take part in the encrypted session"
+    )]
+    SeveralFingerprints,
     #[error("the connection description's DTLS fingerprint is malformed: {0}")]
     MalformedFingerprint(&'static str),
 }

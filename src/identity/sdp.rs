@@ -221,4 +221,42 @@ a=max-message-size:1073741823\r\n";
             assert!(matches!(dtls_fingerprint(&sdp), Err(IdentityError::MalformedFingerprint(_))), "{sdp:?}");
         }
     }
+
+    /// A second certificate the browser would also accept (Firefox accepts a DTLS certificate matching any
+    /// fingerprint of the remote description): whoever added it may be in the middle. Issue 12.
+    #[test]
+    fn a_second_fingerprint_of_any_hash_function_is_refused() {
+        let sha384 = format!("a=fingerprint:sha-384 {}\r\n", ["5A"; 48].join(":"));
+        let at_media = format!("{CHROMIUM_OFFER}{sha384}");
+        assert_eq!(dtls_fingerprint(&at_media), Err(IdentityError::SeveralFingerprints));
+        let at_session = FIREFOX_ANSWER.replacen("a=group:", &format!("{sha384}a=group:"), 1);
+        assert_eq!(dtls_fingerprint(&at_session), Err(IdentityError::SeveralFingerprints));
+        let sha1 = "a=fingerprint:sha-1 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB\r\n";
+        assert_eq!(dtls_fingerprint(&format!("{CHROMIUM_OFFER}{sha1}")), Err(IdentityError::SeveralFingerprints));
+        // Even one the browser could not use: the description is not what an honest browser writes.
+        let unknown = "a=fingerprint:md5 00:11\r\n";
+        assert_eq!(dtls_fingerprint(&format!("{CHROMIUM_OFFER}{unknown}")), Err(IdentityError::SeveralFingerprints));
+        let only_sha1 = format!("v=0\r\n{sha1}");
+        assert_eq!(dtls_fingerprint(&only_sha1), Err(IdentityError::NoFingerprint));
+    }
+
+    #[test]
+    fn two_different_sha256_fingerprints_are_refused_at_either_level() {
+        let other = format!("a=fingerprint:sha-256 {}", ["AA"; 32].join(":"));
+        // Session level and media level disagree.
+        let session_and_media = CHROMIUM_OFFER.replacen("a=group:", &format!("{other}\r\na=group:"), 1);
+        assert_eq!(dtls_fingerprint(&session_and_media), Err(IdentityError::SeveralFingerprints));
+        // Two in the same media section.
+        let same_section = CHROMIUM_OFFER.replacen("a=setup:", &format!("{other}\r\na=setup:"), 1);
+        assert_eq!(dtls_fingerprint(&same_section), Err(IdentityError::SeveralFingerprints));
+        // Two media sections with different values.
+        let two_sections = format!("{CHROMIUM_OFFER}m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n{other}\r\n");
+        assert_eq!(dtls_fingerprint(&two_sections), Err(IdentityError::SeveralFingerprints));
+    }
+
+    #[test]
+    fn the_refusal_reads_plainly() {
+        let message = IdentityError::SeveralFingerprints.to_string();
+        assert!(message.contains("more than one"), "{message}");
+    }
 }
