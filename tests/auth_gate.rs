@@ -368,6 +368,10 @@ mod squatters {
                 self.chat.handle_input(now, Input::Frame { link, frame });
                 self.drain();
             }
+            for peer_id in out.dial_failed {
+                self.chat.handle_input(now, Input::DialFailed { peer_id });
+                self.drain();
+            }
             self.alerts.extend(out.alerts);
         }
 
@@ -839,5 +843,117 @@ mod squatters {
         pump(&mut alice, &mut bob, "dc_1", Millis(530));
         assert_eq!(alice.texts_from(&room, "bob"), ["back"]);
         assert!(alice.alerts.is_empty() && bob.alerts.is_empty());
+    }
+
+    #[test]
+    fn a_relaying_middle_is_refused_at_both_ends_and_neither_chat_node_hears_of_it() {
+        // The middle answers alice with its certificate 30 and dials bob with 31, relaying frames verbatim.
+        let mut alice = Side::new("alice", 1, ContactBook::new(), Millis(10));
+        let mut bob = Side::new("bob", 2, ContactBook::new(), Millis(10));
+        let room = alice.command(Millis(20), Command::OpenDirect { username: user("bob") }).unwrap();
+        alice.command(Millis(21), Command::Send { room, text: "secret".into(), random: [4; 16] });
+        let dialer = LinkInfo {
+            link: "dc_1".into(),
+            peer_id: user("bob").peer_id(),
+            metadata: our_metadata(),
+            outgoing: true,
+            sessions: sessions(10, 30),
+        };
+        let answerer = LinkInfo {
+            peer_id: user("alice").peer_id(),
+            outgoing: false,
+            sessions: sessions(20, 31),
+            ..dialer.clone()
+        };
+        alice.link_up(dialer, Millis(30));
+        bob.link_up(answerer, Millis(30));
+        pump(&mut alice, &mut bob, "dc_1", Millis(40));
+        assert_eq!(
+            (alice.closed.as_slice(), bob.closed.as_slice()),
+            (["dc_1".to_owned()].as_slice(), ["dc_1".to_owned()].as_slice())
+        );
+        assert!(alice.reasons[0].contains("intercept") && bob.reasons[0].contains("intercept"), "{:?}", alice.reasons);
+        assert!(!alice.chat.is_online(&user("bob")) && !bob.chat.is_online(&user("alice")));
+        let types: Vec<&str> = alice.wire.iter().filter_map(|(_, f)| f["type"].as_str()).collect();
+        assert_eq!(types, ["mc.hello", "mc.auth.proof"], "only the handshake went to the middle");
+    }
+
+    #[test]
+    fn a_pinned_contact_greeting_without_the_handshake_is_held_a_stranger_chats_unverified() {
+        let (mut alice, room) = alice_waiting_for_bob();
+        let bare_hello = |name: &str| json!({"type": "mc.hello", "v": 1, "user": name, "caps": wire::OUR_CAPABILITIES, "auth": null});
+        alice.link_up(squatter_link("dc_b", our_metadata()), Millis(100));
+        alice.frame("dc_b", bare_hello("bob"), Millis(110));
+        alice.frame("dc_b", squatter_chat(&room, "stripped", 1), Millis(111));
+        assert_eq!(alice.alerts, [unproved_alert(Unproved::NoHandshake, true)]);
+        assert!(!alice.chat.is_online(&user("bob")));
+        assert!(!alice.sent_on("dc_b").contains("for bob only"));
+        // An older multichat of someone alice never met: chats, unverified, as before.
+        let info = LinkInfo { peer_id: user("dave").peer_id(), ..squatter_link("dc_d", our_metadata()) };
+        alice.link_up(info, Millis(120));
+        alice.frame("dc_d", bare_hello("dave"), Millis(121));
+        assert!(alice.chat.is_online(&user("dave")));
+        assert!(!alice.gate.authenticated(&user("dave").peer_id()));
+        assert_eq!(alice.alerts.len(), 1);
+    }
+
+    #[test]
+    fn a_replayed_handshake_of_a_pinned_contact_is_held_and_a_stranger_s_is_closed() {
+        // Bob's hello and proof from an earlier session with alice, replayed on a new one.
+        let (mut alice, bob, _room) = alice_and_bob_authenticated();
+        let recorded: Vec<Value> = bob
+            .wire
+            .iter()
+            .filter(|(_, f)| matches!(f["type"].as_str(), Some("mc.hello" | "mc.auth.proof")))
+            .map(|(_, f)| f.clone())
+            .collect();
+        alice.seed = 100; // fresh bytes for this link (equal nonces would be refused as reflected)
+        alice.link_up(squatter_link("dc_r", our_metadata()), Millis(1_000));
+        for frame in recorded.clone() {
+            alice.frame("dc_r", frame, Millis(1_001));
+        }
+        alice.tick(Millis(1_001 + 8_000));
+        assert_eq!(alice.alerts, [unproved_alert(Unproved::NoProof, true)]);
+        assert!(alice.gate.authenticated(&user("bob").peer_id()), "bob's own link is untouched");
+        // The same replay against someone who never pinned bob: closed with the reason.
+        let mut carol = Side::new("carol", 3, ContactBook::new(), Millis(10));
+        carol.link_up(squatter_link("dc_r", our_metadata()), Millis(1_000));
+        for frame in recorded {
+            carol.frame("dc_r", frame, Millis(1_001));
+        }
+        carol.tick(Millis(1_001 + 8_000));
+        assert_eq!(carol.closed, ["dc_r"]);
+        assert!(
+            carol.reasons[0].contains("never proved") || carol.reasons[0].contains("replaying"),
+            "{}",
+            carol.reasons[0]
+        );
+        assert!(!carol.chat.is_online(&user("bob")));
+    }
+
+    #[test]
+    fn rejecting_a_changed_key_closes_its_held_link() {
+        let (mut alice, room) = alice_waiting_for_bob();
+        let mut impostor = Side::new("bob", 77, ContactBook::new(), Millis(10));
+        impostor.command(Millis(20), Command::OpenDirect { username: user("alice") });
+        impostor.command(Millis(21), Command::Send { room: room.clone(), text: "trust me".into(), random: [6; 16] });
+        let dialer = LinkInfo {
+            link: "dc_i".into(),
+            peer_id: user("alice").peer_id(),
+            metadata: our_metadata(),
+            outgoing: true,
+            sessions: sessions(70, 80),
+        };
+        let answerer =
+            LinkInfo { peer_id: user("bob").peer_id(), outgoing: false, sessions: sessions(80, 70), ..dialer.clone() };
+        impostor.link_up(dialer, Millis(100));
+        alice.link_up(answerer, Millis(100));
+        pump(&mut alice, &mut impostor, "dc_i", Millis(110));
+        let key = Identity::from_seed([77; 32]).public_key();
+        let out = alice.gate.reject_new_key(&user("bob"), &key).unwrap();
+        assert_eq!(out.close.iter().map(|it| it.link.as_str()).collect::<Vec<_>>(), ["dc_i"]);
+        alice.apply(out, Millis(120));
+        assert_eq!(alice.texts_from(&room, "bob"), Vec::<String>::new());
+        assert!(!alice.sent_on("dc_i").contains("for bob only"));
     }
 }

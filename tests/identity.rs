@@ -388,3 +388,29 @@ fn the_worker_s_peerjs_token_reveals_nothing_of_the_identity_seed() {
     let from_seed = multichat_core::peerjs::signal::random_token(&seed[..16]);
     assert_ne!(token, from_seed, "the token is the seed's first 16 bytes, each reduced modulo 36");
 }
+
+proptest! {
+    /// Issue 12: values derived for different purposes from the same shell bytes share nothing: the token
+    /// is neither the old `random_token(bytes[..16])` nor made from the seed, and no value is the input.
+    #[test]
+    fn entropy_never_shares_bytes_between_purposes(random in proptest::array::uniform32(any::<u8>())) {
+        use multichat_core::entropy::{Entropy, Purpose};
+        use multichat_core::peerjs::signal::random_token;
+        let entropy = Entropy::new(random);
+        let seed = entropy.identity_seed();
+        let token = entropy.peerjs_token();
+        prop_assert_eq!(token.len(), 16);
+        prop_assert_ne!(&token, &random_token(&random[..16]), "the old derivation");
+        prop_assert_ne!(&token, &random_token(&seed[..16]));
+        prop_assert_ne!(&token, &random_token(&seed[16..]));
+        prop_assert_ne!(seed, random);
+        let token_bytes: [u8; 16] = entropy.bytes(Purpose::PeerjsToken);
+        prop_assert!(!seed.windows(4).any(|it| token_bytes.windows(4).any(|other| other == it)));
+        let values = [seed, entropy.handshake(0), entropy.handshake(1), entropy.bytes(Purpose::MessageId)];
+        for (i, x) in values.iter().enumerate() {
+            for y in &values[i + 1..] {
+                prop_assert_ne!(x, y);
+            }
+        }
+    }
+}

@@ -109,6 +109,9 @@ pub struct GateOutput {
     /// Usernames whose key was just pinned for the first time: the conversation says plainly that the key
     /// is new and unverified ([`crate::auth_gate::first_contact_notice`]).
     pub first_contact: Vec<Username>,
+    /// Peer ids whose link we dialed was held or closed before the chat node heard of it: give the chat node
+    /// `Input::DialFailed` for each, so it backs off instead of waiting for its dial to time out.
+    pub dial_failed: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -448,7 +451,11 @@ impl LinkGate {
             }
             Observation::KeyChanged { new, .. } => {
                 // Held, not closed: it may be the contact on a new install, and only the user can tell.
-                self.links.get_mut(link).expect("checked above").standing = Standing::KeyChanged(new);
+                let gate = self.links.get_mut(link).expect("checked above");
+                gate.standing = Standing::KeyChanged(new);
+                if gate.outgoing && !gate.admitted {
+                    out.dial_failed.push(peer_id);
+                }
                 let first_time = pending_before != Some(new);
                 out.alerts.push(Alert { username, kind: AlertKind::KeyChanged { new }, first_time });
             }
@@ -493,7 +500,11 @@ impl LinkGate {
             }
             UnprovedOutcome::Held { first_time } => {
                 out.contacts_changed = true;
-                self.links.get_mut(link).expect("checked above").standing = Standing::Unproved(how);
+                let gate = self.links.get_mut(link).expect("checked above");
+                gate.standing = Standing::Unproved(how);
+                if gate.outgoing && !gate.admitted {
+                    out.dial_failed.push(peer_id.clone());
+                }
                 out.alerts.push(Alert { username, kind: AlertKind::Unproved(how), first_time });
                 // One held unproved link per peer is enough to show; older ones are closed.
                 let older: Vec<LinkId> = self
@@ -566,6 +577,10 @@ impl LinkGate {
     fn close(&mut self, link: &str, reason: String, out: &mut GateOutput) {
         let Some(gate) = self.links.remove(link) else { return };
         self.refused.insert(link.to_owned());
+        let held_before = matches!(gate.standing, Standing::KeyChanged(_) | Standing::Unproved(_));
+        if gate.outgoing && !gate.admitted && !held_before {
+            out.dial_failed.push(gate.peer_id.clone());
+        }
         out.close.push(Closing { link: link.to_owned(), peer_id: gate.peer_id, reason });
     }
 
