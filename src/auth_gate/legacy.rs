@@ -121,11 +121,14 @@ impl AuthGate {
         if let (Some(identity), Some(sessions)) = (self.identity.as_ref(), info.sessions.as_ref()) {
             let fingerprints = dtls_fingerprint(&sessions.local_sdp)
                 .and_then(|local| Ok((local, dtls_fingerprint(&sessions.remote_sdp)?)));
-            let Ok((local_fingerprint, remote_fingerprint)) = fingerprints else {
-                self.refused.insert(info.link.clone());
-                return Some(
-                    "The connection offered no readable DTLS fingerprint; multichat did not connect.".to_owned(),
-                );
+            let (local_fingerprint, remote_fingerprint) = match fingerprints {
+                Ok(pair) => pair,
+                Err(err) => {
+                    self.refused.insert(info.link.clone());
+                    return Some(format!(
+                        "The connection offered no readable DTLS fingerprint ({err}); multichat did not connect."
+                    ));
+                }
             };
             let context = LinkContext {
                 role: if info.outgoing { Role::Dialer } else { Role::Answerer },

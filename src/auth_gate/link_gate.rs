@@ -95,7 +95,8 @@ pub struct Alert {
 /// What the worker must do, in this order: store the contact book (`contacts_changed`); close each of
 /// `close` (engine `Close`, chat node `LinkDown`, and show the reason on the member); send `send` on the
 /// engine; give the chat node each of `to_chat_link_up`, then each frame of `to_chat` (every chat node
-/// `Output::Send` going through [`LinkGate::outbound`]); then surface `alerts`, `warnings` and `first_contact`.
+/// `Output::Send` going through [`LinkGate::outbound`]), then `Input::DialFailed` for each of `dial_failed`;
+/// then surface `alerts`, `warnings` and `first_contact`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GateOutput {
     pub contacts_changed: bool,
