@@ -275,8 +275,8 @@ fn a_handshake_replayed_from_another_connection_never_verifies_and_is_named() {
 
 mod squatters {
     use multichat_core::account::Username;
-    use multichat_core::auth_gate::HELLO_DEADLINE_MS;
     use multichat_core::auth_gate::{Alert, AlertKind, ChatLinkUp, GateOutput, LinkGate};
+    use multichat_core::auth_gate::{HELLO_DEADLINE_MS, ORIGINAL_PAGE_GRACE_MS};
     use multichat_core::bridge::{LinkInfo, SessionPair};
     use multichat_core::chat::wire::{self, ChatExtras, ChatFrame, Frame, LinkMetadata, OurMetadata};
     use multichat_core::chat::{ChatNode, Command, DeliveryState, Input, MessageId, Output, RoomId};
@@ -528,6 +528,8 @@ mod squatters {
             sessions: sessions(10, 66),
         };
         alice.link_up(info, Millis(100));
+        // Bob spoke multichat before: his silence gets the full hello deadline, not the original page's 3 s.
+        assert_eq!(alice.gate.poll_timeout(), Some(Millis(100 + HELLO_DEADLINE_MS)));
         for now in (1_000..20_000).step_by(1_000) {
             alice.tick(Millis(now));
         }
@@ -955,5 +957,25 @@ mod squatters {
         alice.apply(out, Millis(120));
         assert_eq!(alice.texts_from(&room, "bob"), Vec::<String>::new());
         assert!(!alice.sent_on("dc_i").contains("for bob only"));
+    }
+
+    #[test]
+    fn a_stranger_s_original_page_we_dialed_is_handed_to_the_chat_node_after_its_grace() {
+        let mut alice = Side::new("alice", 1, ContactBook::new(), Millis(10));
+        let info = LinkInfo {
+            link: "dc_o".into(),
+            peer_id: user("olga").peer_id(),
+            metadata: our_metadata(),
+            outgoing: true,
+            sessions: sessions(10, 20),
+        };
+        alice.link_up(info, Millis(1_000));
+        assert_eq!(alice.gate.poll_timeout(), Some(Millis(1_000 + ORIGINAL_PAGE_GRACE_MS)));
+        alice.tick(Millis(1_000 + ORIGINAL_PAGE_GRACE_MS - 1));
+        assert!(alice.wire.is_empty(), "we never greet first on a link we dialed");
+        alice.tick(Millis(1_000 + ORIGINAL_PAGE_GRACE_MS));
+        alice.tick(Millis(1_000 + 2 * ORIGINAL_PAGE_GRACE_MS));
+        assert!(alice.chat.is_online(&user("olga")), "taken for the original page, as before");
+        assert!(alice.alerts.is_empty() && alice.closed.is_empty());
     }
 }

@@ -45,7 +45,7 @@ use crate::time::Millis;
 /// the chat layer's grace: a busy worker may answer late.
 pub const HELLO_DEADLINE_MS: u64 = 8_000;
 /// A link we dialed on which the peer says nothing this long is the original page (which never greets), as
-/// the chat layer's `HELLO_GRACE_MS`.
+/// the chat layer's `HELLO_GRACE_MS`; for a username with a pinned key, [`HELLO_DEADLINE_MS`] instead.
 pub const ORIGINAL_PAGE_GRACE_MS: u64 = 3_000;
 /// Frames held per link; beyond it the oldest are dropped (they come back through the chat layer's re-sends
 /// and catch-up once the link passes).
@@ -272,7 +272,7 @@ impl LinkGate {
 
     /// When [`LinkGate::handle_timeout`] has work: the earliest hello or proof deadline.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        self.links.values().filter_map(deadline).min()
+        self.links.values().filter_map(|it| deadline(it, self.pinned(&it.peer_id))).min()
     }
 
     /// Links whose hello or proof did not come in time.
@@ -281,7 +281,7 @@ impl LinkGate {
         let expired: Vec<LinkId> = self
             .links
             .iter()
-            .filter(|(_, it)| deadline(it).is_some_and(|at| at <= now))
+            .filter(|(_, it)| deadline(it, self.pinned(&it.peer_id)).is_some_and(|at| at <= now))
             .map(|(link, _)| link.clone())
             .collect();
         for link in expired {
@@ -651,9 +651,12 @@ impl LinkGate {
     }
 }
 
-fn deadline(gate: &GateLink) -> Option<Millis> {
+/// When `gate` must have greeted or proved. `pinned`: its username has a pinned key, so it spoke multichat
+/// before; a link we dialed to it gets the full hello deadline (a busy worker may answer late) before its
+/// silence is taken for the original page's, which raises an alert.
+fn deadline(gate: &GateLink, pinned: bool) -> Option<Millis> {
     match gate.standing {
-        Standing::Fresh if gate.outgoing => Some(gate.opened_at.saturating_add(ORIGINAL_PAGE_GRACE_MS)),
+        Standing::Fresh if gate.outgoing && !pinned => Some(gate.opened_at.saturating_add(ORIGINAL_PAGE_GRACE_MS)),
         Standing::Fresh => Some(gate.opened_at.saturating_add(HELLO_DEADLINE_MS)),
         Standing::AwaitingProof => Some(gate.awaiting_since.saturating_add(HANDSHAKE_TIMEOUT_MS)),
         Standing::Verified(_) | Standing::KeyChanged(_) | Standing::Unproved(_) | Standing::Unverified => None,
