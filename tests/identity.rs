@@ -363,3 +363,54 @@ proptest! {
         }
     }
 }
+
+/// Issue 12: the worker's first sign-in draws 32 random bytes and makes the PeerJS token from the first 16
+/// and the identity key's seed from all 32. The token travels in the socket URL to the signaling server,
+/// the very party the handshake defends against. Reproduced through the worker as it is today.
+#[test]
+#[ignore = "issue 12: fails until the worker draws the token and the seed from crate::entropy (wiring follow-up)"]
+fn the_worker_s_peerjs_token_reveals_nothing_of_the_identity_seed() {
+    use multichat_core::bridge::Request;
+    use multichat_core::storage::{Snapshot, StorageWrite};
+    use multichat_core::worker::WorkerModel;
+    let random: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
+    let (mut model, _) = WorkerModel::load(&Snapshot(Default::default()), Millis(1));
+    let handled = model.handle(Request::SignIn { username: "alice".into() }, Millis(2), random);
+    let written = |key: &str| {
+        handled.writes.iter().find_map(|it| match it {
+            StorageWrite::Set { key: written, value } if written == key => Some(value.clone()),
+            _ => None,
+        })
+    };
+    let token = written("account").and_then(|it| it["token"].as_str().map(str::to_owned)).expect("a token");
+    let record: IdentityRecord = serde_json::from_value(written("identity").expect("an identity")).unwrap();
+    let seed: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&record.seed[2 * i..2 * i + 2], 16).unwrap()).collect();
+    let from_seed = multichat_core::peerjs::signal::random_token(&seed[..16]);
+    assert_ne!(token, from_seed, "the token is the seed's first 16 bytes, each reduced modulo 36");
+}
+
+proptest! {
+    /// Issue 12: values derived for different purposes from the same shell bytes share nothing: the token
+    /// is neither the old `random_token(bytes[..16])` nor made from the seed, and no value is the input.
+    #[test]
+    fn entropy_never_shares_bytes_between_purposes(random in proptest::array::uniform32(any::<u8>())) {
+        use multichat_core::entropy::{Entropy, Purpose};
+        use multichat_core::peerjs::signal::random_token;
+        let entropy = Entropy::new(random);
+        let seed = entropy.identity_seed();
+        let token = entropy.peerjs_token();
+        prop_assert_eq!(token.len(), 16);
+        prop_assert_ne!(&token, &random_token(&random[..16]), "the old derivation");
+        prop_assert_ne!(&token, &random_token(&seed[..16]));
+        prop_assert_ne!(&token, &random_token(&seed[16..]));
+        prop_assert_ne!(seed, random);
+        let token_bytes: [u8; 16] = entropy.bytes(Purpose::PeerjsToken);
+        prop_assert!(!seed.windows(4).any(|it| token_bytes.windows(4).any(|other| other == it)));
+        let values = [seed, entropy.handshake(0), entropy.handshake(1), entropy.bytes(Purpose::MessageId)];
+        for (i, x) in values.iter().enumerate() {
+            for y in &values[i + 1..] {
+                prop_assert_ne!(x, y);
+            }
+        }
+    }
+}

@@ -9,6 +9,13 @@
 //! A username we hold a key for that turns up *without* the handshake is a possible downgrade (someone in
 //! the middle can strip `auth` from the hellos): [`ContactBook::observe_unauthenticated`] says so.
 //!
+//! A link for a username we hold a key for that does not prove that key (it never greets, acts as the
+//! original page, greets without the handshake or never sends its proof) is a possible squatter (issue 12):
+//! [`ContactBook::observe_unproved`] raises an alert ([`Contact::unproved`]) that stays until the user
+//! decides ([`ContactBook::allow_unverified`], [`ContactBook::block_unverified`]); the decision
+//! ([`Contact::unverified_links`]) is kept with the contact, so it survives restarts. Nothing a link does
+//! clears the alert: not another unproved link, not even the pinned key proved again.
+//!
 //! The book is plain data, stored whole as one record ([`ContactBook::to_value`], [`ContactBook::from_value`]).
 
 use std::collections::BTreeMap;
@@ -73,6 +80,69 @@ pub struct Contact {
     /// Keys the user refused for this username, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected_keys: Vec<PublicKey>,
+    /// A link for this username did not prove the pinned key, and the user has not decided yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unproved: Option<UnprovedAlert>,
+    /// What the user decided about links for this username that do not prove the pinned key.
+    #[serde(default, skip_serializing_if = "UnverifiedLinks::is_hold")]
+    pub unverified_links: UnverifiedLinks,
+}
+
+/// How a link failed to prove the pinned key of its username.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unproved {
+    /// It never said `mc.hello` in time.
+    NoHello,
+    /// It acted as the original page (dialed without our metadata, sent `connections` or an original-shape
+    /// chat before any hello, or stayed silent on a link we dialed).
+    OriginalPage,
+    /// Its hello carried no handshake.
+    NoHandshake,
+    /// It offered a key in its hello but never proved it on this connection.
+    NoProof,
+}
+
+/// The alert of a username whose pinned key a link did not prove.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnprovedAlert {
+    pub how: Unproved,
+    /// When the first such link came (since the last decision).
+    pub first_seen: Millis,
+    /// When the latest did.
+    pub last_seen: Millis,
+}
+
+/// The user's decision about links that do not prove a contact's pinned key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnverifiedLinks {
+    /// Not decided: such a link is held (nothing passes) and the user is alerted.
+    #[default]
+    Hold,
+    /// "Allow unverified for this contact": such a link chats, marked unverified.
+    Allow,
+    /// "Block": such a link is closed at once.
+    Block,
+}
+
+impl UnverifiedLinks {
+    fn is_hold(&self) -> bool {
+        *self == UnverifiedLinks::Hold
+    }
+}
+
+/// What a link that did not prove its username's pinned key gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnprovedOutcome {
+    /// No key is pinned for this username: first contact, chat unverified as today.
+    Stranger,
+    /// The user allowed unverified links for this contact: chat, marked unverified.
+    Allowed,
+    /// The user blocked them: close the link.
+    Blocked,
+    /// Hold the link and alert the user; `first_time` when no alert was waiting already (notify then).
+    Held { first_time: bool },
 }
 
 /// What a proved key means for its username.
@@ -173,6 +243,8 @@ impl ContactBook {
                 last_seen: now,
                 pending_key: None,
                 rejected_keys: Vec::new(),
+                unproved: None,
+                unverified_links: UnverifiedLinks::Hold,
             };
             self.contacts.insert(username.clone(), contact);
             return Observation::NewPinned;
@@ -201,6 +273,47 @@ impl ContactBook {
             Some(contact) => Unauthenticated::Downgrade { state: contact.state },
             None => Unauthenticated::Stranger,
         }
+    }
+
+    /// A link for `username` did not prove a key (`how`). For a contact with a pinned key this raises (or
+    /// refreshes) its alert unless the user decided already.
+    pub fn observe_unproved(&mut self, username: &Username, how: Unproved, now: Millis) -> UnprovedOutcome {
+        let Some(contact) = self.contacts.get_mut(username) else { return UnprovedOutcome::Stranger };
+        match contact.unverified_links {
+            UnverifiedLinks::Allow => UnprovedOutcome::Allowed,
+            UnverifiedLinks::Block => UnprovedOutcome::Blocked,
+            UnverifiedLinks::Hold => {
+                let first_time = contact.unproved.is_none();
+                match &mut contact.unproved {
+                    Some(alert) => alert.last_seen = now,
+                    None => contact.unproved = Some(UnprovedAlert { how, first_seen: now, last_seen: now }),
+                }
+                UnprovedOutcome::Held { first_time }
+            }
+        }
+    }
+
+    /// The user chose "Allow unverified for this contact": links that do not prove the pinned key chat,
+    /// marked unverified. Clears the alert.
+    pub fn allow_unverified(&mut self, username: &Username) -> Result<(), ContactError> {
+        self.decide_unverified(username, UnverifiedLinks::Allow)
+    }
+
+    /// The user chose "Block": links that do not prove the pinned key are closed. Clears the alert.
+    pub fn block_unverified(&mut self, username: &Username) -> Result<(), ContactError> {
+        self.decide_unverified(username, UnverifiedLinks::Block)
+    }
+
+    /// Back to the default: hold such links and alert the user.
+    pub fn hold_unverified(&mut self, username: &Username) -> Result<(), ContactError> {
+        self.decide_unverified(username, UnverifiedLinks::Hold)
+    }
+
+    fn decide_unverified(&mut self, username: &Username, decision: UnverifiedLinks) -> Result<(), ContactError> {
+        let contact = self.contacts.get_mut(username).ok_or_else(|| ContactError::UnknownContact(username.clone()))?;
+        contact.unverified_links = decision;
+        contact.unproved = None;
+        Ok(())
     }
 
     pub fn trust(&self, username: &Username, key: &PublicKey) -> KeyTrust {
@@ -452,5 +565,54 @@ mod tests {
         assert!(groups.iter().all(|it| it.len() == 5 && it.bytes().all(|b| b.is_ascii_digit())));
         assert_ne!(number, safety_number(&key(1), &key(3)));
         assert_ne!(number, safety_number(&key(3), &key(2)));
+    }
+
+    #[test]
+    fn an_unproved_link_alerts_until_the_user_decides_and_the_decision_is_kept() {
+        let mut book = ContactBook::new();
+        assert_eq!(book.observe_unproved(&user("bob"), Unproved::NoHello, Millis(5)), UnprovedOutcome::Stranger);
+        assert!(book.is_empty(), "a stranger is not pinned by failing to prove");
+        book.observe(&user("bob"), key(1), Millis(10));
+        assert_eq!(
+            book.observe_unproved(&user("bob"), Unproved::OriginalPage, Millis(20)),
+            UnprovedOutcome::Held { first_time: true }
+        );
+        // Nothing a link does clears it: another unproved link, or the pinned key proved again.
+        assert_eq!(
+            book.observe_unproved(&user("bob"), Unproved::NoHello, Millis(30)),
+            UnprovedOutcome::Held { first_time: false }
+        );
+        assert_eq!(book.observe(&user("bob"), key(1), Millis(40)), Observation::Known);
+        let alert = book.get(&user("bob")).unwrap().unproved.clone().unwrap();
+        assert_eq!(alert, UnprovedAlert { how: Unproved::OriginalPage, first_seen: Millis(20), last_seen: Millis(30) });
+        let stored = ContactBook::from_value(&book.to_value()).unwrap();
+        assert_eq!(stored, book, "the alert survives a restart");
+
+        book.block_unverified(&user("bob")).unwrap();
+        assert_eq!(book.get(&user("bob")).unwrap().unproved, None);
+        assert_eq!(book.observe_unproved(&user("bob"), Unproved::NoHello, Millis(50)), UnprovedOutcome::Blocked);
+        book.allow_unverified(&user("bob")).unwrap();
+        let stored = ContactBook::from_value(&book.to_value()).unwrap();
+        assert_eq!(
+            stored.get(&user("bob")).unwrap().unverified_links,
+            UnverifiedLinks::Allow,
+            "the decision survives a restart"
+        );
+        assert_eq!(book.observe_unproved(&user("bob"), Unproved::NoHandshake, Millis(60)), UnprovedOutcome::Allowed);
+        book.hold_unverified(&user("bob")).unwrap();
+        assert_eq!(
+            book.observe_unproved(&user("bob"), Unproved::NoProof, Millis(70)),
+            UnprovedOutcome::Held { first_time: true }
+        );
+        assert_eq!(book.allow_unverified(&user("carol")), Err(ContactError::UnknownContact(user("carol"))));
+    }
+
+    #[test]
+    fn records_without_the_new_fields_still_load() {
+        let old = serde_json::json!({"v": 1, "contacts": {"bob": {"key": key(1).to_string(), "state": "pinned", "first_seen": 1, "last_seen": 1}}});
+        let book = ContactBook::from_value(&old).unwrap();
+        let bob = book.get(&user("bob")).unwrap();
+        assert_eq!((bob.unproved.clone(), bob.unverified_links), (None, UnverifiedLinks::Hold));
+        assert_eq!(book.to_value(), old, "and are written back the same");
     }
 }

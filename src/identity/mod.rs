@@ -23,7 +23,8 @@ pub mod keys;
 pub mod sdp;
 
 pub use contacts::{
-    Contact, ContactBook, ContactError, KeyTrust, Observation, PendingKey, TrustState, Unauthenticated, safety_number,
+    Contact, ContactBook, ContactError, KeyTrust, Observation, PendingKey, TrustState, Unauthenticated, Unproved,
+    UnprovedAlert, UnprovedOutcome, UnverifiedLinks, safety_number,
 };
 pub use handshake::{Handshake, HandshakeError, HandshakeState, LinkContext, Role, Step};
 pub use keys::{Identity, IdentityRecord, Nonce, PublicKey};
@@ -40,8 +41,10 @@ pub enum IdentityError {
     BadPublicKey(&'static str),
     #[error("the connection description has no SHA-256 DTLS fingerprint")]
     NoFingerprint,
-    #[error("the connection description has two different SHA-256 DTLS fingerprints")]
-    ConflictingFingerprints,
+    #[error(
+        "the connection description names more than one DTLS certificate, so a second party could take part in the encrypted session"
+    )]
+    SeveralFingerprints,
     #[error("the connection description's DTLS fingerprint is malformed: {0}")]
     MalformedFingerprint(&'static str),
 }

@@ -7,8 +7,9 @@
 //! signs that pair. The SDPs must be the ones the browser applied (`pc.localDescription.sdp`,
 //! `pc.remoteDescription.sdp`), not copies of what the signaling server relayed.
 //!
-//! Only `sha-256` lines count (every browser sends one); lines of other hash functions are ignored.
-//! The attribute may sit at session level (Firefox) or in each media section (Chromium); repeats must agree.
+//! Exactly one certificate may be named: one `sha-256` value (every browser sends one), repeated at will, and
+//! no line of another hash function (a browser would accept a certificate matching that one too). The
+//! attribute may sit at session level (Firefox) or in each media section (Chromium).
 
 use std::fmt;
 
@@ -61,8 +62,15 @@ impl fmt::Debug for Fingerprint {
 }
 
 /// The one SHA-256 DTLS fingerprint of an SDP.
+///
+/// Every `a=fingerprint` line counts, of any hash function, at session level or in any media section:
+/// a browser accepts a remote DTLS certificate that matches *any* of them (Firefox does), so a second value
+/// (a sha-384 line, or a second sha-256) would let a second certificate into the session while the
+/// handshake signs only one. Such a description is refused ([`IdentityError::SeveralFingerprints`]).
+/// Repeats of the same sha-256 value (one per media section, or at both levels) are fine.
 pub fn dtls_fingerprint(sdp: &str) -> Result<Fingerprint, IdentityError> {
     let mut found: Option<Fingerprint> = None;
+    let mut other_hash_function = false;
     for line in sdp.lines() {
         let line = line.trim_end_matches('\r');
         let Some(value) = strip_prefix_ignore_case(line, "a=fingerprint:") else { continue };
@@ -70,15 +78,20 @@ pub fn dtls_fingerprint(sdp: &str) -> Result<Fingerprint, IdentityError> {
         let (hash_function, digest) =
             value.split_once(' ').ok_or(IdentityError::MalformedFingerprint("no hash function"))?;
         if !hash_function.eq_ignore_ascii_case("sha-256") {
+            other_hash_function = true;
             continue;
         }
         let fingerprint = parse_sha256(digest.trim())?;
         match found {
-            Some(previous) if previous != fingerprint => return Err(IdentityError::ConflictingFingerprints),
+            Some(previous) if previous != fingerprint => return Err(IdentityError::SeveralFingerprints),
             _ => found = Some(fingerprint),
         }
     }
-    found.ok_or(IdentityError::NoFingerprint)
+    let fingerprint = found.ok_or(IdentityError::NoFingerprint)?;
+    if other_hash_function {
+        return Err(IdentityError::SeveralFingerprints);
+    }
+    Ok(fingerprint)
 }
 
 fn strip_prefix_ignore_case<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
@@ -190,14 +203,6 @@ a=max-message-size:1073741823\r\n";
     }
 
     #[test]
-    fn other_hash_functions_are_ignored() {
-        let sdp = format!("{CHROMIUM_OFFER}a=fingerprint:sha-1 AB:CD\r\na=fingerprint:SHA-512 00\r\n");
-        assert_eq!(dtls_fingerprint(&sdp), dtls_fingerprint(CHROMIUM_OFFER));
-        let only_sha1 = "v=0\r\na=fingerprint:sha-1 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB\r\n";
-        assert_eq!(dtls_fingerprint(only_sha1), Err(IdentityError::NoFingerprint));
-    }
-
-    #[test]
     fn missing_conflicting_and_malformed_fingerprints_are_refused() {
         assert_eq!(dtls_fingerprint(""), Err(IdentityError::NoFingerprint));
         assert_eq!(
@@ -205,7 +210,7 @@ a=max-message-size:1073741823\r\n";
             Err(IdentityError::NoFingerprint)
         );
         let other = format!("a=fingerprint:sha-256 {}\r\n", ["AA"; 32].join(":"));
-        assert_eq!(dtls_fingerprint(&format!("{CHROMIUM_OFFER}{other}")), Err(IdentityError::ConflictingFingerprints));
+        assert_eq!(dtls_fingerprint(&format!("{CHROMIUM_OFFER}{other}")), Err(IdentityError::SeveralFingerprints));
         let malformed = [
             "a=fingerprint:sha-256\r\n".to_owned(),
             "a=fingerprint:sha-256 \r\n".to_owned(),
@@ -220,5 +225,43 @@ a=max-message-size:1073741823\r\n";
         for sdp in malformed {
             assert!(matches!(dtls_fingerprint(&sdp), Err(IdentityError::MalformedFingerprint(_))), "{sdp:?}");
         }
+    }
+
+    /// A second certificate the browser would also accept (Firefox accepts a DTLS certificate matching any
+    /// fingerprint of the remote description): whoever added it may be in the middle. Issue 12.
+    #[test]
+    fn a_second_fingerprint_of_any_hash_function_is_refused() {
+        let sha384 = format!("a=fingerprint:sha-384 {}\r\n", ["5A"; 48].join(":"));
+        let at_media = format!("{CHROMIUM_OFFER}{sha384}");
+        assert_eq!(dtls_fingerprint(&at_media), Err(IdentityError::SeveralFingerprints));
+        let at_session = FIREFOX_ANSWER.replacen("a=group:", &format!("{sha384}a=group:"), 1);
+        assert_eq!(dtls_fingerprint(&at_session), Err(IdentityError::SeveralFingerprints));
+        let sha1 = "a=fingerprint:sha-1 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB\r\n";
+        assert_eq!(dtls_fingerprint(&format!("{CHROMIUM_OFFER}{sha1}")), Err(IdentityError::SeveralFingerprints));
+        // Even one the browser could not use: the description is not what an honest browser writes.
+        let unknown = "a=fingerprint:md5 00:11\r\n";
+        assert_eq!(dtls_fingerprint(&format!("{CHROMIUM_OFFER}{unknown}")), Err(IdentityError::SeveralFingerprints));
+        let only_sha1 = format!("v=0\r\n{sha1}");
+        assert_eq!(dtls_fingerprint(&only_sha1), Err(IdentityError::NoFingerprint));
+    }
+
+    #[test]
+    fn two_different_sha256_fingerprints_are_refused_at_either_level() {
+        let other = format!("a=fingerprint:sha-256 {}", ["AA"; 32].join(":"));
+        // Session level and media level disagree.
+        let session_and_media = CHROMIUM_OFFER.replacen("a=group:", &format!("{other}\r\na=group:"), 1);
+        assert_eq!(dtls_fingerprint(&session_and_media), Err(IdentityError::SeveralFingerprints));
+        // Two in the same media section.
+        let same_section = CHROMIUM_OFFER.replacen("a=setup:", &format!("{other}\r\na=setup:"), 1);
+        assert_eq!(dtls_fingerprint(&same_section), Err(IdentityError::SeveralFingerprints));
+        // Two media sections with different values.
+        let two_sections = format!("{CHROMIUM_OFFER}m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n{other}\r\n");
+        assert_eq!(dtls_fingerprint(&two_sections), Err(IdentityError::SeveralFingerprints));
+    }
+
+    #[test]
+    fn the_refusal_reads_plainly() {
+        let message = IdentityError::SeveralFingerprints.to_string();
+        assert!(message.contains("more than one"), "{message}");
     }
 }

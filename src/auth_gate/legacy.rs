@@ -1,16 +1,12 @@
-//! The gate between the engine's links and the chat node that runs the identity handshake
-//! ([`crate::identity`]) on every link and holds chat traffic until it passes.
+//! The gate as the worker drives it before issue 12 ([`AuthGate`]): the chat node learns of every link at
+//! once and frames pass before any hello. Kept, unchanged, only until the worker drives
+//! [`super::LinkGate`] instead (the wiring follow-up of issue 12); it does **not** stop a squatter (see
+//! `tests/auth_gate.rs`, `squatters`). Delete it then.
 //!
-//! The chat node never sees the handshake: the gate adds our `auth` to each `mc.hello` going out, answers the
-//! peer's hello with an `mc.auth.proof`, and checks the peer's proof against the DTLS fingerprints our own
-//! browser holds for the link. From a peer's hello with `auth` until its proof verifies, nothing but hellos
-//! and proofs passes either way, so an interceptor neither reads our chat nor injects its own. A failed
-//! proof closes the link and says why. A proof of a key other than the pinned one holds the link (only
-//! pings and pongs pass) until the user accepts the new key or rejects it. Peers without the handshake
-//! (the original page, stock PeerJS) pass through unverified.
-//!
-//! What is deliberately absent: no clock, no randomness of its own (each link's 32 random bytes come in
-//! with its `link_up`), no storage IO (the contact book is handed out for the worker to store).
+//! It runs the identity handshake ([`crate::identity`]) on every link and holds chat traffic while a proof
+//! is awaited: our `mc.hello` gets our `auth`, the peer's hello is answered with an `mc.auth.proof`, and the
+//! peer's proof is checked against the DTLS fingerprints our own browser holds for the link. A failed proof
+//! closes the link; a proof of a key other than the pinned one holds the link until the user decides.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -125,11 +121,14 @@ impl AuthGate {
         if let (Some(identity), Some(sessions)) = (self.identity.as_ref(), info.sessions.as_ref()) {
             let fingerprints = dtls_fingerprint(&sessions.local_sdp)
                 .and_then(|local| Ok((local, dtls_fingerprint(&sessions.remote_sdp)?)));
-            let Ok((local_fingerprint, remote_fingerprint)) = fingerprints else {
-                self.refused.insert(info.link.clone());
-                return Some(
-                    "The connection offered no readable DTLS fingerprint; multichat did not connect.".to_owned(),
-                );
+            let (local_fingerprint, remote_fingerprint) = match fingerprints {
+                Ok(pair) => pair,
+                Err(err) => {
+                    self.refused.insert(info.link.clone());
+                    return Some(format!(
+                        "The connection offered no readable DTLS fingerprint ({err}); multichat did not connect."
+                    ));
+                }
             };
             let context = LinkContext {
                 role: if info.outgoing { Role::Dialer } else { Role::Answerer },

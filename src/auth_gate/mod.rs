@@ -1,0 +1,17 @@
+//! The gate between the engine's links and the chat node: it runs the identity handshake
+//! ([`crate::identity`]) on every link and decides when the chat node may learn of a link at all.
+//!
+//! [`LinkGate`] (issue 12) is the gate: a link reaches the chat node only once it proved its username's
+//! pinned key, or once it is accepted as unverified (first contact, the original page of a stranger, or a
+//! contact the user allowed); until then nothing but the handshake passes either way. [`AuthGate`] is the
+//! gate as the worker still drives it, kept only until the worker switches (see [`legacy`]).
+
+pub mod legacy;
+mod link_gate;
+mod notices;
+
+pub use legacy::{AuthGate, Inbound, Released, downgrade_warning};
+pub use link_gate::{
+    Alert, AlertKind, ChatLinkUp, Closing, GateOutput, HELLO_DEADLINE_MS, LinkGate, ORIGINAL_PAGE_GRACE_MS,
+};
+pub use notices::{first_contact_notice, unproved_warning, unverified_warning};
