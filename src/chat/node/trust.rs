@@ -9,7 +9,7 @@ use super::{
     MAX_PENDING_INVITATIONS, PendingInvitation, Verdict,
 };
 use crate::account::Username;
-use crate::chat::history::{self, SenderProgress, StoredMessage};
+use crate::chat::history::{self, StoredMessage};
 use crate::chat::ids::{LinkId, MessageId, RoomId};
 use crate::chat::names::display_name;
 use crate::chat::room::{Invitation, RoomRecord};
