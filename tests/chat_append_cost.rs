@@ -28,6 +28,7 @@ fn storage_with(n: u64) -> (Snapshot, RoomId) {
                 received_at: Millis(seq),
                 seq,
                 state: Some(history::DeliveryState::Delivered),
+                signature: None,
             })
             .collect();
         disk.0.insert(history::page_key(&owner, &room, page), serde_json::to_value(Page { messages }).unwrap());
@@ -47,6 +48,7 @@ fn storage_with(n: u64) -> (Snapshot, RoomId) {
             kind: RoomKind::Group { name: "Big".into() },
             members: [owner.clone()].into(),
             pages_hint: page_count - 1,
+            invitations: Default::default(),
         }],
     };
     history::apply(&mut disk, &[set(&history::rooms_key(&owner), &rooms)]);

@@ -28,7 +28,12 @@ fn chat_from(name: &str, room: &RoomId, seq: u64) -> Value {
         sender: user(name),
         text: format!("{name} {seq}"),
         timestamp: Millis(seq),
-        ours: Some(ChatExtras { id: MessageId::parse(&format!("m-{name}-{seq}")).unwrap(), seq, room: room.clone() }),
+        ours: Some(ChatExtras {
+            id: MessageId::parse(&format!("m-{name}-{seq}")).unwrap(),
+            seq,
+            room: room.clone(),
+            sig: None,
+        }),
     }))
 }
 

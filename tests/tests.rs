@@ -7,7 +7,9 @@ mod text_linkify;
 // The worker model: requests, engine reports and storage, two workers chatting.
 mod worker_model;
 // The chat layer: a simulated network (`chat_sim`), then one topic per file.
+// Attacks on rooms from members and strangers (issue 13).
 mod chat_append_cost;
+mod chat_attacks;
 mod chat_interop;
 mod chat_mesh;
 mod chat_props;

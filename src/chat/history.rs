@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use super::ids::{MessageId, RoomId};
 use super::room::{RoomRecord, RoomsRecord};
+use super::signing::Signature;
 use crate::account::Username;
 use crate::storage::{Snapshot, StorageWrite, set};
 use crate::time::Millis;
@@ -76,6 +77,11 @@ pub struct StoredMessage {
     /// Only for messages we sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<DeliveryState>,
+    /// The author's signature, checked before the message was stored: present means verified against the
+    /// author's key, absent means unverified (the original page, a peer without a key, older records).
+    /// Kept so catch-up relays the message verifiably.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -477,6 +483,7 @@ mod tests {
             received_at: Millis(n),
             seq: n,
             state: None,
+            signature: None,
         }
     }
 

@@ -5,16 +5,20 @@
 //! dialed), carries JSON values, and goes down. [`node::ChatNode`] is the engine; the other modules are its
 //! parts: [`wire`] (frames and their validation, compatible with the original peerjs-multichat page),
 //! [`room`] (direct and group rooms, membership, views), [`history`] (paged history in storage) and
-//! [`ids`]. It is not the PeerJS protocol, not the worker, and (for now) not the identity handshake of
-//! issue 5, for which `mc.hello` reserves an `auth` field.
+//! [`ids`], [`signing`] (what an author signs, and the signature) and [`names`] (names cleaned for
+//! display). It is not the PeerJS protocol, not the worker, and not the identity handshake of issue 5
+//! (`crate::auth_gate` runs it below the node; the worker hands the node each key a link proved).
 
 pub mod history;
 pub mod ids;
+pub mod names;
 pub mod node;
 pub mod room;
+pub mod signing;
 pub mod wire;
 
 pub use history::{DeliveryState, HistoryError, StoredMessage};
 pub use ids::{LinkId, MessageId, RoomId};
 pub use node::{ChatError, ChatEvent, ChatNode, Command, DropReason, Input, Output};
-pub use room::{RoomView, RoomsRecord};
+pub use room::{Invitation, RoomView, RoomsRecord};
+pub use signing::Signature;

@@ -1,18 +1,23 @@
 //! The room model: direct conversations (two users) and named group rooms with members.
 //!
-//! A room is a set of members who all connect to each other (a full mesh). Joining through any member
-//! works because membership is gossiped: whoever learns of a new member tells every member it is linked
-//! to, and everyone dials whoever it is not linked to yet. Member sets only grow (leaving is not built).
+//! A room is a set of members who all connect to each other (a full mesh). Only a member adds someone, by
+//! an [`Invitation`] that member signs; the invitee joins only once its user accepts. Membership is
+//! gossiped with the invitations: whoever learns of a new member tells every member it is linked to, each
+//! checks the invitation, and everyone dials whoever it is not linked to yet. Member sets only grow
+//! (leaving is not built).
 //!
 //! This module holds the membership record (part of the storage schema, hence `Serialize`) and the views
 //! the UI shows. It knows nothing about links or frames; who is online is passed in by [`super::node`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::ids::RoomId;
+use super::names::display_name;
+use super::signing::{Signature, invitation_payload};
 use crate::account::Username;
+use crate::identity::PublicKey;
 use crate::time::Millis;
 
 /// The stored list of rooms (key [`super::history::rooms_key`]).
@@ -30,6 +35,37 @@ pub struct RoomRecord {
     /// The room's last page as of the last page change: lets loading continue safely after a damaged meta.
     #[serde(default)]
     pub pages_hint: u32,
+    /// How each member other than the founder came in, by invitee: shown to members who learn of them
+    /// later, and the history each may be served from. Older records have none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub invitations: BTreeMap<Username, Invitation>,
+}
+
+/// `inviter` invites `invitee` to a group, signed by the inviter (unsigned from a node without a key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub inviter: Username,
+    pub invitee: Username,
+    /// The invitee's key as the inviter knows it (from a proved link): an introduction to the members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PublicKey>,
+    /// Per sender, the seq the invitee's history starts after: catch-up never serves it anything older.
+    #[serde(default)]
+    pub since: BTreeMap<Username, u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<Signature>,
+}
+
+impl Invitation {
+    /// What the inviter signs, for the room `room` named `name`.
+    pub fn payload(&self, room: &RoomId, name: &str) -> Vec<u8> {
+        invitation_payload(room, name, &self.inviter, &self.invitee, self.key.as_ref(), &self.since)
+    }
+
+    /// True when the signature is the inviter's, under `inviter_key`.
+    pub fn verifies(&self, room: &RoomId, name: &str, inviter_key: &PublicKey) -> bool {
+        self.sig.is_some_and(|sig| sig.verifies(inviter_key, &self.payload(room, name)))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +79,7 @@ impl RoomRecord {
     /// The direct room between the owner and `peer` (`id` must be `RoomId::direct` of the two).
     pub fn direct(id: RoomId, peer: Username, pages_hint: u32) -> RoomRecord {
         let members = id.direct_members().map(|(a, b)| [a, b].into()).unwrap_or_else(|| [peer].into());
-        RoomRecord { id, kind: RoomKind::Direct, members, pages_hint }
+        RoomRecord { id, kind: RoomKind::Direct, members, pages_hint, invitations: BTreeMap::new() }
     }
 
     pub fn others<'a>(&'a self, me: &'a Username) -> impl Iterator<Item = &'a Username> + 'a {
@@ -104,43 +140,49 @@ impl RoomsRecord {
                 kind: RoomKind::Group { name },
                 members: [me.clone()].into(),
                 pages_hint: 0,
+                invitations: BTreeMap::new(),
             });
         }
         Ok(id)
     }
 
-    /// Learns of a group room, or of more of its members. Returns the members that were new to us.
-    /// An unknown room is created (being told about a room you are a member of is how you join it).
-    pub fn merge_group(
+    /// Joins a group we were invited to and accepted: its members as the inviter listed them, with the
+    /// invitations it sent. Nothing happens for a room we are in already.
+    pub fn join_group(
         &mut self,
         id: &RoomId,
         name: &str,
         members: &BTreeSet<Username>,
+        invitations: BTreeMap<Username, Invitation>,
         me: &Username,
-    ) -> Vec<Username> {
-        let record = match self.get_mut(id) {
-            Some(record) => record,
-            None => {
-                let name = check_name(name).unwrap_or_else(|_| "Unnamed room".to_owned());
-                self.rooms.push(RoomRecord {
-                    id: id.clone(),
-                    kind: RoomKind::Group { name },
-                    members: [me.clone()].into(),
-                    pages_hint: 0,
-                });
-                self.rooms.last_mut().expect("a room was just pushed")
-            }
-        };
-        let mut added = Vec::new();
-        for member in members {
-            if record.members.len() >= super::wire::MAX_LIST_LEN {
-                break;
-            }
-            if record.members.insert(member.clone()) {
-                added.push(member.clone());
-            }
+    ) -> bool {
+        if self.get(id).is_some() {
+            return false;
         }
-        added
+        let name = check_name(name).unwrap_or_else(|_| "Unnamed room".to_owned());
+        let mut all: BTreeSet<Username> = members.iter().take(super::wire::MAX_LIST_LEN - 1).cloned().collect();
+        all.insert(me.clone());
+        let invitations = invitations.into_iter().filter(|(invitee, _)| all.contains(invitee)).collect();
+        self.rooms.push(RoomRecord {
+            id: id.clone(),
+            kind: RoomKind::Group { name },
+            members: all,
+            pages_hint: 0,
+            invitations,
+        });
+        true
+    }
+
+    /// Adds a member to a group we are in, by its invitation. False when the room is unknown or full, or
+    /// the invitee is a member already.
+    pub fn add_member(&mut self, id: &RoomId, invitation: Invitation) -> bool {
+        let Some(record) = self.get_mut(id).filter(|it| !it.id.is_direct()) else { return false };
+        if record.members.len() >= super::wire::MAX_LIST_LEN || record.members.contains(&invitation.invitee) {
+            return false;
+        }
+        record.members.insert(invitation.invitee.clone());
+        record.invitations.insert(invitation.invitee.clone(), invitation);
+        true
     }
 
     /// Every user we share a room with: whom to keep connected to.
@@ -160,23 +202,26 @@ impl RoomsRecord {
 }
 
 fn check_name(name: &str) -> Result<String, RoomError> {
-    let name = name.trim();
+    // Stored clean, so no peer's name can carry bidi overrides or control characters into any view.
+    let name = display_name(name);
     if name.is_empty() {
         return Err(RoomError::EmptyName);
     }
     if name.chars().count() > super::wire::MAX_ROOM_NAME_CHARS {
         return Err(RoomError::NameTooLong);
     }
-    Ok(name.to_owned())
+    Ok(name)
 }
 
 /// A room as the conversation list shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomView {
     pub id: RoomId,
-    /// The group's name, or the other user's name for a direct room.
+    /// The group's name, or the other user's name for a direct room; without bidi or control characters.
     pub title: String,
     pub is_group: bool,
+    /// For a direct room, the other user: a group named like a contact is still told apart by this.
+    pub direct_with: Option<Username>,
     /// Other members, with whether each is connected now.
     pub members: Vec<MemberView>,
     pub unread: u32,
@@ -208,14 +253,19 @@ impl RoomView {
     ) -> RoomView {
         let members: Vec<MemberView> =
             record.others(me).map(|it| MemberView { username: it.clone(), online: is_online(it) }).collect();
+        let direct_with = match &record.kind {
+            RoomKind::Direct => members.first().map(|it| it.username.clone()),
+            RoomKind::Group { .. } => None,
+        };
         let title = match &record.kind {
-            RoomKind::Group { name } => name.clone(),
-            RoomKind::Direct => members.first().map(|it| it.username.to_string()).unwrap_or_default(),
+            RoomKind::Group { name } => display_name(name),
+            RoomKind::Direct => direct_with.as_ref().map(|it| display_name(it.as_str())).unwrap_or_default(),
         };
         RoomView {
             id: record.id.clone(),
             title,
             is_group: !record.id.is_direct(),
+            direct_with,
             members,
             unread: activity.unread,
             message_count: activity.message_count,
@@ -225,6 +275,12 @@ impl RoomView {
 
     pub fn online_count(&self) -> usize {
         self.members.iter().filter(|it| it.online).count()
+    }
+
+    /// A notification id for this room: its id, never its title (a group named like a contact would
+    /// otherwise replace that contact's notifications).
+    pub fn notification_id(&self) -> String {
+        format!("multichat-{}", self.id)
     }
 }
 
@@ -247,17 +303,29 @@ mod tests {
         assert_eq!(rooms.contacts(&user("alice")), [user("bob")].into());
     }
 
+    fn invitation(inviter: &str, invitee: &str) -> Invitation {
+        Invitation { inviter: user(inviter), invitee: user(invitee), key: None, since: BTreeMap::new(), sig: None }
+    }
+
     #[test]
-    fn groups_grow_by_merging() {
+    fn groups_grow_by_invitation() {
         let mut rooms = RoomsRecord::default();
         let id = RoomId::group_from_random([1; 16]);
         assert_eq!(rooms.create_group(id.clone(), "  ", &user("alice")), Err(RoomError::EmptyName));
+        assert_eq!(rooms.create_group(id.clone(), "\u{202e}\u{7}", &user("alice")), Err(RoomError::EmptyName));
         rooms.create_group(id.clone(), "Friends", &user("alice")).unwrap();
-        let added = rooms.merge_group(&id, "ignored", &[user("alice"), user("bob")].into(), &user("alice"));
-        assert_eq!(added, vec![user("bob")]);
-        assert!(rooms.merge_group(&id, "x", &[user("bob")].into(), &user("alice")).is_empty());
+        assert!(rooms.add_member(&id, invitation("alice", "bob")));
+        assert!(!rooms.add_member(&id, invitation("alice", "bob")));
         assert_eq!(rooms.get(&id).unwrap().name(), Some("Friends"));
+        assert_eq!(rooms.get(&id).unwrap().invitations[&user("bob")].inviter, user("alice"));
         assert_eq!(rooms.groups_with(&user("bob")).count(), 1);
+        // Bob joins with the list alice gave; a second join changes nothing.
+        let mut bobs = RoomsRecord::default();
+        let members = [user("alice"), user("bob")].into();
+        let invitations = [(user("bob"), invitation("alice", "bob"))].into();
+        assert!(bobs.join_group(&id, "Friends", &members, invitations, &user("bob")));
+        assert!(!bobs.join_group(&id, "Other", &members, BTreeMap::new(), &user("bob")));
+        assert_eq!(bobs.get(&id).unwrap().members, members);
     }
 
     #[test]
@@ -265,12 +333,18 @@ mod tests {
         let mut rooms = RoomsRecord::default();
         let id = RoomId::group_from_random([2; 16]);
         rooms.create_group(id.clone(), "Team", &user("alice")).unwrap();
-        rooms.merge_group(&id, "Team", &[user("bob"), user("carol")].into(), &user("alice"));
+        rooms.add_member(&id, invitation("alice", "bob"));
+        rooms.add_member(&id, invitation("alice", "carol"));
         let activity = RoomActivity { unread: 3, ..RoomActivity::default() };
         let view = RoomView::build(rooms.get(&id).unwrap(), activity, &user("alice"), |it| it.as_str() == "bob");
         assert_eq!(view.title, "Team");
         assert_eq!(view.unread, 3);
         assert_eq!(view.online_count(), 1);
         assert_eq!(view.members.len(), 2);
+        assert_eq!(view.direct_with, None);
+        assert_eq!(view.notification_id(), format!("multichat-{id}"));
+        let (direct, _) = rooms.ensure_direct(&user("alice"), &user("bob")).unwrap();
+        let view = RoomView::build(rooms.get(&direct).unwrap(), activity, &user("alice"), |_| false);
+        assert_eq!((view.title.as_str(), view.direct_with), ("bob", Some(user("bob"))));
     }
 }

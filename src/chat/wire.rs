@@ -25,9 +25,12 @@
 //!   It never acknowledges, re-sends or de-duplicates, and has no ping.
 //!
 //! # Our additions
-//! Our chat frame is the original one plus top-level `id`, `seq` and `room` (the `chat` object keeps its
-//! exact shape, so an original peer stores nothing it does not know). Our own frame types are prefixed
-//! `mc.` so no stock client mistakes them for its own. Dial metadata adds a `multichat` object.
+//! Our chat frame is the original one plus top-level `id`, `seq`, `room` and the author's `sig` (the `chat`
+//! object keeps its exact shape, so an original peer stores nothing it does not know). Our own frame types
+//! are prefixed `mc.` so no stock client mistakes them for its own. Dial metadata adds a `multichat` object
+//! with our version only: never a room id, which the signaling server would see.
+//! `mc.room` carries each member's invitation (`invites`: `by`, `to`, the invitee's `key`, the `since` it
+//! starts from, and the inviter's `sig`).
 //! The `auth` field of `mc.hello` is reserved for the identity handshake (issue 5); today it is sent as
 //! null and ignored.
 
@@ -36,7 +39,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use super::ids::{MessageId, RoomId};
+use super::room::Invitation;
+use super::signing::Signature;
 use crate::account::{PEER_ID_PREFIX, Username};
+use crate::identity::PublicKey;
 use crate::time::Millis;
 
 /// The chat protocol version we speak, announced in `mc.hello` and the dial metadata.
@@ -135,6 +141,9 @@ pub struct ChatExtras {
     pub id: MessageId,
     pub seq: u64,
     pub room: RoomId,
+    /// The author's signature over the message ([`super::signing::message_payload`]); absent from a
+    /// sender without a key.
+    pub sig: Option<Signature>,
 }
 
 /// A message inside `mc.batch`: the `chat` object plus `id` and `seq` (the room is the batch's).
@@ -145,6 +154,8 @@ pub struct WireMessage {
     pub seq: u64,
     pub text: String,
     pub timestamp: Millis,
+    /// The author's signature, kept in storage so catch-up relays it verifiably.
+    pub sig: Option<Signature>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -163,10 +174,11 @@ pub struct Hello {
 pub struct RoomInfo {
     pub room: RoomId,
     pub name: String,
+    /// Everyone in the room as the sender knows it.
     pub members: BTreeSet<Username>,
-    /// For a newcomer: the history it starts from (per sender, the seq before its first message).
-    /// Messages at or below these are not caught up: a new member sees the room from when it joined.
-    pub since: BTreeMap<Username, u64>,
+    /// Invitations of members, each by the member who invited them: a member is added only with one.
+    /// A room's invitations may be spread over several `mc.room` frames (each frame stays under the limit).
+    pub invites: Vec<Invitation>,
 }
 
 /// What a dialer attaches to a connection.
@@ -181,8 +193,6 @@ pub struct LinkMetadata {
 #[derive(Clone, Debug, PartialEq)]
 pub struct OurMetadata {
     pub version: u64,
-    /// The room the dial is for, if any (an invitation or a reconnect to a group member).
-    pub room: Option<RoomId>,
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -199,6 +209,9 @@ pub fn encode(frame: &Frame) -> Value {
                 value["id"] = json!(ours.id.as_str());
                 value["seq"] = json!(ours.seq);
                 value["room"] = json!(ours.room.as_str());
+                if let Some(sig) = &ours.sig {
+                    value["sig"] = json!(sig.to_string());
+                }
             }
             value
         }
@@ -219,7 +232,7 @@ pub fn encode(frame: &Frame) -> Value {
             "room": info.room.as_str(),
             "name": info.name,
             "members": info.members,
-            "since": info.since,
+            "invites": info.invites.iter().map(encode_invitation).collect::<Vec<_>>(),
         }),
         Frame::Sync { room, heads } => json!({"type": "mc.sync", "room": room.as_str(), "heads": heads}),
         Frame::Want { room, sender, seqs } => {
@@ -234,10 +247,24 @@ pub fn encode(frame: &Frame) -> Value {
 }
 
 pub fn encode_wire_message(message: &WireMessage) -> Value {
-    json!({
+    let mut value = json!({
         "id": message.id.as_str(),
         "seq": message.seq,
         "chat": {"sender": message.sender.as_str(), "message": message.text, "timestamp": message.timestamp.0},
+    });
+    if let Some(sig) = &message.sig {
+        value["sig"] = json!(sig.to_string());
+    }
+    value
+}
+
+pub fn encode_invitation(invitation: &Invitation) -> Value {
+    json!({
+        "by": invitation.inviter.as_str(),
+        "to": invitation.invitee.as_str(),
+        "key": invitation.key.map(|it| it.to_string()),
+        "since": invitation.since,
+        "sig": invitation.sig.map(|it| it.to_string()),
     })
 }
 
@@ -249,12 +276,9 @@ pub fn encoded_len(value: &Value) -> usize {
 
 pub fn encode_metadata(metadata: &LinkMetadata) -> Value {
     let mut value = json!({"peerIds": metadata.peer_ids});
+    // No room id: the signaling server sees the metadata, and a room id must not leak to it.
     if let Some(ours) = &metadata.ours {
-        let mut inner = json!({"v": ours.version});
-        if let Some(room) = &ours.room {
-            inner["room"] = json!(room.as_str());
-        }
-        value["multichat"] = inner;
+        value["multichat"] = json!({"v": ours.version});
     }
     value
 }
@@ -304,6 +328,7 @@ pub fn decode(value: &Value) -> Result<Frame, WireError> {
                     sender: chat.0,
                     text: chat.1,
                     timestamp: chat.2,
+                    sig: sig_field(message)?,
                 })
             })?,
         }),
@@ -319,10 +344,8 @@ pub fn decode_metadata(value: &Value) -> LinkMetadata {
     };
     let peer_ids = peer_id_list(object, "peerIds").unwrap_or_default();
     let ours = object.get("multichat").and_then(Value::as_object).and_then(|inner| {
-        Some(OurMetadata {
-            version: inner.get("v")?.as_u64()?,
-            room: inner.get("room").and_then(Value::as_str).and_then(|it| RoomId::parse(it).ok()),
-        })
+        // An older multichat put a room id here; it is ignored (it proves nothing).
+        Some(OurMetadata { version: inner.get("v")?.as_u64()? })
     });
     LinkMetadata { peer_ids, ours }
 }
@@ -335,6 +358,7 @@ fn decode_chat(object: &Map<String, Value>) -> Result<ChatFrame, WireError> {
             id: id_field(object, "id")?,
             seq: u64_field(object, "seq")?,
             room: room_field(object, "room")?,
+            sig: sig_field(object)?,
         }),
         _ => None,
     };
@@ -377,11 +401,44 @@ fn decode_room(object: &Map<String, Value>) -> Result<RoomInfo, WireError> {
         return Err(WireError::TooLong { field: "name", limit: MAX_ROOM_NAME_CHARS });
     }
     let members = list(object, "members", |it| it.as_str().and_then(|s| Username::parse(s).ok()))?;
+    let invites = match object.get("invites") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(_) => list_checked(object, "invites", decode_invitation)?,
+    };
+    Ok(RoomInfo { room, name, members: members.into_iter().collect(), invites })
+}
+
+fn decode_invitation(value: &Value) -> Result<Invitation, WireError> {
+    let object = value.as_object().ok_or(WireError::Invalid { field: "invites", reason: "not an object".into() })?;
+    let key = match object.get("key") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => {
+            Some(PublicKey::parse(text).map_err(|err| WireError::Invalid { field: "key", reason: err.to_string() })?)
+        }
+        Some(_) => return Err(WireError::Invalid { field: "key", reason: "not a string".into() }),
+    };
     let since = match object.get("since") {
         None | Some(Value::Null) => BTreeMap::new(),
         Some(_) => heads_field(object, "since")?,
     };
-    Ok(RoomInfo { room, name, members: members.into_iter().collect(), since })
+    Ok(Invitation {
+        inviter: username_field(object, "by")?,
+        invitee: username_field(object, "to")?,
+        key,
+        since,
+        sig: sig_field(object)?,
+    })
+}
+
+/// An optional `sig`: absent or null is no signature; anything else must be one.
+fn sig_field(object: &Map<String, Value>) -> Result<Option<Signature>, WireError> {
+    match object.get("sig") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Signature::parse(text)
+            .map(Some)
+            .ok_or(WireError::Invalid { field: "sig", reason: "not 128 lowercase hex digits".into() }),
+        Some(_) => Err(WireError::Invalid { field: "sig", reason: "not a string".into() }),
+    }
 }
 
 /// A JavaScript time: a non-negative finite number of milliseconds (JS may send a float).
@@ -535,6 +592,7 @@ mod tests {
                 id: MessageId::from_random([7; 16]),
                 seq: 3,
                 room: RoomId::direct(&user("alice"), &user("bob")),
+                sig: None,
             }),
         });
         let value = encode(&frame);
@@ -565,7 +623,13 @@ mod tests {
                 room: room.clone(),
                 name: "Friends".into(),
                 members: [user("alice"), user("bob")].into(),
-                since: [(user("bob"), 4)].into(),
+                invites: vec![Invitation {
+                    inviter: user("alice"),
+                    invitee: user("bob"),
+                    key: Some(crate::identity::Identity::from_seed([4; 32]).public_key()),
+                    since: [(user("alice"), 4)].into(),
+                    sig: Some(Signature([5; 64])),
+                }],
             }),
             Frame::Sync { room: room.clone(), heads: [(user("bob"), 4)].into() },
             Frame::Want { room: room.clone(), sender: user("bob"), seqs: vec![2, 3] },
@@ -577,6 +641,7 @@ mod tests {
                     seq: 1,
                     text: "x".into(),
                     timestamp: Millis(1),
+                    sig: Some(Signature([6; 64])),
                 }],
             },
         ];
@@ -613,10 +678,11 @@ mod tests {
     fn metadata_keeps_the_original_peer_ids_and_adds_ours() {
         let metadata = LinkMetadata {
             peer_ids: vec!["secure-p2p-multichat-carol".into()],
-            ours: Some(OurMetadata { version: 1, room: Some(RoomId::group_from_random([5; 16])) }),
+            ours: Some(OurMetadata { version: 1 }),
         };
         let value = encode_metadata(&metadata);
         assert_eq!(value["peerIds"], json!(["secure-p2p-multichat-carol"]));
+        assert_eq!(value["multichat"], json!({"v": 1}), "no room id for the signaling server to see");
         assert_eq!(decode_metadata(&value), metadata);
         // The original page's metadata, and junk, decode to "a stock peer".
         let original = decode_metadata(&json!({"peerIds": ["secure-p2p-multichat-dave", "other-app-id", 5]}));
@@ -634,6 +700,7 @@ mod tests {
                 id: MessageId::from_random([9; 16]),
                 seq: u64::MAX,
                 room: RoomId::group_from_random([1; 16]),
+                sig: Some(Signature([0xff; 64])),
             }),
         });
         assert!(encoded_len(&encode(&frame)) <= MAX_FRAME_BYTES);

@@ -1,6 +1,6 @@
 //! The public face of [`ChatNode`]: queries for the UI, the state-machine verbs, and user commands.
 
-use super::{ChatError, ChatEvent, ChatNode, Command, Input, LinkKind, Output};
+use super::{ChatError, ChatEvent, ChatNode, Command, Input, KnownKey, LinkKind, Output, PendingInvitation};
 use crate::account::Username;
 use crate::chat::history::{self, RoomHistory, StoredMessage};
 use crate::chat::ids::{LinkId, RoomId};
@@ -54,6 +54,21 @@ impl ChatNode {
 
     pub fn is_online(&self, username: &Username) -> bool {
         self.links.values().any(|it| &it.peer == username && it.is_ready())
+    }
+
+    /// Invitations waiting for the user's answer, by room.
+    pub fn invitations(&self) -> Vec<&PendingInvitation> {
+        self.invitations.values().collect()
+    }
+
+    /// The key we know for `user`, and how we learned it.
+    pub fn known_key(&self, user: &Username) -> Option<&KnownKey> {
+        self.keys.get(user)
+    }
+
+    /// Messages held until their author's key is known.
+    pub fn awaiting_key_len(&self) -> usize {
+        self.awaiting_key.values().map(Vec::len).sum()
     }
 
     /// Our messages not yet acknowledged by everyone, over all rooms.
@@ -114,6 +129,7 @@ impl ChatNode {
                 }
             }
             Input::Read(snapshot) => self.pages_read(&snapshot),
+            Input::PeerKey { username, key } => self.learn_key(&username, key, None),
         }
         self.finish_step();
     }
@@ -159,17 +175,19 @@ impl ChatNode {
                 if record.members.len() >= wire::MAX_LIST_LEN {
                     return Err(RoomError::TooManyMembers.into());
                 }
-                let name = record.name().unwrap_or_default().to_owned();
-                let added = self.rooms.merge_group(&room, &name, &[username.clone()].into(), &self.me);
-                if !added.is_empty() {
+                if !record.members.contains(&username) {
+                    let invitation = self.make_invitation(&room, &username);
+                    self.rooms.add_member(&room, invitation);
                     self.write_rooms();
                     self.event(ChatEvent::RoomsChanged);
+                    self.rebind_legacy(&room, std::slice::from_ref(&username));
                 }
-                self.rebind_legacy(&room, &added);
                 self.announce_room(&room);
                 self.connect_now(&username, Some(room.clone()));
                 Ok(Some(room))
             }
+            Command::AcceptInvitation { room } => self.answer_invitation(&room, true).map(|()| Some(room)),
+            Command::DeclineInvitation { room } => self.answer_invitation(&room, false).map(|()| None),
             Command::Send { room, text, random } => self.send_text(&room, text, random).map(|()| Some(room)),
             Command::MarkRead { room } => {
                 let history = self.histories.get_mut(&room).ok_or(RoomError::UnknownRoom)?;

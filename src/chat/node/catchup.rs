@@ -3,6 +3,7 @@
 use super::{ChatEvent, ChatNode, Output, PendingServe};
 use crate::chat::history;
 use crate::chat::ids::{LinkId, RoomId};
+use crate::chat::room::Invitation;
 use crate::chat::wire::{self, Frame, RoomInfo, WireMessage};
 use crate::storage::Snapshot;
 
@@ -10,24 +11,40 @@ impl ChatNode {
     // -----------------------------------------------------------------------------------------------------
     // Rooms and catch-up.
 
-    fn room_info(&self, room: &RoomId) -> Option<RoomInfo> {
-        let record = self.rooms.get(room)?;
-        let since = self
-            .histories
-            .get(room)
-            .map(|it| it.meta.senders.iter().map(|(sender, progress)| (sender.clone(), progress.contiguous)).collect())
-            .unwrap_or_default();
-        Some(RoomInfo {
-            room: room.clone(),
-            name: record.name().unwrap_or_default().to_owned(),
-            members: record.members.clone(),
-            since,
-        })
-    }
-
+    /// Sends a room's membership to one linked member: every member, with every invitation we hold (the
+    /// peer's own first), in as many `mc.room` frames as the invitations need to stay under the frame limit.
     pub(super) fn send_room_info(&mut self, link: &LinkId, room: &RoomId) {
-        if let Some(info) = self.room_info(room) {
-            self.output(Output::Send { link: link.clone(), frame: wire::encode(&Frame::Room(info)) });
+        let Some(record) = self.rooms.get(room) else { return };
+        let Some(peer) = self.links.get(link).map(|it| it.peer.clone()) else { return };
+        let name = record.name().unwrap_or_default().to_owned();
+        let members = record.members.clone();
+        let theirs = record.invitations.get(&peer).cloned();
+        let mut others: Vec<Invitation> =
+            record.invitations.values().filter(|it| it.invitee != peer).cloned().collect();
+        let frame = |invites: Vec<Invitation>| {
+            wire::encode(&Frame::Room(RoomInfo {
+                room: room.clone(),
+                name: name.clone(),
+                members: members.clone(),
+                invites,
+            }))
+        };
+        let base: Vec<Invitation> = theirs.into_iter().collect();
+        let mut frames = Vec::new();
+        let mut chunk = base.clone();
+        let mut size = wire::encoded_len(&frame(base.clone()));
+        for invitation in others.drain(..) {
+            let len = wire::encoded_len(&wire::encode_invitation(&invitation)) + 1;
+            if chunk.len() > base.len() && size + len > wire::MAX_FRAME_BYTES {
+                frames.push(frame(std::mem::replace(&mut chunk, base.clone())));
+                size = wire::encoded_len(&frame(base.clone()));
+            }
+            size += len;
+            chunk.push(invitation);
+        }
+        frames.push(frame(chunk));
+        for frame in frames {
+            self.output(Output::Send { link: link.clone(), frame });
         }
     }
 
@@ -55,11 +72,16 @@ impl ChatNode {
         });
     }
 
-    /// Sends what of `needed` the loaded pages hold; asks for an older page if more is needed.
+    /// Sends what of `needed` the loaded pages hold; asks for an older page if more is needed. What this
+    /// link was served before is not sent again.
     pub(super) fn serve(&mut self, mut pending: PendingServe) {
-        if !self.links.contains_key(&pending.link) {
-            return;
+        let Some(link) = self.links.get_mut(&pending.link) else { return };
+        for (sender, seqs) in &mut pending.needed {
+            if let Some(served) = link.served.get(&(pending.room.clone(), sender.clone())) {
+                seqs.retain(|it| !served.has(*it));
+            }
         }
+        pending.needed.retain(|_, seqs| !seqs.is_empty());
         let Some(history) = self.histories.get(&pending.room) else { return };
         let mut found: Vec<WireMessage> = Vec::new();
         for message in history.loaded_messages() {
@@ -71,8 +93,14 @@ impl ChatNode {
                         seq: message.seq,
                         text: message.text.clone(),
                         timestamp: message.timestamp,
+                        sig: message.signature,
                     });
                 }
+            }
+        }
+        if let Some(link) = self.links.get_mut(&pending.link) {
+            for message in &found {
+                link.served.entry((pending.room.clone(), message.sender.clone())).or_default().record(message.seq);
             }
         }
         pending.needed.retain(|_, seqs| !seqs.is_empty());

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use super::{ChatError, ChatEvent, ChatNode, Held, LinkKind, MAX_LOADED_PAGES, MAX_WANT_SEQS, Output, legacy_chat};
+use super::{
+    ChatError, ChatEvent, ChatNode, DropReason, Held, LinkKind, MAX_HELD, MAX_LOADED_PAGES, MAX_SEQ_AHEAD,
+    MAX_WANT_SEQS, Output, legacy_chat,
+};
 use crate::account::Username;
 use crate::chat::history::{self, DeliveryState, OutboxEntry, SenderProgress, StoredMessage};
 use crate::chat::ids::{LinkId, MessageId, RoomId};
@@ -21,11 +24,12 @@ impl ChatNode {
         let id = MessageId::from_random(random);
         let history = self.histories.entry(room.clone()).or_default();
         let seq = history.meta.senders.get(&self.me).map_or(0, SenderProgress::highest).saturating_add(1);
+        let sig = self.sign_message(room, &id, seq, &text, self.now);
         let frame = Frame::Chat(ChatFrame {
             sender: self.me.clone(),
             text: text.clone(),
             timestamp: self.now,
-            ours: Some(ChatExtras { id: id.clone(), seq, room: room.clone() }),
+            ours: Some(ChatExtras { id: id.clone(), seq, room: room.clone(), sig }),
         });
         let encoded = wire::encode(&frame);
         if wire::encoded_len(&encoded) > wire::MAX_FRAME_BYTES {
@@ -58,6 +62,7 @@ impl ChatNode {
             received_at: self.now,
             seq,
             state: Some(state),
+            signature: sig,
         };
         let history = self.histories.entry(room.clone()).or_default();
         history.meta.senders.entry(self.me.clone()).or_default().record(seq);
@@ -101,9 +106,18 @@ impl ChatNode {
         }
         let contiguous = history.meta.senders.get(&message.sender).map_or(0, |it| it.contiguous);
         let key = (room.clone(), message.sender.clone());
+        if message.seq > contiguous.saturating_add(MAX_SEQ_AHEAD) {
+            self.drop_from(ack_link, DropReason::SeqTooFar);
+            return;
+        }
         if message.seq > contiguous.saturating_add(1) {
+            let n_held: usize = self.held.values().map(|it| it.len()).sum();
             let held = self.held.entry(key).or_default();
             if held.contains_key(&message.seq) {
+                return;
+            }
+            if n_held >= MAX_HELD {
+                self.drop_from(ack_link, DropReason::TooManyPending("messages held behind a gap"));
                 return;
             }
             let (sender, seq) = (message.sender.clone(), message.seq);
@@ -125,6 +139,11 @@ impl ChatNode {
         acks.push(message.id.clone());
         self.store(message);
         self.release_held(&key, false);
+    }
+
+    fn drop_from(&mut self, link: Option<&LinkId>, reason: DropReason) {
+        let peer_id = link.and_then(|it| self.links.get(it)).map(|it| it.peer_id.clone()).unwrap_or_default();
+        self.event(ChatEvent::FrameDropped { peer_id, reason });
     }
 
     /// Stores held messages that are next in line (or all of them when `force`), acknowledging each.

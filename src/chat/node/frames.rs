@@ -4,11 +4,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{CATCHUP_MAX_MESSAGES, ChatEvent, ChatNode, DropReason, LinkKind, MAX_WANT_SEQS, Output, PendingServe};
+use super::{
+    CATCHUP_MAX_MESSAGES, ChatEvent, ChatNode, DropReason, LinkKind, MAX_PENDING_SERVES, MAX_WANT_SEQS, Output,
+    PendingServe,
+};
 use crate::account::Username;
-use crate::chat::history::{self, DeliveryState, StoredMessage};
+use crate::chat::history::{DeliveryState, StoredMessage};
 use crate::chat::ids::{LinkId, MessageId, RoomId};
-use crate::chat::wire::{self, ChatFrame, Frame, RoomInfo, WireMessage};
+use crate::chat::wire::{self, ChatFrame, Frame, WireMessage};
 
 impl ChatNode {
     // -----------------------------------------------------------------------------------------------------
@@ -66,8 +69,12 @@ impl ChatNode {
                 if link.kind == LinkKind::Unknown && !link.dialer_is_ours {
                     self.become_ready(link_id, LinkKind::Legacy);
                 }
-                self.merge_legacy_peers(link_id, &peer_ids);
-                Ok(())
+                // A list from anyone but a legacy member of the link's group is advice we do not take.
+                if self.merge_legacy_peers(link_id, &peer_ids) || peer_ids.is_empty() {
+                    Ok(())
+                } else {
+                    Err(DropReason::NotAMember)
+                }
             }
             Frame::Chat(chat) => self.chat_frame(link_id, &peer, chat),
             Frame::Ack { room, ids } => {
@@ -78,9 +85,10 @@ impl ChatNode {
             }
             Frame::Room(info) => self.room_frame(&peer, info),
             Frame::Sync { room, heads } => self.sync_frame(link_id, &peer, &room, &heads),
-            Frame::Want { room, sender, seqs } => self.check_member(&room, &peer).map(|()| {
-                let needed = [(sender, seqs.into_iter().take(MAX_WANT_SEQS).collect())].into();
-                self.serve(PendingServe { link: link_id.clone(), room, needed });
+            Frame::Want { room, sender, seqs } => self.check_member(&room, &peer).and_then(|()| {
+                let floor = self.served_floor(&room, &peer, &sender);
+                let seqs = seqs.into_iter().filter(|it| *it > floor).take(MAX_WANT_SEQS).collect();
+                self.start_serve(PendingServe { link: link_id.clone(), room, needed: [(sender, seqs)].into() })
             }),
             Frame::Batch { room, messages } => self.batch_frame(link_id, &peer, &room, messages),
         };
@@ -105,10 +113,12 @@ impl ChatNode {
                     received_at: self.now,
                     seq: ours.seq,
                     state: None,
+                    signature: None,
                 };
                 let mut acks = Vec::new();
-                self.receive(message, Some(link_id), true, &mut acks);
+                let res = self.admit(message, ours.sig, link_id, false, true, &mut acks);
                 self.send_acks(link_id, &room, acks);
+                res?;
             }
             None => {
                 // A multichat dialer sends the original shape only while it takes us for the original page
@@ -138,6 +148,7 @@ impl ChatNode {
                     received_at: self.now,
                     seq: 0,
                     state: None,
+                    signature: None,
                 };
                 self.receive(message, None, true, &mut Vec::new());
             }
@@ -163,51 +174,9 @@ impl ChatNode {
         Ok(room.clone())
     }
 
-    fn check_member(&self, room: &RoomId, peer: &Username) -> Result<(), DropReason> {
+    pub(super) fn check_member(&self, room: &RoomId, peer: &Username) -> Result<(), DropReason> {
         let record = self.rooms.get(room).ok_or(DropReason::UnknownRoom)?;
         if record.members.contains(peer) { Ok(()) } else { Err(DropReason::NotAMember) }
-    }
-
-    fn room_frame(&mut self, peer: &Username, info: RoomInfo) -> Result<(), DropReason> {
-        // Whoever tells us about a room must be in it, and must count us in.
-        if !info.members.contains(peer) || !info.members.contains(&self.me) {
-            return Err(DropReason::NotAMember);
-        }
-        let is_new = self.rooms.get(&info.room).is_none();
-        let added = self.rooms.merge_group(&info.room, &info.name, &info.members, &self.me);
-        if is_new {
-            // A newcomer starts from the room's present: history before it joined is not caught up.
-            let history = self.histories.entry(info.room.clone()).or_default();
-            for (sender, seq) in &info.since {
-                history.meta.senders.entry(sender.clone()).or_default().contiguous = *seq;
-            }
-            let write = history::meta_write(&self.me, &info.room, &history.meta);
-            self.stage_write(write);
-        }
-        if is_new || !added.is_empty() {
-            self.write_rooms();
-            self.event(ChatEvent::RoomsChanged);
-        }
-        self.rebind_legacy(&info.room, &added);
-        // Whoever learns of new members tells every member, and connects to those it lacks: a full mesh.
-        let told_us_everything = self.rooms.get(&info.room).is_some_and(|it| it.members == info.members);
-        if !added.is_empty() || !told_us_everything {
-            self.announce_room(&info.room);
-        }
-        let others: Vec<Username> =
-            self.rooms.get(&info.room).map(|it| it.others(&self.me).cloned().collect()).unwrap_or_default();
-        for member in others {
-            if !self.links.values().any(|it| it.peer == member) {
-                self.connect_now(&member, Some(info.room.clone()));
-            }
-        }
-        if is_new {
-            let links: Vec<LinkId> = self.ours_links_in(&info.room);
-            for link in links {
-                self.send_sync(&link, &info.room);
-            }
-        }
-        Ok(())
     }
 
     fn sync_frame(
@@ -218,19 +187,22 @@ impl ChatNode {
         heads: &BTreeMap<Username, u64>,
     ) -> Result<(), DropReason> {
         let room = self.room_for(room, peer)?;
+        // A peer's heads say what it holds; what it says of our own messages is never believed (a head of
+        // 2^64-1 would make every later message of ours look old). Our seqs come only from our storage and
+        // from our own messages relayed back to us, signed by us.
+        let floors: BTreeMap<Username, u64> = self
+            .histories
+            .get(&room)
+            .map(|it| {
+                it.meta.senders.keys().map(|sender| (sender.clone(), self.served_floor(&room, peer, sender))).collect()
+            })
+            .unwrap_or_default();
         let history = self.histories.entry(room.clone()).or_default();
-        // Our own messages a peer holds that we lost (storage cleared): never reuse their seqs.
-        if let Some(theirs) = heads.get(&self.me) {
-            let mine = history.meta.senders.entry(self.me.clone()).or_default();
-            if *theirs > mine.highest() {
-                mine.contiguous = *theirs;
-                mine.above.clear();
-            }
-        }
         let mut needed: BTreeMap<Username, BTreeSet<u64>> = BTreeMap::new();
         let mut n_needed = 0;
         for (sender, progress) in &history.meta.senders {
-            let theirs = heads.get(sender).copied().unwrap_or(0);
+            // Never more than asked, and never from before the peer joined.
+            let theirs = heads.get(sender).copied().unwrap_or(0).max(floors.get(sender).copied().unwrap_or(0));
             let from_contiguous = theirs.saturating_add(1)..=progress.contiguous;
             let seqs: BTreeSet<u64> = from_contiguous
                 .chain(progress.above.iter().copied().filter(|it| *it > theirs))
@@ -241,9 +213,21 @@ impl ChatNode {
                 needed.insert(sender.clone(), seqs);
             }
         }
-        if !needed.is_empty() {
-            self.serve(PendingServe { link: link_id.clone(), room, needed });
+        if needed.is_empty() {
+            return Ok(());
         }
+        self.start_serve(PendingServe { link: link_id.clone(), room, needed })
+    }
+
+    /// One catch-up at a time per (link, room), and a bounded number waiting for pages over all links.
+    fn start_serve(&mut self, pending: PendingServe) -> Result<(), DropReason> {
+        if self.pending_serves.iter().any(|it| it.link == pending.link && it.room == pending.room) {
+            return Err(DropReason::CatchUpPending);
+        }
+        if self.pending_serves.len() >= MAX_PENDING_SERVES {
+            return Err(DropReason::TooManyPending("catch-up requests"));
+        }
+        self.serve(pending);
         Ok(())
     }
 
@@ -259,8 +243,10 @@ impl ChatNode {
         let mut acks = Vec::new();
         let mut messages = messages;
         messages.sort_by(|a, b| (&a.sender, a.seq).cmp(&(&b.sender, b.seq)));
+        let mut refused = None;
         for message in messages {
             if !members.contains(&message.sender) || message.seq == 0 {
+                refused.get_or_insert(DropReason::NotAMember);
                 continue;
             }
             let state = (message.sender == self.me).then_some(DeliveryState::Delivered);
@@ -273,10 +259,15 @@ impl ChatNode {
                 received_at: self.now,
                 seq: message.seq,
                 state,
+                signature: None,
             };
-            self.receive(stored, Some(link_id), false, &mut acks);
+            let relayed = &stored.sender != peer;
+            if let Err(reason) = self.admit(stored, message.sig, link_id, relayed, false, &mut acks) {
+                refused.get_or_insert(reason);
+            }
         }
         self.send_acks(link_id, &room, acks);
-        Ok(())
+        // One report per batch, however many of its messages were refused.
+        refused.map_or(Ok(()), Err)
     }
 }

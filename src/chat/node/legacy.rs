@@ -1,9 +1,8 @@
 //! Peers of the original page: the room a legacy link belongs to, and the mesh it forms.
 
-use super::{ChatNode, LinkKind, Output, legacy_chat};
+use super::{ChatNode, LinkKind, MAX_DIALS_PER_LEGACY_LIST, Output, legacy_chat};
 use crate::account::Username;
 use crate::chat::ids::{LinkId, MessageId, RoomId};
-use crate::chat::room::RoomRecord;
 use crate::chat::wire::{self, Frame};
 use crate::time::Millis;
 
@@ -73,21 +72,35 @@ impl ChatNode {
         }
     }
 
-    /// The original page's merge: dial every listed peer we are not connected to, for the same room.
-    pub(super) fn merge_legacy_peers(&mut self, link_id: &LinkId, peer_ids: &[String]) {
-        let room = self.links.get(link_id).and_then(|it| it.room.clone()).filter(|it| !it.is_direct());
-        for peer_id in peer_ids.iter().take(wire::MAX_LIST_LEN) {
-            let Some(peer) = Username::from_peer_id(peer_id) else { continue };
-            if peer == self.me || self.links.values().any(|it| it.peer == peer) {
-                continue;
-            }
-            if let Some(room) = &room {
-                let name = self.rooms.get(room).and_then(RoomRecord::name).unwrap_or_default().to_owned();
-                if !self.rooms.merge_group(room, &name, &[peer.clone()].into(), &self.me).is_empty() {
+    /// The original page's merge: dial every listed peer we are not connected to, for the same room. Only a
+    /// legacy member of the group its link is bound to merges others into it (we invite them); anyone
+    /// else's list is advice we do not take, since a stranger could make us dial anyone. False when the
+    /// list was not taken.
+    pub(super) fn merge_legacy_peers(&mut self, link_id: &LinkId, peer_ids: &[String]) -> bool {
+        let listed: Vec<Username> = peer_ids
+            .iter()
+            .filter_map(|it| Username::from_peer_id(it))
+            .filter(|it| *it != self.me && !self.links.values().any(|link| &link.peer == it))
+            .collect();
+        if listed.is_empty() {
+            return true;
+        }
+        let Some(link) = self.links.get(link_id).filter(|it| it.kind == LinkKind::Legacy) else { return false };
+        let peer = link.peer.clone();
+        let room = link.room.clone().filter(|it| !it.is_direct());
+        let Some(room) = room.filter(|it| self.rooms.get(it).is_some_and(|r| r.members.contains(&peer))) else {
+            return false;
+        };
+        for listed in listed.into_iter().take(MAX_DIALS_PER_LEGACY_LIST) {
+            let is_member = self.rooms.get(&room).is_some_and(|it| it.members.contains(&listed));
+            if !is_member {
+                let invitation = self.make_invitation(&room, &listed);
+                if self.rooms.add_member(&room, invitation) {
                     self.write_rooms();
                 }
             }
-            self.connect_now(&peer, room.clone());
+            self.connect_now(&listed, Some(room.clone()));
         }
+        true
     }
 }

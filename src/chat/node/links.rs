@@ -1,5 +1,7 @@
 //! Links: coming up, greeting, going down, dialing and redialing, and duplicates between two peers.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use super::{
@@ -25,7 +27,8 @@ impl ChatNode {
         if outgoing {
             contact.dialing_since = None;
         }
-        let room = metadata.ours.as_ref().and_then(|it| it.room.clone()).or(dial_room);
+        // The room a link is for is only ever ours to say (a dialer's claim would prove nothing).
+        let room = dial_room;
         let link = Link {
             peer_id: peer_id.clone(),
             peer: peer.clone(),
@@ -41,6 +44,7 @@ impl ChatNode {
             rate_limited: false,
             dialer_is_ours: !outgoing && metadata.ours.is_some(),
             session: None,
+            served: BTreeMap::new(),
         };
         self.links.insert(link_id.clone(), link);
         // Our dialer told us it speaks our protocol: greet it. On a link we dialed, the peer greets first.
@@ -118,8 +122,7 @@ impl ChatNode {
             }
             _ => Vec::new(),
         };
-        let metadata =
-            LinkMetadata { peer_ids, ours: Some(OurMetadata { version: wire::PROTOCOL_VERSION, room: dial_room }) };
+        let metadata = LinkMetadata { peer_ids, ours: Some(OurMetadata { version: wire::PROTOCOL_VERSION }) };
         let contact = self.contacts.entry(peer.clone()).or_default();
         contact.dialing_since = Some(self.now);
         self.output(Output::Dial { peer_id: peer.peer_id(), metadata: wire::encode_metadata(&metadata) });

@@ -49,11 +49,12 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde_json::Value;
 
-use super::history::{self, HistoryError, RoomHistory, StoredMessage};
+use super::history::{self, HistoryError, RoomHistory, SenderProgress, StoredMessage};
 use super::ids::{LinkId, MessageId, RoomId};
-use super::room::{RoomError, RoomsRecord};
+use super::room::{Invitation, RoomError, RoomsRecord};
 use super::wire::{self, ChatFrame, Frame, WireError};
 use crate::account::Username;
+use crate::identity::{Identity, PublicKey};
 use crate::storage::{Snapshot, StorageWrite, set};
 use crate::time::Millis;
 
@@ -66,6 +67,7 @@ mod links;
 #[cfg(test)]
 mod tests;
 mod timers;
+mod trust;
 
 /// How often our peers are pinged.
 pub const PING_EVERY_MS: u64 = 3_000;
@@ -95,6 +97,21 @@ pub const MAX_LOADED_PAGES: usize = 64;
 pub const MAX_FRAMES_PER_SECOND: u64 = 300;
 /// Frames a peer may send in one burst (catch-up after a long absence sends many at once).
 pub const MAX_FRAME_BURST: u64 = 3_000;
+/// How far ahead of what we hold of a sender a seq may be; further is refused (it could only be meant to
+/// make later real messages look old).
+pub const MAX_SEQ_AHEAD: u64 = 10_000;
+/// Messages held back behind gaps, over all rooms and senders; more are refused (catch-up brings them).
+pub const MAX_HELD: usize = 5_000;
+/// Messages held until their author's key is known, over all authors; more are refused.
+pub const MAX_AWAITING_KEY: usize = 2_000;
+/// Invitations waiting for the user's answer, over all inviters.
+pub const MAX_PENDING_INVITATIONS: usize = 16;
+/// Invitations one peer may send us in one run of the node (accepted, declined or waiting).
+pub const MAX_INVITATIONS_PER_PEER: u32 = 4;
+/// Catch-up requests waiting for older pages to be read, over all links.
+pub const MAX_PENDING_SERVES: usize = 64;
+/// Peers one legacy frame (its `connections` list or dial metadata) can make us dial.
+pub const MAX_DIALS_PER_LEGACY_LIST: usize = 16;
 
 /// Something the user asked for.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,10 +125,19 @@ pub enum Command {
         name: String,
         random: [u8; 16],
     },
-    /// Add a user to a group room: they and every member connect and learn of each other.
+    /// Invite a user to a group room, by an invitation we sign: every member learns of them, and they
+    /// join once they accept.
     Invite {
         room: RoomId,
         username: Username,
+    },
+    /// Join a room we were invited to ([`ChatEvent::Invited`]): connect to its members, catch up.
+    AcceptInvitation {
+        room: RoomId,
+    },
+    /// Turn an invitation down; the same room is not offered again in this run.
+    DeclineInvitation {
+        room: RoomId,
     },
     /// Send a message; `random` makes its id.
     Send {
@@ -166,6 +192,12 @@ pub enum Input {
     EngineGreeted,
     /// The records asked for with [`Output::Read`] (absent keys simply missing).
     Read(Snapshot),
+    /// `username`'s key, proved on a link (the identity handshake): their messages are verified with it,
+    /// and those held for it are verified and stored now. It replaces a key a member introduced.
+    PeerKey {
+        username: Username,
+        key: PublicKey,
+    },
 }
 
 /// What the node asks the shell to do, in order.
@@ -224,6 +256,15 @@ pub enum ChatEvent {
     },
     /// Stored history that could not be read, worded for the user.
     HistoryProblem(HistoryError),
+    /// "`inviter` invites you to `name`": answer with [`Command::AcceptInvitation`] or
+    /// [`Command::DeclineInvitation`]. Nothing is joined before. `name` is cleaned for display.
+    Invited {
+        room: RoomId,
+        name: String,
+        inviter: Username,
+    },
+    /// The invitations waiting for an answer changed (one was accepted, declined or replaced).
+    InvitationsChanged,
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -246,6 +287,24 @@ pub enum DropReason {
     RateLimited,
     #[error("a multichat peer sent a message in the original page's shape (it has not heard our hello yet)")]
     OriginalShapeFromOurs,
+    #[error("a message's signature is not its author's (forged or altered)")]
+    BadSignature,
+    #[error("a relayed message is unsigned, so it cannot be shown as its author's")]
+    Unsigned,
+    #[error("a message's seq is more than {MAX_SEQ_AHEAD} beyond what we hold of its sender")]
+    SeqTooFar,
+    #[error("the room names us without an invitation from the sender")]
+    NotInvited,
+    #[error("a member was added without a valid invitation from a member")]
+    BadInvitation,
+    #[error(
+        "the peer sent more than {MAX_INVITATIONS_PER_PEER} invitations, or {MAX_PENDING_INVITATIONS} wait already; it is ignored"
+    )]
+    TooManyInvitations,
+    #[error("catch-up for this room is already under way on this link")]
+    CatchUpPending,
+    #[error("too many requests are waiting ({0}); this one is refused")]
+    TooManyPending(&'static str),
 }
 
 /// Why a command was refused, worded for the user.
@@ -259,6 +318,61 @@ pub enum ChatError {
     MessageTooLong,
     #[error("You are signed out")]
     SignedOut,
+    #[error("There is no invitation to this room (it may have been answered already)")]
+    NoInvitation,
+}
+
+/// How a node is set up. [`NodeConfig::default`] is the secure one for a node with a key; without an
+/// identity the node sends unsigned messages and verifies nothing (everything is unverified).
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Our identity key: our messages and invitations are signed with it, and relayed messages are
+    /// verified against their authors' keys ([`Input::PeerKey`]).
+    pub identity: Option<Identity>,
+    /// Invitations wait for the user ([`ChatEvent::Invited`]); false joins at once (for a shell that
+    /// cannot ask yet: the invitation rules and caps still apply).
+    pub ask_before_joining: bool,
+}
+
+impl Default for NodeConfig {
+    fn default() -> NodeConfig {
+        NodeConfig { identity: None, ask_before_joining: true }
+    }
+}
+
+impl NodeConfig {
+    /// What [`ChatNode::new`] and [`ChatNode::restore`] use: no key, invitations accepted unasked. The
+    /// worker uses it until it hands the node its identity, the proved keys and the user's answers.
+    pub fn unsigned_unasked() -> NodeConfig {
+        NodeConfig { identity: None, ask_before_joining: false }
+    }
+}
+
+/// A key we know for a user, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownKey {
+    pub key: PublicKey,
+    /// `None`: proved on a link. `Some(member)`: introduced by the member who invited them.
+    pub introduced_by: Option<Username>,
+}
+
+/// An invitation waiting for the user's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingInvitation {
+    pub room: RoomId,
+    /// Cleaned for display.
+    pub name: String,
+    pub inviter: Username,
+    /// The members as the inviter listed them.
+    pub members: BTreeSet<Username>,
+    pub invitations: BTreeMap<Username, Invitation>,
+}
+
+/// A message whose author's key is not known yet: held, unseen, until it is.
+#[derive(Clone, Debug)]
+struct AwaitingKey {
+    message: StoredMessage,
+    link: LinkId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -293,6 +407,9 @@ struct Link {
     dialer_is_ours: bool,
     /// The session the peer's hello on this link named (see [`wire::Hello::session`]).
     session: Option<u64>,
+    /// Per room and sender, the seqs already sent on this link by catch-up: a repeated `mc.sync` or
+    /// `mc.want` is not served them again (the link is reliable and ordered; a new link starts afresh).
+    served: BTreeMap<(RoomId, Username), SenderProgress>,
 }
 
 impl Link {
@@ -323,7 +440,7 @@ struct Contact {
     dialing_since: Option<Millis>,
     attempt: u32,
     next_dial: Millis,
-    /// The room the next dial is for (its members go into the metadata).
+    /// The room the next dial is for (its members go into the metadata, for the original page).
     dial_room: Option<RoomId>,
 }
 
@@ -345,6 +462,16 @@ struct PendingServe {
 
 pub struct ChatNode {
     me: Username,
+    config: NodeConfig,
+    /// Other users' keys.
+    keys: BTreeMap<Username, KnownKey>,
+    /// Messages held for their author's key, by author.
+    awaiting_key: BTreeMap<Username, Vec<AwaitingKey>>,
+    invitations: BTreeMap<RoomId, PendingInvitation>,
+    /// Rooms the user declined in this run: not offered again.
+    declined: BTreeSet<RoomId>,
+    /// Invitations each peer sent in this run (the per-peer cap).
+    invitations_from: BTreeMap<Username, u32>,
     rooms: RoomsRecord,
     histories: BTreeMap<RoomId, RoomHistory>,
     links: BTreeMap<LinkId, Link>,
@@ -368,10 +495,22 @@ pub struct ChatNode {
 }
 
 impl ChatNode {
-    /// A node with no stored history.
+    /// A node with no stored history, no key, and invitations accepted unasked
+    /// ([`NodeConfig::unsigned_unasked`]).
     pub fn new(me: Username, now: Millis) -> ChatNode {
+        ChatNode::with_config(me, now, NodeConfig::unsigned_unasked())
+    }
+
+    /// A node with no stored history.
+    pub fn with_config(me: Username, now: Millis, config: NodeConfig) -> ChatNode {
         ChatNode {
             me,
+            config,
+            keys: BTreeMap::new(),
+            awaiting_key: BTreeMap::new(),
+            invitations: BTreeMap::new(),
+            declined: BTreeSet::new(),
+            invitations_from: BTreeMap::new(),
             rooms: RoomsRecord::default(),
             histories: BTreeMap::new(),
             links: BTreeMap::new(),
@@ -395,8 +534,13 @@ impl ChatNode {
     /// [`history::meta_keys`], [`history::open_page_keys`]). Problems are reported as events; every
     /// contact is dialed.
     pub fn restore(me: Username, snapshot: &Snapshot, now: Millis) -> ChatNode {
+        ChatNode::restore_with(me, snapshot, now, NodeConfig::unsigned_unasked())
+    }
+
+    /// [`ChatNode::restore`] with a configuration.
+    pub fn restore_with(me: Username, snapshot: &Snapshot, now: Millis, config: NodeConfig) -> ChatNode {
         let loaded = history::load(&me, snapshot);
-        let mut node = ChatNode::new(me, now);
+        let mut node = ChatNode::with_config(me, now, config);
         node.rooms = loaded.rooms;
         node.histories = loaded.histories;
         node.damaged_rooms = loaded.damaged_rooms;
@@ -443,6 +587,18 @@ impl ChatNode {
         }
         self.outputs.extend(self.step_outputs.drain(..));
     }
+}
+
+/// What checking a message's signature found.
+#[derive(Clone, Debug, PartialEq)]
+enum Verdict {
+    /// Signed by its author: stored with the signature.
+    Verified(super::signing::Signature),
+    /// Accepted without a signature (from its own author on its link, or by a node that verifies nothing).
+    Unverified,
+    /// The author's key is not known yet: held.
+    AwaitKey,
+    Refused(DropReason),
 }
 
 fn caps() -> Vec<String> {

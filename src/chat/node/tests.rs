@@ -98,7 +98,12 @@ fn chat_from_bob(room: &RoomId, seq: u64) -> Input {
         sender: user("bob"),
         text: format!("bob {seq}"),
         timestamp: Millis(seq),
-        ours: Some(ChatExtras { id: MessageId::parse(&format!("m-bob-{seq}")).unwrap(), seq, room: room.clone() }),
+        ours: Some(ChatExtras {
+            id: MessageId::parse(&format!("m-bob-{seq}")).unwrap(),
+            seq,
+            room: room.clone(),
+            sig: None,
+        }),
     });
     Input::Frame { link: "dc_1".into(), frame: wire::encode(&frame) }
 }

@@ -184,7 +184,12 @@ impl ChatNode {
                     sender: message.sender.clone(),
                     text: message.text.clone(),
                     timestamp: message.timestamp,
-                    ours: Some(ChatExtras { id: message.id.clone(), seq: message.seq, room: room.clone() }),
+                    ours: Some(ChatExtras {
+                        id: message.id.clone(),
+                        seq: message.seq,
+                        room: room.clone(),
+                        sig: message.signature,
+                    }),
                 }));
                 self.last_sent.insert((id, member), now);
                 self.output(Output::Send { link, frame });

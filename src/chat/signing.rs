@@ -1,0 +1,188 @@
+//! What an author signs: a domain-separated, canonical byte encoding of a message (and of an invitation),
+//! and the Ed25519 signature over it.
+//!
+//! Every signed payload starts with its domain (`multichat/<kind>/v1`), so a signature made for one kind
+//! of thing (a message) can never be taken for another (an invitation, a later edit or reaction). Then each
+//! field follows in a fixed order, each as its length (4 bytes, big-endian) and its bytes; numbers are
+//! 8 bytes big-endian. The encoding is injective: two different payloads never give the same bytes. A
+//! later kind (an edit, a reaction, a file) adds its own domain and field list through [`Canonical`].
+//!
+//! It is not the wire format ([`super::wire`] carries a signature as 128 lowercase hex digits in `sig`) and
+//! not key management ([`crate::identity`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{MessageId, RoomId};
+use crate::account::Username;
+use crate::identity::keys::{from_hex, to_hex};
+use crate::identity::{Identity, PublicKey};
+use crate::time::Millis;
+
+/// The domain of a chat message's signature.
+pub const MESSAGE_DOMAIN: &str = "multichat/chat-message/v1";
+/// The domain of an invitation's signature.
+pub const INVITATION_DOMAIN: &str = "multichat/room-invitation/v1";
+
+/// A canonical payload under construction.
+pub struct Canonical(Vec<u8>);
+
+impl Canonical {
+    pub fn new(domain: &str) -> Canonical {
+        let mut canonical = Canonical(Vec::with_capacity(256));
+        canonical.bytes(domain.as_bytes());
+        canonical
+    }
+
+    pub fn bytes(&mut self, bytes: &[u8]) -> &mut Canonical {
+        // Fields are at most a few KB (a message's text): their length always fits 4 bytes.
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        self.0.extend_from_slice(&len.to_be_bytes());
+        self.0.extend_from_slice(bytes);
+        self
+    }
+
+    pub fn str(&mut self, text: &str) -> &mut Canonical {
+        self.bytes(text.as_bytes())
+    }
+
+    pub fn u64(&mut self, value: u64) -> &mut Canonical {
+        self.0.extend_from_slice(&value.to_be_bytes());
+        self
+    }
+
+    pub fn finish(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+/// The fields of a chat message its author signs.
+pub fn message_payload(
+    room: &RoomId,
+    id: &MessageId,
+    seq: u64,
+    sender: &Username,
+    text: &str,
+    timestamp: Millis,
+) -> Vec<u8> {
+    Canonical::new(MESSAGE_DOMAIN)
+        .str(room.as_str())
+        .str(id.as_str())
+        .u64(seq)
+        .str(sender.as_str())
+        .str(text)
+        .u64(timestamp.0)
+        .finish()
+}
+
+/// The fields of an invitation its inviter signs: who invites whom to which room (and its name as shown),
+/// the invitee's key if the inviter knows it (an introduction), and the history the invitee starts from.
+pub fn invitation_payload(
+    room: &RoomId,
+    name: &str,
+    inviter: &Username,
+    invitee: &Username,
+    invitee_key: Option<&PublicKey>,
+    since: &BTreeMap<Username, u64>,
+) -> Vec<u8> {
+    let mut canonical = Canonical::new(INVITATION_DOMAIN);
+    canonical.str(room.as_str()).str(name).str(inviter.as_str()).str(invitee.as_str());
+    canonical.bytes(invitee_key.map_or(&[][..], |it| &it.as_bytes()[..]));
+    canonical.u64(since.len() as u64);
+    for (sender, seq) in since {
+        canonical.str(sender.as_str()).u64(*seq);
+    }
+    canonical.finish()
+}
+
+/// An Ed25519 signature; its text form is 128 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Signature(pub [u8; 64]);
+
+impl Signature {
+    pub fn sign(identity: &Identity, payload: &[u8]) -> Signature {
+        Signature(identity.sign(payload))
+    }
+
+    pub fn verifies(&self, key: &PublicKey, payload: &[u8]) -> bool {
+        key.verify(payload, &self.0)
+    }
+
+    pub fn parse(text: &str) -> Option<Signature> {
+        from_hex::<64>(text).map(Signature)
+    }
+}
+
+impl fmt::Display for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&to_hex(&self.0))
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({}…)", &to_hex(&self.0[..8]))
+    }
+}
+
+impl TryFrom<String> for Signature {
+    type Error = &'static str;
+    fn try_from(text: String) -> Result<Signature, &'static str> {
+        Signature::parse(&text).ok_or("a signature is 128 lowercase hex digits")
+    }
+}
+
+impl From<Signature> for String {
+    fn from(sig: Signature) -> String {
+        sig.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str) -> Username {
+        Username::parse(name).unwrap()
+    }
+
+    #[test]
+    fn fields_cannot_slide_into_each_other() {
+        let room = RoomId::group_from_random([1; 16]);
+        let id = MessageId::from_random([2; 16]);
+        let a = message_payload(&room, &id, 1, &user("bob"), "x", Millis(5));
+        let b = message_payload(&room, &id, 1, &user("bo"), "bx", Millis(5));
+        assert_ne!(a, b);
+        assert!(a.starts_with(&[0, 0, 0, MESSAGE_DOMAIN.len() as u8]));
+        assert_eq!(&a[4..4 + MESSAGE_DOMAIN.len()], MESSAGE_DOMAIN.as_bytes());
+    }
+
+    #[test]
+    fn a_signature_covers_every_field_and_its_domain() {
+        let identity = Identity::from_seed([9; 32]);
+        let room = RoomId::group_from_random([1; 16]);
+        let id = MessageId::from_random([2; 16]);
+        let payload = message_payload(&room, &id, 3, &user("bob"), "hi", Millis(5));
+        let sig = Signature::sign(&identity, &payload);
+        assert!(sig.verifies(&identity.public_key(), &payload));
+        let changed = [
+            message_payload(&RoomId::group_from_random([3; 16]), &id, 3, &user("bob"), "hi", Millis(5)),
+            message_payload(&room, &MessageId::from_random([4; 16]), 3, &user("bob"), "hi", Millis(5)),
+            message_payload(&room, &id, 4, &user("bob"), "hi", Millis(5)),
+            message_payload(&room, &id, 3, &user("carol"), "hi", Millis(5)),
+            message_payload(&room, &id, 3, &user("bob"), "hI", Millis(5)),
+            message_payload(&room, &id, 3, &user("bob"), "hi", Millis(6)),
+        ];
+        for payload in changed {
+            assert!(!sig.verifies(&identity.public_key(), &payload));
+        }
+        assert!(!sig.verifies(&Identity::from_seed([8; 32]).public_key(), &payload));
+        let text = sig.to_string();
+        assert_eq!(text.len(), 128);
+        assert_eq!(Signature::parse(&text), Some(sig));
+        assert_eq!(Signature::parse(&text.to_uppercase()), None);
+    }
+}
