@@ -295,7 +295,7 @@ mod squatters {
     fn our_metadata() -> Value {
         wire::encode_metadata(&LinkMetadata {
             peer_ids: Vec::new(),
-            ours: Some(OurMetadata { version: wire::PROTOCOL_VERSION, room: None }),
+            ours: Some(OurMetadata { version: wire::PROTOCOL_VERSION }),
         })
     }
 
@@ -456,7 +456,12 @@ mod squatters {
             sender: user("bob"),
             text: text.into(),
             timestamp: Millis(1_000 + seq),
-            ours: Some(ChatExtras { id: MessageId::from_random([seq as u8 + 90; 16]), seq, room: room.clone() }),
+            ours: Some(ChatExtras {
+                id: MessageId::from_random([seq as u8 + 90; 16]),
+                seq,
+                room: room.clone(),
+                sig: None,
+            }),
         }))
     }
 
