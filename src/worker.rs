@@ -18,7 +18,7 @@ use crate::chat::history::{self, PAGE_SIZE};
 use crate::chat::{ChatEvent, ChatNode, Command, DeliveryState, Input, Output, RoomId, RoomView, StoredMessage};
 use crate::identity::{ContactBook, Identity, IdentityRecord, PublicKey, TrustState, safety_number};
 use crate::peerjs::Serialization;
-use crate::storage::{self, AccountRecord, Loaded, Snapshot, StorageWrite, keys};
+use crate::storage::{self, AccountRecord, Key, Loaded, Snapshot, StorageWrite};
 use crate::time::Millis;
 
 /// How many messages of the open room the popup shows at first; "load older" adds a page at a time.
@@ -57,14 +57,6 @@ pub struct WorkerModel {
     passphrase_set: bool,
     /// The passphrase was not entered this browser session: no history is loaded and the engine stays off.
     locked: bool,
-}
-
-/// Where this install's identity key is stored.
-pub(crate) const IDENTITY_KEY: &str = "identity";
-
-/// Where a user's contact book (pinned keys) is stored.
-pub(crate) fn contacts_key(user: &Username) -> String {
-    format!("contacts/{user}")
 }
 
 /// The outcome of one input, to be performed in field order: `writes` (wait until stored), then the reply,
@@ -114,13 +106,13 @@ impl WorkerModel {
     /// latest pages are read, never the whole history.
     pub fn keys_to_read(snapshot: &Snapshot) -> Vec<String> {
         let mut wanted: Vec<String> =
-            [keys::SCHEMA_VERSION, keys::ACCOUNT, keys::SETTINGS, keys::UI, IDENTITY_KEY].map(String::from).to_vec();
+            [Key::SchemaVersion, Key::Account, Key::Settings, Key::Ui, Key::Identity].map(|it| it.to_string()).to_vec();
         let account =
-            snapshot.0.get(keys::ACCOUNT).and_then(|it| serde_json::from_value::<AccountRecord>(it.clone()).ok());
+            snapshot.get(&Key::Account).and_then(|it| serde_json::from_value::<AccountRecord>(it.clone()).ok());
         if let Some(account) = account {
             let user = &account.username;
-            wanted.push(contacts_key(user));
-            wanted.push(history::rooms_key(user));
+            wanted.push(Key::Contacts(user.clone()).to_string());
+            wanted.push(Key::Rooms(user.clone()).to_string());
             wanted.extend(history::meta_keys(user, snapshot));
             wanted.extend(history::open_page_keys(user, snapshot));
         }
@@ -135,7 +127,7 @@ impl WorkerModel {
         let chat = loaded.account.as_ref().map(|it| ChatNode::restore(it.username.clone(), snapshot, now));
         let selected_room = loaded.ui.open_room.as_deref().and_then(|it| RoomId::parse(it).ok());
         let mut problems = Vec::new();
-        let identity = match snapshot.0.get(IDENTITY_KEY).map(|it| serde_json::from_value::<IdentityRecord>(it.clone()))
+        let identity = match snapshot.get(&Key::Identity).map(|it| serde_json::from_value::<IdentityRecord>(it.clone()))
         {
             None => Ok(None),
             Some(Ok(record)) => Identity::from_record(&record).map(Some).map_err(|err| err.to_string()),
@@ -150,7 +142,7 @@ impl WorkerModel {
         });
         let mut contacts_read_only = false;
         let gate = loaded.account.as_ref().map(|account| {
-            let contacts = match snapshot.0.get(&contacts_key(&account.username)).map(ContactBook::from_value) {
+            let contacts = match snapshot.get(&Key::Contacts(account.username.clone())).map(ContactBook::from_value) {
                 None => ContactBook::new(),
                 Some(Ok(book)) => book,
                 Some(Err(err)) => {
@@ -276,11 +268,11 @@ impl WorkerModel {
                 Ok(username) => {
                     let token = crate::peerjs::signal::random_token(&random[..16]);
                     let record = AccountRecord { username, token };
-                    let mut writes = vec![storage::set(keys::ACCOUNT, &record)];
+                    let mut writes = vec![storage::set(Key::Account, &record)];
                     if self.identity.is_none() && !self.identity_damaged {
                         // The first sign-in on this install makes its identity key, from fresh randomness.
                         let identity = Identity::from_seed(random);
-                        writes.push(storage::set(IDENTITY_KEY, &identity.to_record()));
+                        writes.push(storage::set(Key::Identity, &identity.to_record()));
                         self.identity = Some(identity);
                     }
                     self.loaded.account = Some(record);
@@ -301,14 +293,14 @@ impl WorkerModel {
                 self.select(None);
                 self.loaded.account = None;
                 self.engine = EngineStatus::Offline;
-                handled.writes.push(storage::remove(keys::ACCOUNT));
+                handled.writes.push(storage::remove(Key::Account));
                 handled.writes.push(self.ui_write());
                 handled.response = self.view_response();
                 handled.command(WorkerToEngine::Shutdown)
             }
             Request::SaveSettings { settings } => match settings.validate() {
                 Ok(()) => {
-                    let write = storage::set(keys::SETTINGS, &settings);
+                    let write = storage::set(Key::Settings, &settings);
                     self.loaded.settings = settings;
                     let handled = self.changed(vec![write]);
                     match self.loaded.account {
@@ -427,7 +419,7 @@ impl WorkerModel {
         if let Err(err) = gate.contacts_mut().mark_verified(&user, &key) {
             return refuse(err.to_string());
         }
-        let write = StorageWrite::Set { key: contacts_key(&account.username), value: gate.contacts().to_value() };
+        let write = storage::set(Key::Contacts(account.username.clone()), &gate.contacts().to_value());
         self.changed(vec![write])
     }
 
@@ -454,13 +446,13 @@ impl WorkerModel {
         let (Some(gate), Some(account)) = (self.gate.as_mut(), self.loaded.account.as_ref()) else {
             return refuse("Please sign in first".to_owned());
         };
-        let key = contacts_key(&account.username);
+        let key = Key::Contacts(account.username.clone());
         if accept {
             let released = match gate.accept_new_key(&user, &pending, now) {
                 Ok(released) => released,
                 Err(err) => return refuse(err.to_string()),
             };
-            let write = StorageWrite::Set { key, value: gate.contacts().to_value() };
+            let write = storage::set(&key, &gate.contacts().to_value());
             let mut handled = self.changed(vec![write]);
             self.warnings.remove(&user.peer_id());
             for released in released {
@@ -477,7 +469,7 @@ impl WorkerModel {
                 Ok(closed) => closed,
                 Err(err) => return refuse(err.to_string()),
             };
-            let write = StorageWrite::Set { key, value: gate.contacts().to_value() };
+            let write = storage::set(&key, &gate.contacts().to_value());
             let mut handled = self.changed(vec![write]);
             self.unreachable.insert(
                 user.peer_id(),
@@ -583,9 +575,7 @@ impl WorkerModel {
             && !self.contacts_read_only
             && let Some(account) = &self.loaded.account
         {
-            handled
-                .writes
-                .push(StorageWrite::Set { key: contacts_key(&account.username), value: gate.contacts().to_value() });
+            handled.writes.push(storage::set(Key::Contacts(account.username.clone()), &gate.contacts().to_value()));
         }
         if let Some((peer_id, reason)) = inbound.close {
             self.unreachable.insert(peer_id, reason);
@@ -666,7 +656,7 @@ impl WorkerModel {
 
     fn ui_write(&self) -> StorageWrite {
         let record = storage::UiRecord { open_room: self.selected_room.as_ref().map(|it| it.as_str().to_owned()) };
-        storage::set(keys::UI, &record)
+        storage::set(Key::Ui, &record)
     }
 
     fn chat_input(&mut self, now: Millis, input: Input, handled: &mut Handled) {

@@ -682,7 +682,7 @@ async fn read_model(vault: &Vault) -> Result<WorkerModel, ShellError> {
 
 /// The lock record and the key kept for this browser session, if it is the right one.
 async fn read_vault() -> Result<Vault, ShellError> {
-    let stored = chrome::storage_read(&[at_rest::LOCK_KEY.to_owned()]).await?;
+    let stored = chrome::storage_read(&[multichat_core::storage::Key::Lock.to_string()]).await?;
     let lock = at_rest::read_lock(&stored);
     // Without a passphrase there is no key to look for: one storage round trip less on every start.
     let key = match lock {

@@ -24,7 +24,7 @@ use serde_json::Value;
 use super::ids::{MessageId, RoomId};
 use super::room::{RoomRecord, RoomsRecord};
 use crate::account::Username;
-use crate::storage::{Snapshot, StorageWrite, set};
+use crate::storage::{Key, Snapshot, StorageWrite, set};
 use crate::time::Millis;
 
 /// Messages per page. 128 keeps an append's write small (one page of ordinary messages is ~20 KB) while
@@ -35,15 +35,15 @@ pub const PAGE_SIZE: usize = 128;
 pub const OPEN_PAGES: u32 = 2;
 
 pub fn rooms_key(owner: &Username) -> String {
-    format!("chat/{owner}/rooms")
+    Key::Rooms(owner.clone()).to_string()
 }
 
 pub fn meta_key(owner: &Username, room: &RoomId) -> String {
-    format!("h/{owner}/{room}/meta")
+    Key::RoomMeta { owner: owner.clone(), room: room.clone() }.to_string()
 }
 
 pub fn page_key(owner: &Username, room: &RoomId, page: u32) -> String {
-    format!("h/{owner}/{room}/{page}")
+    Key::HistoryPage { owner: owner.clone(), room: room.clone(), page }.to_string()
 }
 
 /// The delivery state of a message we sent.
@@ -212,7 +212,12 @@ pub struct LoadedHistory {
 /// Where a damaged record is kept when the record itself has to be written anew: nothing the user had is
 /// destroyed, and it can be recovered by hand.
 pub fn damaged_copy_key(key: &str) -> String {
-    format!("damaged/{key}")
+    Key::damaged_copy_of(key)
+}
+
+/// Whether `snapshot` holds any of `owner`'s pages of `room`.
+pub fn holds_pages_of(owner: &Username, room: &RoomId, snapshot: &Snapshot) -> bool {
+    snapshot.0.keys().any(|key| Key::parse(key).is_some_and(|key| key.is_page_of(owner, room)))
 }
 
 /// Startup reading, stage 2: after reading [`rooms_key`], these meta keys.
@@ -294,8 +299,14 @@ pub fn absorb_pages(
     history: &mut RoomHistory,
 ) -> Vec<HistoryError> {
     let mut problems = Vec::new();
-    let prefix = format!("h/{owner}/{room}/");
-    let pages: Vec<u32> = snapshot.0.keys().filter_map(|key| key.strip_prefix(&prefix)?.parse().ok()).collect();
+    let pages: Vec<u32> = snapshot
+        .0
+        .keys()
+        .filter_map(|key| match Key::parse(key)? {
+            Key::HistoryPage { owner: o, room: r, page } if &o == owner && &r == room => Some(page),
+            _ => None,
+        })
+        .collect();
     for page in pages {
         if page < history.meta.page_count && !history.pages.contains_key(&page) {
             let _ = absorb_page(owner, room, page, snapshot, history, &mut problems);
