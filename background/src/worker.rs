@@ -212,7 +212,7 @@ impl WorkerHandle {
                         Ok(random) => model.handle(frame.request.clone(), now, random),
                         // Keys and ids come from this; a weak stand-in would be worse than refusing.
                         Err(err) => {
-                            refuse(format!("The browser's random number source failed ({err}); nothing was changed"))
+                            refuse(multichat_core::worker::WorkerError::NoRandomness { detail: err.to_string() })
                         }
                     }),
                     Job::Engine { message, .. } => Some(match random_bytes::<32>() {

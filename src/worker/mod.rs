@@ -7,7 +7,12 @@
 
 use std::collections::BTreeMap;
 
+mod error;
+
+pub use error::WorkerError;
+
 use crate::account::Username;
+use crate::at_rest::AtRestError;
 use crate::auth_gate::AuthGate;
 use crate::bridge::LinkId;
 use crate::bridge::{
@@ -256,7 +261,7 @@ impl WorkerModel {
 
     pub fn handle(&mut self, request: Request, now: Millis, random: [u8; 32]) -> Handled {
         if self.locked && !matches!(request, Request::GetView | Request::SignOut) {
-            return refuse(crate::at_rest::LOCKED_MESSAGE.to_owned());
+            return refuse(AtRestError::Locked);
         }
         let mut handled = match request {
             Request::GetView => {
@@ -281,7 +286,7 @@ impl WorkerModel {
                     handled.reload = true;
                     handled.command(self.engine_config())
                 }
-                Err(err) => refuse(err.to_string()),
+                Err(err) => refuse(err),
             },
             Request::SignOut => {
                 if let Some(chat) = self.chat.as_mut() {
@@ -308,37 +313,37 @@ impl WorkerModel {
                         None => handled,
                     }
                 }
-                Err(err) => refuse(err.to_string()),
+                Err(err) => refuse(err),
             },
             Request::SelectRoom { room } => match room.map(|it| RoomId::parse(&it)).transpose() {
                 Ok(room) => {
                     self.select(room);
                     self.changed(vec![self.ui_write()])
                 }
-                Err(_) => refuse("That conversation does not exist".to_owned()),
+                Err(_) => refuse(WorkerError::NoSuchRoom),
             },
             Request::OpenDirect { username } => match Username::parse(&username) {
                 Ok(username) => self.chat_command(now, Command::OpenDirect { username }, true),
-                Err(err) => refuse(err.to_string()),
+                Err(err) => refuse(err),
             },
             Request::CreateGroup { name } => {
                 self.chat_command(now, Command::CreateGroup { name, random: first_half(&random) }, true)
             }
             Request::Invite { room, username } => match (RoomId::parse(&room), Username::parse(&username)) {
                 (Ok(room), Ok(username)) => self.chat_command(now, Command::Invite { room, username }, false),
-                (Err(_), _) => refuse("That conversation does not exist".to_owned()),
-                (_, Err(err)) => refuse(err.to_string()),
+                (Err(_), _) => refuse(WorkerError::NoSuchRoom),
+                (_, Err(err)) => refuse(err),
             },
             Request::SendText { room, text } => match RoomId::parse(&room) {
                 Ok(room) => self.chat_command(now, Command::Send { room, text, random: first_half(&random) }, false),
-                Err(_) => refuse("That conversation does not exist".to_owned()),
+                Err(_) => refuse(WorkerError::NoSuchRoom),
             },
             Request::LoadOlder { room } => match RoomId::parse(&room) {
                 Ok(room) => {
                     self.window = self.window.saturating_add(PAGE_SIZE);
                     self.chat_command(now, Command::LoadOlder { room }, false)
                 }
-                Err(_) => refuse("That conversation does not exist".to_owned()),
+                Err(_) => refuse(WorkerError::NoSuchRoom),
             },
             Request::MarkVerified { username, safety_number: shown } => self.mark_verified(&username, &shown),
             Request::AcceptNewKey { username, safety_number: shown } => {
@@ -354,7 +359,7 @@ impl WorkerModel {
                     handled.export_all = true;
                     handled
                 }
-                None => refuse("Please sign in first".to_owned()),
+                None => refuse(WorkerError::NotSignedIn),
             },
             Request::ImportData { json } => self.import(now, &json),
             // The shell performs these (they need the whole stored history and the session key).
@@ -362,7 +367,7 @@ impl WorkerModel {
             | Request::SetPassphrase { .. }
             | Request::ChangePassphrase { .. }
             | Request::RemovePassphrase { .. }
-            | Request::LockNow => refuse("The passphrase could not be handled here; please try again".to_owned()),
+            | Request::LockNow => refuse(WorkerError::PassphraseInShell),
         };
         self.finish(now, &mut handled);
         handled
@@ -379,7 +384,7 @@ impl WorkerModel {
     fn import(&mut self, now: Millis, json: &str) -> Handled {
         let records = match crate::export::import(json) {
             Ok(records) => records,
-            Err(err) => return refuse(err.to_string()),
+            Err(err) => return refuse(err),
         };
         if let Some(chat) = self.chat.as_mut() {
             let _ = chat.handle_command(now, Command::SignOut);
@@ -402,22 +407,22 @@ impl WorkerModel {
     }
 
     fn mark_verified(&mut self, username: &str, shown: &str) -> Handled {
-        let Ok(user) = Username::parse(username) else { return refuse("That is not a username".to_owned()) };
+        let Ok(user) = Username::parse(username) else { return refuse(WorkerError::NotAUsername) };
         let current = self.trust(&user).safety_number;
         if current.as_deref() != Some(shown) {
-            return refuse(format!("{user}'s key changed since that safety number was shown; compare the new one"));
+            return refuse(WorkerError::SafetyNumberChanged { user });
         }
         if self.contacts_read_only {
-            return refuse("Your list of known contacts' keys is damaged, so it cannot be changed".to_owned());
+            return refuse(WorkerError::ContactsDamaged);
         }
         let (Some(gate), Some(account)) = (self.gate.as_mut(), self.loaded.account.as_ref()) else {
-            return refuse("Please sign in first".to_owned());
+            return refuse(WorkerError::NotSignedIn);
         };
         let Some(key) = gate.contacts().get(&user).map(|it| it.key) else {
-            return refuse(format!("No key is known for {user} yet"));
+            return refuse(WorkerError::NoKnownKey { user });
         };
         if let Err(err) = gate.contacts_mut().mark_verified(&user, &key) {
-            return refuse(err.to_string());
+            return refuse(err);
         }
         let write = storage::set(Key::Contacts(account.username.clone()), &gate.contacts().to_value());
         self.changed(vec![write])
@@ -425,9 +430,9 @@ impl WorkerModel {
 
     /// The user's decision about the new key `username` proved, whose safety number they were shown.
     fn decide_new_key(&mut self, now: Millis, username: &str, shown: &str, accept: bool) -> Handled {
-        let Ok(user) = Username::parse(username) else { return refuse(format!("{username} is not a valid username")) };
+        let Ok(user) = Username::parse(username) else { return refuse(WorkerError::NotAUsername) };
         if self.contacts_read_only {
-            return refuse("Your list of known contacts' keys is damaged, so it cannot be changed".to_owned());
+            return refuse(WorkerError::ContactsDamaged);
         }
         let Some(pending) = self
             .gate
@@ -436,21 +441,19 @@ impl WorkerModel {
             .and_then(|it| it.pending_key.as_ref())
             .map(|it| it.key)
         else {
-            return refuse(format!("{user} has no new key waiting for your decision"));
+            return refuse(WorkerError::NoNewKey { user });
         };
         if self.safety_number_with(&pending).as_deref() != Some(shown) {
-            return refuse(format!(
-                "{user}'s key changed again since it was shown; please look at the new safety number"
-            ));
+            return refuse(WorkerError::NewKeyChangedAgain { user });
         }
         let (Some(gate), Some(account)) = (self.gate.as_mut(), self.loaded.account.as_ref()) else {
-            return refuse("Please sign in first".to_owned());
+            return refuse(WorkerError::NotSignedIn);
         };
         let key = Key::Contacts(account.username.clone());
         if accept {
             let released = match gate.accept_new_key(&user, &pending, now) {
                 Ok(released) => released,
-                Err(err) => return refuse(err.to_string()),
+                Err(err) => return refuse(err),
             };
             let write = storage::set(&key, &gate.contacts().to_value());
             let mut handled = self.changed(vec![write]);
@@ -467,7 +470,7 @@ impl WorkerModel {
         } else {
             let closed = match gate.reject_new_key(&user, &pending) {
                 Ok(closed) => closed,
-                Err(err) => return refuse(err.to_string()),
+                Err(err) => return refuse(err),
             };
             let write = storage::set(&key, &gate.contacts().to_value());
             let mut handled = self.changed(vec![write]);
@@ -497,7 +500,7 @@ impl WorkerModel {
 
     /// Runs a chat command; with `select`, shows the room it returns.
     fn chat_command(&mut self, now: Millis, command: Command, select: bool) -> Handled {
-        let Some(chat) = self.chat.as_mut() else { return refuse("Please sign in first".to_owned()) };
+        let Some(chat) = self.chat.as_mut() else { return refuse(WorkerError::NotSignedIn) };
         match chat.handle_command(now, command) {
             Ok(room) => {
                 let mut handled = self.changed(Vec::new());
@@ -508,7 +511,7 @@ impl WorkerModel {
                 self.drain_chat(&mut handled);
                 handled
             }
-            Err(err) => refuse(err.to_string()),
+            Err(err) => refuse(err),
         }
     }
 
@@ -797,11 +800,11 @@ impl Handled {
     }
 }
 
-/// A request turned down with `message` (for the user), changing nothing.
-pub fn refuse(message: String) -> Handled {
+/// A request turned down, changing nothing.
+pub fn refuse(err: impl Into<WorkerError>) -> Handled {
     Handled {
         writes: Vec::new(),
-        response: Response::Error { message },
+        response: Response::Error { message: err.into().to_string() },
         view_changed: false,
         to_engine: Vec::new(),
         reads: Vec::new(),
