@@ -181,7 +181,7 @@ fn validate(records: &Snapshot) -> Result<(), String> {
 /// in one run of sets (the shell stores a run as one transaction), then the removal of every other key.
 pub fn replacement_writes(current: &Snapshot, imported: &Snapshot) -> Vec<StorageWrite> {
     let sets = imported.0.iter().map(|(key, value)| StorageWrite::Set { key: key.clone(), value: value.clone() });
-    let removes = current.0.keys().filter(|key| !imported.0.contains_key(*key)).map(|key| storage::remove(key));
+    let removes = current.0.keys().filter(|key| !imported.0.contains_key(*key)).map(storage::remove);
     sets.chain(removes).collect()
 }
 

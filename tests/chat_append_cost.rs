@@ -49,7 +49,7 @@ fn storage_with(n: u64) -> (Snapshot, RoomId) {
             pages_hint: page_count - 1,
         }],
     };
-    history::apply(&mut disk, &[set(&history::rooms_key(&owner), &rooms)]);
+    history::apply(&mut disk, &[set(history::rooms_key(&owner), &rooms)]);
     (disk, room)
 }
 

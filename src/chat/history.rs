@@ -400,7 +400,7 @@ pub fn append(owner: &Username, history: &mut RoomHistory, message: StoredMessag
     meta.last_activity = meta.last_activity.max(message.received_at);
     let messages = history.pages.entry(page).or_default();
     messages.push(message);
-    let writes = vec![page_write(owner, &room, page, messages), set(&meta_key(owner, &room), &history.meta)];
+    let writes = vec![page_write(owner, &room, page, messages), set(meta_key(owner, &room), &history.meta)];
     Appended { page, writes, new_page }
 }
 
@@ -411,7 +411,7 @@ pub fn page_write(owner: &Username, room: &RoomId, page: u32, messages: &[Stored
 }
 
 pub fn meta_write(owner: &Username, room: &RoomId, meta: &RoomMeta) -> StorageWrite {
-    set(&meta_key(owner, room), meta)
+    set(meta_key(owner, room), meta)
 }
 
 /// Changes the delivery state of one of our messages; the write rewrites its page (one page, not more).
@@ -502,7 +502,7 @@ mod tests {
         }
         let record =
             RoomsRecord { rooms: vec![RoomRecord::direct(room.clone(), user("bob"), history.meta.page_count - 1)] };
-        apply(&mut disk, &[set(&rooms_key(owner), &record)]);
+        apply(&mut disk, &[set(rooms_key(owner), &record)]);
         disk
     }
 
