@@ -256,6 +256,31 @@ pub fn remove(key: impl fmt::Display) -> StorageWrite {
     StorageWrite::Remove { key: key.to_string() }
 }
 
+/// The same writes with every set that a later set of the same key in the same run of sets supersedes left
+/// out. The shell stores a run of sets as one transaction, so the outcome is the same; under a burst (each
+/// message rewrites its page and its room's meta) the batch shrinks to one set per key.
+pub fn coalesce(writes: Vec<StorageWrite>) -> Vec<StorageWrite> {
+    let mut out: Vec<StorageWrite> = Vec::with_capacity(writes.len());
+    // Where each key's set is in `out`, for the run of sets at its end.
+    let mut in_run: BTreeMap<String, usize> = BTreeMap::new();
+    for write in writes {
+        match write {
+            StorageWrite::Set { key, value } => match in_run.get(&key) {
+                Some(&at) => out[at] = StorageWrite::Set { key, value },
+                None => {
+                    in_run.insert(key.clone(), out.len());
+                    out.push(StorageWrite::Set { key, value });
+                }
+            },
+            remove @ StorageWrite::Remove { .. } => {
+                in_run.clear();
+                out.push(remove);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -346,6 +371,19 @@ mod tests {
         assert_eq!(Key::Settings.owner(), None);
         assert!(page.is_page_of(&alice(), &room));
         assert!(!Key::RoomMeta { owner: alice(), room: room.clone() }.is_page_of(&alice(), &room));
+    }
+
+    #[test]
+    fn coalescing_keeps_the_last_set_of_a_key_within_a_run_and_the_order_of_runs() {
+        let writes =
+            vec![set("a", &1), set("b", &1), set("a", &2), remove("a"), set("a", &3), set("c", &1), set("a", &4)];
+        assert_eq!(coalesce(writes), vec![set("a", &2), set("b", &1), remove("a"), set("a", &4), set("c", &1)]);
+        let mut applied = Snapshot::default();
+        let mut expected = Snapshot::default();
+        let writes = vec![set("x", &1), remove("x"), set("x", &2), set("y", &1), set("x", &3)];
+        crate::chat::history::apply(&mut applied, &coalesce(writes.clone()));
+        crate::chat::history::apply(&mut expected, &writes);
+        assert_eq!(applied, expected);
     }
 
     #[test]

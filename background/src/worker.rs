@@ -18,7 +18,7 @@ use multichat_core::bridge::{
     Addressed, ENGINE_ADDRESS, EngineToWorker, POPUP_PORT_NAME, PopupToWorker, Response, WORKER_ADDRESS,
     WorkerToEngine, WorkerToPopup,
 };
-use multichat_core::storage::{Snapshot, StorageWrite};
+use multichat_core::storage::{Snapshot, StorageWrite, coalesce};
 use multichat_core::time::Millis;
 use multichat_core::worker::{Arrival, Effect, LoadStep, Loader, WorkerError, WorkerModel};
 use multichat_web::chrome::{self, Port};
@@ -343,7 +343,7 @@ impl WorkerHandle {
                 None => replies.push((reply, commands)),
             }
         }
-        let stored = chrome::storage_apply(&writes).await;
+        let stored = chrome::storage_apply(&coalesce(writes)).await;
         if let Err(err) = &stored {
             self.recover(err).await;
         }
@@ -386,10 +386,10 @@ impl WorkerHandle {
             match effect {
                 Some(Effect::Write(more)) => writes.extend(more),
                 Some(effect) => {
-                    chrome::storage_apply(&std::mem::take(&mut writes)).await?;
+                    chrome::storage_apply(&coalesce(std::mem::take(&mut writes))).await?;
                     self.perform_one(effect, performed, popup).await?;
                 }
-                None => return chrome::storage_apply(&writes).await,
+                None => return chrome::storage_apply(&coalesce(writes)).await,
             }
         }
     }

@@ -202,7 +202,9 @@ impl WorkerModel {
             }
         }
         let mut arrivals = Vec::new();
-        for (room, id) in stored {
+        // Finding the message and its room's title is work a flood would pay per frame: only for a notification.
+        let notify = self.loaded.settings.notifications;
+        for (room, id) in stored.into_iter().filter(|_| notify) {
             if self.popup_open && self.selected_room.as_ref() == Some(&room) {
                 continue;
             }
