@@ -9,27 +9,25 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use multichat_core::bridge::{EngineToWorker, LinkInfo, Request};
-use multichat_core::storage::{Snapshot, StorageWrite};
+use multichat_core::storage::StorageWrite;
 use multichat_core::time::Millis;
-use multichat_core::worker::WorkerModel;
+use multichat_core::worker::MemShell;
 use serde_json::json;
 
 const LINK: &str = "dc_bench";
 const MEASURED: u64 = 1_000;
 
+/// The worker with no popup open, as under a flood: each frame's effects are performed in memory.
 struct Receiver {
-    model: WorkerModel,
-    disk: Snapshot,
+    shell: MemShell,
     now: u64,
     sent: u64,
 }
 
 impl Receiver {
     fn new() -> Receiver {
-        let (mut model, _) = WorkerModel::load(&Snapshot::default(), Millis(0));
-        let mut disk = Snapshot::default();
-        apply(&mut disk, &model.handle(Request::SignIn { username: "alice".into() }, Millis(1), [1; 32]).writes);
-        let (mut model, _) = WorkerModel::load(&disk, Millis(2));
+        let mut shell = MemShell::new();
+        shell.request(Request::SignIn { username: "alice".into() }, Millis(1));
         // A peer of the original page: its frames carry no ids, which is the receive path every peer has.
         let link = LinkInfo {
             link: LINK.into(),
@@ -38,9 +36,9 @@ impl Receiver {
             outgoing: false,
             sessions: None,
         };
-        apply(&mut disk, &model.handle_engine(EngineToWorker::LinkUp { info: link }, Millis(3), [3; 32]).writes);
-        apply(&mut disk, &model.handle_timeout(Millis(10_000)).writes);
-        Receiver { model, disk, now: 10_000, sent: 0 }
+        shell.engine(EngineToWorker::LinkUp { info: link }, Millis(3));
+        shell.timeout(Millis(10_000));
+        Receiver { shell, now: 10_000, sent: 0 }
     }
 
     /// Receives one chat message and stores it; returns the bytes written.
@@ -48,12 +46,8 @@ impl Receiver {
         self.now += 1;
         self.sent += 1;
         let frame = json!({"type": "chat", "chat": {"sender": "bob", "message": format!("message number {}", self.sent), "timestamp": self.now}});
-        let handled =
-            self.model.handle_engine(EngineToWorker::Frame { link: LINK.into(), frame }, Millis(self.now), [4; 32]);
-        let bytes = handled.writes.iter().map(written_bytes).sum();
-        apply(&mut self.disk, &handled.writes);
-        black_box(handled.response);
-        bytes
+        self.shell.engine(EngineToWorker::Frame { link: LINK.into(), frame }, Millis(self.now));
+        black_box(self.shell.last_writes.iter().map(written_bytes).sum())
     }
 
     fn fill_to(&mut self, count: u64) {
@@ -81,19 +75,6 @@ fn written_bytes(write: &StorageWrite) -> usize {
     }
 }
 
-fn apply(disk: &mut Snapshot, writes: &[StorageWrite]) {
-    for write in writes {
-        match write {
-            StorageWrite::Set { key, value } => {
-                disk.0.insert(key.clone(), value.clone());
-            }
-            StorageWrite::Remove { key } => {
-                disk.0.remove(key);
-            }
-        }
-    }
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let seed_file = args.iter().position(|it| it == "--seed").and_then(|i| args.get(i + 1)).cloned();
@@ -104,17 +85,16 @@ fn main() {
     receiver.fill_to(100_000);
     let fill_secs = fill_start.elapsed().as_secs_f64();
     let (large_us, large_bytes) = receiver.measure();
-    let keys = receiver.disk.0.len();
+    let keys = receiver.shell.disk.0.len();
     println!("history append (worker receive path, {MEASURED} appends each, mean):");
     println!("  at       100 messages: {small_us:>8.1} µs/append  {small_bytes:>8.0} bytes written/append");
     println!("  at   100,000 messages: {large_us:>8.1} µs/append  {large_bytes:>8.0} bytes written/append");
     println!("  ratio 100,000 / 100: time {:.2}, bytes {:.2}", large_us / small_us, large_bytes / small_bytes);
     println!("  (filling 100,000 messages took {fill_secs:.1} s; storage holds {keys} keys)");
     if let Some(path) = seed_file {
-        let room = receiver.model.view().rooms[0].id.clone();
-        let selected = receiver.model.handle(Request::SelectRoom { room: Some(room) }, Millis(receiver.now), [2; 32]);
-        apply(&mut receiver.disk, &selected.writes);
-        let json = serde_json::to_string(&receiver.disk.0).expect("records are JSON");
+        let room = receiver.shell.view().rooms[0].id.clone();
+        receiver.shell.request(Request::SelectRoom { room: Some(room) }, Millis(receiver.now));
+        let json = serde_json::to_string(&receiver.shell.disk.0).expect("records are JSON");
         std::fs::write(&path, &json).expect("writing the seed file");
         println!("  wrote {} ({:.1} MB) for the popup benchmark", path, json.len() as f64 / 1e6);
     }

@@ -1,6 +1,6 @@
 //! History at rest (issue 5): an optional passphrase that encrypts the stored chat history.
 //!
-//! With a passphrase set, storage holds a [`LockRecord`] under [`LOCK_KEY`], and every history record (the
+//! With a passphrase set, storage holds a [`LockRecord`] under [`StorageKey::Lock`], and every history record (the
 //! room list, each room's meta and every page; see [`is_sealed_key`]) is stored as
 //! `{"sealed": base64(nonce || ciphertext)}`: XChaCha20-Poly1305 under a key derived from the passphrase
 //! with Argon2id, with the record's storage key as associated data, so a record moved under another key
@@ -22,10 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::storage::{Snapshot, StorageWrite};
-
-/// Where the lock record is stored. Absent or `null`: no passphrase.
-pub const LOCK_KEY: &str = "lock";
+use crate::storage::{Key as StorageKey, Snapshot, StorageWrite};
 
 /// The shortest passphrase accepted, in characters.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
@@ -95,7 +92,8 @@ pub struct KdfParams {
     pub p: u32,
 }
 
-/// The record under [`LOCK_KEY`]: how to derive the key from the passphrase, and how to check it.
+/// The record under [`StorageKey::Lock`] (absent or `null`: no passphrase): how to derive the key from the
+/// passphrase, and how to check it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockRecord {
     pub v: u32,
@@ -130,17 +128,15 @@ pub enum AtRestError {
     Unreadable { key: String },
 }
 
-/// Whether a storage key holds history and is sealed when a passphrase is set: the room list
-/// (`chat/<user>/rooms`), and each room's meta and pages (`h/<user>/<room>/…`), of any user of this install,
-/// and a damaged copy of any of them kept aside (`damaged/…`).
+/// Whether a storage key holds history and is sealed when a passphrase is set ([`StorageKey::is_history`]): the
+/// room list, and each room's meta and pages, of any user of this install, and a damaged copy of any of them.
 pub fn is_sealed_key(name: &str) -> bool {
-    let name = name.strip_prefix("damaged/").unwrap_or(name);
-    name.starts_with("h/") || (name.starts_with("chat/") && name.ends_with("/rooms"))
+    StorageKey::parse(name).is_some_and(|key| key.is_history())
 }
 
 /// The lock record in a snapshot: `None` without a passphrase.
 pub fn read_lock(snapshot: &Snapshot) -> Result<Option<LockRecord>, AtRestError> {
-    match snapshot.0.get(LOCK_KEY) {
+    match snapshot.get(&StorageKey::Lock) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => {
             let lock =
@@ -352,7 +348,7 @@ fn sealed_under_new_lock(
     let (lock, key) = new_lock_with(passphrase, salt, nonce_for(&random, usize::MAX), kdf)?;
     let mut writes =
         seal_writes(&key, plain.into_iter().map(|(key, value)| StorageWrite::Set { key, value }).collect(), random);
-    writes.push(crate::storage::set(LOCK_KEY, &lock));
+    writes.push(crate::storage::set(StorageKey::Lock, &lock));
     Ok(Rekeyed { key: Some(key), writes, problems })
 }
 
@@ -393,8 +389,8 @@ pub fn disable(key: &Key, current: Option<&LockRecord>, records: &Snapshot) -> R
     let opened = open_history(key, records);
     let mut writes: Vec<StorageWrite> =
         opened.snapshot.0.into_iter().map(|(key, value)| StorageWrite::Set { key, value }).collect();
-    writes.push(StorageWrite::Set { key: LOCK_KEY.to_owned(), value: Value::Null });
-    writes.push(crate::storage::remove(LOCK_KEY));
+    writes.push(crate::storage::set(StorageKey::Lock, &Value::Null));
+    writes.push(crate::storage::remove(StorageKey::Lock));
     Ok(Rekeyed { key: None, writes, problems: opened.problems })
 }
 
@@ -424,7 +420,7 @@ pub struct Vault {
 }
 
 impl Vault {
-    /// The vault for what storage holds under [`LOCK_KEY`] and the key kept for the session, which is dropped
+    /// The vault for what storage holds under [`StorageKey::Lock`] and the key kept for the session, which is dropped
     /// unless it opens the lock's check value.
     pub fn new(lock: Result<Option<LockRecord>, AtRestError>, key: Option<Key>) -> Vault {
         match lock {
@@ -506,8 +502,8 @@ mod tests {
         Snapshot(
             [
                 ("chat/alice/rooms", json!({"rooms": [{"id": "r1"}]})),
-                ("h/alice/r1/meta", json!({"page_count": 1, "last_page_len": 1})),
-                ("h/alice/r1/0", json!({"messages": [{"text": "meet me at the old mill"}]})),
+                ("h/alice/dm:alice:bob/meta", json!({"page_count": 1, "last_page_len": 1})),
+                ("h/alice/dm:alice:bob/0", json!({"messages": [{"text": "meet me at the old mill"}]})),
                 ("account", json!({"username": "alice"})),
                 ("settings", json!({"notifications": true})),
             ]
@@ -526,9 +522,11 @@ mod tests {
     #[test]
     fn which_keys_are_sealed() {
         assert!(is_sealed_key("chat/alice/rooms"));
-        assert!(is_sealed_key("h/alice/r1/meta"));
-        assert!(is_sealed_key("h/alice/r1/12"));
-        for plain in ["account", "settings", "ui", "identity", "contacts/alice", "schema_version", LOCK_KEY] {
+        assert!(is_sealed_key("h/alice/dm:alice:bob/meta"));
+        assert!(is_sealed_key("h/alice/dm:alice:bob/12"));
+        for plain in
+            ["account", "settings", "ui", "identity", "contacts/alice", "schema_version", "lock", "h/alice/r1/0"]
+        {
             assert!(!is_sealed_key(plain), "{plain}");
         }
     }
@@ -537,9 +535,9 @@ mod tests {
     fn a_sealed_value_opens_to_itself() {
         let (_, key) = lock_for("correct horse");
         let value = json!({"messages": [{"text": "hello", "n": 3}]});
-        let sealed = seal(&key, "h/alice/r1/0", &value, [1; 24]);
+        let sealed = seal(&key, "h/alice/dm:alice:bob/0", &value, [1; 24]);
         assert!(!sealed.to_string().contains("hello"));
-        assert_eq!(open(&key, "h/alice/r1/0", &sealed), Ok(value));
+        assert_eq!(open(&key, "h/alice/dm:alice:bob/0", &sealed), Ok(value));
     }
 
     #[test]
@@ -563,17 +561,17 @@ mod tests {
     #[test]
     fn a_record_moved_to_another_key_does_not_open() {
         let (_, key) = lock_for("correct horse");
-        let sealed = seal(&key, "h/alice/r1/0", &json!({"messages": []}), [1; 24]);
+        let sealed = seal(&key, "h/alice/dm:alice:bob/0", &json!({"messages": []}), [1; 24]);
         assert_eq!(
-            open(&key, "h/alice/r1/1", &sealed),
-            Err(AtRestError::Unreadable { key: "h/alice/r1/1".to_owned() })
+            open(&key, "h/alice/dm:alice:bob/1", &sealed),
+            Err(AtRestError::Unreadable { key: "h/alice/dm:alice:bob/1".to_owned() })
         );
     }
 
     #[test]
     fn a_tampered_record_is_reported_as_damaged() {
         let (_, key) = lock_for("correct horse");
-        let name = "h/alice/r1/0";
+        let name = "h/alice/dm:alice:bob/0";
         let sealed = seal(&key, name, &json!({"messages": []}), [1; 24]);
         let mut bytes = BASE64.decode(sealed["sealed"].as_str().unwrap()).unwrap();
         let last = bytes.len() - 1;
@@ -592,17 +590,18 @@ mod tests {
     #[test]
     fn plain_data_under_a_sealed_key_is_not_taken_for_history() {
         let (_, key) = lock_for("correct horse");
-        assert!(open(&key, "h/alice/r1/0", &json!({"messages": []})).is_err());
-        assert!(open(&key, "h/alice/r1/0", &json!({"sealed": "not base64!"})).is_err());
-        assert!(open(&key, "h/alice/r1/0", &json!({"sealed": "AAAA"})).is_err());
+        assert!(open(&key, "h/alice/dm:alice:bob/0", &json!({"messages": []})).is_err());
+        assert!(open(&key, "h/alice/dm:alice:bob/0", &json!({"sealed": "not base64!"})).is_err());
+        assert!(open(&key, "h/alice/dm:alice:bob/0", &json!({"sealed": "AAAA"})).is_err());
     }
 
     #[test]
     fn every_write_gets_its_own_nonce() {
         let (_, key) = lock_for("correct horse");
         let value = json!({"messages": []});
-        let writes: Vec<StorageWrite> =
-            (0..50).map(|_| StorageWrite::Set { key: "h/alice/r1/0".to_owned(), value: value.clone() }).collect();
+        let writes: Vec<StorageWrite> = (0..50)
+            .map(|_| StorageWrite::Set { key: "h/alice/dm:alice:bob/0".to_owned(), value: value.clone() })
+            .collect();
         let sealed = seal_writes(&key, writes, [3; 32]);
         let nonces: std::collections::BTreeSet<String> = sealed
             .iter()
@@ -620,14 +619,14 @@ mod tests {
         let (_, key) = lock_for("correct horse");
         let writes = vec![
             StorageWrite::Set { key: "settings".to_owned(), value: json!({"a": 1}) },
-            StorageWrite::Set { key: "h/alice/r1/meta".to_owned(), value: json!({"b": 2}) },
-            StorageWrite::Remove { key: "h/alice/r1/0".to_owned() },
+            StorageWrite::Set { key: "h/alice/dm:alice:bob/meta".to_owned(), value: json!({"b": 2}) },
+            StorageWrite::Remove { key: "h/alice/dm:alice:bob/0".to_owned() },
         ];
         let sealed = seal_writes(&key, writes.clone(), [0; 32]);
         assert_eq!(sealed[0], writes[0]);
         assert_eq!(sealed[2], writes[2]);
         let StorageWrite::Set { value, .. } = &sealed[1] else { panic!("a set stays a set") };
-        assert_eq!(open(&key, "h/alice/r1/meta", value), Ok(json!({"b": 2})));
+        assert_eq!(open(&key, "h/alice/dm:alice:bob/meta", value), Ok(json!({"b": 2})));
     }
 
     #[test]
@@ -649,7 +648,7 @@ mod tests {
         let opened = open_snapshot(&key, after);
         assert!(opened.problems.is_empty());
         let mut expected = stored;
-        expected.0.insert(LOCK_KEY.to_owned(), serde_json::to_value(&lock).unwrap());
+        expected.0.insert(StorageKey::Lock.to_string(), serde_json::to_value(&lock).unwrap());
         assert_eq!(opened.snapshot, expected);
         assert_eq!(
             enable_with("another one", [1; 16], [2; 32], Some(&lock), &Snapshot::default(), fast()).unwrap_err(),
@@ -676,7 +675,7 @@ mod tests {
         assert!(open_snapshot(&old_key, disk.clone()).problems.len() == 3, "the old key opens nothing");
         let opened = open_snapshot(&new_key, disk);
         assert!(opened.problems.is_empty());
-        assert_eq!(opened.snapshot.0["h/alice/r1/0"], stored.0["h/alice/r1/0"]);
+        assert_eq!(opened.snapshot.0["h/alice/dm:alice:bob/0"], stored.0["h/alice/dm:alice:bob/0"]);
         let wrong = unlock("battery staple", &new_lock).map(|_| Key([0; 32])).unwrap();
         assert_eq!(
             change_with(
@@ -711,11 +710,11 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(sets.last(), Some(&LOCK_KEY));
-        assert_eq!(off.writes.last(), Some(&StorageWrite::Remove { key: LOCK_KEY.to_owned() }));
+        assert_eq!(sets.last(), Some(&StorageKey::Lock.to_string().as_str()));
+        assert_eq!(off.writes.last(), Some(&StorageWrite::Remove { key: StorageKey::Lock.to_string() }));
         disk.0.extend(written(&off.writes[..off.writes.len() - 1]).0);
         assert_eq!(read_lock(&disk), Ok(None), "a null lock is no lock");
-        disk.0.remove(LOCK_KEY);
+        disk.0.remove(&StorageKey::Lock.to_string());
         assert_eq!(disk, stored);
     }
 
@@ -724,22 +723,24 @@ mod tests {
         let stored = history();
         let on = enable_with("correct horse", [1; 16], [2; 32], None, &stored, fast()).unwrap();
         let mut disk = written(&on.writes);
-        disk.0.insert("h/alice/r1/0".to_owned(), json!({"sealed": "AAAA"}));
+        disk.0.insert("h/alice/dm:alice:bob/0".to_owned(), json!({"sealed": "AAAA"}));
         let key = on.key.unwrap();
         let off = disable(&key, read_lock(&disk).unwrap().as_ref(), &disk).unwrap();
-        assert_eq!(off.problems, vec![AtRestError::Unreadable { key: "h/alice/r1/0".to_owned() }]);
-        assert!(off.writes.iter().all(|it| !matches!(it, StorageWrite::Set { key, .. } if key == "h/alice/r1/0")));
+        assert_eq!(off.problems, vec![AtRestError::Unreadable { key: "h/alice/dm:alice:bob/0".to_owned() }]);
+        assert!(
+            off.writes.iter().all(|it| !matches!(it, StorageWrite::Set { key, .. } if key == "h/alice/dm:alice:bob/0"))
+        );
     }
 
     #[test]
     fn a_damaged_or_hostile_lock_record_is_refused() {
         let (lock, _) = lock_for("correct horse");
         let mut snapshot = Snapshot::default();
-        snapshot.0.insert(LOCK_KEY.to_owned(), json!({"v": 1}));
+        snapshot.0.insert(StorageKey::Lock.to_string(), json!({"v": 1}));
         assert!(matches!(read_lock(&snapshot), Err(AtRestError::DamagedLock { .. })));
         let mut newer = lock.clone();
         newer.v = 2;
-        snapshot.0.insert(LOCK_KEY.to_owned(), serde_json::to_value(&newer).unwrap());
+        snapshot.0.insert(StorageKey::Lock.to_string(), serde_json::to_value(&newer).unwrap());
         assert_eq!(read_lock(&snapshot), Err(AtRestError::NewerLock { found: 2 }));
         let mut huge = lock.clone();
         huge.kdf.m_kib = u32::MAX;
@@ -761,7 +762,7 @@ mod tests {
     fn the_vault_seals_while_unlocked_and_holds_no_history_while_locked() {
         let (lock, key) = lock_for("correct horse");
         let writes = vec![
-            StorageWrite::Set { key: "h/alice/r1/0".to_owned(), value: json!({"messages": ["secret"]}) },
+            StorageWrite::Set { key: "h/alice/dm:alice:bob/0".to_owned(), value: json!({"messages": ["secret"]}) },
             StorageWrite::Set { key: "ui".to_owned(), value: json!({}) },
         ];
         let open_vault = Vault::default();
@@ -778,7 +779,7 @@ mod tests {
         let locked = Vault::new(Ok(Some(lock)), None);
         assert!(locked.locked() && !unlocked.locked() && !open_vault.locked());
         let (kept, dropped) = locked.outgoing(writes.clone(), [0; 32]);
-        assert_eq!((kept, dropped), (vec![writes[1].clone()], vec!["h/alice/r1/0".to_owned()]));
+        assert_eq!((kept, dropped), (vec![writes[1].clone()], vec!["h/alice/dm:alice:bob/0".to_owned()]));
         assert_eq!(locked.incoming(written(&sealed)).snapshot, written(&writes[1..]));
     }
 
@@ -818,12 +819,12 @@ mod tests {
         #[test]
         fn a_flipped_bit_anywhere_is_caught(bit in 0usize..(8 * 60)) {
             let key = Key([42; 32]);
-            let sealed = seal(&key, "h/a/r/0", &json!({"messages": ["x"]}), [5; 24]);
+            let sealed = seal(&key, "h/alice/dm:alice:bob/0", &json!({"messages": ["x"]}), [5; 24]);
             let mut bytes = BASE64.decode(sealed["sealed"].as_str().unwrap()).unwrap();
             let bit = bit % (8 * bytes.len());
             bytes[bit / 8] ^= 1 << (bit % 8);
             let flipped = json!({"sealed": BASE64.encode(bytes)});
-            prop_assert!(open(&key, "h/a/r/0", &flipped).is_err());
+            prop_assert!(open(&key, "h/alice/dm:alice:bob/0", &flipped).is_err());
         }
     }
 }

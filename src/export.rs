@@ -16,10 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::account::Username;
-use crate::chat::RoomId;
 use crate::chat::history::{self, HistoryError};
 use crate::identity::{ContactBook, Identity, IdentityRecord};
-use crate::storage::{self, AccountRecord, Snapshot, StorageError, StorageWrite, keys};
+use crate::storage::{self, AccountRecord, Key, Snapshot, StorageError, StorageWrite};
 use crate::time::Millis;
 
 /// The `format` of an export document.
@@ -53,7 +52,7 @@ pub fn export(snapshot: &Snapshot, now: Millis) -> ExportFile {
     // Records came from JSON and the envelope is plain data: serializing cannot fail.
     let json = serde_json::to_string_pretty(&document).expect("an export document serializes to JSON");
     // A parsed username has only ASCII letters, digits and single ' ', '-' or '_': safe in a file name.
-    let user = snapshot.0.get(keys::ACCOUNT).and_then(|it| AccountRecord::deserialize(it).ok()).map(|it| it.username);
+    let user = snapshot.get(&Key::Account).and_then(|it| AccountRecord::deserialize(it).ok()).map(|it| it.username);
     let date = utc_date(now);
     let file_name = match user {
         Some(user) => format!("multichat-export-{user}-{date}.json"),
@@ -101,40 +100,22 @@ enum Kind {
     Contacts,
     /// A room list, room summary or history page of this user.
     History(Username),
-    /// `damaged/<key>`: a damaged record of a known kind, kept as it was (see `history::damaged_copy_key`).
+    /// A damaged record of a known kind, kept as it was ([`Key::Damaged`]).
     DamagedCopy,
-    /// The passphrase's lock record ([`crate::at_rest::LOCK_KEY`]).
+    /// The passphrase's lock record ([`Key::Lock`]).
     Lock,
 }
 
 fn kind(key: &str) -> Option<Kind> {
-    let user = |raw: &str| Username::parse(raw).ok().filter(|it| it.as_str() == raw);
-    if [keys::SCHEMA_VERSION, keys::ACCOUNT, keys::SETTINGS, keys::UI].contains(&key) {
-        return Some(Kind::Base);
-    }
-    if key == crate::worker::IDENTITY_KEY {
-        return Some(Kind::Identity);
-    }
-    if key == crate::at_rest::LOCK_KEY {
-        return Some(Kind::Lock);
-    }
-    if key.strip_prefix("damaged/").is_some_and(|original| kind(original).is_some()) {
-        // A damaged record copied aside before its key was written anew: kept as it was, for recovery.
-        return Some(Kind::DamagedCopy);
-    }
-    if let Some(owner) = key.strip_prefix("contacts/") {
-        return user(owner).filter(|it| crate::worker::contacts_key(it) == key).map(|_| Kind::Contacts);
-    }
-    if let Some(owner) = key.strip_prefix("chat/").and_then(|it| it.strip_suffix("/rooms")) {
-        return user(owner).filter(|it| history::rooms_key(it) == key).map(Kind::History);
-    }
-    let mut parts = key.strip_prefix("h/")?.split('/');
-    let (owner, room, last) = (user(parts.next()?)?, RoomId::parse(parts.next()?).ok()?, parts.next()?);
-    let known = match last {
-        "meta" => history::meta_key(&owner, &room) == key,
-        page => page.parse::<u32>().is_ok_and(|page| history::page_key(&owner, &room, page) == key),
-    };
-    (known && parts.next().is_none()).then_some(Kind::History(owner))
+    let key = Key::parse(key)?;
+    Some(match key {
+        Key::SchemaVersion | Key::Account | Key::Settings | Key::Ui => Kind::Base,
+        Key::Identity => Kind::Identity,
+        Key::Lock => Kind::Lock,
+        Key::Damaged(_) => Kind::DamagedCopy,
+        Key::Contacts(_) => Kind::Contacts,
+        Key::Rooms(owner) | Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => Kind::History(owner),
+    })
 }
 
 /// Every record decodes as storage loading would decode it; the first problem, for people, if not.
@@ -200,7 +181,7 @@ fn validate(records: &Snapshot) -> Result<(), String> {
 /// in one run of sets (the shell stores a run as one transaction), then the removal of every other key.
 pub fn replacement_writes(current: &Snapshot, imported: &Snapshot) -> Vec<StorageWrite> {
     let sets = imported.0.iter().map(|(key, value)| StorageWrite::Set { key: key.clone(), value: value.clone() });
-    let removes = current.0.keys().filter(|key| !imported.0.contains_key(*key)).map(|key| storage::remove(key));
+    let removes = current.0.keys().filter(|key| !imported.0.contains_key(*key)).map(storage::remove);
     sets.chain(removes).collect()
 }
 
@@ -265,7 +246,7 @@ mod tests {
         let sealed = crate::at_rest::enable("correct horse", [1; 16], [2; 32], None, &records).unwrap();
         let mut stored = records.clone();
         history::apply(&mut stored, &sealed.writes);
-        assert!(stored.0.contains_key(crate::at_rest::LOCK_KEY));
+        assert!(stored.0.contains_key("lock"));
         assert_eq!(
             import(&export(&stored, Millis(9)).json),
             Ok(stored.clone()),
@@ -274,7 +255,7 @@ mod tests {
         // A plain history record next to a lock is a damaged file.
         let problem = damaged(&with(&stored, "chat/alice/rooms", json!({"v": 1, "rooms": []})));
         assert!(problem.contains("not sealed"), "{problem}");
-        let problem = damaged(&with(&stored, crate::at_rest::LOCK_KEY, json!({"v": 99})));
+        let problem = damaged(&with(&stored, "lock", json!({"v": 99})));
         assert!(problem.contains("lock"), "{problem}");
     }
 

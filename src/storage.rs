@@ -6,28 +6,163 @@
 //! left alone, so one corrupt record never takes the rest of the user's data with it.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::account::Username;
+use crate::chat::ids::RoomId;
 use crate::settings::Settings;
 
 /// The layout version this build writes. Bump it with a migration in [`load`].
 pub const SCHEMA_VERSION: u64 = 1;
 
-/// Every top-level key the extension uses.
-pub mod keys {
-    pub const SCHEMA_VERSION: &str = "schema_version";
-    pub const ACCOUNT: &str = "account";
-    pub const SETTINGS: &str = "settings";
+/// Every key the extension keeps in storage. Keys are built with [`Key`]'s `Display` and read back with
+/// [`Key::parse`], nowhere else; usernames and room ids contain no '/', so a key splits back unambiguously.
+///
+/// | key                       | what it holds                                                   |
+/// |---------------------------|-----------------------------------------------------------------|
+/// | `schema_version`          | [`SCHEMA_VERSION`] of the layout                                 |
+/// | `account`                 | [`AccountRecord`]                                                |
+/// | `settings`                | [`Settings`]                                                     |
+/// | `ui`                      | [`UiRecord`]                                                     |
+/// | `identity`                | this install's identity key ([`crate::identity::IdentityRecord`]) |
+/// | `lock`                    | the passphrase's lock record ([`crate::at_rest::LockRecord`])    |
+/// | `contacts/<user>`         | `user`'s contact book                                            |
+/// | `chat/<user>/rooms`       | `user`'s room list                                               |
+/// | `h/<user>/<room>/meta`    | one room's summary ([`crate::chat::history::RoomMeta`])          |
+/// | `h/<user>/<room>/<page>`  | one page of a room's history                                     |
+/// | `damaged/<key>`           | a damaged record copied aside before its key was written anew    |
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    SchemaVersion,
+    Account,
+    Settings,
     /// What the popup showed last (so it reopens there).
-    pub const UI: &str = "ui";
+    Ui,
+    Identity,
+    Lock,
+    Contacts(Username),
+    Rooms(Username),
+    RoomMeta {
+        owner: Username,
+        room: RoomId,
+    },
+    HistoryPage {
+        owner: Username,
+        room: RoomId,
+        page: u32,
+    },
+    /// A copy of a damaged record, kept as it was for recovery by hand.
+    Damaged(Box<Key>),
+}
+
+impl Key {
+    const DAMAGED_PREFIX: &'static str = "damaged/";
+
+    /// Reads a storage key back; `None` for anything multichat does not write (each key has one spelling).
+    pub fn parse(raw: &str) -> Option<Key> {
+        let user = |raw: &str| Username::parse(raw).ok().filter(|it| it.as_str() == raw);
+        let key = match raw {
+            "schema_version" => Key::SchemaVersion,
+            "account" => Key::Account,
+            "settings" => Key::Settings,
+            "ui" => Key::Ui,
+            "identity" => Key::Identity,
+            "lock" => Key::Lock,
+            _ => {
+                if let Some(original) = raw.strip_prefix(Self::DAMAGED_PREFIX) {
+                    return Some(Key::Damaged(Box::new(Key::parse(original)?)));
+                }
+                if let Some(owner) = raw.strip_prefix("contacts/") {
+                    return Some(Key::Contacts(user(owner)?));
+                }
+                if let Some(owner) = raw.strip_prefix("chat/").and_then(|it| it.strip_suffix("/rooms")) {
+                    return Some(Key::Rooms(user(owner)?));
+                }
+                let mut parts = raw.strip_prefix("h/")?.split('/');
+                let (owner, room, last) = (user(parts.next()?)?, RoomId::parse(parts.next()?).ok()?, parts.next()?);
+                if parts.next().is_some() {
+                    return None;
+                }
+                match last {
+                    "meta" => Key::RoomMeta { owner, room },
+                    // Digits only, without leading zeros: "007" is not page 7's spelling.
+                    page if page == "0" || (!page.starts_with('0') && page.bytes().all(|b| b.is_ascii_digit())) => {
+                        Key::HistoryPage { owner, room, page: page.parse().ok()? }
+                    }
+                    _ => return None,
+                }
+            }
+        };
+        Some(key)
+    }
+
+    /// Whether the record is chat history (the room list, a room's meta or a page, or a damaged copy of one):
+    /// what a passphrase seals ([`crate::at_rest`]).
+    pub fn is_history(&self) -> bool {
+        match self {
+            Key::Rooms(_) | Key::RoomMeta { .. } | Key::HistoryPage { .. } => true,
+            Key::Damaged(original) => original.is_history(),
+            _ => false,
+        }
+    }
+
+    /// The user whose record it is, for the per-user records.
+    pub fn owner(&self) -> Option<&Username> {
+        match self {
+            Key::Contacts(owner) | Key::Rooms(owner) => Some(owner),
+            Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => Some(owner),
+            Key::Damaged(original) => original.owner(),
+            _ => None,
+        }
+    }
+
+    /// Whether this is one of `owner`'s pages of `room`.
+    pub fn is_page_of(&self, owner: &Username, room: &RoomId) -> bool {
+        matches!(self, Key::HistoryPage { owner: o, room: r, .. } if o == owner && r == room)
+    }
+
+    /// Where a damaged copy of this record is kept.
+    pub fn damaged_copy(self) -> Key {
+        Key::Damaged(Box::new(self))
+    }
+
+    /// Where a damaged copy of the record stored under `raw` is kept, for a key held as text.
+    pub fn damaged_copy_of(raw: &str) -> String {
+        format!("{}{raw}", Self::DAMAGED_PREFIX)
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::SchemaVersion => f.write_str("schema_version"),
+            Key::Account => f.write_str("account"),
+            Key::Settings => f.write_str("settings"),
+            Key::Ui => f.write_str("ui"),
+            Key::Identity => f.write_str("identity"),
+            Key::Lock => f.write_str("lock"),
+            Key::Contacts(owner) => write!(f, "contacts/{owner}"),
+            Key::Rooms(owner) => write!(f, "chat/{owner}/rooms"),
+            Key::RoomMeta { owner, room } => write!(f, "h/{owner}/{room}/meta"),
+            Key::HistoryPage { owner, room, page } => write!(f, "h/{owner}/{room}/{page}"),
+            Key::Damaged(original) => write!(f, "{}{original}", Self::DAMAGED_PREFIX),
+        }
+    }
 }
 
 /// The records as read from storage, by key.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot(pub BTreeMap<String, Value>);
+
+impl Snapshot {
+    /// The record under `key`, if it was read.
+    pub fn get(&self, key: &Key) -> Option<&Value> {
+        self.0.get(&key.to_string())
+    }
+}
 
 /// One change for the shell to make to storage. Writes are applied in order.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,7 +215,7 @@ pub struct Loaded {
 /// A snapshot from a newer schema is reported and nothing is migrated, so a downgrade cannot destroy data.
 pub fn load(snapshot: &Snapshot) -> Loaded {
     let mut loaded = Loaded::default();
-    let stored = snapshot.0.get(keys::SCHEMA_VERSION);
+    let stored = snapshot.get(&Key::SchemaVersion);
     let found = stored.and_then(Value::as_u64);
     if let Some(found) = found.filter(|&v| v > SCHEMA_VERSION) {
         loaded.problems.push(StorageError::NewerSchema { found });
@@ -88,37 +223,62 @@ pub fn load(snapshot: &Snapshot) -> Loaded {
     if stored.is_some() && found.is_none() {
         // Not stamped over: it may be a newer layout's version, damaged.
         let reason = "not a layout version number".to_owned();
-        loaded.problems.push(StorageError::Corrupt { key: keys::SCHEMA_VERSION.to_owned(), reason });
+        loaded.problems.push(StorageError::Corrupt { key: Key::SchemaVersion.to_string(), reason });
     }
-    loaded.account = decode(snapshot, keys::ACCOUNT, &mut loaded.problems);
-    loaded.settings = decode(snapshot, keys::SETTINGS, &mut loaded.problems).unwrap_or_default();
-    loaded.ui = decode(snapshot, keys::UI, &mut loaded.problems).unwrap_or_default();
+    loaded.account = decode(snapshot, Key::Account, &mut loaded.problems);
+    loaded.settings = decode(snapshot, Key::Settings, &mut loaded.problems).unwrap_or_default();
+    loaded.ui = decode(snapshot, Key::Ui, &mut loaded.problems).unwrap_or_default();
     if stored.is_none() {
-        loaded.migration.push(set(keys::SCHEMA_VERSION, &SCHEMA_VERSION));
+        loaded.migration.push(set(Key::SchemaVersion, &SCHEMA_VERSION));
     }
     loaded
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(snapshot: &Snapshot, key: &str, problems: &mut Vec<StorageError>) -> Option<T> {
-    let value = snapshot.0.get(key)?;
+fn decode<T: for<'de> Deserialize<'de>>(snapshot: &Snapshot, key: Key, problems: &mut Vec<StorageError>) -> Option<T> {
+    let value = snapshot.get(&key)?;
     match T::deserialize(value) {
         Ok(it) => Some(it),
         Err(err) => {
-            problems.push(StorageError::Corrupt { key: key.to_owned(), reason: err.to_string() });
+            problems.push(StorageError::Corrupt { key: key.to_string(), reason: err.to_string() });
             None
         }
     }
 }
 
-/// A `Set` write of any serializable record.
-pub fn set<T: Serialize + ?Sized>(key: &str, value: &T) -> StorageWrite {
+/// A `Set` write of any serializable record under `key` (a [`Key`], or one spelled by [`Key`]'s `Display`).
+pub fn set<T: Serialize + ?Sized>(key: impl fmt::Display, value: &T) -> StorageWrite {
     // Records are plain data (strings, numbers, maps with string keys): serializing cannot fail.
     let value = serde_json::to_value(value).expect("storage records serialize to JSON");
-    StorageWrite::Set { key: key.to_owned(), value }
+    StorageWrite::Set { key: key.to_string(), value }
 }
 
-pub fn remove(key: &str) -> StorageWrite {
-    StorageWrite::Remove { key: key.to_owned() }
+pub fn remove(key: impl fmt::Display) -> StorageWrite {
+    StorageWrite::Remove { key: key.to_string() }
+}
+
+/// The same writes with every set that a later set of the same key in the same run of sets supersedes left
+/// out. The shell stores a run of sets as one transaction, so the outcome is the same; under a burst (each
+/// message rewrites its page and its room's meta) the batch shrinks to one set per key.
+pub fn coalesce(writes: Vec<StorageWrite>) -> Vec<StorageWrite> {
+    let mut out: Vec<StorageWrite> = Vec::with_capacity(writes.len());
+    // Where each key's set is in `out`, for the run of sets at its end.
+    let mut in_run: BTreeMap<String, usize> = BTreeMap::new();
+    for write in writes {
+        match write {
+            StorageWrite::Set { key, value } => match in_run.get(&key) {
+                Some(&at) => out[at] = StorageWrite::Set { key, value },
+                None => {
+                    in_run.insert(key.clone(), out.len());
+                    out.push(StorageWrite::Set { key, value });
+                }
+            },
+            remove @ StorageWrite::Remove { .. } => {
+                in_run.clear();
+                out.push(remove);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -131,13 +291,108 @@ mod tests {
         Snapshot(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
     }
 
+    fn alice() -> Username {
+        Username::parse("alice").unwrap()
+    }
+
+    #[test]
+    fn every_key_reads_back_as_itself() {
+        let room = RoomId::direct(&alice(), &Username::parse("bob").unwrap());
+        let group = RoomId::parse("g:0123456789abcdef").unwrap();
+        let keys = [
+            Key::SchemaVersion,
+            Key::Account,
+            Key::Settings,
+            Key::Ui,
+            Key::Identity,
+            Key::Lock,
+            Key::Contacts(alice()),
+            Key::Rooms(alice()),
+            Key::RoomMeta { owner: alice(), room: room.clone() },
+            Key::HistoryPage { owner: alice(), room: room.clone(), page: 0 },
+            Key::HistoryPage { owner: alice(), room: group, page: 4_000_000 },
+            Key::Rooms(alice()).damaged_copy(),
+            Key::RoomMeta { owner: alice(), room }.damaged_copy(),
+        ];
+        for key in keys {
+            assert_eq!(Key::parse(&key.to_string()), Some(key.clone()), "{key}");
+        }
+    }
+
+    #[test]
+    fn the_documented_spellings() {
+        assert_eq!(Key::Rooms(alice()).to_string(), "chat/alice/rooms");
+        let room = RoomId::parse("dm:alice:bob").unwrap();
+        assert_eq!(
+            Key::HistoryPage { owner: alice(), room: room.clone(), page: 3 }.to_string(),
+            "h/alice/dm:alice:bob/3"
+        );
+        assert_eq!(Key::RoomMeta { owner: alice(), room }.to_string(), "h/alice/dm:alice:bob/meta");
+        assert_eq!(Key::Contacts(alice()).damaged_copy().to_string(), "damaged/contacts/alice");
+        assert_eq!(Key::damaged_copy_of("chat/alice/rooms"), "damaged/chat/alice/rooms");
+    }
+
+    #[test]
+    fn keys_multichat_does_not_write_do_not_parse() {
+        for raw in [
+            "",
+            "accounts",
+            "contacts/",
+            "contacts/Alice ",
+            "contacts/a/b",
+            "chat/alice/room",
+            "h/alice/r1/0",
+            "h/alice/dm:alice:bob",
+            "h/alice/dm:alice:bob/007",
+            "h/alice/dm:alice:bob/-1",
+            "h/alice/dm:alice:bob/+1",
+            "h/alice/dm:alice:bob/0/x",
+            "h/alice/dm:alice:bob/99999999999",
+            "damaged/",
+            "damaged/nothing",
+        ] {
+            assert_eq!(Key::parse(raw), None, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn history_and_owners() {
+        let room = RoomId::parse("dm:alice:bob").unwrap();
+        let page = Key::HistoryPage { owner: alice(), room: room.clone(), page: 1 };
+        assert!(page.is_history() && Key::Rooms(alice()).is_history());
+        assert!(Key::Rooms(alice()).damaged_copy().is_history());
+        for plain in
+            [Key::Account, Key::Identity, Key::Lock, Key::Contacts(alice()), Key::Contacts(alice()).damaged_copy()]
+        {
+            assert!(!plain.is_history(), "{plain}");
+        }
+        assert_eq!(page.owner(), Some(&alice()));
+        assert_eq!(Key::Contacts(alice()).damaged_copy().owner(), Some(&alice()));
+        assert_eq!(Key::Settings.owner(), None);
+        assert!(page.is_page_of(&alice(), &room));
+        assert!(!Key::RoomMeta { owner: alice(), room: room.clone() }.is_page_of(&alice(), &room));
+    }
+
+    #[test]
+    fn coalescing_keeps_the_last_set_of_a_key_within_a_run_and_the_order_of_runs() {
+        let writes =
+            vec![set("a", &1), set("b", &1), set("a", &2), remove("a"), set("a", &3), set("c", &1), set("a", &4)];
+        assert_eq!(coalesce(writes), vec![set("a", &2), set("b", &1), remove("a"), set("a", &4), set("c", &1)]);
+        let mut applied = Snapshot::default();
+        let mut expected = Snapshot::default();
+        let writes = vec![set("x", &1), remove("x"), set("x", &2), set("y", &1), set("x", &3)];
+        crate::chat::history::apply(&mut applied, &coalesce(writes.clone()));
+        crate::chat::history::apply(&mut expected, &writes);
+        assert_eq!(applied, expected);
+    }
+
     #[test]
     fn empty_storage_loads_defaults_and_stamps_the_version() {
         let loaded = load(&Snapshot::default());
         assert_eq!(loaded.account, None);
         assert_eq!(loaded.settings, Settings::default());
         assert!(loaded.problems.is_empty());
-        assert_eq!(loaded.migration, vec![set(keys::SCHEMA_VERSION, &SCHEMA_VERSION)]);
+        assert_eq!(loaded.migration, vec![set(Key::SchemaVersion, &SCHEMA_VERSION)]);
     }
 
     #[test]

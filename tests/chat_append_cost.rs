@@ -51,7 +51,7 @@ fn storage_with(n: u64) -> (Snapshot, RoomId) {
             invitations: Default::default(),
         }],
     };
-    history::apply(&mut disk, &[set(&history::rooms_key(&owner), &rooms)]);
+    history::apply(&mut disk, &[set(history::rooms_key(&owner), &rooms)]);
     (disk, room)
 }
 

@@ -371,19 +371,11 @@ proptest! {
 #[ignore = "issue 12: fails until the worker draws the token and the seed from crate::entropy (wiring follow-up)"]
 fn the_worker_s_peerjs_token_reveals_nothing_of_the_identity_seed() {
     use multichat_core::bridge::Request;
-    use multichat_core::storage::{Snapshot, StorageWrite};
-    use multichat_core::worker::WorkerModel;
-    let random: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
-    let (mut model, _) = WorkerModel::load(&Snapshot(Default::default()), Millis(1));
-    let handled = model.handle(Request::SignIn { username: "alice".into() }, Millis(2), random);
-    let written = |key: &str| {
-        handled.writes.iter().find_map(|it| match it {
-            StorageWrite::Set { key: written, value } if written == key => Some(value.clone()),
-            _ => None,
-        })
-    };
-    let token = written("account").and_then(|it| it["token"].as_str().map(str::to_owned)).expect("a token");
-    let record: IdentityRecord = serde_json::from_value(written("identity").expect("an identity")).unwrap();
+    use multichat_core::worker::MemShell;
+    let mut shell = MemShell::seeded(7);
+    shell.request(Request::SignIn { username: "alice".into() }, Millis(2));
+    let token = shell.disk.0.get("account").and_then(|it| it["token"].as_str().map(str::to_owned)).expect("a token");
+    let record: IdentityRecord = serde_json::from_value(shell.disk.0["identity"].clone()).unwrap();
     let seed: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&record.seed[2 * i..2 * i + 2], 16).unwrap()).collect();
     let from_seed = multichat_core::peerjs::signal::random_token(&seed[..16]);
     assert_ne!(token, from_seed, "the token is the seed's first 16 bytes, each reduced modulo 36");

@@ -1,5 +1,5 @@
 //! Hostile storage: every record the worker loads, replaced by arbitrary JSON or damaged one field at a time,
-//! goes through the shell's staged read (`WorkerModel::keys_to_read`) and `WorkerModel::load`. Loading never
+//! goes through the shell's staged read (`worker::Loader`) and `WorkerModel::load`, driven by `MemShell`. Loading never
 //! panics, a damaged record that was read is reported in the view's `storage_problems`, and neither the load's
 //! writes nor the first message sent afterwards overwrite it.
 
@@ -8,32 +8,16 @@ use std::sync::OnceLock;
 use multichat_core::account::Username;
 use multichat_core::bridge::{Request, Response};
 use multichat_core::chat::RoomsRecord;
-use multichat_core::chat::history::{self, Page, RoomMeta};
+use multichat_core::chat::history::{Page, RoomMeta};
 use multichat_core::identity::{ContactBook, Identity, IdentityRecord};
 use multichat_core::settings::Settings;
 use multichat_core::storage::{self, AccountRecord, Snapshot, StorageWrite, UiRecord};
 use multichat_core::time::Millis;
-use multichat_core::worker::{Handled, WorkerModel};
+use multichat_core::worker::MemShell;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::chat_props::json_value;
-
-/// What the shell does at start: read the keys the model asks for until it asks for nothing new.
-fn staged_read(disk: &Snapshot) -> Snapshot {
-    let mut read = Snapshot::default();
-    loop {
-        let found: Vec<(String, Value)> = WorkerModel::keys_to_read(&read)
-            .into_iter()
-            .filter(|key| !read.0.contains_key(key))
-            .filter_map(|key| disk.0.get(&key).map(|value| (key, value.clone())))
-            .collect();
-        if found.is_empty() {
-            return read;
-        }
-        read.0.extend(found);
-    }
-}
 
 fn keys_written(writes: &[StorageWrite]) -> impl Iterator<Item = &str> {
     writes.iter().map(|it| match it {
@@ -41,14 +25,9 @@ fn keys_written(writes: &[StorageWrite]) -> impl Iterator<Item = &str> {
     })
 }
 
-/// Performs a handled request on `disk` as the shell does (writes, then a reload when asked for).
-fn perform(disk: &mut Snapshot, model: &mut WorkerModel, handled: Handled, now: Millis) {
-    history::apply(disk, &handled.writes);
-    if handled.reload {
-        let (fresh, migration) = WorkerModel::load(&staged_read(disk), now);
-        history::apply(disk, &migration);
-        *model = fresh;
-    }
+/// A worker started on `disk`: it reads the keys it asks for (see `MemShell::read_at_start`).
+fn started(disk: &Snapshot) -> MemShell {
+    MemShell::with_storage(disk.clone(), 9, Millis(1_000_000))
 }
 
 /// Storage of a signed-in user with every kind of record: an identity, a pinned contact, a direct room with
@@ -56,28 +35,26 @@ fn perform(disk: &mut Snapshot, model: &mut WorkerModel, handled: Handled, now: 
 fn base() -> &'static Snapshot {
     static BASE: OnceLock<Snapshot> = OnceLock::new();
     BASE.get_or_init(|| {
-        let mut disk = Snapshot::default();
-        let (mut model, migration) = WorkerModel::load(&disk, Millis(0));
-        history::apply(&mut disk, &migration);
+        let mut shell = MemShell::new();
         let mut now = 1;
-        let mut request = |disk: &mut Snapshot, model: &mut WorkerModel, request: Request| {
+        let mut request = |shell: &mut MemShell, request: Request| {
             now += 1;
-            let handled = model.handle(request, Millis(now), [now as u8; 32]);
-            assert!(!matches!(handled.response, Response::Error { .. }), "{:?}", handled.response);
-            perform(disk, model, handled, Millis(now));
+            let response = shell.request(request, Millis(now));
+            assert!(!matches!(response, Response::Error { .. }), "{response:?}");
         };
         let mut settings = Settings::default();
         settings.server.host = "127.0.0.1".into();
-        request(&mut disk, &mut model, Request::SaveSettings { settings });
-        request(&mut disk, &mut model, Request::SignIn { username: "alice".into() });
-        request(&mut disk, &mut model, Request::CreateGroup { name: "team".into() });
-        let group = model.view().open_room.expect("the group is shown").room.id;
-        request(&mut disk, &mut model, Request::SendText { room: group, text: "hello team".into() });
-        request(&mut disk, &mut model, Request::OpenDirect { username: "bob".into() });
-        let direct = model.view().open_room.expect("the direct room is shown").room.id;
+        request(&mut shell, Request::SaveSettings { settings });
+        request(&mut shell, Request::SignIn { username: "alice".into() });
+        request(&mut shell, Request::CreateGroup { name: "team".into() });
+        let group = shell.view().open_room.expect("the group is shown").room.id;
+        request(&mut shell, Request::SendText { room: group, text: "hello team".into() });
+        request(&mut shell, Request::OpenDirect { username: "bob".into() });
+        let direct = shell.view().open_room.expect("the direct room is shown").room.id;
         for n in 0..260 {
-            request(&mut disk, &mut model, Request::SendText { room: direct.clone(), text: format!("message {n}") });
+            request(&mut shell, Request::SendText { room: direct.clone(), text: format!("message {n}") });
         }
+        let mut disk = shell.disk;
         let mut contacts = ContactBook::new();
         contacts.observe(&user("bob"), Identity::from_seed([2; 32]).public_key(), Millis(5));
         disk.0.insert("contacts/alice".into(), contacts.to_value());
@@ -204,33 +181,33 @@ fn check(
     }
     let record = disk.0[&key].clone();
 
-    let read = staged_read(&disk);
-    let (mut model, migration) = WorkerModel::load(&read, Millis(1_000_000));
-    let damaged = read.0.contains_key(&key) && is_damaged(&key, &record);
-    let problems = model.view().storage_problems;
+    let mut shell = started(&disk);
+    let damaged = shell.read_at_start.0.contains_key(&key) && is_damaged(&key, &record);
+    let problems = shell.view().storage_problems;
     if damaged {
         prop_assert!(!problems.is_empty(), "the damaged {} record was read but not reported", key);
     }
-    prop_assert!(keys_written(&migration).all(|it| !(damaged && it == key)), "loading overwrote the damaged {}", key);
-    history::apply(&mut disk, &migration);
+    prop_assert!(
+        keys_written(&shell.last_writes).all(|it| !(damaged && it == key)),
+        "loading overwrote the damaged {}",
+        key
+    );
 
     // Sending after such a load appends to pages: never to a damaged one. A room's meta is the exception: it
     // is an index rebuilt from the pages on load, and the rebuilt one replaces a damaged one on the next append.
     let exempt = key.ends_with("/meta");
     let damaged = damaged && !exempt;
-    let rooms: Vec<String> = model.view().rooms.into_iter().map(|it| it.id).collect();
+    let rooms: Vec<String> = shell.view().rooms.into_iter().map(|it| it.id).collect();
     for (n, room) in rooms.into_iter().enumerate() {
-        let handled =
-            model.handle(Request::SendText { room, text: "after".into() }, Millis(1_000_001 + n as u64), [9; 32]);
+        shell.request(Request::SendText { room, text: "after".into() }, Millis(1_000_001 + n as u64));
         prop_assert!(
-            keys_written(&handled.writes).all(|it| !(damaged && it == key)),
+            keys_written(&shell.last_writes).all(|it| !(damaged && it == key)),
             "sending overwrote the damaged {}",
             key
         );
-        perform(&mut disk, &mut model, handled, Millis(1_000_001 + n as u64));
     }
     if damaged {
-        prop_assert_eq!(&disk.0[&key], &record, "the {} record changed", key);
+        prop_assert_eq!(&shell.disk.0[&key], &record, "the {} record changed", key);
     }
     Ok(())
 }
@@ -238,11 +215,11 @@ fn check(
 #[test]
 fn the_base_storage_loads_without_problems() {
     // Without this, the properties below would hold vacuously for records never read.
-    let read = staged_read(base());
-    let (model, migration) = WorkerModel::load(&read, Millis(1_000_000));
-    let view = model.view();
+    let shell = started(base());
+    let read = &shell.read_at_start;
+    let view = shell.view();
     assert_eq!(view.storage_problems, Vec::<String>::new());
-    assert!(migration.is_empty());
+    assert!(shell.last_writes.is_empty(), "{:?}", shell.last_writes);
     assert_eq!(view.rooms.len(), 2);
     for key in ["schema_version", "account", "settings", "ui", "identity", "contacts/alice", "chat/alice/rooms"] {
         assert!(read.0.contains_key(key), "{key} is read at start");
@@ -274,13 +251,13 @@ fn a_damaged_last_page_is_never_appended_to() {
     disk.0.insert(meta_key, json!("damaged"));
     let last_page = format!("{room}/2");
     disk.0.insert(last_page.clone(), json!({"messages": 7}));
-    let (mut model, _) = WorkerModel::load(&staged_read(&disk), Millis(1_000_000));
+    let mut shell = started(&disk);
     let room_id = room.rsplit('/').next().unwrap().to_owned();
-    let handled = model.handle(Request::SendText { room: room_id, text: "after".into() }, Millis(1_000_001), [9; 32]);
+    shell.request(Request::SendText { room: room_id, text: "after".into() }, Millis(1_000_001));
     assert!(
-        keys_written(&handled.writes).all(|it| it != last_page),
+        keys_written(&shell.last_writes).all(|it| it != last_page),
         "{:?}",
-        keys_written(&handled.writes).collect::<Vec<_>>()
+        keys_written(&shell.last_writes).collect::<Vec<_>>()
     );
 }
 

@@ -6,96 +6,14 @@ use multichat_core::bridge::{
     EngineStatus, EngineToWorker, LinkInfo, MessageState, Request, Response, SessionPair, WorkerToEngine,
 };
 use multichat_core::settings::Settings;
-use multichat_core::storage::{Snapshot, StorageWrite};
 use multichat_core::time::Millis;
-use multichat_core::worker::{Handled, WorkerModel};
+use multichat_core::worker::MemShell;
 
 /// One browser profile: its storage and its worker.
-struct Profile {
-    disk: Snapshot,
-    model: WorkerModel,
-    /// Engine commands not yet delivered.
-    to_engine: Vec<WorkerToEngine>,
-    random: u8,
-}
-
-impl Profile {
-    fn new() -> Profile {
-        let mut disk = Snapshot::default();
-        let (model, migration) = WorkerModel::load(&disk, Millis(0));
-        apply(&mut disk, &migration);
-        Profile { disk, model, to_engine: Vec::new(), random: 0 }
-    }
-
-    /// Rebuilds the worker from storage, reading only the keys it asks for (as the shell does).
-    fn restart(&mut self, now: Millis) {
-        let mut read = Snapshot::default();
-        loop {
-            let wanted: Vec<String> =
-                WorkerModel::keys_to_read(&read).into_iter().filter(|it| !read.0.contains_key(it)).collect();
-            let found: Vec<(String, serde_json::Value)> =
-                wanted.iter().filter_map(|key| self.disk.0.get(key).map(|v| (key.clone(), v.clone()))).collect();
-            if found.is_empty() {
-                break;
-            }
-            read.0.extend(found);
-        }
-        let (model, migration) = WorkerModel::load(&read, now);
-        apply(&mut self.disk, &migration);
-        self.model = model;
-    }
-
-    fn perform(&mut self, mut handled: Handled, now: Millis) -> Response {
-        apply(&mut self.disk, &handled.writes);
-        if let Some(imported) = handled.replace_all.take() {
-            let writes = multichat_core::export::replacement_writes(&self.disk, &imported);
-            apply(&mut self.disk, &writes);
-        }
-        self.to_engine.extend(handled.to_engine);
-        if handled.reload {
-            self.restart(now);
-        }
-        if !handled.reads.is_empty() {
-            let snapshot = Snapshot(
-                handled.reads.iter().filter_map(|key| self.disk.0.get(key).map(|v| (key.clone(), v.clone()))).collect(),
-            );
-            let more = self.model.handle_read(snapshot, now);
-            self.perform(more, now);
-        }
-        if handled.export_all {
-            // As the shell does: every record on disk, read after the writes.
-            return WorkerModel::export_response(&self.disk, now);
-        }
-        handled.response
-    }
-
-    fn request(&mut self, request: Request, now: Millis) -> Response {
-        self.random = self.random.wrapping_add(1);
-        let handled = self.model.handle(request, now, [self.random; 32]);
-        self.perform(handled, now)
-    }
-
-    fn engine(&mut self, message: EngineToWorker, now: Millis) {
-        let handled = self.model.handle_engine(message, now, [self.random; 32]);
-        self.perform(handled, now);
-    }
-}
-
-fn apply(disk: &mut Snapshot, writes: &[StorageWrite]) {
-    for write in writes {
-        match write {
-            StorageWrite::Set { key, value } => {
-                disk.0.insert(key.clone(), value.clone());
-            }
-            StorageWrite::Remove { key } => {
-                disk.0.remove(key);
-            }
-        }
-    }
-}
+type Profile = MemShell;
 
 fn view(profile: &Profile) -> multichat_core::bridge::View {
-    profile.model.view()
+    profile.view()
 }
 
 #[test]
@@ -261,8 +179,7 @@ fn sdp_with_certificate(cert: u8) -> String {
 /// A signed-in profile whose identity key is made from `seed`. Profiles draw their random bytes from a
 /// counter, so seeds far apart keep two profiles' handshake nonces apart (equal ones are refused as reflected).
 fn signed_in(name: &str, seed: u8) -> Profile {
-    let mut profile = Profile::new();
-    profile.random = seed.wrapping_sub(1);
+    let mut profile = Profile::seeded(seed);
     profile.request(Request::SignIn { username: name.into() }, Millis(1));
     profile.to_engine.clear();
     profile
@@ -364,8 +281,7 @@ fn a_known_contact_that_acts_as_the_original_page_is_warned() {
     alice.engine(EngineToWorker::LinkUp { info }, Millis(40));
     let frame = serde_json::json!({"type": "chat", "chat": {"sender": "bob", "message": "hi from the original page", "timestamp": 41}});
     alice.engine(EngineToWorker::Frame { link: "dc_2".into(), frame }, Millis(41));
-    let handled = alice.model.handle_timeout(Millis(5_000));
-    alice.perform(handled, Millis(5_000));
+    alice.timeout(Millis(5_000));
     let problem = member(&alice, "bob").problem.expect("a warning on bob");
     assert!(problem.contains("proved their identity key before"), "{problem}");
 }
@@ -473,4 +389,208 @@ fn an_export_holds_every_stored_record_and_imports_into_another_install() {
     other.request(Request::SelectRoom { room: Some(view(&alice).rooms[0].id.clone()) }, Millis(2_004));
     let texts: Vec<String> = view(&other).open_room.unwrap().messages.into_iter().map(|it| it.text).collect();
     assert_eq!(texts, ["exported hello", "exported reply"]);
+}
+
+/// Alice and bob signed in, with a direct room between them open on alice's side and one link up.
+fn chatting() -> (Profile, Profile, String) {
+    let mut alice = signed_in("alice", 1);
+    let mut bob = signed_in("bob", 50);
+    alice.request(Request::OpenDirect { username: "bob".into() }, Millis(10));
+    connect(&mut alice, &mut bob, "dc_1", Millis(20));
+    let room = view(&alice).open_room.unwrap().room.id;
+    (alice, bob, room)
+}
+
+fn texts(profile: &Profile) -> Vec<String> {
+    view(profile).open_room.map(|it| it.messages.into_iter().map(|it| it.text).collect()).unwrap_or_default()
+}
+
+fn error(response: Response) -> String {
+    match response {
+        Response::Error { message } => message,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_frame_is_stored_before_its_acknowledgement_leaves_and_no_view_is_built_for_it() {
+    let (mut alice, mut bob, room) = chatting();
+    alice.request(Request::SendText { room, text: "store me first".into() }, Millis(30));
+    let frames: Vec<_> = alice
+        .to_engine
+        .drain(..)
+        .filter_map(|it| match it {
+            WorkerToEngine::Send { frame, .. } => Some(frame),
+            _ => None,
+        })
+        .collect();
+    assert!(!frames.is_empty());
+    let mut effects = Vec::new();
+    for frame in frames {
+        bob.model.handle_engine(EngineToWorker::Frame { link: "dc_1".into(), frame }, Millis(31), [77; 32]);
+        while let Some(effect) = bob.model.poll_effect() {
+            effects.push(effect);
+        }
+    }
+    use multichat_core::worker::Effect;
+    let stored = effects
+        .iter()
+        .position(|it| matches!(it, Effect::Write(writes) if format!("{writes:?}").contains("store me first")))
+        .expect("the message is stored");
+    let sent = effects.iter().position(|it| matches!(it, Effect::Engine(WorkerToEngine::Send { .. })));
+    assert!(sent.is_some_and(|sent| sent > stored), "an acknowledgement after the write: {effects:?}");
+    assert!(!effects.iter().any(|it| matches!(it, Effect::Reply(_))), "an engine report has no reply");
+    assert_eq!(effects.iter().filter(|it| matches!(it, Effect::ViewChanged)).count(), 1, "one view update per report");
+}
+
+#[test]
+fn a_request_is_answered_once_after_its_writes_and_before_its_engine_commands() {
+    use multichat_core::worker::Effect;
+    let mut alice = signed_in("alice", 1);
+    alice.model.handle(Request::OpenDirect { username: "bob".into() }, Millis(10), [3; 32]);
+    let effects: Vec<Effect> = std::iter::from_fn(|| alice.model.poll_effect()).collect();
+    let reply = effects.iter().position(|it| matches!(it, Effect::Reply(Response::View { .. }))).expect("a reply");
+    assert_eq!(effects.iter().filter(|it| matches!(it, Effect::Reply(_))).count(), 1);
+    assert!(effects[..reply].iter().all(|it| matches!(it, Effect::Write(_))), "{effects:?}");
+    assert!(effects[reply..].iter().any(|it| matches!(it, Effect::Engine(WorkerToEngine::Dial { .. }))));
+    let refused = {
+        alice.model.handle(Request::SendText { room: "nowhere".into(), text: "x".into() }, Millis(11), [4; 32]);
+        std::iter::from_fn(|| alice.model.poll_effect()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        refused,
+        vec![Effect::Reply(Response::Error { message: "That conversation does not exist".into() })],
+        "a refusal queues nothing else"
+    );
+}
+
+const PASSPHRASE: &str = "correct horse battery";
+
+#[test]
+fn a_passphrase_seals_the_history_and_only_the_right_one_opens_it() {
+    let (mut alice, mut bob, room) = chatting();
+    alice.request(Request::SendText { room: room.clone(), text: "meet me at the old mill".into() }, Millis(30));
+    pump(&mut alice, &mut bob, "dc_1", Millis(31));
+    let stored = |profile: &Profile| profile.disk.0.values().any(|it| it.to_string().contains("old mill"));
+    assert!(stored(&alice));
+
+    let refused = alice.request(Request::SetPassphrase { passphrase: "short".into() }, Millis(40));
+    assert_eq!(error(refused), "A passphrase needs at least 8 characters");
+    assert!(
+        matches!(alice.request(Request::SetPassphrase { passphrase: PASSPHRASE.into() }, Millis(41)), Response::View { view } if view.passphrase_set && !view.locked)
+    );
+    assert!(!stored(&alice), "no history in the clear once a passphrase is set");
+    assert!(alice.disk.0.contains_key("lock"));
+    assert!(alice.session.0.contains_key(multichat_core::worker::SESSION_KEY), "the key is kept for the session");
+    assert_eq!(texts(&alice), ["meet me at the old mill"]);
+    let again = alice.request(Request::SetPassphrase { passphrase: PASSPHRASE.into() }, Millis(42));
+    assert!(error(again).contains("already protected"));
+
+    // New messages are sealed too.
+    alice.request(Request::SendText { room: room.clone(), text: "bring the map".into() }, Millis(43));
+    assert!(!alice.disk.0.values().any(|it| it.to_string().contains("bring the map")));
+
+    // A worker restart in the same browser session finds the key; a new session does not.
+    alice.restart(Millis(50));
+    assert!(!view(&alice).locked);
+    assert_eq!(texts(&alice), ["meet me at the old mill", "bring the map"]);
+    alice.restart_browser(Millis(60));
+    let locked = view(&alice);
+    assert!(locked.locked && locked.rooms.is_empty() && locked.open_room.is_none());
+    assert_eq!(alice.model.engine_config(), WorkerToEngine::Shutdown, "the engine stays off while locked");
+    let refused = alice.request(Request::SendText { room: room.clone(), text: "x".into() }, Millis(61));
+    assert_eq!(error(refused), "multichat is locked; enter your passphrase");
+    let before = alice.disk.clone();
+    let wrong = alice.request(Request::Unlock { passphrase: "wrong horse battery".into() }, Millis(62));
+    assert_eq!(error(wrong), "That passphrase is not right");
+    assert_eq!(alice.disk, before, "a wrong passphrase changes nothing");
+    assert!(!alice.session.0.contains_key(multichat_core::worker::SESSION_KEY));
+
+    alice.to_engine.clear();
+    let unlocked = alice.request(Request::Unlock { passphrase: PASSPHRASE.into() }, Millis(63));
+    assert!(matches!(unlocked, Response::View { view } if !view.locked && view.rooms.len() == 1));
+    assert_eq!(texts(&alice), ["meet me at the old mill", "bring the map"]);
+    assert!(
+        matches!(alice.to_engine.last(), Some(WorkerToEngine::Configure { .. })),
+        "the engine starts once unlocked: {:?}",
+        alice.to_engine
+    );
+}
+
+#[test]
+fn a_changed_passphrase_refuses_the_old_one_and_a_removed_one_stores_history_in_the_clear() {
+    let (mut alice, _bob, room) = chatting();
+    alice.request(Request::SendText { room, text: "meet me at the old mill".into() }, Millis(30));
+    alice.request(Request::SetPassphrase { passphrase: PASSPHRASE.into() }, Millis(31));
+    let wrong =
+        alice.request(Request::ChangePassphrase { old: "not it at all".into(), new: "a new one!".into() }, Millis(32));
+    assert_eq!(error(wrong), "That passphrase is not right");
+    let changed =
+        alice.request(Request::ChangePassphrase { old: PASSPHRASE.into(), new: "tr0ub4dor & 3".into() }, Millis(33));
+    assert!(matches!(&changed, Response::View { view } if !view.locked), "{changed:?}");
+    assert_eq!(texts(&alice), ["meet me at the old mill"]);
+
+    alice.restart_browser(Millis(40));
+    let old = alice.request(Request::Unlock { passphrase: PASSPHRASE.into() }, Millis(41));
+    assert_eq!(error(old), "That passphrase is not right");
+    alice.request(Request::Unlock { passphrase: "tr0ub4dor & 3".into() }, Millis(42));
+    assert_eq!(texts(&alice), ["meet me at the old mill"]);
+
+    let wrong = alice.request(Request::RemovePassphrase { passphrase: PASSPHRASE.into() }, Millis(43));
+    assert_eq!(error(wrong), "That passphrase is not right");
+    let removed = alice.request(Request::RemovePassphrase { passphrase: "tr0ub4dor & 3".into() }, Millis(44));
+    assert!(matches!(&removed, Response::View { view } if !view.passphrase_set && !view.locked), "{removed:?}");
+    assert!(!alice.disk.0.contains_key("lock"));
+    assert!(alice.disk.0.values().any(|it| it.to_string().contains("old mill")), "in the clear again");
+    alice.restart_browser(Millis(50));
+    assert!(!view(&alice).locked);
+    assert_eq!(texts(&alice), ["meet me at the old mill"]);
+    let unset = alice.request(Request::RemovePassphrase { passphrase: "tr0ub4dor & 3".into() }, Millis(51));
+    assert_eq!(error(unset), "Your history is not protected by a passphrase");
+}
+
+#[test]
+fn lock_now_forgets_the_key_and_stops_the_engine() {
+    let (mut alice, _bob, room) = chatting();
+    alice.request(Request::SendText { room, text: "meet me at the old mill".into() }, Millis(30));
+    let unset = alice.request(Request::LockNow, Millis(31));
+    assert_eq!(error(unset), "Your history is not protected by a passphrase");
+    alice.request(Request::SetPassphrase { passphrase: PASSPHRASE.into() }, Millis(32));
+    alice.to_engine.clear();
+    let locked = alice.request(Request::LockNow, Millis(33));
+    assert!(matches!(&locked, Response::View { view } if view.locked && view.rooms.is_empty()), "{locked:?}");
+    assert!(!alice.session.0.contains_key(multichat_core::worker::SESSION_KEY), "the session's key is forgotten");
+    assert_eq!(alice.to_engine.last(), Some(&WorkerToEngine::Shutdown));
+    alice.restart(Millis(40));
+    assert!(view(&alice).locked, "still locked after a worker restart");
+    alice.request(Request::Unlock { passphrase: PASSPHRASE.into() }, Millis(41));
+    assert_eq!(texts(&alice), ["meet me at the old mill"]);
+}
+
+#[test]
+fn a_damaged_lock_keeps_the_history_locked_and_is_never_overwritten() {
+    let (mut alice, _bob, room) = chatting();
+    alice.request(Request::SendText { room, text: "meet me at the old mill".into() }, Millis(30));
+    alice.request(Request::SetPassphrase { passphrase: PASSPHRASE.into() }, Millis(31));
+    let damaged = serde_json::json!({"v": 1, "salt": 7});
+    alice.disk.0.insert("lock".into(), damaged.clone());
+    alice.restart(Millis(40));
+    let shown = view(&alice);
+    assert!(shown.locked && shown.passphrase_set && shown.rooms.is_empty());
+    assert!(shown.storage_problems.iter().any(|it| it.contains("passphrase record is damaged")), "{shown:?}");
+    let before = alice.disk.clone();
+    for request in [
+        Request::Unlock { passphrase: PASSPHRASE.into() },
+        Request::SetPassphrase { passphrase: PASSPHRASE.into() },
+        Request::ChangePassphrase { old: PASSPHRASE.into(), new: "another one".into() },
+        Request::RemovePassphrase { passphrase: PASSPHRASE.into() },
+        Request::LockNow,
+    ] {
+        let refused = alice.request(request, Millis(41));
+        assert!(error(refused).contains("passphrase record is damaged"));
+    }
+    let refused = alice.request(Request::OpenDirect { username: "carol".into() }, Millis(42));
+    assert_eq!(error(refused), "multichat is locked; enter your passphrase");
+    assert_eq!(alice.disk, before, "nothing was written over the damaged lock or the sealed history");
+    assert_eq!(alice.model.engine_config(), WorkerToEngine::Shutdown);
 }

@@ -1,24 +1,26 @@
 //! The worker's run loop.
 //!
 //! Popups connect over ports and the engine reports over `chrome.runtime` messages (or, in Firefox's
-//! background page, by direct calls). Every input becomes a [`Job`], and jobs are handled one at a time by
-//! the core's [`WorkerModel`]: a job's writes reach `chrome.storage.local` before it is answered, before
-//! popups are updated and before the engine is told what to do next.
+//! background page, by direct calls). Every input becomes a [`Job`], and jobs are handed one at a time to the
+//! core's [`WorkerModel`], whose [`Effect`]s this loop performs in order: a job's writes reach
+//! `chrome.storage.local` before it is answered, before popups are updated and before the engine is told what
+//! to do next. The model seals and opens the history itself; this loop stores and reads exactly what it says.
+//!
+//! Under load, popup requests go first: they never wait behind a burst of engine reports, which are handled
+//! in batches whose writes are stored together (one storage call per batch, not per frame).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
-use multichat_core::at_rest::{self, AtRestError, Key, Vault};
 use multichat_core::bridge::{
-    Addressed, ENGINE_ADDRESS, EngineToWorker, POPUP_PORT_NAME, PopupToWorker, Request, Response, WORKER_ADDRESS,
+    Addressed, ENGINE_ADDRESS, EngineToWorker, POPUP_PORT_NAME, PopupToWorker, Response, WORKER_ADDRESS,
     WorkerToEngine, WorkerToPopup,
 };
-use multichat_core::log_budget::LogBudget;
-use multichat_core::storage::Snapshot;
+use multichat_core::storage::{Snapshot, StorageWrite, coalesce};
 use multichat_core::time::Millis;
-use multichat_core::worker::{Handled, WorkerModel, refuse};
+use multichat_core::worker::{Arrival, Effect, LoadStep, Loader, WorkerError, WorkerModel};
 use multichat_web::chrome::{self, Port};
 use multichat_web::{ShellError, convert, now, random_bytes};
 use wasm_bindgen::JsValue;
@@ -47,7 +49,10 @@ enum Job {
 struct Worker {
     /// `None` until storage has been read; jobs queue up meanwhile.
     model: Option<WorkerModel>,
+    /// Popup requests, timers and popups closing: handled before any engine report queued behind them.
     queue: VecDeque<Job>,
+    /// Engine reports, in arrival order.
+    engine_queue: VecDeque<Job>,
     /// True while the drain loop runs; it is the only code that mutates the model.
     draining: bool,
     popups: Vec<Port>,
@@ -60,26 +65,15 @@ struct Worker {
     badge: Option<u32>,
     /// The pending chat timer and when it fires.
     timer: Option<(Millis, Timeout)>,
-    /// Limits the lines a peer can make the worker log by sending frames that are dropped.
-    drop_log: Option<LogBudget>,
-    /// The passphrase's lock record and, once entered, the key: every write and read passes through it.
-    vault: Vault,
 }
 
-/// At most this many "dropped a frame" lines per window; a flood is counted, not printed.
-const DROP_LOG: (u32, u64) = (30, 10_000);
+/// At most this many queued engine reports are handled and stored together (see `engine_batch`). A popup
+/// request arriving meanwhile waits for at most one batch.
+const MAX_ENGINE_BATCH: usize = 256;
 
-/// At most this many queued engine reports are handled and stored together (see `more_engine_reports`).
-const MAX_ENGINE_BATCH: usize = 64;
-
-/// Whether a handled engine report needs nothing but its writes performed (no reads, reload or import), so
-/// it can be stored together with the reports around it.
-fn batchable(handled: &Handled) -> bool {
-    handled.reads.is_empty() && !handled.reload && handled.replace_all.is_none() && !handled.export_all
-}
-
-/// Where the history key is kept for the browser session (`chrome.storage.session`, memory only).
-const SESSION_KEY: &str = "at_rest_key";
+/// A batch also ends after this long handling reports, so a popup request waits little even when each
+/// report is slow (a big group, a catch-up).
+const MAX_BATCH_MS: u64 = 50;
 
 /// A handle on the worker, cloned into every callback.
 #[derive(Clone, Default)]
@@ -95,21 +89,46 @@ pub(crate) fn start() {
     spawn_local(worker.load());
 }
 
+/// Where the answers of a job go.
+enum Answer {
+    Popup { port: Port, id: u64 },
+    Engine(Box<dyn FnOnce(Vec<WorkerToEngine>)>),
+    Nobody,
+}
+
+/// What performing a job's effects left for the end of the job.
+#[derive(Default)]
+struct Performed {
+    commands: Vec<WorkerToEngine>,
+    view_changed: bool,
+    replied: bool,
+}
+
 impl WorkerHandle {
     async fn load(self) {
         // A worker that cannot read storage cannot serve anyone: popups keep waiting rather than being
         // shown an empty (wrong) account, and the reason is in the worker's console.
-        let vault = match read_vault().await {
-            Ok(vault) => vault,
+        let loader = match run_loader(Loader::new()).await {
+            Ok(loader) => loader,
             Err(err) => return log(&format!("multichat: {err}")),
         };
-        self.0.borrow_mut().vault = vault.clone();
-        let model = match read_model(&vault).await {
-            Ok(model) => model,
+        let random = match random_bytes::<32>() {
+            Ok(random) => random,
             Err(err) => return log(&format!("multichat: {err}")),
         };
+        let model = WorkerModel::load(loader, now(), random);
         let wants_engine = model.wants_engine();
-        self.0.borrow_mut().model = Some(model);
+        {
+            let mut state = self.0.borrow_mut();
+            state.model = Some(model);
+            // No job runs until the schema migration, if any, is stored.
+            state.draining = true;
+        }
+        let mut performed = Performed::default();
+        if let Err(err) = self.perform(&mut performed, None).await {
+            log(&format!("multichat: {err}"));
+        }
+        self.0.borrow_mut().draining = false;
         // Popups are answered first: the engine (an offscreen document to find or create) starts meanwhile,
         // and any job that needs it waits for it in `command_engine`.
         spawn_local(self.clone().drain());
@@ -175,7 +194,10 @@ impl WorkerHandle {
     fn enqueue(&self, job: Job) {
         let start_drain = {
             let mut state = self.0.borrow_mut();
-            state.queue.push_back(job);
+            match job {
+                Job::Engine { .. } => state.engine_queue.push_back(job),
+                _ => state.queue.push_back(job),
+            }
             state.model.is_some() && !state.draining
         };
         if start_drain {
@@ -188,345 +210,270 @@ impl WorkerHandle {
             return;
         }
         loop {
-            let next = self.0.borrow_mut().queue.pop_front();
-            let Some(job) = next else { break };
-            if let Job::Popup { port, frame } = &job
-                && is_passphrase_request(&frame.request)
-            {
-                let response = self.passphrase_request(frame.request.clone()).await;
-                let _ = port.post(&WorkerToPopup::Reply { id: frame.id, response });
-                self.broadcast();
-                // The engine follows: started once unlocked, shut down when locked.
-                let config = self.0.borrow().model.as_ref().map(WorkerModel::engine_config);
-                self.command_engine(config.into_iter().collect()).await;
-                self.update_badge().await;
-                self.arm_timer();
-                continue;
-            }
-            let (job, handled) = {
+            // Popups first: a request is handled before any engine report still waiting.
+            let next = {
                 let mut state = self.0.borrow_mut();
-                let model = state.model.as_mut().expect("drain runs only after load");
-                let now = now();
-                let handled = match &job {
-                    Job::Popup { frame, .. } => Some(match random_bytes::<32>() {
-                        Ok(random) => model.handle(frame.request.clone(), now, random),
-                        // Keys and ids come from this; a weak stand-in would be worse than refusing.
-                        Err(err) => {
-                            refuse(format!("The browser's random number source failed ({err}); nothing was changed"))
-                        }
-                    }),
-                    Job::Engine { message, .. } => Some(match random_bytes::<32>() {
-                        Ok(random) => model.handle_engine(message.clone(), now, random),
-                        Err(err) => {
-                            log(&format!("multichat: no randomness for an engine report ({err}); it was dropped"));
-                            continue;
-                        }
-                    }),
-                    Job::Timeout => Some(model.handle_timeout(now)),
-                    Job::PopupsClosed => {
-                        model.popups_closed();
-                        None
-                    }
-                };
-                (job, handled)
-            };
-            match handled {
-                Some(handled) if matches!(job, Job::Engine { .. }) && batchable(&handled) => {
-                    let (batch, tail) = self.more_engine_reports(vec![(job, handled)]);
-                    self.finish_engine_batch(batch).await;
-                    if let Some((job, handled)) = tail {
-                        self.finish(job, handled).await;
-                    }
+                match state.queue.pop_front() {
+                    Some(job) => Some(Some(job)),
+                    None => state.engine_queue.front().map(|_| None),
                 }
-                Some(handled) => self.finish(job, handled).await,
-                None => {}
+            };
+            match next {
+                Some(Some(job)) => self.one(job).await,
+                Some(None) => self.engine_batch().await,
+                None => break,
             }
             self.arm_timer();
         }
         self.0.borrow_mut().draining = false;
     }
 
-    /// Handles the engine reports queued right behind `batch`, up to [`MAX_ENGINE_BATCH`], so their writes
-    /// go to storage together and the popups get one view for all of them: under a burst (a busy group, a
-    /// catch-up, a flood) the worker then keeps up instead of paying a storage round trip per frame.
-    /// Returns the batch and, when it ended on a report that needs more than writes (reads), that one.
-    fn more_engine_reports(&self, mut batch: Vec<(Job, Handled)>) -> (Vec<(Job, Handled)>, Option<(Job, Handled)>) {
-        while batch.len() < MAX_ENGINE_BATCH {
+    /// Handles one popup request, timer or popups-closed job, and performs its effects.
+    async fn one(&self, job: Job) {
+        let now = now();
+        let answer = {
             let mut state = self.0.borrow_mut();
-            if !matches!(state.queue.front(), Some(Job::Engine { .. })) {
+            let model = state.model.as_mut().expect("drain runs only after load");
+            match job {
+                Job::Popup { port, frame } => match random_bytes::<32>() {
+                    Ok(random) => {
+                        model.handle(frame.request, now, random);
+                        Answer::Popup { port, id: frame.id }
+                    }
+                    // Keys and ids come from this; a weak stand-in would be worse than refusing.
+                    Err(err) => {
+                        drop(state);
+                        let message = WorkerError::NoRandomness { detail: err.to_string() }.to_string();
+                        let _ =
+                            port.post(&WorkerToPopup::Reply { id: frame.id, response: Response::Error { message } });
+                        return;
+                    }
+                },
+                Job::Timeout => match random_bytes::<32>() {
+                    Ok(random) => {
+                        model.handle_timeout(now, random);
+                        Answer::Nobody
+                    }
+                    Err(err) => return log(&format!("multichat: no randomness for the chat timer ({err})")),
+                },
+                Job::PopupsClosed => {
+                    model.popups_closed();
+                    return;
+                }
+                Job::Engine { message, reply } => match random_bytes::<32>() {
+                    Ok(random) => {
+                        model.handle_engine(message, now, random);
+                        Answer::Engine(reply)
+                    }
+                    Err(err) => return log(&format!("multichat: no randomness for an engine report ({err}); dropped")),
+                },
+            }
+        };
+        let mut performed = Performed::default();
+        let popup = match &answer {
+            Answer::Popup { port, id } => Some((port.clone(), *id)),
+            _ => None,
+        };
+        let outcome = self.perform(&mut performed, popup.as_ref()).await;
+        if let Err(err) = outcome {
+            self.recover(&err).await;
+            if let (Some((port, id)), false) = (&popup, performed.replied) {
+                let message = format!("Could not save to the browser's storage ({}); nothing was changed", err.detail);
+                let _ = port.post(&WorkerToPopup::Reply { id: *id, response: Response::Error { message } });
+            }
+            performed.commands.clear();
+        }
+        match answer {
+            Answer::Engine(reply) => reply(performed.commands),
+            _ => self.command_engine(performed.commands).await,
+        }
+        if performed.view_changed {
+            self.broadcast();
+        }
+        self.update_badge().await;
+    }
+
+    /// Handles the engine reports at the head of the queue, up to [`MAX_ENGINE_BATCH`] or [`MAX_BATCH_MS`],
+    /// so their writes go to storage in one call and the popups get one view for all of them: under a burst (a
+    /// busy group, a catch-up, a flood) the worker then keeps up instead of paying a storage round trip per
+    /// frame. A report whose effects need more than writes (a read, a reload) is performed on its own.
+    async fn engine_batch(&self) {
+        let started = now();
+        let mut writes: Vec<StorageWrite> = Vec::new();
+        let mut arrivals: Vec<Arrival> = Vec::new();
+        let mut replies = Vec::new();
+        let mut view_changed = false;
+        let mut alone = None;
+        while replies.len() < MAX_ENGINE_BATCH && now().saturating_sub(started) < MAX_BATCH_MS {
+            let mut state = self.0.borrow_mut();
+            // A popup request that arrived meanwhile ends the batch: it is handled next.
+            if !state.queue.is_empty() {
                 break;
             }
-            let Some(job @ Job::Engine { .. }) = state.queue.pop_front() else { break };
-            let Job::Engine { message, .. } = &job else { break };
+            let Some(Job::Engine { message, reply }) = state.engine_queue.pop_front() else { break };
             let Ok(random) = random_bytes::<32>() else {
                 log("multichat: no randomness for an engine report; it was dropped");
+                replies.push((reply, Vec::new()));
                 continue;
             };
             let model = state.model.as_mut().expect("drain runs only after load");
-            let handled = model.handle_engine(message.clone(), now(), random);
-            if !batchable(&handled) {
-                return (batch, Some((job, handled)));
+            model.handle_engine(message, now(), random);
+            let mut commands = Vec::new();
+            let mut rest = None;
+            while let Some(effect) = model.poll_effect() {
+                match effect {
+                    Effect::Write(more) => writes.extend(more),
+                    Effect::Engine(command) => commands.push(command),
+                    Effect::Notify(arrival) => arrivals.push(arrival),
+                    Effect::Log(line) => log(&line),
+                    Effect::ViewChanged => view_changed = true,
+                    // Reads and the like: this report's remaining effects are performed by `perform`, after
+                    // the batch's writes.
+                    other => {
+                        rest = Some(other);
+                        break;
+                    }
+                }
             }
-            batch.push((job, handled));
+            match rest {
+                Some(effect) => {
+                    alone = Some((effect, commands, reply));
+                    break;
+                }
+                None => replies.push((reply, commands)),
+            }
         }
-        (batch, None)
+        let stored = chrome::storage_apply(&coalesce(writes)).await;
+        if let Err(err) = &stored {
+            self.recover(err).await;
+        }
+        for arrival in arrivals.into_iter().filter(|_| stored.is_ok()) {
+            self.notify(&arrival).await;
+        }
+        // Acknowledgements leave only now, after every message of the batch is stored.
+        for (reply, commands) in replies {
+            reply(if stored.is_ok() { commands } else { Vec::new() });
+        }
+        if let Some((effect, mut commands, reply)) = alone.filter(|_| stored.is_ok()) {
+            let mut performed = Performed::default();
+            let outcome = match self.perform_one(effect, &mut performed, None).await {
+                Ok(()) => self.perform(&mut performed, None).await,
+                Err(err) => Err(err),
+            };
+            match outcome {
+                Ok(()) => commands.append(&mut performed.commands),
+                Err(err) => {
+                    self.recover(&err).await;
+                    commands.clear();
+                }
+            }
+            view_changed |= performed.view_changed;
+            reply(commands);
+        }
+        if view_changed {
+            self.broadcast();
+        }
+        self.update_badge().await;
     }
 
-    /// Performs a batch of handled engine reports as [`Worker::finish`] would one by one: all their writes
-    /// (in order, in one storage call), then each report's commands as its reply, then one view update.
-    async fn finish_engine_batch(&self, batch: Vec<(Job, Handled)>) {
+    /// Performs the model's queued effects in order. Writes are gathered and stored in one call before the
+    /// next effect that is not a write (and at the end); engine commands are left in `performed` for the job
+    /// to send, after its reply.
+    async fn perform(&self, performed: &mut Performed, popup: Option<&(Port, u64)>) -> Result<(), ShellError> {
         let mut writes = Vec::new();
-        let mut arrivals = Vec::new();
-        let mut view_changed = false;
-        let mut replies = Vec::new();
-        for (job, mut handled) in batch {
-            self.log_dropped(std::mem::take(&mut handled.dropped));
-            writes.append(&mut handled.writes);
-            arrivals.append(&mut handled.arrivals);
-            view_changed |= handled.view_changed;
-            if let Job::Engine { reply, .. } = job {
-                replies.push((reply, std::mem::take(&mut handled.to_engine)));
-            }
-        }
-        let stored = match self.outgoing(writes) {
-            Ok(writes) => chrome::storage_apply(&writes).await,
-            Err(err) => Err(err),
-        };
-        match stored {
-            Ok(()) => {
-                self.notify(arrivals).await;
-                // Acknowledgements leave only now, after every message of the batch is stored.
-                for (reply, commands) in replies {
-                    reply(commands);
-                }
-            }
-            Err(err) => {
-                // The in-memory model is ahead of storage now: rebuild it from storage so both agree.
-                log(&format!("multichat: {err}"));
-                self.reload().await;
-                for (reply, _) in replies {
-                    reply(Vec::new());
-                }
-            }
-        }
-        if view_changed {
-            self.broadcast();
-        }
-        self.update_badge().await;
-    }
-
-    /// Performs a handled job: its writes, then its reply, then the engine commands, then what follows.
-    async fn finish(&self, job: Job, mut handled: Handled) {
-        self.log_dropped(std::mem::take(&mut handled.dropped));
-        let view_changed = handled.view_changed;
-        let export_all = handled.export_all;
-        let response = handled.response.clone();
-        let performed = self.perform(handled).await;
-        if let Err(err) = &performed {
-            // The in-memory model is ahead of storage now: rebuild it from storage so both agree.
-            log(&format!("multichat: {err}"));
-            self.reload().await;
-        }
-        let failure = performed.as_ref().err().map(|err| err.detail.clone());
-        let commands = performed.unwrap_or_default();
-        match job {
-            Job::Popup { port, frame } => {
-                let response = match failure {
-                    // Read after the writes, inside this job: the export is storage exactly as it is now.
-                    None if export_all => match chrome::storage_read_all().await {
-                        Ok(all) => WorkerModel::export_response(&all, now()),
-                        Err(err) => Response::Error {
-                            message: format!(
-                                "Could not read the browser's storage ({}); nothing was exported",
-                                err.detail
-                            ),
-                        },
-                    },
-                    None => response,
-                    Some(detail) => Response::Error {
-                        message: format!("Could not save to the browser's storage ({detail}); nothing was changed"),
-                    },
-                };
-                let _ = port.post(&WorkerToPopup::Reply { id: frame.id, response });
-                self.command_engine(commands).await;
-            }
-            Job::Engine { reply, .. } => reply(commands),
-            Job::Timeout | Job::PopupsClosed => self.command_engine(commands).await,
-        }
-        if view_changed {
-            self.broadcast();
-        }
-        self.update_badge().await;
-    }
-
-    /// Stores the writes, follows reads and reloads, and returns every engine command in order.
-    async fn perform(&self, mut handled: Handled) -> Result<Vec<WorkerToEngine>, ShellError> {
-        let mut commands = Vec::new();
         loop {
-            let writes = self.outgoing(std::mem::take(&mut handled.writes))?;
-            chrome::storage_apply(&writes).await?;
-            if let Some(imported) = handled.replace_all.take() {
-                // The file's records exactly as they were exported (sealed history stays sealed, with its lock).
-                let current = chrome::storage_read_all().await?;
-                chrome::storage_apply(&multichat_core::export::replacement_writes(&current, &imported)).await?;
-                match read_vault().await {
-                    Ok(vault) => self.0.borrow_mut().vault = vault,
-                    Err(err) => log(&format!("multichat: {err}")),
+            let effect = self.0.borrow_mut().model.as_mut().and_then(WorkerModel::poll_effect);
+            match effect {
+                Some(Effect::Write(more)) => writes.extend(more),
+                Some(effect) => {
+                    chrome::storage_apply(&coalesce(std::mem::take(&mut writes))).await?;
+                    self.perform_one(effect, performed, popup).await?;
                 }
-            }
-            commands.append(&mut handled.to_engine);
-            self.notify(std::mem::take(&mut handled.arrivals)).await;
-            if handled.reload {
-                self.reload().await;
-            }
-            if handled.reads.is_empty() {
-                return Ok(commands);
-            }
-            let read = chrome::storage_read(&handled.reads).await?;
-            let opened = self.0.borrow().vault.incoming(read);
-            let mut state = self.0.borrow_mut();
-            let Some(model) = state.model.as_mut() else { return Ok(commands) };
-            model.add_problems(opened.problems.iter().map(ToString::to_string));
-            handled = model.handle_read(opened.snapshot, now());
-        }
-    }
-
-    /// Logs why frames from peers were dropped, within [`DROP_LOG`]: a warning, since the link is kept.
-    fn log_dropped(&self, dropped: Vec<String>) {
-        if dropped.is_empty() {
-            return;
-        }
-        let mut state = self.0.borrow_mut();
-        let budget = state.drop_log.get_or_insert_with(|| LogBudget::new(DROP_LOG.0, DROP_LOG.1));
-        for reason in dropped {
-            for line in budget.admit(now(), &format!("multichat: {reason}")) {
-                log(&line);
+                None => return chrome::storage_apply(&coalesce(writes)).await,
             }
         }
     }
 
-    /// Writes as they go to storage: history sealed while a passphrase is set.
-    fn outgoing(
+    async fn perform_one(
         &self,
-        writes: Vec<multichat_core::storage::StorageWrite>,
-    ) -> Result<Vec<multichat_core::storage::StorageWrite>, ShellError> {
-        let random = random_bytes::<32>()?;
-        let (writes, dropped) = self.0.borrow().vault.outgoing(writes, random);
-        if !dropped.is_empty() {
-            log(&format!("multichat: {} history writes dropped while locked", dropped.len()));
-        }
-        Ok(writes)
-    }
-
-    /// Unlock, set, change or remove the passphrase, or lock now; then the model is rebuilt from storage and
-    /// the engine follows (started once unlocked, shut down when locked).
-    async fn passphrase_request(&self, request: Request) -> Response {
-        let outcome = self.change_vault(request).await;
-        let message = match outcome {
-            Ok(()) => None,
-            Err(PassphraseError::User(err)) => return Response::Error { message: err.to_string() },
-            Err(PassphraseError::Shell(err)) => {
-                Some(format!("Could not change the browser's storage ({}); please try again", err.detail))
-            }
-        };
-        // Storage may have changed even when a step failed: the vault and the model follow what it holds.
-        match read_vault().await {
-            Ok(vault) => self.0.borrow_mut().vault = vault,
-            Err(err) => log(&format!("multichat: {err}")),
-        }
-        self.reload().await;
-        match message {
-            Some(message) => Response::Error { message },
-            None => Response::View { view: self.0.borrow().model.as_ref().map(WorkerModel::view).unwrap_or_default() },
-        }
-    }
-
-    async fn change_vault(&self, request: Request) -> Result<(), PassphraseError> {
-        let vault = self.0.borrow().vault.clone();
-        let lock = vault.lock.clone();
-        if let Some(err) = &vault.damaged {
-            return Err(err.clone().into());
-        }
-        let rekeyed = match request {
-            Request::Unlock { passphrase } => {
-                let lock = lock.ok_or(AtRestError::NotSet)?;
-                let started = now();
-                let key = at_rest::unlock(&passphrase, &lock)?;
-                web_sys::console::info_1(&JsValue::from_str(&format!(
-                    "multichat: history key derived in {} ms",
-                    now().saturating_sub(started)
-                )));
-                return Ok(chrome::session_set(SESSION_KEY, &key.to_base64()).await?);
-            }
-            Request::LockNow => {
-                if lock.is_none() {
-                    return Err(AtRestError::NotSet.into());
+        effect: Effect,
+        performed: &mut Performed,
+        popup: Option<&(Port, u64)>,
+    ) -> Result<(), ShellError> {
+        match effect {
+            Effect::Write(writes) => chrome::storage_apply(&writes).await?,
+            Effect::Reply(response) => {
+                if let Some((port, id)) = popup {
+                    let _ = port.post(&WorkerToPopup::Reply { id: *id, response });
+                    performed.replied = true;
                 }
-                return Ok(chrome::session_remove(SESSION_KEY).await?);
             }
-            Request::SetPassphrase { passphrase } => {
-                if vault.locked() {
-                    return Err(AtRestError::Locked.into());
-                }
-                let records = chrome::storage_read_all().await?;
-                at_rest::enable(&passphrase, random_bytes()?, random_bytes()?, lock.as_ref(), &records)?
+            Effect::Engine(command) => performed.commands.push(command),
+            Effect::Read(keys) => {
+                let found = chrome::storage_read(&keys).await?;
+                let random = random_bytes::<32>()?;
+                self.with_model(|model| model.handle_read(found, now(), random));
             }
-            Request::ChangePassphrase { old, new } => {
-                let current = lock.as_ref().ok_or(AtRestError::NotSet)?;
-                let key = at_rest::unlock(&old, current)?;
-                let records = chrome::storage_read_all().await?;
-                at_rest::change(&key, &new, random_bytes()?, random_bytes()?, lock.as_ref(), &records)?
+            Effect::ReadAll => {
+                let all = chrome::storage_read_all().await?;
+                let random = random_bytes::<32>()?;
+                self.with_model(|model| model.handle_read_all(all, now(), random));
             }
-            Request::RemovePassphrase { passphrase } => {
-                let current = lock.as_ref().ok_or(AtRestError::NotSet)?;
-                let key = at_rest::unlock(&passphrase, current)?;
-                let records = chrome::storage_read_all().await?;
-                at_rest::disable(&key, lock.as_ref(), &records)?
+            Effect::Session(StorageWrite::Set { key, value }) => {
+                chrome::session_set(&key, value.as_str().unwrap_or_default()).await?
             }
-            _ => return Ok(()),
-        };
-        for problem in &rekeyed.problems {
-            log(&format!("multichat: {problem}"));
-        }
-        // The whole history and the lock in one transaction; then the key for this session.
-        chrome::storage_apply(&rekeyed.writes).await?;
-        match &rekeyed.key {
-            Some(key) => chrome::session_set(SESSION_KEY, &key.to_base64()).await?,
-            None => chrome::session_remove(SESSION_KEY).await?,
+            Effect::Session(StorageWrite::Remove { key }) => chrome::session_remove(&key).await?,
+            Effect::Reload => {
+                let loader = self.0.borrow().model.as_ref().map(WorkerModel::reloader).unwrap_or_default();
+                let loader = run_loader(loader).await?;
+                let random = random_bytes::<32>()?;
+                self.with_model(|model| model.reload(loader, now(), random));
+            }
+            Effect::Notify(arrival) => self.notify(&arrival).await,
+            Effect::Log(line) => log(&line),
+            Effect::ViewChanged => performed.view_changed = true,
         }
         Ok(())
     }
 
-    async fn reload(&self) {
-        let vault = self.0.borrow().vault.clone();
-        match read_model(&vault).await {
-            Ok(mut model) => {
-                let mut state = self.0.borrow_mut();
-                if let Some(previous) = state.model.as_ref() {
-                    model.carry_over_from(previous);
-                }
-                state.model = Some(model);
-            }
-            Err(err) => log(&format!("multichat: could not reload from storage: {err}")),
+    fn with_model(&self, change: impl FnOnce(&mut WorkerModel)) {
+        if let Some(model) = self.0.borrow_mut().model.as_mut() {
+            change(model);
         }
     }
 
-    async fn notify(&self, arrivals: Vec<multichat_core::worker::Arrival>) {
-        let enabled = self.0.borrow().model.as_ref().is_some_and(WorkerModel::notifications_enabled);
-        if !enabled {
-            return;
-        }
-        for arrival in arrivals {
-            let title = if arrival.room_title == arrival.sender {
-                arrival.sender.clone()
-            } else {
-                format!("{} in {}", arrival.sender, arrival.room_title)
-            };
-            // One notification per conversation: a newer message replaces the older one.
-            let id = format!("multichat-{}", arrival.room_title);
-            if let Err(err) = chrome::notify(&id, &title, &arrival.text).await {
-                log(&format!("multichat: {err}"));
-            }
+    /// Storage failed part way: the in-memory model may be ahead of storage, so it is rebuilt from storage
+    /// (with the history key it holds) and what it still had queued is dropped.
+    async fn recover(&self, err: &ShellError) {
+        log(&format!("multichat: {err}"));
+        let loader = {
+            let mut state = self.0.borrow_mut();
+            let Some(model) = state.model.as_mut() else { return };
+            model.abandon_effects();
+            model.reloader()
+        };
+        let loader = match run_loader(loader).await {
+            Ok(loader) => loader,
+            Err(err) => return log(&format!("multichat: could not reload from storage: {err}")),
+        };
+        let Ok(random) = random_bytes::<32>() else { return };
+        self.with_model(|model| {
+            model.reload(loader, now(), random);
+            // A schema migration is not attempted again on storage that just failed.
+            model.abandon_effects();
+        });
+    }
+
+    async fn notify(&self, arrival: &Arrival) {
+        let title = if arrival.room_title == arrival.sender {
+            arrival.sender.clone()
+        } else {
+            format!("{} in {}", arrival.sender, arrival.room_title)
+        };
+        // One notification per conversation: a newer message replaces the older one.
+        let id = format!("multichat-{}", arrival.room_title);
+        if let Err(err) = chrome::notify(&id, &title, &arrival.text).await {
+            log(&format!("multichat: {err}"));
         }
     }
 
@@ -566,9 +513,10 @@ impl WorkerHandle {
         state.timer = Some((due, timeout));
     }
 
+    /// Sends every open popup the view: built once, and only when a popup is open.
     fn broadcast(&self) {
         let state = self.0.borrow();
-        let Some(model) = state.model.as_ref() else { return };
+        let Some(model) = state.model.as_ref().filter(|_| !state.popups.is_empty()) else { return };
         let update = WorkerToPopup::Update { view: model.view() };
         for port in &state.popups {
             let _ = port.post(&update);
@@ -656,69 +604,22 @@ impl WorkerHandle {
     }
 }
 
-/// Reads what the worker needs from storage, a few keys at a time as the model asks for them, and builds
-/// the model (applying any schema migration). History passes through `vault`: opened, or left out while
-/// locked.
-async fn read_model(vault: &Vault) -> Result<WorkerModel, ShellError> {
-    let mut snapshot = Snapshot::default();
-    let mut asked = std::collections::BTreeSet::new();
-    let mut problems = Vec::new();
+/// Reads what a [`Loader`] asks for, a few keys at a time, until it has all it needs.
+async fn run_loader(mut loader: Loader) -> Result<Loader, ShellError> {
     loop {
-        let wanted: Vec<String> =
-            WorkerModel::keys_to_read(&snapshot).into_iter().filter(|it| asked.insert(it.clone())).collect();
-        if wanted.is_empty() {
-            break;
+        match loader.next_step() {
+            LoadStep::Read(keys) => loader.read(chrome::storage_read(&keys).await?),
+            LoadStep::ReadSession(keys) => {
+                let mut found = Snapshot::default();
+                for key in keys {
+                    if let Some(value) = chrome::session_get(&key).await? {
+                        found.0.insert(key, serde_json::Value::String(value));
+                    }
+                }
+                loader.read_session(found);
+            }
+            LoadStep::Done => return Ok(loader),
         }
-        let opened = vault.incoming(chrome::storage_read(&wanted).await?);
-        problems.extend(opened.problems.iter().map(ToString::to_string));
-        snapshot.0.extend(opened.snapshot.0);
-    }
-    let (mut model, migration) = WorkerModel::load(&snapshot, now());
-    model.set_lock(vault.lock.is_some() || vault.damaged.is_some(), vault.locked());
-    model.add_problems(vault.damaged.iter().map(ToString::to_string).chain(problems));
-    let (migration, _) = vault.outgoing(migration, random_bytes()?);
-    chrome::storage_apply(&migration).await?;
-    Ok(model)
-}
-
-/// The lock record and the key kept for this browser session, if it is the right one.
-async fn read_vault() -> Result<Vault, ShellError> {
-    let stored = chrome::storage_read(&[at_rest::LOCK_KEY.to_owned()]).await?;
-    let lock = at_rest::read_lock(&stored);
-    // Without a passphrase there is no key to look for: one storage round trip less on every start.
-    let key = match lock {
-        Ok(None) => None,
-        _ => chrome::session_get(SESSION_KEY).await?.and_then(|text| Key::from_base64(&text).ok()),
-    };
-    Ok(Vault::new(lock, key))
-}
-
-fn is_passphrase_request(request: &Request) -> bool {
-    matches!(
-        request,
-        Request::Unlock { .. }
-            | Request::SetPassphrase { .. }
-            | Request::ChangePassphrase { .. }
-            | Request::RemovePassphrase { .. }
-            | Request::LockNow
-    )
-}
-
-/// Why a passphrase request failed: the user's mistake (worded for them) or the browser's.
-enum PassphraseError {
-    User(AtRestError),
-    Shell(ShellError),
-}
-
-impl From<AtRestError> for PassphraseError {
-    fn from(err: AtRestError) -> Self {
-        PassphraseError::User(err)
-    }
-}
-
-impl From<ShellError> for PassphraseError {
-    fn from(err: ShellError) -> Self {
-        PassphraseError::Shell(err)
     }
 }
 

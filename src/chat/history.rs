@@ -25,7 +25,7 @@ use super::ids::{MessageId, RoomId};
 use super::room::{RoomRecord, RoomsRecord};
 use super::signing::Signature;
 use crate::account::Username;
-use crate::storage::{Snapshot, StorageWrite, set};
+use crate::storage::{Key, Snapshot, StorageWrite, set};
 use crate::time::Millis;
 
 /// Messages per page. 128 keeps an append's write small (one page of ordinary messages is ~20 KB) while
@@ -36,15 +36,15 @@ pub const PAGE_SIZE: usize = 128;
 pub const OPEN_PAGES: u32 = 2;
 
 pub fn rooms_key(owner: &Username) -> String {
-    format!("chat/{owner}/rooms")
+    Key::Rooms(owner.clone()).to_string()
 }
 
 pub fn meta_key(owner: &Username, room: &RoomId) -> String {
-    format!("h/{owner}/{room}/meta")
+    Key::RoomMeta { owner: owner.clone(), room: room.clone() }.to_string()
 }
 
 pub fn page_key(owner: &Username, room: &RoomId, page: u32) -> String {
-    format!("h/{owner}/{room}/{page}")
+    Key::HistoryPage { owner: owner.clone(), room: room.clone(), page }.to_string()
 }
 
 /// The delivery state of a message we sent.
@@ -218,7 +218,12 @@ pub struct LoadedHistory {
 /// Where a damaged record is kept when the record itself has to be written anew: nothing the user had is
 /// destroyed, and it can be recovered by hand.
 pub fn damaged_copy_key(key: &str) -> String {
-    format!("damaged/{key}")
+    Key::damaged_copy_of(key)
+}
+
+/// Whether `snapshot` holds any of `owner`'s pages of `room`.
+pub fn holds_pages_of(owner: &Username, room: &RoomId, snapshot: &Snapshot) -> bool {
+    snapshot.0.keys().any(|key| Key::parse(key).is_some_and(|key| key.is_page_of(owner, room)))
 }
 
 /// Startup reading, stage 2: after reading [`rooms_key`], these meta keys.
@@ -300,8 +305,14 @@ pub fn absorb_pages(
     history: &mut RoomHistory,
 ) -> Vec<HistoryError> {
     let mut problems = Vec::new();
-    let prefix = format!("h/{owner}/{room}/");
-    let pages: Vec<u32> = snapshot.0.keys().filter_map(|key| key.strip_prefix(&prefix)?.parse().ok()).collect();
+    let pages: Vec<u32> = snapshot
+        .0
+        .keys()
+        .filter_map(|key| match Key::parse(key)? {
+            Key::HistoryPage { owner: o, room: r, page } if &o == owner && &r == room => Some(page),
+            _ => None,
+        })
+        .collect();
     for page in pages {
         if page < history.meta.page_count && !history.pages.contains_key(&page) {
             let _ = absorb_page(owner, room, page, snapshot, history, &mut problems);
@@ -395,7 +406,7 @@ pub fn append(owner: &Username, history: &mut RoomHistory, message: StoredMessag
     meta.last_activity = meta.last_activity.max(message.received_at);
     let messages = history.pages.entry(page).or_default();
     messages.push(message);
-    let writes = vec![page_write(owner, &room, page, messages), set(&meta_key(owner, &room), &history.meta)];
+    let writes = vec![page_write(owner, &room, page, messages), set(meta_key(owner, &room), &history.meta)];
     Appended { page, writes, new_page }
 }
 
@@ -406,7 +417,7 @@ pub fn page_write(owner: &Username, room: &RoomId, page: u32, messages: &[Stored
 }
 
 pub fn meta_write(owner: &Username, room: &RoomId, meta: &RoomMeta) -> StorageWrite {
-    set(&meta_key(owner, room), meta)
+    set(meta_key(owner, room), meta)
 }
 
 /// Changes the delivery state of one of our messages; the write rewrites its page (one page, not more).
@@ -498,7 +509,7 @@ mod tests {
         }
         let record =
             RoomsRecord { rooms: vec![RoomRecord::direct(room.clone(), user("bob"), history.meta.page_count - 1)] };
-        apply(&mut disk, &[set(&rooms_key(owner), &record)]);
+        apply(&mut disk, &[set(rooms_key(owner), &record)]);
         disk
     }
 

@@ -104,6 +104,15 @@ fn bench() -> Result<()> {
             .env("MULTICHAT_DIST", build::dist())
             .env("CHROMIUM", tools::chromium()?),
     )?;
+    // A 10,000-message flood: the worker's store rate, and a popup request's latency meanwhile.
+    tools::run(
+        std::process::Command::new("unshare")
+            .current_dir(root())
+            .args(["--net", "--pid", "--fork", "--mount-proc", "--", "sh", "-c"])
+            .arg("ip link set lo up && exec node tests/bench/flood.mjs")
+            .env("MULTICHAT_DIST", build::dist())
+            .env("CHROMIUM", tools::chromium()?),
+    )?;
     // Our PeerJS client next to the stock one, through a local PeerJS server: first hosted in a plain page
     // like the stock client (like for like), then end to end through the extension's engine.
     let page = root().join("target/bench-page");

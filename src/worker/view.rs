@@ -1,0 +1,136 @@
+//! What the popup shows: the [`View`] of the model, built only when a popup needs it.
+
+use std::collections::BTreeMap;
+
+use super::WorkerModel;
+use crate::account::Username;
+use crate::auth_gate::AuthGate;
+use crate::bridge::{AccountView, MemberSummary, MessageState, MessageView, OpenRoom, RoomSummary, View};
+use crate::chat::{ChatNode, DeliveryState, RoomView, StoredMessage};
+use crate::identity::{PublicKey, TrustState, safety_number};
+
+/// What the view says about a member's key.
+#[derive(Default)]
+pub(super) struct Trust {
+    pub safety_number: Option<String>,
+    pub verified: bool,
+    pub new_key_safety_number: Option<String>,
+}
+
+impl WorkerModel {
+    pub fn view(&self) -> View {
+        let rooms: Vec<RoomView> = self.chat.as_ref().map(ChatNode::room_views).unwrap_or_default();
+        let open_room = self.selected_room.as_ref().and_then(|selected| {
+            let room = rooms.iter().find(|it| &it.id == selected)?;
+            let chat = self.chat.as_ref()?;
+            let me = chat.me();
+            let loaded = chat.messages(selected);
+            let shown = &loaded[loaded.len().saturating_sub(self.window)..];
+            let has_older =
+                shown.len() < loaded.len() || chat.history(selected).is_some_and(|it| it.next_older_page().is_some());
+            Some(OpenRoom {
+                room: summary(room, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user)),
+                messages: shown.iter().map(|it| message_view(it, me)).collect(),
+                has_older,
+            })
+        });
+        let mut storage_problems: Vec<String> = self.loaded.problems.iter().map(ToString::to_string).collect();
+        storage_problems.extend(self.history_problems.iter().cloned());
+        View {
+            account: self
+                .loaded
+                .account
+                .as_ref()
+                .map(|it| AccountView { username: it.username.to_string(), peer_id: it.username.peer_id() }),
+            engine: self.engine.clone(),
+            settings: self.loaded.settings.clone(),
+            storage_problems,
+            rooms: rooms
+                .iter()
+                .map(|it| summary(it, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user)))
+                .collect(),
+            open_room,
+            passphrase_set: self.vault.lock.is_some() || self.vault.damaged.is_some(),
+            locked: self.locked(),
+        }
+    }
+
+    /// How far `user` is trusted: the safety number with their pinned key, whether the user verified it, and
+    /// the safety number with a new key they proved that waits for the user's decision.
+    pub(super) fn trust(&self, user: &Username) -> Trust {
+        let Some(contact) = self.gate.as_ref().and_then(|gate| gate.contacts().get(user)) else {
+            return Trust::default();
+        };
+        Trust {
+            safety_number: self.safety_number_with(&contact.key),
+            verified: contact.state == TrustState::Verified,
+            new_key_safety_number: contact.pending_key.as_ref().and_then(|it| self.safety_number_with(&it.key)),
+        }
+    }
+
+    /// The safety number of our key and `key` (cached: each costs 5,200 SHA-512 rounds).
+    pub(super) fn safety_number_with(&self, key: &PublicKey) -> Option<String> {
+        let identity = self.identity.as_ref()?;
+        Some(
+            self.safety_numbers
+                .borrow_mut()
+                .entry(*key)
+                .or_insert_with(|| safety_number(&identity.public_key(), key))
+                .clone(),
+        )
+    }
+}
+
+fn summary(
+    room: &RoomView,
+    unreachable: &BTreeMap<String, String>,
+    warnings: &BTreeMap<String, String>,
+    gate: Option<&AuthGate>,
+    trust: &dyn Fn(&Username) -> Trust,
+) -> RoomSummary {
+    RoomSummary {
+        id: room.id.as_str().to_owned(),
+        title: room.title.clone(),
+        is_group: room.is_group,
+        members: room
+            .members
+            .iter()
+            .map(|it| {
+                let trust = trust(&it.username);
+                MemberSummary {
+                    username: it.username.to_string(),
+                    online: it.online,
+                    authenticated: gate.is_some_and(|gate| gate.authenticated(&it.username.peer_id())),
+                    safety_number: trust.safety_number,
+                    verified: trust.verified,
+                    problem: warnings
+                        .get(&it.username.peer_id())
+                        .cloned()
+                        .or_else(|| if it.online { None } else { unreachable.get(&it.username.peer_id()).cloned() }),
+                    new_key_safety_number: trust.new_key_safety_number,
+                }
+            })
+            .collect(),
+        unread: room.unread,
+        last_activity: room.last_activity.0,
+    }
+}
+
+fn message_view(message: &StoredMessage, me: &Username) -> MessageView {
+    let mine = &message.sender == me;
+    let state = match (&message.state, mine) {
+        (Some(DeliveryState::Sending), true) => MessageState::Sending,
+        (Some(DeliveryState::Delivered), true) => MessageState::Delivered,
+        (Some(DeliveryState::Failed), true) => MessageState::Failed,
+        (None, true) => MessageState::Delivered,
+        (_, false) => MessageState::Received,
+    };
+    MessageView {
+        id: message.id.as_str().to_owned(),
+        sender: message.sender.to_string(),
+        text: message.text.clone(),
+        timestamp: message.timestamp.0,
+        mine,
+        state,
+    }
+}
