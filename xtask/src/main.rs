@@ -6,13 +6,15 @@
 //!   otherwise print where `dist/` is for "Load unpacked".
 //! - `test`: every test: native core tests, then (inside a fresh network namespace with only `lo`) the
 //!   wasm-bindgen browser tests and the end-to-end Playwright tests against the built extension.
-//! - `lint`: `web-ext lint` on `dist/`.
+//! - `lint`: `cargo fmt --check`, clippy with warnings as errors, the tidy checks (`tests/tidy.rs`), and
+//!   `web-ext lint` on `dist/`.
 //! - `bench`: the benchmarks, which print figures (nothing is asserted on time).
 //!
 //! Every command first installs what a fresh machine lacks (rustup target, the pinned wasm-bindgen CLI,
 //! npm packages); `.ci/run` adds the Debian packages, which need root.
 
 mod build;
+mod lint;
 mod test;
 mod tools;
 
@@ -39,6 +41,7 @@ fn run(args: &[String]) -> Result<()> {
         "build" => build::build().map(drop),
         "run" => build::launch(),
         "lint" => {
+            lint::code()?;
             build::build()?;
             build::lint()
         }
