@@ -6,7 +6,8 @@
 //!   otherwise print where `dist/` is for "Load unpacked".
 //! - `test`: every test: native core tests, then (inside a fresh network namespace with only `lo`) the
 //!   wasm-bindgen browser tests and the end-to-end Playwright tests against the built extension.
-//! - `lint`: `web-ext lint` on `dist/`.
+//! - `lint`: `cargo fmt --check`, clippy with warnings as errors, the tidy checks (`tests/tidy.rs`), and
+//!   `web-ext lint` on `dist/`.
 //! - `package`: `build`, then the Chrome Web Store zip, the Firefox add-on zip and the source archive in
 //!   `target/package/`.
 //! - `bench`: the benchmarks, which print figures (nothing is asserted on time).
@@ -15,6 +16,7 @@
 //! npm packages); `.ci/run` adds the Debian packages, which need root.
 
 mod build;
+mod lint;
 mod package;
 mod test;
 mod tools;
@@ -42,6 +44,7 @@ fn run(args: &[String]) -> Result<()> {
         "build" => build::build().map(drop),
         "run" => build::launch(),
         "lint" => {
+            lint::code()?;
             build::build()?;
             build::lint()
         }

@@ -1,6 +1,6 @@
 //! `cargo xtask test`: every test the project has, in one command.
 //!
-//! 1. Native `cargo test` of the core (and of xtask itself).
+//! 1. The code lint (formatting, clippy, tidy checks), then native `cargo test` of the core (and of xtask).
 //! 2. `dist/` is built, and the wasm-bindgen test binaries are compiled, while the network is still there.
 //! 3. This program re-runs itself as `test-in-netns` inside a fresh network namespace that has only `lo`,
 //!    where the wasm-bindgen tests run in headless Chromium and the Playwright end-to-end tests drive the
@@ -63,6 +63,7 @@ pub(crate) fn all(args: &[String]) -> Result<()> {
     let mut tally = Tally::default();
     let mut ok = true;
     if !browser_only {
+        crate::lint::code()?;
         ok &= tally.run(Command::new("cargo").current_dir(root()).args([
             "test",
             "-p",
