@@ -141,6 +141,33 @@ impl From<Signature> for String {
     }
 }
 
+/// `inviter` invites `invitee` to a group, signed by the inviter (unsigned from a node without a key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub inviter: Username,
+    pub invitee: Username,
+    /// The invitee's key as the inviter knows it (from a proved link): an introduction to the members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PublicKey>,
+    /// Per sender, the seq the invitee's history starts after: catch-up never serves it anything older.
+    #[serde(default)]
+    pub since: BTreeMap<Username, u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<Signature>,
+}
+
+impl Invitation {
+    /// What the inviter signs, for the room `room` named `name`.
+    pub fn payload(&self, room: &RoomId, name: &str) -> Vec<u8> {
+        invitation_payload(room, name, &self.inviter, &self.invitee, self.key.as_ref(), &self.since)
+    }
+
+    /// True when the signature is the inviter's, under `inviter_key`.
+    pub fn verifies(&self, room: &RoomId, name: &str, inviter_key: &PublicKey) -> bool {
+        self.sig.is_some_and(|sig| sig.verifies(inviter_key, &self.payload(room, name)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,7 +39,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use super::ids::{MessageId, RoomId};
-use super::room::Invitation;
+use super::signing::Invitation;
 use super::signing::Signature;
 use crate::account::{PEER_ID_PREFIX, Username};
 use crate::identity::PublicKey;
