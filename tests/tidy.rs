@@ -506,7 +506,7 @@ fn no_import_cycle_between_files_of_a_crate() {
             // A file's unit tests (its `#[cfg(test)]` module, last by convention) are not part of the build.
             let code = code_of(&read(file));
             let code = code.split("#[cfg(test)]").next().unwrap_or("");
-            for path in paths_named(&code) {
+            for path in paths_named(code) {
                 let Some(path) = absolute(&path, &module) else { continue };
                 if let Some(target) = tree.resolve(&path, 0)
                     && &target != file
