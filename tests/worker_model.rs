@@ -594,3 +594,28 @@ fn a_damaged_lock_keeps_the_history_locked_and_is_never_overwritten() {
     assert_eq!(alice.disk, before, "nothing was written over the damaged lock or the sealed history");
     assert_eq!(alice.model.engine_config(), WorkerToEngine::Shutdown);
 }
+
+#[test]
+fn a_damaged_history_page_is_reported_after_a_restart_and_the_rest_loads() {
+    let mut mo = MemShell::seeded(3);
+    mo.request(Request::SignIn { username: "mo".into() }, Millis(1));
+    mo.request(Request::OpenDirect { username: "ned".into() }, Millis(2));
+    let room = view(&mo).open_room.expect("the conversation is open").room.id;
+    for i in 0..200 {
+        mo.request(Request::SendText { room: room.clone(), text: format!("line {i}") }, Millis(10 + i));
+    }
+    let page = format!("h/mo/{room}/0");
+    assert!(mo.disk.0.contains_key(&page), "200 messages fill more than one page");
+    mo.disk.0.insert(page.clone(), serde_json::json!("{not a page"));
+    mo.restart(Millis(1_000));
+    mo.request(Request::GetView, Millis(1_001));
+    let shown = view(&mo);
+    assert!(
+        shown.storage_problems.iter().any(|it| it.contains("Part 0 of the history") && it.contains("damaged")),
+        "the damaged page is reported: {:?}",
+        shown.storage_problems
+    );
+    let texts: Vec<String> = shown.open_room.expect("still open").messages.iter().map(|it| it.text.clone()).collect();
+    assert!(texts.contains(&"line 199".to_owned()), "the rest of the history loads");
+    assert_eq!(mo.disk.0[&page], serde_json::json!("{not a page"), "the damaged record is left as it was");
+}
