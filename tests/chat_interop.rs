@@ -186,3 +186,23 @@ fn a_multichat_peer_a_page_lists_does_not_join_the_mesh_room_without_an_invitati
         sim.node("bob").room_views().iter().flat_map(|it| sim.texts("bob", &it.id)).map(|it| it.1).collect();
     assert!(!bob_saw.contains(&"for dave only".to_owned()), "{bob_saw:?}");
 }
+
+#[test]
+fn a_page_that_dials_us_has_its_mesh_merged_only_once_the_user_answers_it() {
+    let mut sim = Sim::new(&["alice"], &["dave", "erin"]);
+    sim.page_connect("erin", "dave");
+    // Dave's page dials alice, listing erin: a stranger's word, so alice dials nobody yet.
+    sim.page_connect("dave", "alice");
+    sim.advance(100);
+    let room = RoomId::direct(&user("alice"), &user("dave"));
+    assert!(!sim.linked("alice", "erin"), "a page that dialed us makes us dial nobody unasked");
+    assert_eq!(sim.node("alice").room(&room).unwrap().members, [user("alice"), user("dave")].into());
+    // Alice answers: the conversation is one she chose now, and dave's page's mesh merges into it.
+    sim.send("alice", &room, "hi dave");
+    sim.advance(100);
+    assert!(sim.linked("alice", "erin"));
+    assert!(sim.node("alice").room(&room).unwrap().members.contains(&user("erin")));
+    sim.send("alice", &room, "hi both");
+    assert!(page_texts(&sim, "erin").contains(&pair("alice", "hi both")));
+    assert!(page_texts(&sim, "dave").contains(&pair("alice", "hi both")));
+}

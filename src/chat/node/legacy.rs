@@ -4,7 +4,9 @@
 //! that user's mesh room: the direct room anchored on it takes in the peers it gossips (`connections`, or
 //! the `peerIds` of a page dialing us), once each shows itself to be an original page too. Such extra
 //! members are only ever legacy peers: a peer that speaks our protocol (or whose key we know) still needs
-//! an invitation to any room, so a page's list can make us dial it but never share a room with it.
+//! an invitation to any room, so a page's list can make us dial it but never share a room with it. And
+//! only a conversation the user chose merges: one they opened to dial, or wrote in. A stranger's page
+//! dialing us gets its list held until the user answers it, so nobody can make us dial others unasked.
 
 use super::{ChatNode, LinkKind, MAX_DIALS_PER_LEGACY_LIST, Output, legacy_chat};
 use crate::account::Username;
@@ -91,6 +93,28 @@ impl ChatNode {
         room.is_direct() && !speaks_ours && self.rooms.get(room).is_some_and(|it| it.members.len() < MAX_LIST_LEN)
     }
 
+    /// The user chose this direct room: they opened it to dial its peer, or wrote in it.
+    fn user_chose(&self, room: &RoomId) -> bool {
+        let wrote = self.histories.get(room).is_some_and(|it| it.meta.senders.contains_key(&self.me));
+        let dialed = self.contacts.values().any(|it| it.dial_room.as_ref() == Some(room));
+        wrote || dialed
+    }
+
+    /// The user wrote in `room`: the lists its legacy members' pages gave before are taken now.
+    pub(super) fn merge_held_gossip(&mut self, room: &RoomId) {
+        let held: Vec<Username> = self
+            .links
+            .values_mut()
+            .filter(|it| it.kind == LinkKind::Legacy && it.room.as_ref() == Some(room))
+            .flat_map(|it| std::mem::take(&mut it.gossip))
+            .collect();
+        for listed in held.into_iter().take(MAX_DIALS_PER_LEGACY_LIST) {
+            if self.may_join_legacy_mesh(room, &listed) {
+                self.connect_now(&listed, Some(room.clone()));
+            }
+        }
+    }
+
     /// Adds the legacy `peer` to the direct room `room`'s mesh, if it may join (see above).
     fn join_legacy_mesh(&mut self, room: &RoomId, peer: &Username) {
         if !self.may_join_legacy_mesh(room, peer) {
@@ -122,6 +146,7 @@ impl ChatNode {
             .rooms
             .iter()
             .filter(|it| it.id.is_direct() && vouched.iter().any(|member| it.members.contains(member)))
+            .filter(|it| self.user_chose(&it.id))
             .max_by_key(|it| self.histories.get(&it.id).map_or(Millis(0), |h| h.meta.last_activity))
             .map(|it| it.id.clone());
         let Some(room) = room.filter(|it| self.may_join_legacy_mesh(it, &peer)) else { return };
@@ -167,6 +192,12 @@ impl ChatNode {
         let Some(room) = room.filter(|it| self.rooms.get(it).is_some_and(|r| r.members.contains(&peer))) else {
             return false;
         };
+        if room.is_direct() && !self.user_chose(&room) {
+            if let Some(link) = self.links.get_mut(link_id) {
+                link.gossip = listed.into_iter().take(MAX_DIALS_PER_LEGACY_LIST).collect();
+            }
+            return true;
+        }
         if room.is_direct() {
             for listed in listed.into_iter().take(MAX_DIALS_PER_LEGACY_LIST) {
                 if self.may_join_legacy_mesh(&room, &listed) {

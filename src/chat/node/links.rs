@@ -45,6 +45,7 @@ impl ChatNode {
             dialer_is_ours: !outgoing && metadata.ours.is_some(),
             session: None,
             served: BTreeMap::new(),
+            gossip: Vec::new(),
         };
         self.links.insert(link_id.clone(), link);
         // Our dialer told us it speaks our protocol: greet it. On a link we dialed, the peer greets first.
