@@ -163,8 +163,10 @@ test('two original pages on PeerJS 1.2.0 and a multichat user form one merged me
     await log(ext).waitFor();
     await waitFor('oona\'s page to be connected to mia', async () => (await oona.page.evaluate(() => window.connectedTo())).includes(id(me)));
     const members = ext.popup.getByRole('list', { name: 'Members' });
-    await members.getByText('oona', { exact: false }).waitFor({ timeout: 20000 });
-    await members.getByText('nico', { exact: false }).waitFor({ timeout: 20000 });
+    await waitFor('oona and nico to be members of the conversation', async () => {
+      const listed = await members.innerText();
+      return listed.includes('oona') && listed.includes('nico');
+    });
 
     await ext.popup.getByLabel('Message', { exact: true }).fill('hello mesh');
     await ext.popup.getByLabel('Message', { exact: true }).press('Enter');

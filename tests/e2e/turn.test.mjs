@@ -63,6 +63,30 @@ test('two users chat with relay only through coturn, and the selected candidate 
   }
 });
 
+test('control: with the same TURN server but relay only off, the selected pair is not relayed', { timeout: 120000 }, async () => {
+  const frank = await user('frank', { turn });
+  const gina = await user('gina', { turn });
+  try {
+    const frankEngine = await recordEnginePeerConnections(frank.browser);
+    await openDirect(frank, 'gina');
+    await send(frank, 'hello directly');
+    await gina.popup.getByRole('button', { name: /^frank\b/ }).waitFor({ timeout: 30000 });
+    await openConversation(gina, 'frank');
+    await expectMessage(gina, 'hello directly');
+    const pairs = await frankEngine(SELECTED_PAIRS);
+    assert.ok(pairs.length >= 1, 'a connected RTCPeerConnection');
+    for (const pair of pairs) {
+      assert.equal(pair.policy, 'all', JSON.stringify(pairs));
+      assert.notEqual(pair.local, 'relay', JSON.stringify(pairs));
+    }
+    assertNoProblems(frank.browser);
+    assertNoProblems(gina.browser);
+  } finally {
+    await frank.browser.context.close();
+    await gina.browser.context.close();
+  }
+});
+
 test('a TURN entry with its login and relay only survive saving, closing and reopening the popup', { timeout: 60000 }, async () => {
   const carol = await user('carol', { turn, relayOnly: true });
   try {
