@@ -206,3 +206,22 @@ fn a_page_that_dials_us_has_its_mesh_merged_only_once_the_user_answers_it() {
     assert!(page_texts(&sim, "erin").contains(&pair("alice", "hi both")));
     assert!(page_texts(&sim, "dave").contains(&pair("alice", "hi both")));
 }
+
+#[test]
+fn a_page_mesh_survives_a_restart_of_the_multichat_user() {
+    let (mut sim, room) = page_mesh();
+    sim.send("alice", &room, "before the restart");
+    sim.crash("alice");
+    // The pages forget alice's dropped links, as theirs close.
+    for page in ["dave", "erin"] {
+        sim.pages.get_mut(page).unwrap().connections.remove(&user("alice").peer_id());
+    }
+    sim.restart("alice");
+    sim.advance(35_000);
+    assert!(sim.linked("alice", "erin") && sim.linked("alice", "dave"), "alice redials the whole mesh");
+    sim.page_send("erin", "erin after the restart");
+    assert_eq!(sim.texts("alice", &room).last().unwrap(), &pair("erin", "erin after the restart"));
+    assert_eq!(sim.node("alice").room_views().len(), 1, "still one conversation");
+    sim.send("alice", &room, "after the restart");
+    assert!(page_texts(&sim, "erin").contains(&pair("alice", "after the restart")));
+}

@@ -24,11 +24,16 @@ impl ChatNode {
         // The room a legacy link belongs to: the one it was dialed for, else a group it is in, else direct.
         let bound =
             self.links[link_id].room.clone().filter(|it| self.rooms.get(it).is_some_and(|r| r.members.contains(peer)));
+        let last_activity = |id: &RoomId| self.histories.get(id).map_or(Millis(0), |h| h.meta.last_activity);
         let bound = bound.or_else(|| {
             let groups = self.rooms.groups_with(peer);
-            groups
-                .max_by_key(|it| self.histories.get(&it.id).map_or(Millis(0), |h| h.meta.last_activity))
-                .map(|it| it.id.clone())
+            groups.max_by_key(|it| last_activity(&it.id)).map(|it| it.id.clone())
+        });
+        // Else a page mesh it joined before (after a restart no dial remembers it), else its own direct room.
+        let own = RoomId::direct(&self.me, peer);
+        let bound = bound.or_else(|| {
+            let meshes = self.rooms.rooms.iter().filter(|it| it.id.is_direct() && it.id != own);
+            meshes.filter(|it| it.members.contains(peer)).max_by_key(|it| last_activity(&it.id)).map(|it| it.id.clone())
         });
         let room = match bound {
             Some(room) => room,
