@@ -12,6 +12,7 @@ pub mod at_rest;
 pub mod auth_gate;
 pub mod bridge;
 pub mod chat;
+pub mod connection_test;
 pub mod entropy;
 pub mod export;
 pub mod identity;

@@ -1,4 +1,5 @@
-//! User-changeable settings: which PeerJS server to use, which ICE servers, and notifications.
+//! User-changeable settings: which PeerJS server to use, which ICE servers (STUN, and TURN with its login),
+//! whether to connect through a TURN relay only, and notifications.
 //!
 //! Real users get the public PeerJS cloud and a public STUN server by default. Tests always override both
 //! with a server on 127.0.0.1 and no ICE servers at all.
@@ -29,7 +30,8 @@ impl Default for SignalingServer {
     }
 }
 
-/// One entry of `RTCConfiguration.iceServers`.
+/// One entry of `RTCConfiguration.iceServers`. A TURN server takes the `username` and `credential` it
+/// was given; a STUN server needs neither.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IceServer {
     pub urls: Vec<String>,
@@ -44,6 +46,9 @@ pub struct IceServer {
 pub struct Settings {
     pub server: SignalingServer,
     pub ice_servers: Vec<IceServer>,
+    /// Connect to peers only through a TURN relay (`iceTransportPolicy: "relay"`), so that no peer learns
+    /// this browser's IP address; the TURN server still does.
+    pub relay_only: bool,
     /// Show a system notification when a message arrives while the popup is closed.
     pub notifications: bool,
 }
@@ -57,6 +62,7 @@ impl Default for Settings {
                 username: None,
                 credential: None,
             }],
+            relay_only: false,
             notifications: true,
         }
     }
@@ -72,6 +78,32 @@ pub enum SettingsError {
     EmptyKey,
     #[error("ICE server address {0:?} must start with stun:, stuns:, turn: or turns:")]
     BadIceUrl(String),
+    #[error("The TURN server {0} needs both a username and a password")]
+    TurnLoginIncomplete(String),
+    #[error("Relay only needs at least one TURN server (an address starting with turn: or turns:)")]
+    RelayOnlyWithoutTurn,
+}
+
+/// `RTCConfiguration.iceTransportPolicy`: which candidates a connection may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IceTransportPolicy {
+    /// Host, server-reflexive and relayed candidates (the browser's default).
+    #[default]
+    All,
+    /// Relayed candidates only: peers see the TURN server's address, never ours.
+    Relay,
+}
+
+impl IceServer {
+    fn is_turn(&self) -> bool {
+        self.urls.iter().any(|url| is_turn_url(url))
+    }
+}
+
+/// A TURN address (`turn:` or `turns:`), which the browser refuses without a username and credential.
+pub fn is_turn_url(url: &str) -> bool {
+    url.starts_with("turn:") || url.starts_with("turns:")
 }
 
 impl Settings {
@@ -92,7 +124,24 @@ impl Settings {
                 return Err(SettingsError::BadIceUrl(url.clone()));
             }
         }
+        // `new RTCPeerConnection` throws for a TURN entry missing either half of its login, so it is caught
+        // here, where the user can still fix it, rather than on the first connection.
+        for server in self.ice_servers.iter().filter(|it| it.is_turn()) {
+            let filled = |it: &Option<String>| it.as_deref().is_some_and(|it| !it.is_empty());
+            if !filled(&server.username) || !filled(&server.credential) {
+                let url = server.urls.iter().find(|url| is_turn_url(url)).cloned().unwrap_or_default();
+                return Err(SettingsError::TurnLoginIncomplete(url));
+            }
+        }
+        if self.relay_only && !self.ice_servers.iter().any(IceServer::is_turn) {
+            return Err(SettingsError::RelayOnlyWithoutTurn);
+        }
         Ok(())
+    }
+
+    /// The policy every `RTCPeerConnection` is created with.
+    pub fn ice_transport_policy(&self) -> IceTransportPolicy {
+        if self.relay_only { IceTransportPolicy::Relay } else { IceTransportPolicy::All }
     }
 }
 
@@ -120,5 +169,47 @@ mod tests {
         let mut settings = Settings::default();
         settings.ice_servers[0].urls[0] = "http://example.invalid".into();
         assert!(matches!(settings.validate(), Err(SettingsError::BadIceUrl(_))));
+    }
+
+    fn turn(username: Option<&str>, credential: Option<&str>) -> IceServer {
+        IceServer {
+            urls: vec!["turn:127.0.0.1:3478".to_owned()],
+            username: username.map(str::to_owned),
+            credential: credential.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn turn_needs_both_halves_of_its_login() {
+        let mut settings = Settings { ice_servers: vec![turn(Some("u"), None)], ..Settings::default() };
+        let err = settings.validate().unwrap_err();
+        assert_eq!(err, SettingsError::TurnLoginIncomplete("turn:127.0.0.1:3478".to_owned()));
+        assert_eq!(err.to_string(), "The TURN server turn:127.0.0.1:3478 needs both a username and a password");
+        settings.ice_servers = vec![turn(None, Some("p"))];
+        assert!(matches!(settings.validate(), Err(SettingsError::TurnLoginIncomplete(_))));
+        settings.ice_servers = vec![turn(Some(""), Some("p"))];
+        assert!(matches!(settings.validate(), Err(SettingsError::TurnLoginIncomplete(_))));
+        settings.ice_servers = vec![turn(Some("u"), Some("p"))];
+        settings.validate().unwrap();
+    }
+
+    #[test]
+    fn relay_only_needs_a_turn_server() {
+        let mut settings = Settings { relay_only: true, ..Settings::default() };
+        assert_eq!(settings.validate(), Err(SettingsError::RelayOnlyWithoutTurn));
+        settings.ice_servers.push(turn(Some("u"), Some("p")));
+        settings.validate().unwrap();
+        assert_eq!(settings.ice_transport_policy(), IceTransportPolicy::Relay);
+        assert_eq!(Settings::default().ice_transport_policy(), IceTransportPolicy::All);
+    }
+
+    #[test]
+    fn turn_login_and_relay_only_survive_serialization() {
+        let settings =
+            Settings { ice_servers: vec![turn(Some("u"), Some("p"))], relay_only: true, ..Settings::default() };
+        let json = serde_json::to_string(&settings).unwrap();
+        assert!(json.contains(r#""username":"u""#) && json.contains(r#""credential":"p""#), "{json}");
+        assert_eq!(serde_json::from_str::<Settings>(&json).unwrap(), settings);
+        assert_eq!(serde_json::to_value(IceTransportPolicy::Relay).unwrap(), "relay");
     }
 }

@@ -26,6 +26,7 @@ fn config(id: &str) -> PeerConfig {
             secure: false,
         },
         ice_servers: Vec::new(),
+        ice_transport_policy: Default::default(),
         limits: Default::default(),
         rate: Default::default(),
     }

@@ -6,6 +6,8 @@ mod bridge_json;
 mod text_linkify;
 // The worker model: requests, engine reports and storage, two workers chatting.
 mod worker_model;
+// TURN logins and "Relay only": saved, exported, imported, and on every connection.
+mod settings_turn;
 // The chat layer: a simulated network (`chat_sim`), then one topic per file.
 // Attacks on rooms from members and strangers (issue 13).
 mod chat_append_cost;

@@ -151,11 +151,13 @@ impl Engine {
                     });
                     return;
                 };
+                let ice_transport_policy = settings.ice_transport_policy();
                 let config = PeerConfig {
                     id: peer_id,
                     token,
                     server: settings.server,
                     ice_servers: settings.ice_servers,
+                    ice_transport_policy,
                     limits: CHAT_LIMITS,
                     rate: CHAT_RATE,
                 };

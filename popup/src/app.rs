@@ -2,7 +2,9 @@
 
 use dioxus::prelude::*;
 use multichat_core::bridge::{EngineStatus, Request, View};
-use multichat_core::settings::{IceServer, Settings};
+use std::collections::BTreeMap;
+
+use multichat_core::settings::{IceServer, Settings, is_turn_url};
 
 use crate::chat::{Conversation, RoomList, StartConversation};
 use crate::passphrase::{PassphraseForm, Unlock};
@@ -161,20 +163,73 @@ fn YourData(signed_in: bool) -> Element {
     }
 }
 
+/// The settings form's fields, as typed.
+#[derive(Clone, Copy)]
+struct SettingsFields {
+    host: Signal<String>,
+    port: Signal<String>,
+    path: Signal<String>,
+    key: Signal<String>,
+    secure: Signal<bool>,
+    ice: Signal<String>,
+    logins: Signal<Logins>,
+    relay_only: Signal<bool>,
+    notifications: Signal<bool>,
+}
+
+impl SettingsFields {
+    /// `base` with the typed values; an error in words when the port is not a number (the rest is checked
+    /// by `Settings::validate`).
+    fn settings(&self, base: &Settings) -> Result<Settings, String> {
+        let Ok(port) = (self.port)().trim().parse::<u16>() else {
+            return Err("The port must be a number from 1 to 65535".to_owned());
+        };
+        let mut settings = base.clone();
+        settings.server.host = (self.host)().trim().to_owned();
+        settings.server.port = port;
+        settings.server.path = (self.path)().trim().to_owned();
+        settings.server.key = (self.key)();
+        settings.server.secure = (self.secure)();
+        settings.notifications = (self.notifications)();
+        settings.ice_servers = ice_entries(&(self.ice)(), &(self.logins)());
+        settings.relay_only = (self.relay_only)();
+        Ok(settings)
+    }
+}
+
 #[component]
 fn SettingsForm(settings: Settings) -> Element {
     let ui = use_ui();
     let server = settings.server.clone();
-    let mut host = use_signal(|| server.host.clone());
-    let mut port = use_signal(|| server.port.to_string());
-    let mut path = use_signal(|| server.path.clone());
-    let mut key = use_signal(|| server.key.clone());
-    let mut secure = use_signal(|| server.secure);
-    let mut ice =
-        use_signal(|| settings.ice_servers.iter().flat_map(|it| it.urls.clone()).collect::<Vec<_>>().join("\n"));
-    let mut notifications = use_signal(|| settings.notifications);
+    let fields = SettingsFields {
+        host: use_signal(|| server.host.clone()),
+        port: use_signal(|| server.port.to_string()),
+        path: use_signal(|| server.path.clone()),
+        key: use_signal(|| server.key.clone()),
+        secure: use_signal(|| server.secure),
+        ice: use_signal(|| settings.ice_servers.iter().flat_map(|it| it.urls.clone()).collect::<Vec<_>>().join("\n")),
+        // TURN logins by address, so what was typed stays while the address list is edited.
+        logins: use_signal(|| turn_logins(&settings.ice_servers)),
+        relay_only: use_signal(|| settings.relay_only),
+        notifications: use_signal(|| settings.notifications),
+    };
+    let SettingsFields {
+        mut host,
+        mut port,
+        mut path,
+        mut key,
+        mut secure,
+        mut ice,
+        logins,
+        mut relay_only,
+        mut notifications,
+    } = fields;
     let mut port_error = use_signal(|| None::<String>);
+    // The last "Test connection" result, one sentence a line; `testing` while one runs.
+    let mut tested = use_signal(Vec::<String>::new);
+    let mut testing = use_signal(|| false);
     let base = settings.clone();
+    let test_base = settings.clone();
     rsx! {
         details { class: "settings",
             summary { "Settings" }
@@ -182,25 +237,13 @@ fn SettingsForm(settings: Settings) -> Element {
                 aria_label: "Settings",
                 onsubmit: move |evt: FormEvent| {
                     evt.prevent_default();
-                    let Ok(port_number) = port().trim().parse::<u16>() else {
-                        port_error.set(Some("The port must be a number from 1 to 65535".to_owned()));
-                        return;
-                    };
-                    port_error.set(None);
-                    let mut settings = base.clone();
-                    settings.server.host = host().trim().to_owned();
-                    settings.server.port = port_number;
-                    settings.server.path = path().trim().to_owned();
-                    settings.server.key = key();
-                    settings.server.secure = secure();
-                    settings.notifications = notifications();
-                    settings.ice_servers = ice()
-                        .lines()
-                        .map(str::trim)
-                        .filter(|it| !it.is_empty())
-                        .map(|url| IceServer { urls: vec![url.to_owned()], username: None, credential: None })
-                        .collect();
-                    ui.send(Request::SaveSettings { settings });
+                    match fields.settings(&base) {
+                        Err(message) => port_error.set(Some(message)),
+                        Ok(settings) => {
+                            port_error.set(None);
+                            ui.send(Request::SaveSettings { settings });
+                        }
+                    }
                 },
                 label { r#for: "server-host", "Signaling server host" }
                 input { id: "server-host", value: "{host}", oninput: move |e| host.set(e.value()) }
@@ -216,6 +259,14 @@ fn SettingsForm(settings: Settings) -> Element {
                 }
                 label { r#for: "ice-servers", "ICE servers (one per line)" }
                 textarea { id: "ice-servers", rows: 2, value: "{ice}", oninput: move |e| ice.set(e.value()) }
+                p { class: "hint", "A TURN server (turn: or turns:) asks for the username and password its operator gave you." }
+                for (index, url) in ice_lines(&ice()).filter(|url| is_turn_url(url)).enumerate() {
+                    TurnLogin { key: "{url}", index, url: url.to_owned(), logins }
+                }
+                label { class: "check",
+                    input { r#type: "checkbox", checked: relay_only(), onchange: move |e| relay_only.set(e.checked()) }
+                    "Relay only (hide my IP address from peers)"
+                }
                 label { class: "check",
                     input { r#type: "checkbox", checked: notifications(), onchange: move |e| notifications.set(e.checked()) }
                     "Notify me of new messages"
@@ -223,7 +274,95 @@ fn SettingsForm(settings: Settings) -> Element {
                 if let Some(message) = port_error() {
                     p { role: "alert", class: "error", "{message}" }
                 }
-                button { r#type: "submit", "Save settings" }
+                div { class: "row",
+                    button { r#type: "submit", "Save settings" }
+                    button {
+                        r#type: "button",
+                        class: "secondary",
+                        disabled: testing(),
+                        onclick: move |_| {
+                            let checked = fields.settings(&test_base).and_then(|it| it.validate().map(|()| it).map_err(|err| err.to_string()));
+                            match checked {
+                                Err(message) => tested.set(vec![message]),
+                                Ok(settings) => {
+                                    testing.set(true);
+                                    tested.set(vec!["Testing…".to_owned()]);
+                                    spawn(async move {
+                                        let result = multichat_web::connection_test::run(&settings).await;
+                                        tested.set(result.sentences(&settings));
+                                        testing.set(false);
+                                    });
+                                }
+                            }
+                        },
+                        "Test connection"
+                    }
+                }
+                if !tested().is_empty() {
+                    section { class: "connection-test", role: "status", aria_label: "Connection test",
+                        for line in tested() {
+                            p { "{line}" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A username and password per TURN address, as the user typed them.
+type Logins = BTreeMap<String, (String, String)>;
+
+fn ice_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().map(str::trim).filter(|it| !it.is_empty())
+}
+
+fn turn_logins(servers: &[IceServer]) -> Logins {
+    let mut logins = Logins::new();
+    for server in servers {
+        let login = (server.username.clone().unwrap_or_default(), server.credential.clone().unwrap_or_default());
+        for url in server.urls.iter().filter(|url| is_turn_url(url)) {
+            logins.insert(url.clone(), login.clone());
+        }
+    }
+    logins
+}
+
+/// One entry per line; a TURN line takes its login (left empty, the core's validation says what is missing).
+fn ice_entries(text: &str, logins: &Logins) -> Vec<IceServer> {
+    let filled = |it: &str| (!it.is_empty()).then(|| it.to_owned());
+    ice_lines(text)
+        .map(|url| {
+            let (username, credential) = match logins.get(url).filter(|_| is_turn_url(url)) {
+                Some((username, credential)) => (filled(username), filled(credential)),
+                None => (None, None),
+            };
+            IceServer { urls: vec![url.to_owned()], username, credential }
+        })
+        .collect()
+}
+
+#[component]
+fn TurnLogin(index: usize, url: String, logins: Signal<Logins>) -> Element {
+    let (username, credential) = logins.read().get(&url).cloned().unwrap_or_default();
+    let (for_username, for_credential) = (url.clone(), url.clone());
+    rsx! {
+        fieldset { class: "turn-login",
+            legend { "{url}" }
+            label { r#for: "turn-username-{index}", "Username for {url}" }
+            input {
+                id: "turn-username-{index}",
+                autocomplete: "off",
+                value: "{username}",
+                oninput: move |e| logins.write().entry(for_username.clone()).or_default().0 = e.value(),
+            }
+            label { r#for: "turn-password-{index}", "Password for {url}" }
+            input {
+                id: "turn-password-{index}",
+                r#type: "password",
+                autocomplete: "new-password",
+                value: "{credential}",
+                oninput: move |e| logins.write().entry(for_credential.clone()).or_default().1 = e.value(),
             }
         }
     }

@@ -122,7 +122,8 @@ fn RoomButton(room: RoomSummary) -> Element {
 
 /// Who of the other members is connected, in words.
 fn presence_text(room: &RoomSummary) -> String {
-    if !room.is_group {
+    // A direct conversation with an original page may hold that page's mesh: then it reads like a group.
+    if !room.is_group && room.members.len() <= 1 {
         return match room.members.first() {
             Some(member) if member.online => "online".to_owned(),
             _ => "offline".to_owned(),
@@ -176,13 +177,14 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
     let numbers: Vec<MemberSummary> = members.iter().filter(|it| it.safety_number.is_some()).cloned().collect();
     let key_changes: Vec<MemberSummary> =
         members.iter().filter(|it| it.new_key_safety_number.is_some()).cloned().collect();
+    // A direct conversation's title names its one member; one holding an original page's mesh names all.
+    let named = is_group || members.len() > 1;
     rsx! {
         ul { class: "members", aria_label: "Members",
             for member in members {
                 li { key: "{member.username}", class: if member.online { "online" } else { "offline" },
                     span { class: "dot", aria_hidden: "true" }
-                    // A direct conversation's title already names the member.
-                    if is_group {
+                    if named {
                         "{member.username} "
                     }
                     span { class: "presence", if member.online { "online" } else { "offline" } }

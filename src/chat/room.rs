@@ -225,8 +225,13 @@ impl RoomView {
     ) -> RoomView {
         let members: Vec<MemberView> =
             record.others(me).map(|it| MemberView { username: it.clone(), online: is_online(it) }).collect();
+        // A direct room may hold an original page's mesh too; it is still named for the one it is with.
         let direct_with = match &record.kind {
-            RoomKind::Direct => members.first().map(|it| it.username.clone()),
+            RoomKind::Direct => record
+                .id
+                .direct_members()
+                .map(|(a, b)| if &a == me { b } else { a })
+                .or_else(|| members.first().map(|it| it.username.clone())),
             RoomKind::Group { .. } => None,
         };
         let title = match &record.kind {

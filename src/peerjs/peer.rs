@@ -204,6 +204,7 @@ impl Peer {
         self.outputs.push_back(Output::CreateConnection {
             connection: id.clone(),
             ice_servers: self.config.ice_servers.clone(),
+            ice_transport_policy: self.config.ice_transport_policy,
             role: Role::Dialer { label, reliable: options.reliable },
         });
         Ok(id)
@@ -524,6 +525,7 @@ impl Peer {
         self.outputs.push_back(Output::CreateConnection {
             connection: id.clone(),
             ice_servers: self.config.ice_servers.clone(),
+            ice_transport_policy: self.config.ice_transport_policy,
             role: Role::Answerer { remote_offer: offer.sdp },
         });
         if let Some((early_src, held)) = self.early.remove(&id)

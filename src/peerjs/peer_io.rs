@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::framing::{ChannelMessage, DecoderLimits, Serialization};
 use super::signal::SessionDescription;
-use crate::settings::{IceServer, SignalingServer};
+use crate::settings::{IceServer, IceTransportPolicy, SignalingServer};
 use crate::time::Millis;
 
 /// Who we are on which server.
@@ -16,6 +16,8 @@ pub struct PeerConfig {
     pub token: String,
     pub server: SignalingServer,
     pub ice_servers: Vec<IceServer>,
+    /// `Relay` when the user hides their IP address from peers (Settings, "Relay only").
+    pub ice_transport_policy: IceTransportPolicy,
     /// The most a peer may make one connection hold (chunked messages in reassembly).
     pub limits: DecoderLimits,
     /// How fast a peer may send on one connection; messages beyond it are dropped unread.
@@ -160,12 +162,13 @@ pub enum Output {
     SendSocket {
         text: String,
     },
-    /// Create an `RTCPeerConnection` for `connection` with these ICE servers. As the dialer, create the
+    /// Create an `RTCPeerConnection` for `connection` with these ICE servers and policy. As the dialer, create the
     /// data channel (`label`, `ordered: reliable`) and an offer; as the answerer, apply `remote_offer`
     /// and create an answer. Report the local description and candidates back.
     CreateConnection {
         connection: ConnectionId,
         ice_servers: Vec<IceServer>,
+        ice_transport_policy: IceTransportPolicy,
         role: Role,
     },
     SetRemoteAnswer {

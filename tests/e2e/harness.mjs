@@ -231,23 +231,74 @@ export function assertNoProblems(browser) {
   }
 }
 
-/** Opens the popup's settings and points it at `server` (from `startPeerServer().settings`), no ICE servers. */
-export async function useServer(popup, server) {
+/**
+ * Opens the popup's settings and points it at `server` (from `startPeerServer().settings`). No ICE servers,
+ * unless `turn` (from `startTurnServer()`) is given: then that TURN server with its login, and "Relay only"
+ * when `relayOnly`.
+ */
+export async function useServer(popup, server, { turn, relayOnly = false } = {}) {
   await popup.getByText('Settings', { exact: true }).click();
+  await fillSettings(popup, server, { turn, relayOnly });
+  await popup.getByRole('button', { name: 'Save settings' }).click();
+}
+
+/** Types `server` and the ICE choices into the open settings form, without saving. */
+export async function fillSettings(popup, server, { turn, relayOnly = false } = {}) {
   await popup.getByLabel('Signaling server host').fill(server.host);
   await popup.getByLabel('Port').fill(String(server.port));
   await popup.getByLabel('Path').fill(server.path);
   await popup.getByLabel('Use a secure connection (wss)').uncheck();
-  await popup.getByLabel('ICE servers (one per line)').fill('');
-  await popup.getByRole('button', { name: 'Save settings' }).click();
+  await popup.getByLabel('ICE servers (one per line)').fill(turn ? turn.url : '');
+  if (turn) {
+    await popup.getByLabel(`Username for ${turn.url}`, { exact: true }).fill(turn.username);
+    await popup.getByLabel(`Password for ${turn.url}`, { exact: true }).fill(turn.credential);
+  }
+  await popup.getByLabel('Relay only (hide my IP address from peers)').setChecked(relayOnly);
+}
+
+/**
+ * Starts Debian coturn's `turnserver` on 127.0.0.1:`port` (UDP, long-term credentials `u`/`p`, relaying
+ * on 127.0.0.1 only), and resolves once its relay threads are up. `close()` stops it.
+ */
+export async function startTurnServer({ port = 3478 } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'multichat-turn-'));
+  const child = spawn('turnserver', [
+    '-n', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
+    '--min-port=49160', '--max-port=49400', '--allow-loopback-peers', '--lt-cred-mech', '--user=u:p',
+    '--realm=multichat.test', '--no-tls', '--no-dtls', '--no-cli', '--log-file=stdout', '--simple-log',
+    `--pidfile=${join(dir, 'turnserver.pid')}`, `--db=${join(dir, 'turndb')}`,
+  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const log = [];
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`turnserver did not start in 10 s:\n${log.join('')}`)), 10000);
+    child.stdout.on('data', (data) => {
+      log.push(data.toString());
+      if (log.join('').includes('Total General servers')) { clearTimeout(timer); resolve(); }
+    });
+    child.on('error', (err) => { clearTimeout(timer); reject(err); });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`turnserver exited with ${code}:\n${log.join('')}`)); });
+  });
+  child.removeAllListeners('exit');
+  return {
+    url: `turn:127.0.0.1:${port}`,
+    username: 'u',
+    credential: 'p',
+    log,
+    close: () => new Promise((resolve) => {
+      const done = () => { rmSync(dir, { recursive: true, force: true }); resolve(); };
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once('exit', done);
+      child.kill('SIGTERM');
+    }),
+  };
 }
 
 /**
  * Signs in on a fresh profile the way a careful user on a private server would: settings first, so the
  * engine never tries the public PeerJS cloud. Waits until the engine is online.
  */
-export async function signIn(popup, username, server) {
-  await useServer(popup, server);
+export async function signIn(popup, username, server, ice = {}) {
+  await useServer(popup, server, ice);
   await popup.getByLabel('Username', { exact: true }).fill(username);
   await popup.getByRole('button', { name: 'Sign in' }).click();
   await popup.getByText('Signed in as').waitFor();
@@ -402,6 +453,64 @@ export async function watchEngineConsole(browser) {
   await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: 1, method: 'Runtime.enable' }) });
   return logged;
 }
+
+/**
+ * Runs `install` in the engine's offscreen document before it makes any connection, so that every
+ * `RTCPeerConnection` it creates from then on is also kept in `globalThis.recordedPeerConnections` (a
+ * subclass stands in for the constructor; the engine's wasm looks the global up at each call). Resolves with
+ * `evaluate(expression)`, which runs an expression there (promises awaited) and returns its JSON value.
+ */
+export async function recordEnginePeerConnections(browser) {
+  const cdp = await browser.context.browser().newBrowserCDPSession();
+  const { targetInfos } = await cdp.send('Target.getTargets');
+  const target = targetInfos.find((it) => it.url.endsWith('/background/offscreen.html'));
+  if (!target) throw new Error('the engine\'s offscreen document is not open');
+  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false });
+  let nextId = 1000;
+  const waiting = new Map();
+  cdp.on('Target.receivedMessageFromTarget', ({ sessionId: from, message }) => {
+    if (from !== sessionId) return;
+    const reply = JSON.parse(message);
+    waiting.get(reply.id)?.(reply);
+    waiting.delete(reply.id);
+  });
+  const evaluate = async (expression) => {
+    const id = nextId++;
+    const replied = new Promise((resolve) => waiting.set(id, resolve));
+    const params = { expression, awaitPromise: true, returnByValue: true };
+    await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method: 'Runtime.evaluate', params }) });
+    const reply = await withTimeout(replied, 10000, 'the engine did not answer an evaluation');
+    if (reply.error || reply.result.exceptionDetails) {
+      throw new Error(`engine evaluation failed: ${JSON.stringify(reply.error ?? reply.result.exceptionDetails)}`);
+    }
+    return reply.result.result.value;
+  };
+  await evaluate(`(() => {
+    if (globalThis.recordedPeerConnections) return true;
+    globalThis.recordedPeerConnections = [];
+    const Original = globalThis.RTCPeerConnection;
+    globalThis.RTCPeerConnection = class extends Original {
+      constructor(...args) { super(...args); globalThis.recordedPeerConnections.push(this); }
+    };
+    return true;
+  })()`);
+  return evaluate;
+}
+
+/**
+ * For each recorded connection (see `recordEnginePeerConnections`) that is connected: its configured
+ * `iceTransportPolicy` and the local and remote candidate types of the selected pair, from `getStats()`.
+ */
+export const SELECTED_PAIRS = `Promise.all(globalThis.recordedPeerConnections
+  .filter((pc) => pc.connectionState === 'connected')
+  .map(async (pc) => {
+    const stats = [...(await pc.getStats()).values()];
+    const transport = stats.find((it) => it.type === 'transport' && it.selectedCandidatePairId);
+    const pair = stats.find((it) => it.id === transport?.selectedCandidatePairId);
+    const local = stats.find((it) => it.id === pair?.localCandidateId);
+    const remote = stats.find((it) => it.id === pair?.remoteCandidateId);
+    return { policy: pc.getConfiguration().iceTransportPolicy, local: local?.candidateType, remote: remote?.candidateType };
+  }))`;
 
 // Firefox: Debian's Firefox ESR driven by puppeteer-core over WebDriver BiDi. The same dist/ runs there; the
 // background page hosts both the worker logic and the engine (Firefox has no offscreen documents).

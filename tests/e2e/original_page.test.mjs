@@ -141,3 +141,61 @@ for (const [release, me, dialed, dialer] of [['1.5.5', 'alice', 'dave', 'erin'],
     }
   });
 }
+
+test('two original pages on PeerJS 1.2.0 and a multichat user form one merged mesh: each one\'s messages reach the other two', { timeout: 180000 }, async () => {
+  const me = 'mia';
+  const ext = await extensionUser(me);
+  const nico = await originalPage('nico', '1.2.0');
+  const oona = await originalPage('oona', '1.2.0');
+  debugState = async () => {
+    const state = (o) => o.page.evaluate(() => ({ ...window.page, connected: window.connectedTo() }));
+    return JSON.stringify({ nico: await state(nico), oona: await state(oona), [me]: await ext.popup.locator('main').innerText() });
+  };
+  const id = (name) => `secure-p2p-multichat-${name}`;
+  try {
+    // The two pages are one room already.
+    await oona.page.evaluate(() => window.connectTo('nico'));
+    await waitFor('the pages to be connected', async () => (await nico.page.evaluate(() => window.connectedTo())).includes(id('oona')));
+
+    // Mia starts a conversation with nico; his page gossips oona, and the conversation becomes the mesh.
+    await ext.popup.getByLabel('Username to chat with').fill('nico');
+    await ext.popup.getByRole('button', { name: 'Chat', exact: true }).click();
+    await log(ext).waitFor();
+    await waitFor('oona\'s page to be connected to mia', async () => (await oona.page.evaluate(() => window.connectedTo())).includes(id(me)));
+    const members = ext.popup.getByRole('list', { name: 'Members' });
+    await waitFor('oona and nico to be members of the conversation', async () => {
+      const listed = await members.innerText();
+      return listed.includes('oona') && listed.includes('nico');
+    });
+
+    await ext.popup.getByLabel('Message', { exact: true }).fill('hello mesh');
+    await ext.popup.getByLabel('Message', { exact: true }).press('Enter');
+    for (const original of [nico, oona]) {
+      await waitFor('both pages to show mia\'s chat', async () => (await chats(original)).includes(`${me}: hello mesh`));
+    }
+    await waitFor('mia\'s message to show Delivered', async () => (await lastState(ext)) === 'Delivered');
+    await nico.page.evaluate(() => window.sendChat('nico to all'));
+    await oona.page.evaluate(() => window.sendChat('oona to all'));
+    await log(ext).getByText('nico to all', { exact: true }).waitFor({ timeout: 20000 });
+    await log(ext).getByText('oona to all', { exact: true }).waitFor({ timeout: 20000 });
+    await waitFor('oona to get nico\'s chat', async () => (await chats(oona)).includes('nico: nico to all'));
+    await waitFor('nico to get oona\'s chat', async () => (await chats(nico)).includes('oona: oona to all'));
+    // One conversation, named for nico, holds the mesh: no separate conversation with oona.
+    await ext.popup.getByRole('button', { name: 'Back to conversations' }).click();
+    await ext.popup.getByRole('button', { name: /^nico\b/ }).waitFor();
+    assert.equal(await ext.popup.getByRole('button', { name: /^oona\b/ }).count(), 0, 'oona is in nico\'s mesh, not a conversation of her own');
+
+    for (const original of [nico, oona]) {
+      const kinds = await original.page.evaluate(() => window.page.frameKinds);
+      assert.deepEqual([...new Set(kinds)], ['text'], 'PeerJS 1.2.0 reads text frames only');
+      assert.deepEqual(original.problems, []);
+      assert.deepEqual(await original.page.evaluate(() => window.page.errors), []);
+    }
+    assert.deepEqual(stock.problems, []);
+    assertNoProblems(ext.browser);
+  } finally {
+    await ext.browser.context.close();
+    await nico.page.close();
+    await oona.page.close();
+  }
+});

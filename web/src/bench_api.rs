@@ -33,6 +33,7 @@ impl BenchPeer {
             token: signal::random_token(&random),
             server: SignalingServer { host, port, path, key: "peerjs".to_owned(), secure: false },
             ice_servers: Vec::new(),
+            ice_transport_policy: Default::default(),
             limits: Default::default(),
             rate: Default::default(),
         };

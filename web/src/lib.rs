@@ -6,6 +6,7 @@
 #[cfg(feature = "bench-api")]
 pub mod bench_api;
 pub mod chrome;
+pub mod connection_test;
 pub mod convert;
 pub mod error;
 pub mod peer_host;

@@ -166,11 +166,12 @@ impl PeerHost {
                     warn(&format!("multichat: a signaling message was not sent: {err}"));
                 }
             }
-            Output::CreateConnection { connection, ice_servers, role } => {
+            Output::CreateConnection { connection, ice_servers, ice_transport_policy, role } => {
                 let report = self.rtc_listener(connection.clone());
+                let policy = ice_transport_policy;
                 let link = match &role {
-                    Role::Dialer { label, reliable } => RtcLink::dial(&ice_servers, label, *reliable, report),
-                    Role::Answerer { remote_offer } => RtcLink::answer(&ice_servers, remote_offer, report),
+                    Role::Dialer { label, reliable } => RtcLink::dial(&ice_servers, policy, label, *reliable, report),
+                    Role::Answerer { remote_offer } => RtcLink::answer(&ice_servers, policy, remote_offer, report),
                 };
                 match link {
                     Ok(link) => {

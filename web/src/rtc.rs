@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use multichat_core::peerjs::signal::SessionDescription;
 use multichat_core::peerjs::{ChannelMessage, IceState};
-use multichat_core::settings::IceServer;
+use multichat_core::settings::{IceServer, IceTransportPolicy};
 use serde_json::Value;
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -58,11 +58,12 @@ impl RtcLink {
     /// The dialing side: creates the data channel and the offer.
     pub fn dial(
         ice_servers: &[IceServer],
+        policy: IceTransportPolicy,
         label: &str,
         ordered: bool,
         report: impl Fn(RtcEvent) + 'static,
     ) -> Result<RtcLink, ShellError> {
-        let link = RtcLink::new(ice_servers, Rc::new(report))?;
+        let link = RtcLink::new(ice_servers, policy, Rc::new(report))?;
         let init = RtcDataChannelInit::new();
         init.set_ordered(ordered);
         let channel = link.0.pc.create_data_channel_with_data_channel_dict(label, &init);
@@ -85,10 +86,11 @@ impl RtcLink {
     /// The answering side: applies the remote offer, creates the answer, and waits for the channel.
     pub fn answer(
         ice_servers: &[IceServer],
+        policy: IceTransportPolicy,
         offer: &SessionDescription,
         report: impl Fn(RtcEvent) + 'static,
     ) -> Result<RtcLink, ShellError> {
-        let link = RtcLink::new(ice_servers, Rc::new(report))?;
+        let link = RtcLink::new(ice_servers, policy, Rc::new(report))?;
         let weak = Rc::downgrade(&link.0);
         let on_channel = Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |event: RtcDataChannelEvent| {
             if let Some(inner) = weak.upgrade() {
@@ -114,9 +116,9 @@ impl RtcLink {
         Ok(link)
     }
 
-    fn new(ice_servers: &[IceServer], report: Report) -> Result<RtcLink, ShellError> {
-        let config: RtcConfiguration =
-            convert::to_js(&serde_json::json!({ "iceServers": ice_servers }))?.unchecked_into();
+    fn new(ice_servers: &[IceServer], policy: IceTransportPolicy, report: Report) -> Result<RtcLink, ShellError> {
+        let config = serde_json::json!({ "iceServers": ice_servers, "iceTransportPolicy": policy });
+        let config: RtcConfiguration = convert::to_js(&config)?.unchecked_into();
         let pc = RtcPeerConnection::new_with_configuration(&config)
             .map_err(|err| ShellError::from_js("new RTCPeerConnection", &err))?;
         let inner = Rc::new(Inner {

@@ -41,6 +41,7 @@ fn start(id: &str) -> (PeerHost, Events) {
         token: unique("token"),
         server: server(),
         ice_servers: Vec::new(),
+        ice_transport_policy: Default::default(),
         limits: Default::default(),
         rate: Default::default(),
     };

@@ -78,23 +78,24 @@ pub(crate) fn node_bin(name: &str) -> PathBuf {
     root().join("node_modules/.bin").join(name)
 }
 
-/// Debian's Chromium, ChromeDriver and Firefox ESR, which the browser tests drive, and `unzip` (the package
-/// test unpacks the store zip). Installed with apt when
+/// Debian's Chromium, ChromeDriver and Firefox ESR, which the browser tests drive, `unzip` (the package
+/// test unpacks the store zip) and coturn (`turnserver`, the TURN server turn.test.mjs starts). Installed with apt when
 /// missing and this process may (root); otherwise the error says what to install. Returns Chromium's path.
 pub(crate) fn chromium() -> Result<PathBuf> {
     let chromium = Path::new("/usr/bin/chromium");
-    let needed = ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/firefox-esr", "/usr/bin/unzip"];
+    let needed =
+        ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/firefox-esr", "/usr/bin/unzip", "/usr/bin/turnserver"];
     if !needed.iter().all(|it| Path::new(it).exists()) {
         let is_root = output(Command::new("id").arg("-u")).is_some_and(|it| it.trim() == "0");
         if !is_root {
             bail!(
-                "the test browsers are missing; install them with `sudo apt-get install chromium chromium-driver firefox-esr unzip`"
+                "the test browsers are missing; install them with `sudo apt-get install chromium chromium-driver firefox-esr unzip coturn`"
             );
         }
-        eprintln!("xtask: installing Debian's chromium, chromium-driver, firefox-esr and unzip");
+        eprintln!("xtask: installing Debian's chromium, chromium-driver, firefox-esr, unzip and coturn");
         run(Command::new("apt-get").args(["update", "-qq"]))?;
         run(Command::new("apt-get")
-            .args(["install", "-y", "-qq", "chromium", "chromium-driver", "firefox-esr", "unzip"])
+            .args(["install", "-y", "-qq", "chromium", "chromium-driver", "firefox-esr", "unzip", "coturn"])
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
     Ok(chromium.to_path_buf())

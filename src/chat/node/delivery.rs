@@ -80,6 +80,9 @@ impl ChatNode {
         for send in sends {
             self.output(send);
         }
+        if room.is_direct() {
+            self.merge_held_gossip(room);
+        }
         Ok(())
     }
 

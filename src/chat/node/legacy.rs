@@ -1,21 +1,39 @@
 //! Peers of the original page: the room a legacy link belongs to, and the mesh it forms.
+//!
+//! On the page everyone connected is in one room. For us, a conversation with an original-page user is
+//! that user's mesh room: the direct room anchored on it takes in the peers it gossips (`connections`, or
+//! the `peerIds` of a page dialing us), once each shows itself to be an original page too. Such extra
+//! members are only ever legacy peers: a peer that speaks our protocol (or whose key we know) still needs
+//! an invitation to any room, so a page's list can make us dial it but never share a room with it. And
+//! only a conversation the user chose merges: one they opened to dial, or wrote in. A stranger's page
+//! dialing us gets its list held until the user answers it, so nobody can make us dial others unasked.
 
 use super::{ChatNode, LinkKind, MAX_DIALS_PER_LEGACY_LIST, Output, legacy_chat};
 use crate::account::Username;
 use crate::chat::ids::{LinkId, MessageId, RoomId};
+use crate::chat::wire::MAX_LIST_LEN;
 use crate::chat::wire::{self, Frame};
 use crate::time::Millis;
 
 impl ChatNode {
     pub(super) fn greet_legacy(&mut self, link_id: &LinkId, peer: &Username) {
+        // Dialed because a mesh room's page listed it, and it is a page too: it is in that mesh now.
+        if let Some(room) = self.links[link_id].room.clone() {
+            self.join_legacy_mesh(&room, peer);
+        }
         // The room a legacy link belongs to: the one it was dialed for, else a group it is in, else direct.
         let bound =
             self.links[link_id].room.clone().filter(|it| self.rooms.get(it).is_some_and(|r| r.members.contains(peer)));
+        let last_activity = |id: &RoomId| self.histories.get(id).map_or(Millis(0), |h| h.meta.last_activity);
         let bound = bound.or_else(|| {
             let groups = self.rooms.groups_with(peer);
-            groups
-                .max_by_key(|it| self.histories.get(&it.id).map_or(Millis(0), |h| h.meta.last_activity))
-                .map(|it| it.id.clone())
+            groups.max_by_key(|it| last_activity(&it.id)).map(|it| it.id.clone())
+        });
+        // Else a page mesh it joined before (after a restart no dial remembers it), else its own direct room.
+        let own = RoomId::direct(&self.me, peer);
+        let bound = bound.or_else(|| {
+            let meshes = self.rooms.rooms.iter().filter(|it| it.id.is_direct() && it.id != own);
+            meshes.filter(|it| it.members.contains(peer)).max_by_key(|it| last_activity(&it.id)).map(|it| it.id.clone())
         });
         let room = match bound {
             Some(room) => room,
@@ -72,10 +90,98 @@ impl ChatNode {
         }
     }
 
+    /// A direct room `peer` may join as a legacy member of its mesh: `room` is direct, and `peer` is not
+    /// one we know to speak our protocol (by a key, or by a link that said so).
+    fn may_join_legacy_mesh(&self, room: &RoomId, peer: &Username) -> bool {
+        let speaks_ours = self.keys.contains_key(peer)
+            || self.links.values().any(|it| &it.peer == peer && (it.kind == LinkKind::Ours || it.dialer_is_ours));
+        room.is_direct() && !speaks_ours && self.rooms.get(room).is_some_and(|it| it.members.len() < MAX_LIST_LEN)
+    }
+
+    /// The user chose this direct room: they opened it to dial its peer, or wrote in it.
+    fn user_chose(&self, room: &RoomId) -> bool {
+        let wrote = self.histories.get(room).is_some_and(|it| it.meta.senders.contains_key(&self.me));
+        let dialed = self.contacts.values().any(|it| it.dial_room.as_ref() == Some(room));
+        wrote || dialed
+    }
+
+    /// The user wrote in `room`: the lists its legacy members' pages gave before are taken now.
+    pub(super) fn merge_held_gossip(&mut self, room: &RoomId) {
+        let held: Vec<Username> = self
+            .links
+            .values_mut()
+            .filter(|it| it.kind == LinkKind::Legacy && it.room.as_ref() == Some(room))
+            .flat_map(|it| std::mem::take(&mut it.gossip))
+            .collect();
+        for listed in held.into_iter().take(MAX_DIALS_PER_LEGACY_LIST) {
+            if self.may_join_legacy_mesh(room, &listed) {
+                self.connect_now(&listed, Some(room.clone()));
+            }
+        }
+    }
+
+    /// Adds the legacy `peer` to the direct room `room`'s mesh, if it may join (see above).
+    fn join_legacy_mesh(&mut self, room: &RoomId, peer: &Username) {
+        if !self.may_join_legacy_mesh(room, peer) {
+            return;
+        }
+        let Some(record) = self.rooms.get_mut(room) else { return };
+        if record.members.insert(peer.clone()) {
+            self.write_rooms();
+            self.event(super::ChatEvent::RoomsChanged);
+        }
+    }
+
+    /// An incoming page lists the peers it is meshed with (`metadata.peerIds`): when one of them is a
+    /// legacy member of one of our direct rooms, the newcomer is in that room's mesh, as on the page.
+    /// Called before the link is greeted, so its room is bound from the first frame on.
+    pub(super) fn adopt_into_legacy_mesh(&mut self, link_id: &LinkId, peer_ids: &[String]) {
+        let Some(peer) = self.links.get(link_id).map(|it| it.peer.clone()) else { return };
+        let legacy_online = |node: &ChatNode, it: &Username| {
+            node.links.values().any(|link| &link.peer == it && link.kind == LinkKind::Legacy)
+        };
+        let vouched: Vec<Username> = peer_ids
+            .iter()
+            .take(MAX_DIALS_PER_LEGACY_LIST)
+            .filter_map(|it| Username::from_peer_id(it))
+            .filter(|it| *it != self.me && *it != peer && legacy_online(self, it))
+            .collect();
+        let room = self
+            .rooms
+            .rooms
+            .iter()
+            .filter(|it| it.id.is_direct() && vouched.iter().any(|member| it.members.contains(member)))
+            .filter(|it| self.user_chose(&it.id))
+            .max_by_key(|it| self.histories.get(&it.id).map_or(Millis(0), |h| h.meta.last_activity))
+            .map(|it| it.id.clone());
+        let Some(room) = room.filter(|it| self.may_join_legacy_mesh(it, &peer)) else { return };
+        self.join_legacy_mesh(&room, &peer);
+        if let Some(link) = self.links.get_mut(link_id) {
+            link.room = Some(room);
+        }
+    }
+
+    /// A peer taken for an original page spoke our protocol after all: it leaves every direct room's mesh
+    /// it joined as legacy (the two a direct room is named for stay).
+    pub(super) fn leave_legacy_meshes(&mut self, peer: &Username) {
+        let mut changed = false;
+        for record in self.rooms.rooms.iter_mut().filter(|it| it.id.is_direct()) {
+            let named = record.id.direct_members().is_some_and(|(a, b)| &a == peer || &b == peer);
+            if !named && record.members.remove(peer) {
+                changed = true;
+            }
+        }
+        if changed {
+            self.write_rooms();
+            self.event(super::ChatEvent::RoomsChanged);
+        }
+    }
+
     /// The original page's merge: dial every listed peer we are not connected to, for the same room. Only a
-    /// legacy member of the group its link is bound to merges others into it (we invite them); anyone
-    /// else's list is advice we do not take, since a stranger could make us dial anyone. False when the
-    /// list was not taken.
+    /// legacy member of the room its link is bound to merges others into it: into a group we invite them;
+    /// into a direct room (that page's mesh) each joins once it shows itself to be a page too
+    /// ([`ChatNode::greet_legacy`]). Anyone else's list is advice we do not take, since a stranger could
+    /// make us dial anyone. False when the list was not taken.
     pub(super) fn merge_legacy_peers(&mut self, link_id: &LinkId, peer_ids: &[String]) -> bool {
         let listed: Vec<Username> = peer_ids
             .iter()
@@ -87,10 +193,24 @@ impl ChatNode {
         }
         let Some(link) = self.links.get(link_id).filter(|it| it.kind == LinkKind::Legacy) else { return false };
         let peer = link.peer.clone();
-        let room = link.room.clone().filter(|it| !it.is_direct());
+        let room = link.room.clone();
         let Some(room) = room.filter(|it| self.rooms.get(it).is_some_and(|r| r.members.contains(&peer))) else {
             return false;
         };
+        if room.is_direct() && !self.user_chose(&room) {
+            if let Some(link) = self.links.get_mut(link_id) {
+                link.gossip = listed.into_iter().take(MAX_DIALS_PER_LEGACY_LIST).collect();
+            }
+            return true;
+        }
+        if room.is_direct() {
+            for listed in listed.into_iter().take(MAX_DIALS_PER_LEGACY_LIST) {
+                if self.may_join_legacy_mesh(&room, &listed) {
+                    self.connect_now(&listed, Some(room.clone()));
+                }
+            }
+            return true;
+        }
         for listed in listed.into_iter().take(MAX_DIALS_PER_LEGACY_LIST) {
             let is_member = self.rooms.get(&room).is_some_and(|it| it.members.contains(&listed));
             if !is_member {

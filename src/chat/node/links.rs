@@ -45,6 +45,7 @@ impl ChatNode {
             dialer_is_ours: !outgoing && metadata.ours.is_some(),
             session: None,
             served: BTreeMap::new(),
+            gossip: Vec::new(),
         };
         self.links.insert(link_id.clone(), link);
         // Our dialer told us it speaks our protocol: greet it. On a link we dialed, the peer greets first.
@@ -53,6 +54,7 @@ impl ChatNode {
         }
         if !outgoing && metadata.ours.is_none() {
             // Only the original page (or a stock client) dials without our metadata.
+            self.adopt_into_legacy_mesh(&link_id, &metadata.peer_ids);
             self.become_ready(&link_id, LinkKind::Legacy);
             self.merge_legacy_peers(&link_id, &metadata.peer_ids);
         }
@@ -114,13 +116,13 @@ impl ChatNode {
 
     pub(super) fn dial(&mut self, peer: &Username) {
         let dial_room = self.contacts.get(peer).and_then(|it| it.dial_room.clone());
-        // The original page merges with everyone listed: list the room's connected members (none for a
-        // direct room), so a legacy peer joins exactly that room.
+        // The original page merges with everyone listed: list the room's connected members (for a direct
+        // room, those of its page mesh), so a legacy peer joins exactly that room.
         let peer_ids = match dial_room.as_ref().and_then(|it| self.rooms.get(it)) {
-            Some(record) if !record.id.is_direct() => {
+            Some(record) => {
                 record.others(&self.me).filter(|it| *it != peer && self.is_online(it)).map(Username::peer_id).collect()
             }
-            _ => Vec::new(),
+            None => Vec::new(),
         };
         let metadata = LinkMetadata { peer_ids, ours: Some(OurMetadata { version: wire::PROTOCOL_VERSION }) };
         let contact = self.contacts.entry(peer.clone()).or_default();
@@ -154,6 +156,9 @@ impl ChatNode {
         }
         link.kind = kind.clone();
         let peer = link.peer.clone();
+        if upgraded {
+            self.leave_legacy_meshes(&peer);
+        }
         self.close_duplicates(link_id);
         if !self.links.contains_key(link_id) {
             return;

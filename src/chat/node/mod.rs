@@ -410,6 +410,9 @@ struct Link {
     /// Per room and sender, the seqs already sent on this link by catch-up: a repeated `mc.sync` or
     /// `mc.want` is not served them again (the link is reliable and ordered; a new link starts afresh).
     served: BTreeMap<(RoomId, Username), SenderProgress>,
+    /// For a legacy peer, the peers its page listed for a direct room the user has not chatted in yet:
+    /// dialed once the user writes there (see `legacy.rs`), never on a stranger's word alone.
+    gossip: Vec<Username>,
 }
 
 impl Link {
