@@ -344,3 +344,17 @@ pub struct Addressed<T> {
     pub to: String,
     pub body: T,
 }
+
+/// The name of the long-lived port the engine opens to the worker (Chrome's offscreen document): its reports
+/// and the worker's commands travel over it, in order, without a `chrome.runtime.sendMessage` broadcast (and
+/// its reply channel) per report.
+pub const ENGINE_PORT_NAME: &str = "engine";
+
+/// What the worker posts on the engine's port: the commands answering one [`EngineToWorker`] batch the
+/// engine posted (`reply`, in the order the batches were posted), or commands of the worker's own
+/// (a popup's request, a timer).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EngineCommands {
+    pub reply: bool,
+    pub commands: Vec<WorkerToEngine>,
+}

@@ -1,6 +1,7 @@
 //! How the worker reaches the engine, which is another wasm (crate `multichat-engine`) that the service
-//! worker never loads: in Chrome it runs in the offscreen document and is reached by `chrome.runtime`
-//! messages; in Firefox it runs in the background page beside the worker, loaded on first use by
+//! worker never loads: in Chrome it runs in the offscreen document, which opens a port to the worker and
+//! posts its reports there in batches (see `engine/src/worker_port.rs`); until it has, the worker reaches it
+//! by `chrome.runtime` messages. In Firefox it runs in the background page beside the worker, loaded on first use by
 //! `firefox.js` (`multichatLoadEngine`), and the two call each other's functions.
 //!
 //! The engine's reports come back through the `report` callback the worker hands to [`start_in_process`];
@@ -9,7 +10,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use multichat_core::bridge::{EngineToWorker, WorkerToEngine};
+use multichat_core::bridge::{EngineCommands, EngineToWorker, WorkerToEngine};
+use multichat_web::chrome::Port;
 use multichat_web::{ShellError, convert};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -114,6 +116,62 @@ fn send(function: &js_sys::Function, command: &WorkerToEngine) {
     });
     if let Err(err) = sent {
         log(&format!("multichat: {err}"));
+    }
+}
+
+/// Takes the report batches the engine posts on `port`: each report goes to `report`, and once every
+/// report of a batch is answered, the batch's commands go back as one `EngineCommands { reply: true }` frame
+/// (batches are answered in the order they came, as the worker handles reports in order).
+pub(crate) fn accept_port(port: &Port, report: impl Fn(EngineToWorker, Reply) + 'static) {
+    let answer_port = port.clone();
+    port.on_frame(move |value| {
+        let reports = match convert::from_js::<Vec<EngineToWorker>>(value) {
+            Ok(reports) => reports,
+            Err(err) => {
+                log(&format!("multichat: dropped a malformed engine batch: {err}"));
+                Vec::new()
+            }
+        };
+        let batch = Rc::new(RefCell::new(Batch { waiting: reports.len(), commands: Vec::new() }));
+        if reports.is_empty() {
+            post_commands(&answer_port, true, Vec::new());
+            return;
+        }
+        for message in reports {
+            let batch = batch.clone();
+            let port = answer_port.clone();
+            report(
+                message,
+                Box::new(move |mut commands| {
+                    let done = {
+                        let mut batch = batch.borrow_mut();
+                        batch.commands.append(&mut commands);
+                        batch.waiting -= 1;
+                        (batch.waiting == 0).then(|| std::mem::take(&mut batch.commands))
+                    };
+                    if let Some(commands) = done {
+                        post_commands(&port, true, commands);
+                    }
+                }),
+            );
+        }
+    });
+}
+
+/// One batch of reports being handled: how many are unanswered, and the commands so far.
+struct Batch {
+    waiting: usize,
+    commands: Vec<WorkerToEngine>,
+}
+
+/// Posts commands on the engine's port; false if the port is gone.
+pub(crate) fn post_commands(port: &Port, reply: bool, commands: Vec<WorkerToEngine>) -> bool {
+    match port.post(&EngineCommands { reply, commands }) {
+        Ok(()) => true,
+        Err(err) => {
+            log(&format!("multichat: the engine's port is gone: {err}"));
+            false
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The worker's run loop.
 //!
-//! Popups connect over ports and the engine reports over `chrome.runtime` messages (or, in Firefox's
-//! background page, by direct calls). Every input becomes a [`Job`], and jobs are handed one at a time to the
+//! Popups connect over ports, and so does the engine in Chrome's offscreen document (in Firefox's background
+//! page it calls the worker directly). Every input becomes a [`Job`], and jobs are handed one at a time to the
 //! core's [`WorkerModel`], whose [`Effect`]s this loop performs in order: a job's writes reach
 //! `chrome.storage.local` before it is answered, before popups are updated and before the engine is told what
 //! to do next. The model seals and opens the history itself; this loop stores and reads exactly what it says.
@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
 use multichat_core::bridge::{
-    Addressed, ENGINE_ADDRESS, EngineToWorker, POPUP_PORT_NAME, PopupToWorker, Response, WORKER_ADDRESS,
+    Addressed, ENGINE_ADDRESS, ENGINE_PORT_NAME, EngineToWorker, POPUP_PORT_NAME, PopupToWorker, Response,
     WorkerToEngine, WorkerToPopup,
 };
 use multichat_core::storage::{Snapshot, StorageWrite, coalesce};
@@ -58,6 +58,8 @@ struct Worker {
     popups: Vec<Port>,
     /// Where the engine runs: Firefox hosts it here, Chrome in the offscreen document.
     engine: Option<EngineHandle>,
+    /// The offscreen engine's port, while it is open: its reports come in there and commands go out there.
+    engine_port: Option<Port>,
     /// While the engine is being started: who else waits for it (a second start must not create a second
     /// offscreen document).
     engine_waiters: Option<Vec<futures_channel::oneshot::Sender<()>>>,
@@ -84,8 +86,6 @@ pub(crate) fn start() {
     // Listeners first, synchronously: the event that woke the worker is delivered right after this returns.
     let on_connect_worker = worker.clone();
     chrome::on_connect(move |port| on_connect_worker.accept(port));
-    let on_message_worker = worker.clone();
-    chrome::on_message(move |message| on_message_worker.on_runtime_message(message));
     spawn_local(worker.load());
 }
 
@@ -140,6 +140,9 @@ impl WorkerHandle {
     }
 
     fn accept(&self, port: Port) {
+        if port.name() == ENGINE_PORT_NAME {
+            return self.accept_engine(port);
+        }
         if port.name() != POPUP_PORT_NAME {
             return port.disconnect();
         }
@@ -164,26 +167,19 @@ impl WorkerHandle {
         });
     }
 
-    /// Engine reports arrive as `{to: "worker", body}` runtime messages; the reply carries the commands.
-    fn on_runtime_message(&self, message: JsValue) -> Option<impl std::future::Future<Output = JsValue> + use<>> {
-        let addressed = convert::from_js::<Addressed<serde_json::Value>>(message).ok()?;
-        if addressed.to != WORKER_ADDRESS {
-            return None;
-        }
-        let (sender, receiver) = futures_channel::oneshot::channel();
-        match serde_json::from_value::<EngineToWorker>(addressed.body) {
-            Ok(message) => self.report(message, move |commands| {
-                let _ = sender.send(commands);
-            }),
-            Err(err) => {
-                log(&format!("multichat: dropped a malformed engine message: {err}"));
-                let _ = sender.send(Vec::new());
+    /// The offscreen engine connected (it does when it first has a report for this worker).
+    fn accept_engine(&self, port: Port) {
+        self.0.borrow_mut().engine_port = Some(port.clone());
+        let worker = self.clone();
+        engine::accept_port(&port, move |message, reply| worker.report(message, reply));
+        let gone_worker = self.clone();
+        let gone_port = port.clone();
+        port.on_gone(move || {
+            let mut state = gone_worker.0.borrow_mut();
+            if state.engine_port.as_ref().is_some_and(|it| js_sys::Object::is(it, &gone_port)) {
+                state.engine_port = None;
             }
-        }
-        Some(async move {
-            let commands = receiver.await.unwrap_or_default();
-            convert::to_js(&commands).unwrap_or(JsValue::NULL)
-        })
+        });
     }
 
     /// Queues a report from the engine; `reply` gets the engine's next commands once it is handled.
@@ -347,8 +343,16 @@ impl WorkerHandle {
         if let Err(err) = &stored {
             self.recover(err).await;
         }
+        // One notification per conversation and batch: each replaces the conversation's previous one anyway,
+        // and every `notifications.create` costs the worker ~10 ms (Chrome fetches and decodes the icon each
+        // time), which under a flood was nearly all of its time.
+        let mut latest: Vec<Arrival> = Vec::new();
         for arrival in arrivals.into_iter().filter(|_| stored.is_ok()) {
-            self.notify(&arrival).await;
+            latest.retain(|it| it.room_title != arrival.room_title);
+            latest.push(arrival);
+        }
+        for arrival in &latest {
+            self.notify(arrival).await;
         }
         // Acknowledgements leave only now, after every message of the batch is stored.
         for (reply, commands) in replies {
@@ -586,7 +590,15 @@ impl WorkerHandle {
         if wants_engine {
             self.start_engine().await;
         }
-        let engine = self.0.borrow().engine.clone();
+        let (engine, port) = {
+            let state = self.0.borrow();
+            (state.engine.clone(), state.engine_port.clone())
+        };
+        if let (Some(EngineHandle::Offscreen), Some(port)) = (&engine, port) {
+            if engine::post_commands(&port, false, commands.clone()) {
+                return;
+            }
+        }
         for command in commands {
             match &engine {
                 Some(EngineHandle::Offscreen) => {

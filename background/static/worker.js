@@ -2,9 +2,9 @@
 //
 // Chrome delivers the event that woke the worker right after this module's first evaluation, so listeners
 // must exist by then; but the worker's wasm is fetched and compiled asynchronously (embedding it as base64
-// made this script 1.2 MB to parse and decode on every start). Until the wasm is up, the listeners below keep
-// what arrives: popup ports (with the frames they carry, and whether they closed) and runtime messages for
-// the worker. Then the wasm registers its own listeners and is handed what was kept, in order.
+// made this script 1.2 MB to parse and decode on every start). Until the wasm is up, the listener below keeps
+// what arrives: ports from popups and from the engine (with the frames they carry, and whether they closed).
+// Then the wasm registers its own listener and is handed what was kept, in order.
 import init, { service_worker_main } from './multichat_background.js';
 
 const runtime = chrome.runtime;
@@ -16,17 +16,10 @@ function keepPort(port) {
   entry.onGone = () => { entry.gone = true; };
   port.onMessage.addListener(entry.onFrame);
   port.onDisconnect.addListener(entry.onGone);
-  kept.push(['port', entry]);
-}
-
-function keepMessage(message, sender, sendResponse) {
-  if (message?.to !== 'worker') return false;
-  kept.push(['message', message, sender, sendResponse]);
-  return true; // the wasm answers once it is up
+  kept.push(entry);
 }
 
 runtime.onConnect.addListener(keepPort);
-runtime.onMessage.addListener(keepMessage);
 
 // Runs `register` and returns the listeners it added to each of `events`.
 function listenersAddedBy(events, register) {
@@ -49,16 +42,9 @@ function listenersAddedBy(events, register) {
 }
 
 init().then(() => {
-  const [onConnect, onMessage] = listenersAddedBy([runtime.onConnect, runtime.onMessage], service_worker_main);
+  const [onConnect] = listenersAddedBy([runtime.onConnect], service_worker_main);
   runtime.onConnect.removeListener(keepPort);
-  runtime.onMessage.removeListener(keepMessage);
-  for (const [kind, ...event] of kept.splice(0)) {
-    if (kind === 'message') {
-      const [message, sender, sendResponse] = event;
-      onMessage.forEach((listener) => listener(message, sender, sendResponse));
-      continue;
-    }
-    const [{ port, frames, gone, onFrame, onGone }] = event;
+  for (const { port, frames, gone, onFrame, onGone } of kept.splice(0)) {
     port.onMessage.removeListener(onFrame);
     port.onDisconnect.removeListener(onGone);
     const [frameListeners, goneListeners] = listenersAddedBy([port.onMessage, port.onDisconnect], () => {

@@ -11,17 +11,20 @@ use std::rc::Rc;
 
 use multichat_core::account::Username;
 use multichat_core::bridge::{
-    Addressed, ENGINE_ADDRESS, EngineStatus, EngineToWorker, LinkInfo, SessionPair, WORKER_ADDRESS, WorkerToEngine,
+    ENGINE_ADDRESS, EngineCommands, EngineStatus, EngineToWorker, LinkInfo, SessionPair, WorkerToEngine,
 };
 use multichat_core::chat::node::{MAX_FRAME_BURST, MAX_FRAMES_PER_SECOND};
 use multichat_core::log_budget::LogBudget;
 use multichat_core::peerjs::framing::DecoderLimits;
 use multichat_core::peerjs::{DialOptions, PeerConfig, PeerError, PeerEvent, RateLimit, SignalingState, signal};
+use multichat_web::chrome::Port;
 use multichat_web::peer_host::PeerHost;
 use multichat_web::{ShellError, chrome, convert, now};
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
+
+use crate::worker_port::{self, PortEvent, WorkerPort};
 
 /// What one peer may make the engine hold. Chat frames are small (the json serialization stops at 16 KB);
 /// 1 MiB leaves room for other PeerJS apps' messages without letting a peer park 16 MiB per connection.
@@ -33,10 +36,9 @@ const CHAT_LIMITS: DecoderLimits =
 const CHAT_RATE: RateLimit = RateLimit { per_second: MAX_FRAMES_PER_SECOND, burst: MAX_FRAME_BURST };
 
 /// How the engine reaches the worker.
-#[derive(Clone)]
 enum WorkerLink {
-    /// From Chrome's offscreen document: `chrome.runtime` messages addressed to the worker.
-    Runtime,
+    /// From Chrome's offscreen document: a port to the worker (see [`worker_port`]).
+    Runtime(WorkerPort),
     /// In Firefox's background page: the worker's report function (a report in, a promise of commands out).
     Page(js_sys::Function),
 }
@@ -59,11 +61,12 @@ const IGNORED_LOG: (u32, u64) = (30, 10_000);
 
 /// Entry point of the offscreen document.
 pub(crate) fn start_offscreen() {
-    let engine = Engine::new(WorkerLink::Runtime);
+    let engine = Engine::new(WorkerLink::Runtime(WorkerPort::default()));
     let listener = engine.clone();
     chrome::on_message(move |message| {
-        // Only the address is read from a message for someone else, and a command is decoded once, straight
-        // from the JS value (a 16 KiB frame is not copied into a JSON tree first).
+        // The worker's commands come over the engine's port once it is open; before that (a worker that just
+        // started and greets an engine it did not create) they come as runtime messages. Only the address is
+        // read from a message for someone else.
         let to = js_sys::Reflect::get(&message, &"to".into()).ok()?.as_string()?;
         if to != ENGINE_ADDRESS {
             return None;
@@ -271,42 +274,78 @@ impl Engine {
         self.report(EngineToWorker::Status { status });
     }
 
-    /// Sends a report to the worker and carries out the commands in its reply.
+    /// Sends a report to the worker; the commands in its reply are carried out when they come.
     fn report(&self, message: EngineToWorker) {
-        let worker = self.0.borrow().worker.clone();
-        match worker {
-            WorkerLink::Page(report) => {
-                let reply = convert::to_js(&message).and_then(|message| {
-                    report
-                        .call1(&JsValue::NULL, &message)
-                        .map_err(|err| ShellError::from_js("the worker's report", &err))
-                });
-                let engine = self.clone();
-                spawn_local(async move {
-                    let commands = match reply {
-                        Ok(reply) => JsFuture::from(js_sys::Promise::resolve(&reply))
-                            .await
-                            .map_err(|err| ShellError::from_js("the worker's reply", &err))
-                            .and_then(convert::from_js::<Vec<WorkerToEngine>>),
-                        Err(err) => Err(err),
-                    };
-                    match commands {
-                        Ok(commands) => commands.into_iter().for_each(|it| engine.command(it)),
-                        Err(err) => log(&format!("multichat engine: the worker did not take a report: {err}")),
-                    }
-                });
+        let page = {
+            let mut state = self.0.borrow_mut();
+            match &mut state.worker {
+                WorkerLink::Page(report) => Some((report.clone(), message)),
+                WorkerLink::Runtime(port) => {
+                    port.push(message);
+                    None
+                }
             }
-            WorkerLink::Runtime => {
-                let engine = self.clone();
-                spawn_local(async move {
-                    let addressed = Addressed { to: WORKER_ADDRESS.to_owned(), body: message };
-                    match chrome::send_message(&addressed).await.and_then(convert::from_js::<Vec<WorkerToEngine>>) {
-                        Ok(commands) => commands.into_iter().for_each(|it| engine.command(it)),
-                        Err(err) => log(&format!("multichat engine: the worker did not take a report: {err}")),
-                    }
-                });
+        };
+        match page {
+            Some((report, message)) => self.report_in_page(&report, &message),
+            None => self.post_reports(),
+        }
+    }
+
+    /// Posts the queued reports to the worker as one batch, if the port takes one now (see [`worker_port`]).
+    fn post_reports(&self) {
+        let engine = self.clone();
+        let batch = {
+            let mut state = self.0.borrow_mut();
+            let WorkerLink::Runtime(port) = &mut state.worker else { return };
+            port.next_batch(|| match worker_port::open(move |port, event| engine.port_event(port, event)) {
+                Ok(port) => Some(port),
+                Err(err) => {
+                    log(&format!("multichat engine: could not reach the worker: {err}"));
+                    None
+                }
+            })
+        };
+        let Some((port, batch)) = batch else { return };
+        if let Err(err) = port.post(&batch) {
+            log(&format!("multichat engine: the worker did not take {} reports: {err}", batch.len()));
+            if let WorkerLink::Runtime(port) = &mut self.0.borrow_mut().worker {
+                port.lost();
             }
         }
+    }
+
+    fn port_event(&self, port: &Port, event: PortEvent) {
+        let current = match &mut self.0.borrow_mut().worker {
+            WorkerLink::Runtime(link) => link.saw(port, &event),
+            WorkerLink::Page(_) => false,
+        };
+        if let (true, PortEvent::Commands(EngineCommands { commands, .. })) = (current, event) {
+            commands.into_iter().for_each(|it| self.command(it));
+        }
+        // An answer frees a place for the next batch; a closed port is reopened only if reports wait.
+        self.post_reports();
+    }
+
+    /// Firefox: the worker's report function, called directly; its promise resolves with the commands.
+    fn report_in_page(&self, report: &js_sys::Function, message: &EngineToWorker) {
+        let reply = convert::to_js(message).and_then(|message| {
+            report.call1(&JsValue::NULL, &message).map_err(|err| ShellError::from_js("the worker's report", &err))
+        });
+        let engine = self.clone();
+        spawn_local(async move {
+            let commands = match reply {
+                Ok(reply) => JsFuture::from(js_sys::Promise::resolve(&reply))
+                    .await
+                    .map_err(|err| ShellError::from_js("the worker's reply", &err))
+                    .and_then(convert::from_js::<Vec<WorkerToEngine>>),
+                Err(err) => Err(err),
+            };
+            match commands {
+                Ok(commands) => commands.into_iter().for_each(|it| engine.command(it)),
+                Err(err) => log(&format!("multichat engine: the worker did not take a report: {err}")),
+            }
+        });
     }
 }
 

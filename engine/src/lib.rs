@@ -4,6 +4,7 @@
 //! [`page_engine_main`] when the worker first wants the engine). The service worker never carries this code.
 
 mod engine;
+mod worker_port;
 
 use wasm_bindgen::prelude::*;
 

@@ -10,11 +10,13 @@
 // requests every REQUEST_EVERY_MS and times each reply.
 //
 // Run through `cargo xtask bench` (inside a loopback-only namespace). MULTICHAT_FLOOD_EXTENSION=<dir> runs it
-// against another build of the extension (an older dist/, for a before/after figure).
+// against another build of the extension (an older dist/, for a before/after figure), and
+// MULTICHAT_BENCH_PROFILE=<dir> CPU-profiles the worker and the engine during the flood (tests/bench/profile.mjs).
 import {
   assertLoopbackOnly, freshProfileDir, launchBrowser, launchStockBrowser, openPopup, peerjsPageFiles, removeProfileDir,
   signIn, startPeerServer, startStaticServer,
 } from '../e2e/harness.mjs';
+import { startProfiles } from './profile.mjs';
 
 assertLoopbackOnly();
 
@@ -93,6 +95,8 @@ try {
     window.__unanswered = () => sent.size;
   }, REQUEST_EVERY_MS);
 
+  const profileDir = process.env.MULTICHAT_BENCH_PROFILE;
+  const stopProfiles = profileDir ? await startProfiles(profile) : null;
   const share = FLOOD / FLOODERS;
   const started = Date.now();
   await Promise.all(pages.map((page, index) => page.evaluate(({ n, from, name }) => {
@@ -108,6 +112,7 @@ try {
     if (stored >= FLOOD) break;
     await sleep(50);
   }
+  if (stopProfiles) await stopProfiles(profileDir);
   await popup.evaluate(() => clearInterval(window.__requests));
   await sleep(Math.max(2000, REQUEST_EVERY_MS * 5));
   const latencies = await popup.evaluate(() => window.__latencies);

@@ -5,7 +5,8 @@
 // Figures: start → signaling open, connect() → channel open, small-message round trip (median and p99),
 // and the throughput of a 10 MiB transfer.
 // Our side is driven from the popup page through chrome.runtime messages to the engine (the offscreen
-// document), and it observes the engine's reports to the worker the same way, so every figure of ours
+// document), and it observes the engine's reports to the worker on its own end of the engine's port
+// (harness.mjs, signInAndGoOnline), so every figure of ours
 // includes that internal extension messaging (and the worker's chat layer, which also sees every report).
 // Run through `cargo xtask bench`, inside a loopback-only network namespace.
 import {
@@ -73,13 +74,12 @@ try {
     await sleep(500);
     oursOpen.push(await popup.evaluate(async ({ peerId, token, settings }) => {
       const online = new Promise((resolve) => {
-        const listener = (message) => {
-          if (message?.to === 'worker' && message.body?.kind === 'status' && message.body.status?.state === 'online') {
-            chrome.runtime.onMessage.removeListener(listener);
+        globalThis.onReport = (body) => {
+          if (body?.kind === 'status' && body.status?.state === 'online') {
+            globalThis.onReport = null;
             resolve(performance.now());
           }
         };
-        chrome.runtime.onMessage.addListener(listener);
       });
       const t0 = performance.now();
       chrome.runtime.sendMessage({ to: 'engine', body: { kind: 'configure', peer_id: peerId, token, settings } });
@@ -107,16 +107,14 @@ try {
   async function oursDial(serialization) {
     return popup.evaluate(async ({ peerId, serialization }) => {
       const up = new Promise((resolve, reject) => {
-        const listener = (message) => {
-          const body = message?.to === 'worker' ? message.body : null;
+        globalThis.onReport = (body) => {
           if (body?.kind === 'link_up' && body.info.peer_id === peerId && body.info.outgoing) {
-            chrome.runtime.onMessage.removeListener(listener);
+            globalThis.onReport = null;
             resolve({ link: body.info.link, at: performance.now() });
           } else if (body?.kind === 'dial_failed' && body.peer_id === peerId) {
             reject(new Error(`dial failed: ${body.reason}`));
           }
         };
-        chrome.runtime.onMessage.addListener(listener);
       });
       const t0 = performance.now();
       chrome.runtime.sendMessage({ to: 'engine', body: { kind: 'dial', peer_id: peerId, metadata: null, serialization } });
@@ -149,14 +147,12 @@ try {
       const text = `ping:${i}`;
       const t0 = performance.now();
       await new Promise((resolve) => {
-        const listener = (message) => {
-          const body = message?.to === 'worker' ? message.body : null;
+        globalThis.onReport = (body) => {
           if (body?.kind === 'frame' && body.link === link && body.frame === text) {
-            chrome.runtime.onMessage.removeListener(listener);
+            globalThis.onReport = null;
             resolve();
           }
         };
-        chrome.runtime.onMessage.addListener(listener);
         chrome.runtime.sendMessage({ to: 'engine', body: { kind: 'send', link, frame: text } });
       });
       times.push(performance.now() - t0);
@@ -202,13 +198,12 @@ try {
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
       await new Promise((resolve) => {
-        const listener = (message) => {
-          if (message?.to === 'worker' && message.body?.kind === 'hello') {
-            chrome.runtime.onMessage.removeListener(listener);
+        globalThis.onReport = (body) => {
+          if (body?.kind === 'hello') {
+            globalThis.onReport = null;
             resolve();
           }
         };
-        chrome.runtime.onMessage.addListener(listener);
         chrome.runtime.sendMessage({ to: 'engine', body: { kind: 'greet' } });
       });
       times.push(performance.now() - t0);
@@ -235,7 +230,7 @@ const rows = [
 ];
 console.log('\nPeerJS on loopback: stock peerjs 1.5.5 ↔ stock, and our engine → stock (official peer 1.0.2 server)');
 console.log('Our figures include the extension\'s internal messaging: popup page → chrome.runtime → engine (offscreen');
-console.log('document) for commands, and engine → chrome.runtime → worker/popup for reports; the chat layer sees them too.');
+console.log('document) for commands, and the engine\'s port → worker/popup for reports; the chat layer sees them too.');
 console.log('Times: lower is better. Throughput: higher is better (MB = 10^6 bytes; time from the first send to the');
 console.log('last byte counted by the stock receiver in browser 2).\n');
 const pad = (s, n) => String(s).padEnd(n);

@@ -404,15 +404,24 @@ export async function openStockPage(stock, server) {
 /**
  * Signs `username` in through the popup and points the extension at `server` (a `startPeerServer`), then
  * waits until the engine is online. Also starts recording, in the popup page, every report the engine sends
- * to the worker (`globalThis.seen`, each `{ at: performance.now(), body }`): extension pages receive those
- * `chrome.runtime` messages too.
+ * to the worker (`globalThis.seen`, each `{ at: performance.now(), body }`): extension pages that listen for
+ * connections get an end of the engine's port too.
  */
 export async function signInAndGoOnline(browser, username, server) {
   const popup = await openPopup(browser);
   await popup.evaluate(() => {
     globalThis.seen = [];
-    chrome.runtime.onMessage.addListener((message) => {
-      if (message?.to === 'worker') globalThis.seen.push({ at: performance.now(), body: message.body });
+    // The engine posts its reports, in batches, on a port it opens to the extension; every extension page
+    // listening for connections gets its own end of that port, so this page sees each batch too.
+    // `globalThis.onReport`, if set, is called with each report as well.
+    chrome.runtime.onConnect.addListener((port) => {
+      if (port.name !== 'engine') return;
+      port.onMessage.addListener((batch) => {
+        for (const body of batch) {
+          globalThis.seen.push({ at: performance.now(), body });
+          globalThis.onReport?.(body);
+        }
+      });
     });
   });
   await signIn(popup, username, server.settings);
