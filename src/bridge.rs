@@ -68,6 +68,16 @@ pub enum Request {
         username: String,
         safety_number: String,
     },
+    /// "Allow unverified for this contact": links as `username` that do not prove the pinned key chat,
+    /// marked unverified, from now on (the red warning about `username` is answered).
+    AllowUnverified {
+        username: String,
+    },
+    /// "Block": links as `username` that do not prove the pinned key are closed, from now on (a link that
+    /// proves it still chats).
+    BlockUnverified {
+        username: String,
+    },
     /// Everything stored (identity key, account, settings, contacts, rooms, history) as one file to save.
     ExportData,
     /// Replace everything stored with an export file's records (`json` is the file's text), then start over
@@ -99,18 +109,12 @@ pub enum Request {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Response {
-    View {
-        view: View,
-    },
+    /// Boxed: the view is large, and every other answer small.
+    View { view: Box<View> },
     /// The request was refused; `message` is written for the user.
-    Error {
-        message: String,
-    },
+    Error { message: String },
     /// The answer to [`Request::ExportData`]: a JSON document for the popup to save as `file_name`.
-    Export {
-        file_name: String,
-        json: String,
-    },
+    Export { file_name: String, json: String },
 }
 
 /// Everything the popup renders. The popup keeps no state of its own beyond what it is typing.
@@ -167,6 +171,13 @@ pub struct MemberSummary {
     /// Messages from it are held until the user accepts or rejects it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_key_safety_number: Option<String>,
+    /// A connection as this member did not prove their pinned key: the red warning, until the user
+    /// chooses "Allow unverified for this contact" or "Block".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unproved: Option<String>,
+    /// The member's key was pinned on first contact and not verified yet: what the conversation says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_notice: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,7 +227,7 @@ pub struct PopupToWorker {
 #[serde(tag = "frame", rename_all = "snake_case")]
 pub enum WorkerToPopup {
     Reply { id: u64, response: Response },
-    Update { view: View },
+    Update { view: Box<View> },
 }
 
 // ---------------------------------------------------------------------------------------------------------

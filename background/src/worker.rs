@@ -517,7 +517,7 @@ impl WorkerHandle {
     fn broadcast(&self) {
         let state = self.0.borrow();
         let Some(model) = state.model.as_ref().filter(|_| !state.popups.is_empty()) else { return };
-        let update = WorkerToPopup::Update { view: model.view() };
+        let update = WorkerToPopup::Update { view: Box::new(model.view()) };
         for port in &state.popups {
             let _ = port.post(&update);
         }

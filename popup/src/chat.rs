@@ -9,7 +9,7 @@ use multichat_core::qr::safety_number_qr;
 use multichat_core::text::{Segment, linkify};
 use wasm_bindgen::JsValue;
 
-use crate::ui::use_ui;
+use crate::ui::{Link, use_ui};
 
 /// The two ways to start talking: a direct chat with a username, or a new group.
 #[component]
@@ -64,6 +64,7 @@ pub(crate) fn RoomList(rooms: Vec<RoomSummary>) -> Element {
     rsx! {
         section { class: "rooms", aria_labelledby: "rooms-heading",
             h2 { id: "rooms-heading", "Conversations" }
+            UnprovedAlerts { rooms: rooms.clone() }
             if rooms.is_empty() {
                 p { class: "empty", "No conversations yet. Type a username above to start one." }
             } else {
@@ -86,7 +87,19 @@ fn RoomButton(room: RoomSummary) -> Element {
     // A changed key holds that member's messages until the user decides: say so before opening the room.
     let key_changed: Vec<&str> =
         room.members.iter().filter(|it| it.new_key_safety_number.is_some()).map(|it| it.username.as_str()).collect();
-    let key_notice = (!key_changed.is_empty()).then(|| format!("identity key changed: {}", key_changed.join(", ")));
+    // Someone connected as a member without proving their key: held until the user decides.
+    let posed_as: Vec<&str> =
+        room.members.iter().filter(|it| it.unproved.is_some()).map(|it| it.username.as_str()).collect();
+    let key_notice = match (key_changed.is_empty(), posed_as.is_empty()) {
+        (true, true) => None,
+        (false, true) => Some(format!("identity key changed: {}", key_changed.join(", "))),
+        (true, false) => Some(format!("someone connected without proving the key of {}", posed_as.join(", "))),
+        (false, false) => Some(format!(
+            "identity key changed: {}; someone connected without proving the key of {}",
+            key_changed.join(", "),
+            posed_as.join(", ")
+        )),
+    };
     // The accessible name starts with the title, so the list can be searched by name (and is by tests);
     // the visible parts are laid out separately, which would otherwise run their words together.
     let mut label = match &unread {
@@ -141,6 +154,11 @@ fn presence_text(room: &RoomSummary) -> String {
 pub(crate) fn Conversation(open: OpenRoom) -> Element {
     let ui = use_ui();
     let OpenRoom { room, messages, has_older } = open;
+    // Warnings about every contact, not only this conversation's: the user must see them wherever they are.
+    let every_room = match ui.link() {
+        Link::Ready(view) => view.rooms,
+        _ => Vec::new(),
+    };
     rsx! {
         section { class: "conversation", aria_labelledby: "room-title",
             div { class: "room-header",
@@ -155,6 +173,7 @@ pub(crate) fn Conversation(open: OpenRoom) -> Element {
                     Members { is_group: room.is_group, members: room.members.clone() }
                 }
             }
+            UnprovedAlerts { rooms: every_room }
             if room.is_group {
                 InviteForm { key: "{room.id}", room: room.id.clone() }
             }
@@ -176,6 +195,8 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
     let numbers: Vec<MemberSummary> = members.iter().filter(|it| it.safety_number.is_some()).cloned().collect();
     let key_changes: Vec<MemberSummary> =
         members.iter().filter(|it| it.new_key_safety_number.is_some()).cloned().collect();
+    let new_keys: Vec<(String, String)> =
+        members.iter().filter_map(|it| Some((it.username.clone(), it.key_notice.clone()?))).collect();
     rsx! {
         ul { class: "members", aria_label: "Members",
             for member in members {
@@ -200,6 +221,9 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
                     }
                 }
             }
+        }
+        for (username, notice) in new_keys {
+            p { key: "new-key-{username}", class: "notice key-new", "{notice}" }
         }
         for member in key_changes {
             KeyChangeAlert { key: "key-change-{member.username}", username: member.username.clone(), new_safety_number: member.new_key_safety_number.clone().unwrap_or_default() }
@@ -228,6 +252,48 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
                 "{member.problem.clone().unwrap_or_default()}"
                 if !member.online {
                     " Messages wait and are sent when they are back."
+                }
+            }
+        }
+    }
+}
+
+/// The red warnings about contacts a connection posed as without proving their pinned key, one per contact,
+/// each with the user's two choices. Nothing from such a connection is shown until the user decides.
+#[component]
+fn UnprovedAlerts(rooms: Vec<RoomSummary>) -> Element {
+    let ui = use_ui();
+    let mut warned: Vec<(String, String)> = Vec::new();
+    for member in rooms.iter().flat_map(|it| it.members.iter()) {
+        if let Some(text) = &member.unproved
+            && !warned.iter().any(|(user, _)| user == &member.username)
+        {
+            warned.push((member.username.clone(), text.clone()));
+        }
+    }
+    rsx! {
+        for (username, text) in warned {
+            section { key: "unproved-{username}", class: "key-change", role: "alert", aria_label: "Warning about {username}",
+                p { strong { "Someone connected as {username} without proving it is {username}." } }
+                p { "{text}" }
+                div { class: "row",
+                    button {
+                        r#type: "button",
+                        onclick: {
+                            let username = username.clone();
+                            move |_| ui.send(Request::AllowUnverified { username: username.clone() })
+                        },
+                        "Allow unverified for this contact"
+                    }
+                    button {
+                        r#type: "button",
+                        class: "danger",
+                        onclick: {
+                            let username = username.clone();
+                            move |_| ui.send(Request::BlockUnverified { username: username.clone() })
+                        },
+                        "Block"
+                    }
                 }
             }
         }

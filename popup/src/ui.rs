@@ -48,7 +48,7 @@ impl Ui {
         let sent = bridge.send(request, move |response| {
             self.reconnects.set(0);
             match response {
-                Response::View { view } => self.link.set(Link::Ready(view)),
+                Response::View { view } => self.link.set(Link::Ready(*view)),
                 Response::Error { message } => {
                     self.error.set(Some(message));
                     on_refused();

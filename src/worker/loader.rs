@@ -9,10 +9,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::{DROP_LOG, SESSION_KEY, WorkerModel};
 use crate::at_rest::{self, Vault};
-use crate::auth_gate::AuthGate;
+use crate::auth_gate::LinkGate;
 use crate::bridge::EngineStatus;
 use crate::chat::history;
 use crate::chat::{ChatNode, RoomId};
+use crate::entropy::{Entropy, TOKEN_DERIVATION, token_needs_renewal};
 use crate::identity::{ContactBook, Identity, IdentityRecord};
 use crate::log_budget::LogBudget;
 use crate::storage::{self, AccountRecord, Key, Snapshot};
@@ -181,7 +182,8 @@ impl WorkerModel {
                     ContactBook::new()
                 }
             };
-            AuthGate::new(identity.clone(), account.username.peer_id(), contacts)
+            // The gate's hellos carry the chat node's session: the same `now` it was restored with.
+            LinkGate::new(identity.clone(), account.username.clone(), contacts, now)
         });
         problems.extend(read_problems);
         let mut model = WorkerModel {
@@ -207,12 +209,23 @@ impl WorkerModel {
             view_dirty: false,
         };
         model.write(migration);
+        model.renew_token(random);
         // Restoring reports damaged records as events; collect them for the view (nothing else is queued).
         let migration = std::mem::take(&mut model.effects);
         model.drain_chat(now);
         model.effects = migration;
         model.view_dirty = false;
         model
+    }
+
+    /// A token made before [`TOKEN_DERIVATION`] came from the identity seed's bytes, and the signaling server
+    /// sees it: such an account gets a new one, from its own derivation. The identity key is kept.
+    fn renew_token(&mut self, random: [u8; 32]) {
+        let Some(account) = self.loaded.account.as_mut().filter(|it| token_needs_renewal(it.token_v)) else { return };
+        account.token = Entropy::new(random).peerjs_token();
+        account.token_v = TOKEN_DERIVATION;
+        let write = storage::set(Key::Account, &*account);
+        self.write(vec![write]);
     }
 
     /// A loader to rebuild this model from storage ([`Effect::Reload`](super::Effect::Reload)): it keeps the

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::WorkerModel;
 use crate::account::Username;
-use crate::auth_gate::AuthGate;
+use crate::auth_gate::{LinkGate, first_contact_notice, unproved_warning};
 use crate::bridge::{AccountView, MemberSummary, MessageState, MessageView, OpenRoom, RoomSummary, View};
 use crate::chat::{ChatNode, DeliveryState, RoomView, StoredMessage};
 use crate::identity::{PublicKey, TrustState, safety_number};
@@ -15,6 +15,10 @@ pub(super) struct Trust {
     pub safety_number: Option<String>,
     pub verified: bool,
     pub new_key_safety_number: Option<String>,
+    /// The red warning: a link as this contact did not prove the pinned key, and the user has not decided.
+    pub unproved: Option<String>,
+    /// The key was pinned on first contact and is not verified yet.
+    pub key_notice: Option<String>,
 }
 
 impl WorkerModel {
@@ -65,6 +69,9 @@ impl WorkerModel {
             safety_number: self.safety_number_with(&contact.key),
             verified: contact.state == TrustState::Verified,
             new_key_safety_number: contact.pending_key.as_ref().and_then(|it| self.safety_number_with(&it.key)),
+            unproved: contact.unproved.as_ref().map(|it| unproved_warning(user, it.how)),
+            key_notice: (contact.state == TrustState::Pinned && contact.pending_key.is_none())
+                .then(|| first_contact_notice(user)),
         }
     }
 
@@ -85,7 +92,7 @@ fn summary(
     room: &RoomView,
     unreachable: &BTreeMap<String, String>,
     warnings: &BTreeMap<String, String>,
-    gate: Option<&AuthGate>,
+    gate: Option<&LinkGate>,
     trust: &dyn Fn(&Username) -> Trust,
 ) -> RoomSummary {
     RoomSummary {
@@ -97,17 +104,20 @@ fn summary(
             .iter()
             .map(|it| {
                 let trust = trust(&it.username);
+                let peer_id = it.username.peer_id();
+                let authenticated = gate.is_some_and(|gate| gate.authenticated(&peer_id));
+                // An allowed unverified link's warning lasts while such a link is up.
+                let warning = warnings.get(&peer_id).filter(|_| it.online && !authenticated).cloned();
                 MemberSummary {
                     username: it.username.to_string(),
                     online: it.online,
-                    authenticated: gate.is_some_and(|gate| gate.authenticated(&it.username.peer_id())),
+                    authenticated,
                     safety_number: trust.safety_number,
                     verified: trust.verified,
-                    problem: warnings
-                        .get(&it.username.peer_id())
-                        .cloned()
-                        .or_else(|| if it.online { None } else { unreachable.get(&it.username.peer_id()).cloned() }),
+                    problem: warning.or_else(|| if it.online { None } else { unreachable.get(&peer_id).cloned() }),
                     new_key_safety_number: trust.new_key_safety_number,
+                    unproved: trust.unproved,
+                    key_notice: trust.key_notice,
                 }
             })
             .collect(),
