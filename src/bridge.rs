@@ -68,6 +68,14 @@ pub enum Request {
         username: String,
         safety_number: String,
     },
+    /// Join the group room we were invited to (see [`View::invitations`]).
+    AcceptInvitation {
+        room: String,
+    },
+    /// Refuse the invitation to this room: nothing of it is joined.
+    DeclineInvitation {
+        room: String,
+    },
     /// "Allow unverified for this contact": links as `username` that do not prove the pinned key chat,
     /// marked unverified, from now on (the red warning about `username` is answered).
     AllowUnverified {
@@ -129,6 +137,9 @@ pub struct View {
     pub rooms: Vec<RoomSummary>,
     /// The conversation the popup shows, with its latest messages.
     pub open_room: Option<OpenRoom>,
+    /// Invitations to groups waiting for the user's answer ("bob invites you to Friends").
+    #[serde(default)]
+    pub invitations: Vec<InvitationView>,
     /// The history is protected by a passphrase.
     #[serde(default)]
     pub passphrase_set: bool,
@@ -138,12 +149,24 @@ pub struct View {
     pub locked: bool,
 }
 
+/// An invitation to a group, waiting for Accept or Decline. Nothing of the group is joined before.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationView {
+    pub room: String,
+    /// The group's name, cleaned for display.
+    pub name: String,
+    pub inviter: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomSummary {
     pub id: String,
     /// The group's name, or the other user's name for a direct conversation.
     pub title: String,
     pub is_group: bool,
+    /// For a direct conversation, the other user: a group named like a contact is still told apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_with: Option<String>,
     /// The other members and whether each is connected now.
     pub members: Vec<MemberSummary>,
     pub unread: u32,
@@ -199,6 +222,12 @@ pub struct MessageView {
     pub timestamp: u64,
     pub mine: bool,
     pub state: MessageState,
+    /// The author's signature was checked against their key before the message was stored.
+    #[serde(default)]
+    pub verified: bool,
+    /// The author's key was introduced by this member (who invited them), not proved on a link of ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduced_by: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

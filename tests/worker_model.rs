@@ -76,7 +76,8 @@ fn pump(a: &mut Profile, b: &mut Profile, link: &str, now: Millis) {
 #[test]
 fn two_workers_chat_and_history_survives_a_restart() {
     let mut alice = Profile::new();
-    let mut bob = Profile::new();
+    // Seeds far apart: the two handshakes' nonces differ (equal ones are refused as reflected).
+    let mut bob = Profile::seeded(50);
     alice.request(Request::SignIn { username: "alice".into() }, Millis(10));
     bob.request(Request::SignIn { username: "bob".into() }, Millis(10));
     alice.to_engine.clear();
@@ -95,7 +96,13 @@ fn two_workers_chat_and_history_survives_a_restart() {
     let link = "dc_test1";
     alice.engine(
         EngineToWorker::LinkUp {
-            info: LinkInfo { link: link.into(), peer_id, metadata: metadata.clone(), outgoing: true, sessions: None },
+            info: LinkInfo {
+                link: link.into(),
+                peer_id,
+                metadata: metadata.clone(),
+                outgoing: true,
+                sessions: sessions(10, 20),
+            },
         },
         Millis(30),
     );
@@ -106,7 +113,7 @@ fn two_workers_chat_and_history_survives_a_restart() {
                 peer_id: "secure-p2p-multichat-alice".into(),
                 metadata,
                 outgoing: false,
-                sessions: None,
+                sessions: sessions(20, 10),
             },
         },
         Millis(30),
@@ -174,6 +181,11 @@ fn sdp_with_certificate(cert: u8) -> String {
         "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\na=fingerprint:sha-256 {}\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n",
         fingerprint.join(":")
     )
+}
+
+/// The two descriptions of one DTLS session, each end with its own certificate.
+fn sessions(local: u8, remote: u8) -> Option<SessionPair> {
+    Some(SessionPair { local_sdp: sdp_with_certificate(local), remote_sdp: sdp_with_certificate(remote) })
 }
 
 /// A signed-in profile whose identity key is made from `seed`. Profiles draw their random bytes from a
@@ -405,7 +417,7 @@ fn an_export_holds_every_stored_record_and_imports_into_another_install() {
     let refused = alice.request(Request::ExportData, Millis(1));
     assert!(matches!(refused, Response::Error { .. }), "{refused:?}");
 
-    let mut bob = Profile::new();
+    let mut bob = Profile::seeded(50);
     alice.request(Request::SignIn { username: "alice".into() }, Millis(10));
     bob.request(Request::SignIn { username: "bob".into() }, Millis(10));
     alice.to_engine.clear();
@@ -417,15 +429,18 @@ fn an_export_holds_every_stored_record_and_imports_into_another_install() {
     alice.to_engine.clear();
     let room = view(&alice).open_room.unwrap().room.id;
     let link = "dc_export";
-    let info = |peer_id: &str, outgoing| LinkInfo {
+    let info = |peer_id: &str, outgoing, sessions| LinkInfo {
         link: link.into(),
         peer_id: peer_id.into(),
         metadata: metadata.clone().unwrap(),
         outgoing,
-        sessions: None,
+        sessions,
     };
-    alice.engine(EngineToWorker::LinkUp { info: info("secure-p2p-multichat-bob", true) }, Millis(30));
-    bob.engine(EngineToWorker::LinkUp { info: info("secure-p2p-multichat-alice", false) }, Millis(30));
+    alice.engine(EngineToWorker::LinkUp { info: info("secure-p2p-multichat-bob", true, sessions(10, 20)) }, Millis(30));
+    bob.engine(
+        EngineToWorker::LinkUp { info: info("secure-p2p-multichat-alice", false, sessions(20, 10)) },
+        Millis(30),
+    );
     pump(&mut alice, &mut bob, link, Millis(40));
     alice.request(Request::SendText { room: room.clone(), text: "exported hello".into() }, Millis(50));
     pump(&mut alice, &mut bob, link, Millis(60));
@@ -692,4 +707,51 @@ fn a_damaged_lock_keeps_the_history_locked_and_is_never_overwritten() {
     assert_eq!(error(refused), "multichat is locked; enter your passphrase");
     assert_eq!(alice.disk, before, "nothing was written over the damaged lock or the sealed history");
     assert_eq!(alice.model.engine_config(), WorkerToEngine::Shutdown);
+}
+
+#[test]
+fn an_invitation_waits_for_the_invitee_and_signed_messages_show_as_verified() {
+    let mut alice = signed_in("alice", 1);
+    let mut bob = signed_in("bob", 50);
+    alice.request(Request::CreateGroup { name: "Friends\u{202e}".into() }, Millis(10));
+    let room = view(&alice).open_room.unwrap().room.id;
+    alice.request(Request::Invite { room: room.clone(), username: "bob".into() }, Millis(11));
+    connect(&mut alice, &mut bob, "dc_1", Millis(20));
+    let waiting = view(&bob);
+    assert_eq!(waiting.invitations.len(), 1, "{:?}", waiting.invitations);
+    assert_eq!((waiting.invitations[0].inviter.as_str(), waiting.invitations[0].name.as_str()), ("alice", "Friends"));
+    assert!(!waiting.rooms.iter().any(|it| it.id == room), "nothing is joined before bob accepts");
+    assert!(bob.notified.iter().any(|it| it.text.contains("alice invites you to Friends")), "{:?}", bob.notified);
+    bob.request(Request::AcceptInvitation { room: room.clone() }, Millis(30));
+    pump(&mut alice, &mut bob, "dc_1", Millis(31));
+    let joined = view(&bob);
+    assert!(joined.invitations.is_empty());
+    let group = joined.rooms.iter().find(|it| it.id == room).expect("joined once accepted");
+    assert!(group.is_group && group.direct_with.is_none() && group.title == "Friends");
+    alice.request(Request::SendText { room: room.clone(), text: "hello friends".into() }, Millis(40));
+    pump(&mut alice, &mut bob, "dc_1", Millis(41));
+    let arrival = bob.notified.iter().find(|it| it.text == "hello friends").expect("notified");
+    assert_eq!(arrival.notification_id, format!("multichat-{room}"), "by room id, never by title");
+    bob.request(Request::SelectRoom { room: Some(room.clone()) }, Millis(42));
+    let message = view(&bob).open_room.unwrap().messages.into_iter().find(|it| it.text == "hello friends").unwrap();
+    assert!(message.verified, "signed by alice and checked against the key her link proved");
+    assert_eq!(message.introduced_by, None);
+}
+
+#[test]
+fn a_declined_invitation_joins_nothing() {
+    let mut alice = signed_in("alice", 1);
+    let mut bob = signed_in("bob", 50);
+    alice.request(Request::CreateGroup { name: "Trap".into() }, Millis(10));
+    let room = view(&alice).open_room.unwrap().room.id;
+    alice.request(Request::Invite { room: room.clone(), username: "bob".into() }, Millis(11));
+    connect(&mut alice, &mut bob, "dc_1", Millis(20));
+    bob.request(Request::DeclineInvitation { room: room.clone() }, Millis(30));
+    pump(&mut alice, &mut bob, "dc_1", Millis(31));
+    let after = view(&bob);
+    assert!(after.invitations.is_empty());
+    assert!(!after.rooms.iter().any(|it| it.id == room));
+    alice.request(Request::SendText { room, text: "you are in".into() }, Millis(40));
+    pump(&mut alice, &mut bob, "dc_1", Millis(41));
+    assert!(!bob.disk.0.values().any(|it| it.to_string().contains("you are in")));
 }

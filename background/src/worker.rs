@@ -470,9 +470,8 @@ impl WorkerHandle {
         } else {
             format!("{} in {}", arrival.sender, arrival.room_title)
         };
-        // One notification per conversation: a newer message replaces the older one.
-        let id = format!("multichat-{}", arrival.room_title);
-        if let Err(err) = chrome::notify(&id, &title, &arrival.text).await {
+        // One notification per conversation (by room id, never title): a newer message replaces the older one.
+        if let Err(err) = chrome::notify(&arrival.notification_id, &title, &arrival.text).await {
             log(&format!("multichat: {err}"));
         }
     }

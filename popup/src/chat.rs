@@ -4,7 +4,9 @@
 //! is what the user is typing and where the message log is scrolled.
 
 use dioxus::prelude::*;
-use multichat_core::bridge::{MemberSummary, MessageState, MessageView, OpenRoom, Request, RoomSummary};
+use multichat_core::bridge::{
+    InvitationView, MemberSummary, MessageState, MessageView, OpenRoom, Request, RoomSummary,
+};
 use multichat_core::qr::safety_number_qr;
 use multichat_core::text::{Segment, linkify};
 use wasm_bindgen::JsValue;
@@ -61,10 +63,16 @@ pub(crate) fn StartConversation() -> Element {
 /// Every conversation, most recent first (the worker's order).
 #[component]
 pub(crate) fn RoomList(rooms: Vec<RoomSummary>) -> Element {
+    let ui = use_ui();
+    let invitations = match ui.link() {
+        Link::Ready(view) => view.invitations,
+        _ => Vec::new(),
+    };
     rsx! {
         section { class: "rooms", aria_labelledby: "rooms-heading",
             h2 { id: "rooms-heading", "Conversations" }
             UnprovedAlerts { rooms: rooms.clone() }
+            Invitations { invitations }
             if rooms.is_empty() {
                 p { class: "empty", "No conversations yet. Type a username above to start one." }
             } else {
@@ -117,7 +125,12 @@ fn RoomButton(room: RoomSummary) -> Element {
             onclick: move |_| ui.send(Request::SelectRoom { room: Some(id.clone()) }),
             span { class: if any_online { "dot online" } else { "dot" }, aria_hidden: "true" }
             span { class: "room-text",
-                span { class: "room-title", "{room.title}" }
+                span { class: if room.direct_with.is_some() { "room-title" } else { "room-title group" },
+                    if room.direct_with.is_none() {
+                        span { class: "group-mark", title: "Group", "# " }
+                    }
+                    "{room.title}"
+                }
                 span { class: "room-presence", "{presence}" }
                 if let Some(notice) = key_notice {
                     span { class: "room-warning", "⚠ {notice}" }
@@ -252,6 +265,40 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
                 "{member.problem.clone().unwrap_or_default()}"
                 if !member.online {
                     " Messages wait and are sent when they are back."
+                }
+            }
+        }
+    }
+}
+
+/// Invitations to groups, each with Accept and Decline: nothing of a group is joined before Accept.
+#[component]
+fn Invitations(invitations: Vec<InvitationView>) -> Element {
+    let ui = use_ui();
+    rsx! {
+        for invitation in invitations {
+            section { key: "invitation-{invitation.room}", class: "invitation", aria_label: "Invitation to {invitation.name}",
+                p { strong { "{invitation.inviter}" } " invites you to " strong { "{invitation.name}" } }
+                div { class: "row",
+                    button {
+                        r#type: "button",
+                        aria_label: "Accept the invitation to {invitation.name}",
+                        onclick: {
+                            let room = invitation.room.clone();
+                            move |_| ui.send(Request::AcceptInvitation { room: room.clone() })
+                        },
+                        "Accept"
+                    }
+                    button {
+                        r#type: "button",
+                        class: "secondary",
+                        aria_label: "Decline the invitation to {invitation.name}",
+                        onclick: {
+                            let room = invitation.room.clone();
+                            move |_| ui.send(Request::DeclineInvitation { room: room.clone() })
+                        },
+                        "Decline"
+                    }
                 }
             }
         }
@@ -452,12 +499,21 @@ fn MessageItem(message: MessageView) -> Element {
     let sender = if message.mine { "You".to_owned() } else { message.sender.clone() };
     let clock = Clock::of(message.timestamp);
     let state = message.mine.then(|| state_text(message.state)).flatten();
+    // Signed by its author and checked against their key; a key someone else vouched for is said so.
+    let provenance = (!message.mine).then(|| match (message.verified, &message.introduced_by) {
+        (true, Some(by)) => ("signed", format!("verified · key introduced by {by}")),
+        (true, None) => ("signed", "verified".to_owned()),
+        (false, _) => ("unsigned", "unverified".to_owned()),
+    });
     rsx! {
         div { class: if message.mine { "message mine" } else { "message" },
             div { class: "meta",
                 span { class: "sender", "{sender}" }
                 if let Some(clock) = clock {
                     time { datetime: "{clock.iso}", title: "{clock.full}", "{clock.short}" }
+                }
+                if let Some((class, text)) = provenance {
+                    span { class: "provenance {class}", "{text}" }
                 }
             }
             p { class: "text", MessageText { text: message.text.clone() } }

@@ -7,6 +7,9 @@ use multichat_core::bridge::{Request, Response, View};
 use crate::bridge::Bridge;
 
 /// What the popup knows about its link to the worker.
+// One value lives in a signal for the popup's life; boxing the view would add an allocation per update and a
+// deref at every use in the screens, for no saving.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, PartialEq)]
 pub(crate) enum Link {
     Connecting,

@@ -12,6 +12,7 @@ use crate::at_rest::{self, Vault};
 use crate::auth_gate::LinkGate;
 use crate::bridge::EngineStatus;
 use crate::chat::history;
+use crate::chat::node::NodeConfig;
 use crate::chat::{ChatNode, RoomId};
 use crate::entropy::{Entropy, TOKEN_DERIVATION, token_needs_renewal};
 use crate::identity::{ContactBook, Identity, IdentityRecord};
@@ -150,11 +151,6 @@ impl WorkerModel {
         let mut loaded = storage::load(&snapshot);
         let migration = std::mem::take(&mut loaded.migration);
         let locked = vault.locked();
-        let chat = loaded
-            .account
-            .as_ref()
-            .filter(|_| !locked)
-            .map(|it| ChatNode::restore(it.username.clone(), &snapshot, now));
         let selected_room = loaded.ui.open_room.as_deref().and_then(|it| RoomId::parse(it).ok());
         let mut problems = Vec::new();
         let identity = match snapshot.get(&Key::Identity).map(|it| serde_json::from_value::<IdentityRecord>(it.clone()))
@@ -169,6 +165,12 @@ impl WorkerModel {
                 "Your identity key record is damaged ({reason}); chats are unverified until it is repaired"
             ));
             None
+        });
+        // Our messages and invitations are signed, others' verified against the keys links prove, and an
+        // invitation waits for the user's answer.
+        let chat = loaded.account.as_ref().filter(|_| !locked).map(|it| {
+            let config = NodeConfig { identity: identity.clone(), ask_before_joining: true };
+            ChatNode::restore_with(it.username.clone(), &snapshot, now, config)
         });
         let mut contacts_read_only = false;
         let gate = loaded.account.as_ref().map(|account| {

@@ -97,6 +97,9 @@ pub struct Arrival {
     pub sender: String,
     pub text: String,
     pub room_title: String,
+    /// One notification per id: a newer one replaces the older. A room's id (`RoomView::notification_id`),
+    /// never its title, so a group named like a contact cannot replace that contact's notifications.
+    pub notification_id: String,
 }
 
 /// Why the model asked for every stored record ([`Effect::ReadAll`]).

@@ -4,6 +4,7 @@ use super::{Arrival, Effect, WorkerModel};
 use crate::account::Username;
 use crate::auth_gate::{Alert, AlertKind, ChatLinkUp, Closing, GateOutput, unproved_warning};
 use crate::bridge::{EngineToWorker, LinkInfo, WorkerToEngine};
+use crate::chat::names::display_name;
 use crate::chat::{ChatEvent, Command, Input, Output};
 use crate::entropy::Entropy;
 use crate::peerjs::Serialization;
@@ -102,7 +103,7 @@ impl WorkerModel {
         }
         for ChatLinkUp { link, peer_id, metadata, outgoing, resumed } in to_chat_link_up {
             self.unreachable.remove(&peer_id);
-            self.tell_proved_key(now, &peer_id);
+            self.tell_pinned_key(now, &peer_id);
             let input = if resumed {
                 Input::LinkResumed { link, peer_id, metadata, outgoing }
             } else {
@@ -128,12 +129,15 @@ impl WorkerModel {
         }
     }
 
-    /// A link of `peer_id` proved its username's pinned key: the chat node learns the key (to check that
-    /// author's signatures) before any frame of the link reaches it.
-    pub(super) fn tell_proved_key(&mut self, now: Millis, peer_id: &str) {
-        let Some(gate) = self.gate.as_ref().filter(|gate| gate.authenticated(peer_id)) else { return };
+    /// The chat node may learn of a link of `peer_id`: it learns the username's pinned key first (to check
+    /// that author's signatures), before any frame of the link reaches it. The pinned key is the one the
+    /// user trusts: the link proved it, the user accepted it, or (a contact allowed unverified) messages
+    /// signed with it are still theirs, and nothing else can be signed with it.
+    pub(super) fn tell_pinned_key(&mut self, now: Millis, peer_id: &str) {
         let Some(username) = Username::from_peer_id(peer_id) else { return };
-        let Some(key) = gate.contacts().get(&username).map(|it| it.key) else { return };
+        let Some(key) = self.gate.as_ref().and_then(|gate| gate.contacts().get(&username)).map(|it| it.key) else {
+            return;
+        };
         self.chat_input(now, Input::PeerKey { username, key });
     }
 
@@ -154,7 +158,8 @@ impl WorkerModel {
                 format!("Open multichat to accept or reject it. Until then, messages from {user} are held."),
             ),
         };
-        self.notify(Arrival { sender: title.clone(), text, room_title: title });
+        let notification_id = format!("multichat-contact-{user}");
+        self.notify(Arrival { sender: title.clone(), text, room_title: title, notification_id });
     }
 
     /// Stores the gate's contact book (unless the stored one was damaged: it is kept as it was).
@@ -225,6 +230,7 @@ impl WorkerModel {
         let mut rest = Vec::new();
         let mut stored = Vec::new();
         let mut dropped = Vec::new();
+        let mut invited = Vec::new();
         let mut changed = false;
         while let Some(output) = chat.poll_output() {
             match output {
@@ -253,6 +259,18 @@ impl WorkerModel {
                     match event {
                         ChatEvent::MessageStored { room, id, incoming: true } => stored.push((room, id)),
                         ChatEvent::HistoryProblem(problem) => self.history_problems.push(problem.to_string()),
+                        ChatEvent::Invited { room, name, inviter } => {
+                            let inviter = display_name(inviter.as_str());
+                            invited.push(Arrival {
+                                sender: inviter.clone(),
+                                text: format!(
+                                    "{inviter} invites you to {}. Open multichat to accept or decline.",
+                                    display_name(&name)
+                                ),
+                                room_title: display_name(&name),
+                                notification_id: format!("multichat-invitation-{room}"),
+                            });
+                        }
                         _ => {}
                     }
                 }
@@ -267,15 +285,19 @@ impl WorkerModel {
             }
             let Some(history) = chat.history(&room) else { continue };
             let Some((_, message)) = history.find(&id) else { continue };
-            let room_title =
-                chat.room_views().into_iter().find(|it| it.id == room).map(|it| it.title).unwrap_or_default();
-            arrivals.push(Arrival { sender: message.sender.to_string(), text: message.text.clone(), room_title });
+            let Some(view) = chat.room_views().into_iter().find(|it| it.id == room) else { continue };
+            arrivals.push(Arrival {
+                sender: display_name(message.sender.as_str()),
+                text: message.text.clone(),
+                room_title: view.title.clone(),
+                notification_id: view.notification_id(),
+            });
         }
         self.write(writes);
         for effect in rest {
             self.push(effect);
         }
-        for arrival in arrivals {
+        for arrival in arrivals.into_iter().chain(invited) {
             self.notify(arrival);
         }
         for reason in dropped {

@@ -143,6 +143,14 @@ impl WorkerModel {
             Request::RejectNewKey { username, safety_number: shown } => {
                 self.decide_new_key(now, &username, &shown, false)
             }
+            Request::AcceptInvitation { room } => {
+                let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
+                self.chat_command(now, Command::AcceptInvitation { room }, true)
+            }
+            Request::DeclineInvitation { room } => {
+                let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
+                self.chat_command(now, Command::DeclineInvitation { room }, false)
+            }
             Request::AllowUnverified { username } => self.decide_unverified(now, &username, true),
             Request::BlockUnverified { username } => self.decide_unverified(now, &username, false),
             Request::ExportData => {

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use super::WorkerModel;
 use crate::account::Username;
 use crate::auth_gate::{LinkGate, first_contact_notice, unproved_warning};
-use crate::bridge::{AccountView, MemberSummary, MessageState, MessageView, OpenRoom, RoomSummary, View};
+use crate::bridge::{
+    AccountView, InvitationView, MemberSummary, MessageState, MessageView, OpenRoom, RoomSummary, View,
+};
+use crate::chat::names::display_name;
 use crate::chat::{ChatNode, DeliveryState, RoomView, StoredMessage};
 use crate::identity::{PublicKey, TrustState, safety_number};
 
@@ -34,7 +37,7 @@ impl WorkerModel {
                 shown.len() < loaded.len() || chat.history(selected).is_some_and(|it| it.next_older_page().is_some());
             Some(OpenRoom {
                 room: summary(room, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user)),
-                messages: shown.iter().map(|it| message_view(it, me)).collect(),
+                messages: shown.iter().map(|it| message_view(it, me, chat)).collect(),
                 has_older,
             })
         });
@@ -54,6 +57,20 @@ impl WorkerModel {
                 .map(|it| summary(it, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user)))
                 .collect(),
             open_room,
+            invitations: self
+                .chat
+                .as_ref()
+                .map(|chat| {
+                    chat.invitations()
+                        .into_iter()
+                        .map(|it| InvitationView {
+                            room: it.room.as_str().to_owned(),
+                            name: display_name(&it.name),
+                            inviter: display_name(it.inviter.as_str()),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             passphrase_set: self.vault.lock.is_some() || self.vault.damaged.is_some(),
             locked: self.locked(),
         }
@@ -97,8 +114,9 @@ fn summary(
 ) -> RoomSummary {
     RoomSummary {
         id: room.id.as_str().to_owned(),
-        title: room.title.clone(),
+        title: display_name(&room.title),
         is_group: room.is_group,
+        direct_with: room.direct_with.as_ref().map(|it| display_name(it.as_str())),
         members: room
             .members
             .iter()
@@ -126,7 +144,7 @@ fn summary(
     }
 }
 
-fn message_view(message: &StoredMessage, me: &Username) -> MessageView {
+fn message_view(message: &StoredMessage, me: &Username, chat: &ChatNode) -> MessageView {
     let mine = &message.sender == me;
     let state = match (&message.state, mine) {
         (Some(DeliveryState::Sending), true) => MessageState::Sending,
@@ -137,10 +155,15 @@ fn message_view(message: &StoredMessage, me: &Username) -> MessageView {
     };
     MessageView {
         id: message.id.as_str().to_owned(),
-        sender: message.sender.to_string(),
+        sender: display_name(message.sender.as_str()),
         text: message.text.clone(),
         timestamp: message.timestamp.0,
         mine,
         state,
+        verified: message.signature.is_some(),
+        introduced_by: chat
+            .known_key(&message.sender)
+            .and_then(|it| it.introduced_by.as_ref())
+            .map(|it| display_name(it.as_str())),
     }
 }
