@@ -144,8 +144,9 @@ impl WorkerModel {
                 self.decide_new_key(now, &username, &shown, false)
             }
             Request::AcceptInvitation { room } => {
+                // The joined group appears at the top of the list; the user opens it from there.
                 let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
-                self.chat_command(now, Command::AcceptInvitation { room }, true)
+                self.chat_command(now, Command::AcceptInvitation { room }, false)
             }
             Request::DeclineInvitation { room } => {
                 let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
