@@ -798,4 +798,48 @@ mod squatters {
         assert!(!alice.sent_on("dc_i2").contains("for bob only"));
         assert_eq!(alice.texts_from(&room, "bob"), Vec::<String>::new());
     }
+
+    #[test]
+    fn an_honest_pair_authenticates_pins_each_other_and_chats_both_ways() {
+        let (mut alice, mut bob, room) = alice_and_bob_authenticated();
+        assert!(bob.gate.authenticated(&user("alice").peer_id()));
+        assert_eq!(alice.gate.contacts().get(&user("bob")).map(|it| it.key), Some(bob_key()));
+        assert_eq!(
+            bob.gate.contacts().get(&user("alice")).map(|it| it.key),
+            Some(Identity::from_seed([1; 32]).public_key())
+        );
+        alice.command(Millis(50), Command::Send { room: room.clone(), text: "hi bob".into(), random: [7; 16] });
+        pump(&mut alice, &mut bob, "dc_1", Millis(51));
+        bob.command(Millis(52), Command::Send { room: room.clone(), text: "hi alice".into(), random: [8; 16] });
+        pump(&mut alice, &mut bob, "dc_1", Millis(53));
+        assert_eq!(bob.texts_from(&room, "alice"), ["hi bob"]);
+        assert_eq!(alice.texts_from(&room, "bob"), ["hi alice"]);
+        assert!(alice.closed.is_empty() && bob.closed.is_empty() && alice.alerts.is_empty());
+    }
+
+    #[test]
+    fn a_stranger_that_names_a_key_but_never_proves_it_is_closed_in_time() {
+        let mut alice = Side::new("alice", 1, ContactBook::new(), Millis(10));
+        let info = LinkInfo { peer_id: user("erin").peer_id(), ..squatter_link("dc_n", our_metadata()) };
+        alice.link_up(info, Millis(1_000));
+        let hello = json!({
+            "type": "mc.hello", "v": 1, "user": "erin", "caps": wire::OUR_CAPABILITIES,
+            "auth": {"v": 1, "key": Identity::from_seed([9; 32]).public_key().to_string(), "nonce": "cd".repeat(32)},
+        });
+        alice.frame("dc_n", hello, Millis(2_000));
+        let deadline = alice.gate.poll_timeout().expect("a proof deadline");
+        assert!(deadline > Millis(2_000));
+        alice.frame(
+            "dc_n",
+            json!({"type": "chat", "chat": {"sender": "erin", "message": "early", "timestamp": 3}}),
+            Millis(2_001),
+        );
+        alice.tick(Millis(deadline.0 - 1));
+        assert!(alice.closed.is_empty());
+        alice.tick(deadline);
+        assert_eq!(alice.closed, ["dc_n"]);
+        assert!(alice.reasons[0].contains("never proved its identity key"), "{}", alice.reasons[0]);
+        assert!(!alice.chat.is_online(&user("erin")), "the chat node never heard of it");
+        assert!(alice.alerts.is_empty(), "a stranger is no contact to warn about");
+    }
 }
