@@ -68,6 +68,24 @@ pub enum Request {
         username: String,
         safety_number: String,
     },
+    /// Join the group room we were invited to (see [`View::invitations`]).
+    AcceptInvitation {
+        room: String,
+    },
+    /// Refuse the invitation to this room: nothing of it is joined.
+    DeclineInvitation {
+        room: String,
+    },
+    /// "Allow unverified for this contact": links as `username` that do not prove the pinned key chat,
+    /// marked unverified, from now on (the red warning about `username` is answered).
+    AllowUnverified {
+        username: String,
+    },
+    /// "Block": links as `username` that do not prove the pinned key are closed, from now on (a link that
+    /// proves it still chats).
+    BlockUnverified {
+        username: String,
+    },
     /// Everything stored (identity key, account, settings, contacts, rooms, history) as one file to save.
     ExportData,
     /// Replace everything stored with an export file's records (`json` is the file's text), then start over
@@ -99,18 +117,12 @@ pub enum Request {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Response {
-    View {
-        view: View,
-    },
+    /// Boxed: the view is large, and every other answer small.
+    View { view: Box<View> },
     /// The request was refused; `message` is written for the user.
-    Error {
-        message: String,
-    },
+    Error { message: String },
     /// The answer to [`Request::ExportData`]: a JSON document for the popup to save as `file_name`.
-    Export {
-        file_name: String,
-        json: String,
-    },
+    Export { file_name: String, json: String },
 }
 
 /// Everything the popup renders. The popup keeps no state of its own beyond what it is typing.
@@ -125,6 +137,9 @@ pub struct View {
     pub rooms: Vec<RoomSummary>,
     /// The conversation the popup shows, with its latest messages.
     pub open_room: Option<OpenRoom>,
+    /// Invitations to groups waiting for the user's answer ("bob invites you to Friends").
+    #[serde(default)]
+    pub invitations: Vec<InvitationView>,
     /// The history is protected by a passphrase.
     #[serde(default)]
     pub passphrase_set: bool,
@@ -134,12 +149,24 @@ pub struct View {
     pub locked: bool,
 }
 
+/// An invitation to a group, waiting for Accept or Decline. Nothing of the group is joined before.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationView {
+    pub room: String,
+    /// The group's name, cleaned for display.
+    pub name: String,
+    pub inviter: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomSummary {
     pub id: String,
     /// The group's name, or the other user's name for a direct conversation.
     pub title: String,
     pub is_group: bool,
+    /// For a direct conversation, the other user: a group named like a contact is still told apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_with: Option<String>,
     /// The other members and whether each is connected now.
     pub members: Vec<MemberSummary>,
     pub unread: u32,
@@ -167,6 +194,13 @@ pub struct MemberSummary {
     /// Messages from it are held until the user accepts or rejects it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_key_safety_number: Option<String>,
+    /// A connection as this member did not prove their pinned key: the red warning, until the user
+    /// chooses "Allow unverified for this contact" or "Block".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unproved: Option<String>,
+    /// The member's key was pinned on first contact and not verified yet: what the conversation says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_notice: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +222,12 @@ pub struct MessageView {
     pub timestamp: u64,
     pub mine: bool,
     pub state: MessageState,
+    /// The author's signature was checked against their key before the message was stored.
+    #[serde(default)]
+    pub verified: bool,
+    /// The author's key was introduced by this member (who invited them), not proved on a link of ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduced_by: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,7 +256,7 @@ pub struct PopupToWorker {
 #[serde(tag = "frame", rename_all = "snake_case")]
 pub enum WorkerToPopup {
     Reply { id: u64, response: Response },
-    Update { view: View },
+    Update { view: Box<View> },
 }
 
 // ---------------------------------------------------------------------------------------------------------

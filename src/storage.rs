@@ -179,6 +179,10 @@ pub struct AccountRecord {
     /// while the server still holds the old socket. Empty in records from before it existed.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub token: String,
+    /// How `token` was made ([`crate::entropy::TOKEN_DERIVATION`]); 0 in records from before, whose token
+    /// came from the same bytes as the identity seed and is renewed on the next start.
+    #[serde(default)]
+    pub token_v: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -1,6 +1,6 @@
 //! The bridge frames cross `chrome.runtime` as JSON: their shape is a contract between popup and worker.
 
-use multichat_core::bridge::{PopupToWorker, Request, Response, View, WorkerToPopup};
+use multichat_core::bridge::{PopupToWorker, Request, Response, WorkerToPopup};
 use serde_json::json;
 
 #[test]
@@ -17,7 +17,7 @@ fn request_frames_have_a_stable_shape() {
 #[test]
 fn every_worker_frame_round_trips_through_json() {
     let frames = [
-        WorkerToPopup::Reply { id: 1, response: Response::View { view: View::default() } },
+        WorkerToPopup::Reply { id: 1, response: Response::View { view: Box::default() } },
         WorkerToPopup::Reply { id: 2, response: Response::Error { message: "no".into() } },
         WorkerToPopup::Reply {
             id: 3,
@@ -26,7 +26,7 @@ fn every_worker_frame_round_trips_through_json() {
                 json: "{\"records\":{}}".into(),
             },
         },
-        WorkerToPopup::Update { view: View::default() },
+        WorkerToPopup::Update { view: Box::default() },
     ];
     for frame in frames {
         let text = serde_json::to_string(&frame).unwrap();

@@ -364,11 +364,10 @@ proptest! {
     }
 }
 
-/// Issue 12: the worker's first sign-in draws 32 random bytes and makes the PeerJS token from the first 16
-/// and the identity key's seed from all 32. The token travels in the socket URL to the signaling server,
-/// the very party the handshake defends against. Reproduced through the worker as it is today.
+/// Issue 12: the worker's first sign-in made the PeerJS token from the first 16 of its 32 random bytes and
+/// the identity key's seed from all 32. The token travels in the socket URL to the signaling server, the
+/// very party the handshake defends against. Now each comes from its own derivation (`crate::entropy`).
 #[test]
-#[ignore = "issue 12: fails until the worker draws the token and the seed from crate::entropy (wiring follow-up)"]
 fn the_worker_s_peerjs_token_reveals_nothing_of_the_identity_seed() {
     use multichat_core::bridge::Request;
     use multichat_core::worker::MemShell;

@@ -76,7 +76,8 @@ fn pump(a: &mut Profile, b: &mut Profile, link: &str, now: Millis) {
 #[test]
 fn two_workers_chat_and_history_survives_a_restart() {
     let mut alice = Profile::new();
-    let mut bob = Profile::new();
+    // Seeds far apart: the two handshakes' nonces differ (equal ones are refused as reflected).
+    let mut bob = Profile::seeded(50);
     alice.request(Request::SignIn { username: "alice".into() }, Millis(10));
     bob.request(Request::SignIn { username: "bob".into() }, Millis(10));
     alice.to_engine.clear();
@@ -95,7 +96,13 @@ fn two_workers_chat_and_history_survives_a_restart() {
     let link = "dc_test1";
     alice.engine(
         EngineToWorker::LinkUp {
-            info: LinkInfo { link: link.into(), peer_id, metadata: metadata.clone(), outgoing: true, sessions: None },
+            info: LinkInfo {
+                link: link.into(),
+                peer_id,
+                metadata: metadata.clone(),
+                outgoing: true,
+                sessions: sessions(10, 20),
+            },
         },
         Millis(30),
     );
@@ -106,7 +113,7 @@ fn two_workers_chat_and_history_survives_a_restart() {
                 peer_id: "secure-p2p-multichat-alice".into(),
                 metadata,
                 outgoing: false,
-                sessions: None,
+                sessions: sessions(20, 10),
             },
         },
         Millis(30),
@@ -174,6 +181,11 @@ fn sdp_with_certificate(cert: u8) -> String {
         "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\na=fingerprint:sha-256 {}\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n",
         fingerprint.join(":")
     )
+}
+
+/// The two descriptions of one DTLS session, each end with its own certificate.
+fn sessions(local: u8, remote: u8) -> Option<SessionPair> {
+    Some(SessionPair { local_sdp: sdp_with_certificate(local), remote_sdp: sdp_with_certificate(remote) })
 }
 
 /// A signed-in profile whose identity key is made from `seed`. Profiles draw their random bytes from a
@@ -263,14 +275,17 @@ fn a_changed_key_holds_messages_until_the_user_accepts_or_rejects_it() {
     );
 }
 
-#[test]
-fn a_known_contact_that_acts_as_the_original_page_is_warned() {
+/// While bob is away, someone on his PeerJS id dials alice as the original page would (no metadata) and
+/// sends "bob"'s text. Returns alice (who wrote to bob meanwhile, in the open conversation) after it.
+fn squatted_alice() -> Profile {
     let mut alice = signed_in("alice", 1);
     let mut bob = signed_in("bob", 50);
     alice.request(Request::OpenDirect { username: "bob".into() }, Millis(10));
     connect(&mut alice, &mut bob, "dc_1", Millis(20));
     alice.engine(EngineToWorker::LinkDown { link: "dc_1".into(), reason: "closed".into() }, Millis(30));
-    // Someone in the middle strips the handshake by posing as the original page: no hello at all.
+    let room = view(&alice).open_room.unwrap().room.id;
+    alice.request(Request::SendText { room, text: "for bob only".into() }, Millis(35));
+    alice.to_engine.clear();
     let info = LinkInfo {
         link: "dc_2".into(),
         peer_id: "secure-p2p-multichat-bob".into(),
@@ -279,11 +294,107 @@ fn a_known_contact_that_acts_as_the_original_page_is_warned() {
         sessions: Some(SessionPair { local_sdp: sdp_with_certificate(20), remote_sdp: sdp_with_certificate(30) }),
     };
     alice.engine(EngineToWorker::LinkUp { info }, Millis(40));
-    let frame = serde_json::json!({"type": "chat", "chat": {"sender": "bob", "message": "hi from the original page", "timestamp": 41}});
+    let frame =
+        serde_json::json!({"type": "chat", "chat": {"sender": "bob", "message": "squatter text", "timestamp": 41}});
     alice.engine(EngineToWorker::Frame { link: "dc_2".into(), frame }, Millis(41));
-    alice.timeout(Millis(5_000));
-    let problem = member(&alice, "bob").problem.expect("a warning on bob");
-    assert!(problem.contains("proved their identity key before"), "{problem}");
+    alice.timeout(Millis(9_000));
+    alice
+}
+
+fn sent_text(profile: &Profile, link: &str) -> String {
+    profile
+        .to_engine
+        .iter()
+        .filter_map(|it| match it {
+            WorkerToEngine::Send { link: on, frame } if on == link => Some(frame.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_known_contact_that_acts_as_the_original_page_is_held_with_a_warning_until_alice_decides() {
+    let mut alice = squatted_alice();
+    let warning = member(&alice, "bob").unproved.expect("a red warning on bob");
+    assert!(warning.contains("without proving bob's identity key"), "{warning}");
+    assert!(!member(&alice, "bob").online, "the chat node never heard of the link");
+    assert!(!texts(&alice).contains(&"squatter text".to_owned()));
+    assert!(!alice.disk.0.values().any(|it| it.to_string().contains("squatter text")), "nothing of it is stored");
+    assert!(!sent_text(&alice, "dc_2").contains("for bob only"), "the outbox is not sent to it");
+    let [alert] = &alice.notified[..] else { panic!("one notification: {:?}", alice.notified) };
+    assert!(alert.sender.contains("bob") && alert.sender.contains("prov"), "{alert:?}");
+    assert!(!alert.text.contains("squatter text"));
+    // The warning is stored with the contact: it survives a restart, and only alice's choice clears it.
+    alice.restart(Millis(9_100));
+    assert!(member(&alice, "bob").unproved.is_some());
+    alice.engine(
+        EngineToWorker::LinkUp {
+            info: LinkInfo {
+                link: "dc_2".into(),
+                peer_id: "secure-p2p-multichat-bob".into(),
+                metadata: serde_json::Value::Null,
+                outgoing: false,
+                sessions: Some(SessionPair {
+                    local_sdp: sdp_with_certificate(20),
+                    remote_sdp: sdp_with_certificate(30),
+                }),
+            },
+        },
+        Millis(9_200),
+    );
+    let frame =
+        serde_json::json!({"type": "chat", "chat": {"sender": "bob", "message": "squatter text", "timestamp": 41}});
+    alice.engine(EngineToWorker::Frame { link: "dc_2".into(), frame }, Millis(9_201));
+    assert_eq!(alice.notified.len(), 1, "a warning already waiting is not notified again");
+    // "Allow unverified for this contact": the held link chats, marked unverified, and what it held is shown.
+    alice.request(Request::AllowUnverified { username: "bob".into() }, Millis(9_300));
+    let bob = member(&alice, "bob");
+    assert_eq!(bob.unproved, None);
+    assert!(bob.online && !bob.authenticated);
+    assert!(bob.problem.expect("unverified, said on the member").contains("unverified"));
+    assert!(texts(&alice).contains(&"squatter text".to_owned()));
+}
+
+#[test]
+fn blocking_unverified_links_closes_the_held_one_and_the_next() {
+    let mut alice = squatted_alice();
+    alice.request(Request::BlockUnverified { username: "bob".into() }, Millis(9_100));
+    assert!(alice.to_engine.iter().any(|it| matches!(it, WorkerToEngine::Close { link } if link == "dc_2")));
+    assert_eq!(member(&alice, "bob").unproved, None);
+    assert!(member(&alice, "bob").problem.expect("why it was closed").contains("block"));
+    alice.engine(EngineToWorker::LinkDown { link: "dc_2".into(), reason: "closed".into() }, Millis(9_110));
+    alice.to_engine.clear();
+    let info = LinkInfo {
+        link: "dc_3".into(),
+        peer_id: "secure-p2p-multichat-bob".into(),
+        metadata: serde_json::Value::Null,
+        outgoing: false,
+        sessions: Some(SessionPair { local_sdp: sdp_with_certificate(20), remote_sdp: sdp_with_certificate(40) }),
+    };
+    alice.engine(EngineToWorker::LinkUp { info }, Millis(9_200));
+    assert!(alice.to_engine.iter().any(|it| matches!(it, WorkerToEngine::Close { link } if link == "dc_3")));
+    assert!(!sent_text(&alice, "dc_3").contains("for bob only"));
+    assert_eq!(alice.notified.len(), 1, "blocked: no new alert");
+}
+
+#[test]
+fn an_old_token_is_renewed_on_start_and_the_identity_key_is_kept() {
+    let mut alice = signed_in("alice", 1);
+    let identity = alice.disk.0["identity"].clone();
+    assert_eq!(alice.disk.0["account"]["token_v"], 1);
+    let mut account = alice.disk.0["account"].clone();
+    account.as_object_mut().unwrap().remove("token_v");
+    account["token"] = "oldtokenfromseed".into();
+    alice.disk.0.insert("account".into(), account);
+    alice.restart(Millis(10));
+    let account = &alice.disk.0["account"];
+    assert_eq!(account["token_v"], 1);
+    assert_ne!(account["token"], "oldtokenfromseed");
+    assert_eq!(account["token"].as_str().map(str::len), Some(16));
+    assert_eq!(alice.disk.0["identity"], identity, "the identity key is kept");
+    let token = account["token"].clone();
+    alice.restart(Millis(20));
+    assert_eq!(alice.disk.0["account"]["token"], token, "renewed once, not at every start");
 }
 
 #[test]
@@ -306,7 +417,7 @@ fn an_export_holds_every_stored_record_and_imports_into_another_install() {
     let refused = alice.request(Request::ExportData, Millis(1));
     assert!(matches!(refused, Response::Error { .. }), "{refused:?}");
 
-    let mut bob = Profile::new();
+    let mut bob = Profile::seeded(50);
     alice.request(Request::SignIn { username: "alice".into() }, Millis(10));
     bob.request(Request::SignIn { username: "bob".into() }, Millis(10));
     alice.to_engine.clear();
@@ -318,15 +429,18 @@ fn an_export_holds_every_stored_record_and_imports_into_another_install() {
     alice.to_engine.clear();
     let room = view(&alice).open_room.unwrap().room.id;
     let link = "dc_export";
-    let info = |peer_id: &str, outgoing| LinkInfo {
+    let info = |peer_id: &str, outgoing, sessions| LinkInfo {
         link: link.into(),
         peer_id: peer_id.into(),
         metadata: metadata.clone().unwrap(),
         outgoing,
-        sessions: None,
+        sessions,
     };
-    alice.engine(EngineToWorker::LinkUp { info: info("secure-p2p-multichat-bob", true) }, Millis(30));
-    bob.engine(EngineToWorker::LinkUp { info: info("secure-p2p-multichat-alice", false) }, Millis(30));
+    alice.engine(EngineToWorker::LinkUp { info: info("secure-p2p-multichat-bob", true, sessions(10, 20)) }, Millis(30));
+    bob.engine(
+        EngineToWorker::LinkUp { info: info("secure-p2p-multichat-alice", false, sessions(20, 10)) },
+        Millis(30),
+    );
     pump(&mut alice, &mut bob, link, Millis(40));
     alice.request(Request::SendText { room: room.clone(), text: "exported hello".into() }, Millis(50));
     pump(&mut alice, &mut bob, link, Millis(60));
@@ -618,4 +732,51 @@ fn a_damaged_history_page_is_reported_after_a_restart_and_the_rest_loads() {
     let texts: Vec<String> = shown.open_room.expect("still open").messages.iter().map(|it| it.text.clone()).collect();
     assert!(texts.contains(&"line 199".to_owned()), "the rest of the history loads");
     assert_eq!(mo.disk.0[&page], serde_json::json!("{not a page"), "the damaged record is left as it was");
+}
+
+#[test]
+fn an_invitation_waits_for_the_invitee_and_signed_messages_show_as_verified() {
+    let mut alice = signed_in("alice", 1);
+    let mut bob = signed_in("bob", 50);
+    alice.request(Request::CreateGroup { name: "Friends\u{202e}".into() }, Millis(10));
+    let room = view(&alice).open_room.unwrap().room.id;
+    alice.request(Request::Invite { room: room.clone(), username: "bob".into() }, Millis(11));
+    connect(&mut alice, &mut bob, "dc_1", Millis(20));
+    let waiting = view(&bob);
+    assert_eq!(waiting.invitations.len(), 1, "{:?}", waiting.invitations);
+    assert_eq!((waiting.invitations[0].inviter.as_str(), waiting.invitations[0].name.as_str()), ("alice", "Friends"));
+    assert!(!waiting.rooms.iter().any(|it| it.id == room), "nothing is joined before bob accepts");
+    assert!(bob.notified.iter().any(|it| it.text.contains("alice invites you to Friends")), "{:?}", bob.notified);
+    bob.request(Request::AcceptInvitation { room: room.clone() }, Millis(30));
+    pump(&mut alice, &mut bob, "dc_1", Millis(31));
+    let joined = view(&bob);
+    assert!(joined.invitations.is_empty());
+    let group = joined.rooms.iter().find(|it| it.id == room).expect("joined once accepted");
+    assert!(group.is_group && group.direct_with.is_none() && group.title == "Friends");
+    alice.request(Request::SendText { room: room.clone(), text: "hello friends".into() }, Millis(40));
+    pump(&mut alice, &mut bob, "dc_1", Millis(41));
+    let arrival = bob.notified.iter().find(|it| it.text == "hello friends").expect("notified");
+    assert_eq!(arrival.notification_id, format!("multichat-{room}"), "by room id, never by title");
+    bob.request(Request::SelectRoom { room: Some(room.clone()) }, Millis(42));
+    let message = view(&bob).open_room.unwrap().messages.into_iter().find(|it| it.text == "hello friends").unwrap();
+    assert!(message.verified, "signed by alice and checked against the key her link proved");
+    assert_eq!(message.introduced_by, None);
+}
+
+#[test]
+fn a_declined_invitation_joins_nothing() {
+    let mut alice = signed_in("alice", 1);
+    let mut bob = signed_in("bob", 50);
+    alice.request(Request::CreateGroup { name: "Trap".into() }, Millis(10));
+    let room = view(&alice).open_room.unwrap().room.id;
+    alice.request(Request::Invite { room: room.clone(), username: "bob".into() }, Millis(11));
+    connect(&mut alice, &mut bob, "dc_1", Millis(20));
+    bob.request(Request::DeclineInvitation { room: room.clone() }, Millis(30));
+    pump(&mut alice, &mut bob, "dc_1", Millis(31));
+    let after = view(&bob);
+    assert!(after.invitations.is_empty());
+    assert!(!after.rooms.iter().any(|it| it.id == room));
+    alice.request(Request::SendText { room, text: "you are in".into() }, Millis(40));
+    pump(&mut alice, &mut bob, "dc_1", Millis(41));
+    assert!(!bob.disk.0.values().any(|it| it.to_string().contains("you are in")));
 }

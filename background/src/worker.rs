@@ -474,9 +474,8 @@ impl WorkerHandle {
         } else {
             format!("{} in {}", arrival.sender, arrival.room_title)
         };
-        // One notification per conversation: a newer message replaces the older one.
-        let id = format!("multichat-{}", arrival.room_title);
-        if let Err(err) = chrome::notify(&id, &title, &arrival.text).await {
+        // One notification per conversation (by room id, never title): a newer message replaces the older one.
+        if let Err(err) = chrome::notify(&arrival.notification_id, &title, &arrival.text).await {
             log(&format!("multichat: {err}"));
         }
     }
@@ -521,7 +520,7 @@ impl WorkerHandle {
     fn broadcast(&self) {
         let state = self.0.borrow();
         let Some(model) = state.model.as_ref().filter(|_| !state.popups.is_empty()) else { return };
-        let update = WorkerToPopup::Update { view: model.view() };
+        let update = WorkerToPopup::Update { view: Box::new(model.view()) };
         for port in &state.popups {
             let _ = port.post(&update);
         }

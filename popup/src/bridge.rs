@@ -40,7 +40,7 @@ impl Bridge {
                     waiter(response);
                 }
             }
-            Ok(WorkerToPopup::Update { view }) => on_update(view),
+            Ok(WorkerToPopup::Update { view }) => on_update(*view),
             Err(err) => web_sys::console::warn_1(&format!("multichat: malformed worker frame: {err}").into()),
         });
         port.on_gone(on_gone);

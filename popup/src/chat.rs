@@ -4,12 +4,14 @@
 //! is what the user is typing and where the message log is scrolled.
 
 use dioxus::prelude::*;
-use multichat_core::bridge::{MemberSummary, MessageState, MessageView, OpenRoom, Request, RoomSummary};
+use multichat_core::bridge::{
+    InvitationView, MemberSummary, MessageState, MessageView, OpenRoom, Request, RoomSummary,
+};
 use multichat_core::qr::safety_number_qr;
 use multichat_core::text::{Segment, linkify};
 use wasm_bindgen::JsValue;
 
-use crate::ui::use_ui;
+use crate::ui::{Link, use_ui};
 
 /// The two ways to start talking: a direct chat with a username, or a new group.
 #[component]
@@ -61,9 +63,16 @@ pub(crate) fn StartConversation() -> Element {
 /// Every conversation, most recent first (the worker's order).
 #[component]
 pub(crate) fn RoomList(rooms: Vec<RoomSummary>) -> Element {
+    let ui = use_ui();
+    let invitations = match ui.link() {
+        Link::Ready(view) => view.invitations,
+        _ => Vec::new(),
+    };
     rsx! {
         section { class: "rooms", aria_labelledby: "rooms-heading",
             h2 { id: "rooms-heading", "Conversations" }
+            UnprovedAlerts { rooms: rooms.clone() }
+            Invitations { invitations }
             if rooms.is_empty() {
                 p { class: "empty", "No conversations yet. Type a username above to start one." }
             } else {
@@ -86,7 +95,19 @@ fn RoomButton(room: RoomSummary) -> Element {
     // A changed key holds that member's messages until the user decides: say so before opening the room.
     let key_changed: Vec<&str> =
         room.members.iter().filter(|it| it.new_key_safety_number.is_some()).map(|it| it.username.as_str()).collect();
-    let key_notice = (!key_changed.is_empty()).then(|| format!("identity key changed: {}", key_changed.join(", ")));
+    // Someone connected as a member without proving their key: held until the user decides.
+    let posed_as: Vec<&str> =
+        room.members.iter().filter(|it| it.unproved.is_some()).map(|it| it.username.as_str()).collect();
+    let key_notice = match (key_changed.is_empty(), posed_as.is_empty()) {
+        (true, true) => None,
+        (false, true) => Some(format!("identity key changed: {}", key_changed.join(", "))),
+        (true, false) => Some(format!("someone connected without proving the key of {}", posed_as.join(", "))),
+        (false, false) => Some(format!(
+            "identity key changed: {}; someone connected without proving the key of {}",
+            key_changed.join(", "),
+            posed_as.join(", ")
+        )),
+    };
     // The accessible name starts with the title, so the list can be searched by name (and is by tests);
     // the visible parts are laid out separately, which would otherwise run their words together.
     let mut label = match &unread {
@@ -104,7 +125,12 @@ fn RoomButton(room: RoomSummary) -> Element {
             onclick: move |_| ui.send(Request::SelectRoom { room: Some(id.clone()) }),
             span { class: if any_online { "dot online" } else { "dot" }, aria_hidden: "true" }
             span { class: "room-text",
-                span { class: "room-title", "{room.title}" }
+                span { class: if room.direct_with.is_some() { "room-title" } else { "room-title group" },
+                    if room.direct_with.is_none() {
+                        span { class: "group-mark", title: "Group", "# " }
+                    }
+                    "{room.title}"
+                }
                 span { class: "room-presence", "{presence}" }
                 if let Some(notice) = key_notice {
                     span { class: "room-warning", "⚠ {notice}" }
@@ -142,6 +168,11 @@ fn presence_text(room: &RoomSummary) -> String {
 pub(crate) fn Conversation(open: OpenRoom) -> Element {
     let ui = use_ui();
     let OpenRoom { room, messages, has_older } = open;
+    // Warnings about every contact, not only this conversation's: the user must see them wherever they are.
+    let every_room = match ui.link() {
+        Link::Ready(view) => view.rooms,
+        _ => Vec::new(),
+    };
     rsx! {
         section { class: "conversation", aria_labelledby: "room-title",
             div { class: "room-header",
@@ -156,6 +187,7 @@ pub(crate) fn Conversation(open: OpenRoom) -> Element {
                     Members { is_group: room.is_group, members: room.members.clone() }
                 }
             }
+            UnprovedAlerts { rooms: every_room }
             if room.is_group {
                 InviteForm { key: "{room.id}", room: room.id.clone() }
             }
@@ -179,6 +211,8 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
         members.iter().filter(|it| it.new_key_safety_number.is_some()).cloned().collect();
     // A direct conversation's title names its one member; one holding an original page's mesh names all.
     let named = is_group || members.len() > 1;
+    let new_keys: Vec<(String, String)> =
+        members.iter().filter_map(|it| Some((it.username.clone(), it.key_notice.clone()?))).collect();
     rsx! {
         ul { class: "members", aria_label: "Members",
             for member in members {
@@ -202,6 +236,9 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
                     }
                 }
             }
+        }
+        for (username, notice) in new_keys {
+            p { key: "new-key-{username}", class: "notice key-new", "{notice}" }
         }
         for member in key_changes {
             KeyChangeAlert { key: "key-change-{member.username}", username: member.username.clone(), new_safety_number: member.new_key_safety_number.clone().unwrap_or_default() }
@@ -230,6 +267,82 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
                 "{member.problem.clone().unwrap_or_default()}"
                 if !member.online {
                     " Messages wait and are sent when they are back."
+                }
+            }
+        }
+    }
+}
+
+/// Invitations to groups, each with Accept and Decline: nothing of a group is joined before Accept.
+#[component]
+fn Invitations(invitations: Vec<InvitationView>) -> Element {
+    let ui = use_ui();
+    rsx! {
+        for invitation in invitations {
+            section { key: "invitation-{invitation.room}", class: "invitation", aria_label: "Invitation to {invitation.name}",
+                p { strong { "{invitation.inviter}" } " invites you to " strong { "{invitation.name}" } }
+                div { class: "row",
+                    button {
+                        r#type: "button",
+                        aria_label: "Accept the invitation to {invitation.name}",
+                        onclick: {
+                            let room = invitation.room.clone();
+                            move |_| ui.send(Request::AcceptInvitation { room: room.clone() })
+                        },
+                        "Accept"
+                    }
+                    button {
+                        r#type: "button",
+                        class: "secondary",
+                        aria_label: "Decline the invitation to {invitation.name}",
+                        onclick: {
+                            let room = invitation.room.clone();
+                            move |_| ui.send(Request::DeclineInvitation { room: room.clone() })
+                        },
+                        "Decline"
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The red warnings about contacts a connection posed as without proving their pinned key, one per contact,
+/// each with the user's two choices. Nothing from such a connection is shown until the user decides.
+#[component]
+fn UnprovedAlerts(rooms: Vec<RoomSummary>) -> Element {
+    let ui = use_ui();
+    let mut warned: Vec<(String, String)> = Vec::new();
+    for member in rooms.iter().flat_map(|it| it.members.iter()) {
+        if let Some(text) = &member.unproved
+            && !warned.iter().any(|(user, _)| user == &member.username)
+        {
+            warned.push((member.username.clone(), text.clone()));
+        }
+    }
+    rsx! {
+        for (username, text) in warned {
+            section { key: "unproved-{username}", class: "key-change", role: "alert", aria_label: "Warning about {username}",
+                p { strong { "Someone connected as {username} without proving it is {username}." } }
+                p { "{text}" }
+                div { class: "row",
+                    button {
+                        r#type: "button",
+                        onclick: {
+                            let username = username.clone();
+                            move |_| ui.send(Request::AllowUnverified { username: username.clone() })
+                        },
+                        "Allow unverified for this contact"
+                    }
+                    button {
+                        r#type: "button",
+                        class: "danger",
+                        onclick: {
+                            let username = username.clone();
+                            move |_| ui.send(Request::BlockUnverified { username: username.clone() })
+                        },
+                        "Block"
+                    }
                 }
             }
         }
@@ -388,12 +501,21 @@ fn MessageItem(message: MessageView) -> Element {
     let sender = if message.mine { "You".to_owned() } else { message.sender.clone() };
     let clock = Clock::of(message.timestamp);
     let state = message.mine.then(|| state_text(message.state)).flatten();
+    // Signed by its author and checked against their key; a key someone else vouched for is said so.
+    let provenance = (!message.mine).then(|| match (message.verified, &message.introduced_by) {
+        (true, Some(by)) => ("signed", format!("verified · key introduced by {by}")),
+        (true, None) => ("signed", "verified".to_owned()),
+        (false, _) => ("unsigned", "unverified".to_owned()),
+    });
     rsx! {
         div { class: if message.mine { "message mine" } else { "message" },
             div { class: "meta",
                 span { class: "sender", "{sender}" }
                 if let Some(clock) = clock {
                     time { datetime: "{clock.iso}", title: "{clock.full}", "{clock.short}" }
+                }
+                if let Some((class, text)) = provenance {
+                    span { class: "provenance {class}", "{text}" }
                 }
             }
             p { class: "text", MessageText { text: message.text.clone() } }

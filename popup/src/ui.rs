@@ -7,6 +7,9 @@ use multichat_core::bridge::{Request, Response, View};
 use crate::bridge::Bridge;
 
 /// What the popup knows about its link to the worker.
+// One value lives in a signal for the popup's life; boxing the view would add an allocation per update and a
+// deref at every use in the screens, for no saving.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, PartialEq)]
 pub(crate) enum Link {
     Connecting,
@@ -48,7 +51,7 @@ impl Ui {
         let sent = bridge.send(request, move |response| {
             self.reconnects.set(0);
             match response {
-                Response::View { view } => self.link.set(Link::Ready(view)),
+                Response::View { view } => self.link.set(Link::Ready(*view)),
                 Response::Error { message } => {
                     self.error.set(Some(message));
                     on_refused();

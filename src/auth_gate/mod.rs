@@ -3,14 +3,11 @@
 //!
 //! [`LinkGate`] (issue 12) is the gate: a link reaches the chat node only once it proved its username's
 //! pinned key, or once it is accepted as unverified (first contact, the original page of a stranger, or a
-//! contact the user allowed); until then nothing but the handshake passes either way. [`AuthGate`] is the
-//! gate as the worker still drives it, kept only until the worker switches (see [`legacy`]).
+//! contact the user allowed); until then nothing but the handshake passes either way.
 
-pub mod legacy;
 mod link_gate;
 mod notices;
 
-pub use legacy::{AuthGate, Inbound, Released, downgrade_warning};
 pub use link_gate::{
     Alert, AlertKind, ChatLinkUp, Closing, GateOutput, HELLO_DEADLINE_MS, LinkGate, ORIGINAL_PAGE_GRACE_MS,
 };

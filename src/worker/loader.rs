@@ -9,10 +9,12 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::{DROP_LOG, SESSION_KEY, WorkerModel};
 use crate::at_rest::{self, Vault};
-use crate::auth_gate::AuthGate;
+use crate::auth_gate::LinkGate;
 use crate::bridge::EngineStatus;
 use crate::chat::history;
+use crate::chat::node::NodeConfig;
 use crate::chat::{ChatNode, RoomId};
+use crate::entropy::{Entropy, TOKEN_DERIVATION, token_needs_renewal};
 use crate::identity::{ContactBook, Identity, IdentityRecord};
 use crate::log_budget::LogBudget;
 use crate::storage::{self, AccountRecord, Key, Snapshot};
@@ -149,11 +151,6 @@ impl WorkerModel {
         let mut loaded = storage::load(&snapshot);
         let migration = std::mem::take(&mut loaded.migration);
         let locked = vault.locked();
-        let chat = loaded
-            .account
-            .as_ref()
-            .filter(|_| !locked)
-            .map(|it| ChatNode::restore(it.username.clone(), &snapshot, now));
         let selected_room = loaded.ui.open_room.as_deref().and_then(|it| RoomId::parse(it).ok());
         let mut problems = Vec::new();
         let identity = match snapshot.get(&Key::Identity).map(|it| serde_json::from_value::<IdentityRecord>(it.clone()))
@@ -169,6 +166,12 @@ impl WorkerModel {
             ));
             None
         });
+        // Our messages and invitations are signed, others' verified against the keys links prove, and an
+        // invitation waits for the user's answer.
+        let chat = loaded.account.as_ref().filter(|_| !locked).map(|it| {
+            let config = NodeConfig { identity: identity.clone(), ask_before_joining: true };
+            ChatNode::restore_with(it.username.clone(), &snapshot, now, config)
+        });
         let mut contacts_read_only = false;
         let gate = loaded.account.as_ref().map(|account| {
             let contacts = match snapshot.get(&Key::Contacts(account.username.clone())).map(ContactBook::from_value) {
@@ -181,7 +184,8 @@ impl WorkerModel {
                     ContactBook::new()
                 }
             };
-            AuthGate::new(identity.clone(), account.username.peer_id(), contacts)
+            // The gate's hellos carry the chat node's session: the same `now` it was restored with.
+            LinkGate::new(identity.clone(), account.username.clone(), contacts, now)
         });
         problems.extend(read_problems);
         let mut model = WorkerModel {
@@ -207,12 +211,23 @@ impl WorkerModel {
             view_dirty: false,
         };
         model.write(migration);
+        model.renew_token(random);
         // Restoring reports damaged records as events; collect them for the view (nothing else is queued).
         let migration = std::mem::take(&mut model.effects);
         model.drain_chat(now);
         model.effects = migration;
         model.view_dirty = false;
         model
+    }
+
+    /// A token made before [`TOKEN_DERIVATION`] came from the identity seed's bytes, and the signaling server
+    /// sees it: such an account gets a new one, from its own derivation. The identity key is kept.
+    fn renew_token(&mut self, random: [u8; 32]) {
+        let Some(account) = self.loaded.account.as_mut().filter(|it| token_needs_renewal(it.token_v)) else { return };
+        account.token = Entropy::new(random).peerjs_token();
+        account.token_v = TOKEN_DERIVATION;
+        let write = storage::set(Key::Account, &*account);
+        self.write(vec![write]);
     }
 
     /// A loader to rebuild this model from storage ([`Effect::Reload`](super::Effect::Reload)): it keeps the

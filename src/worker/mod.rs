@@ -32,7 +32,7 @@ pub use loader::{LoadStep, Loader};
 pub use mem_shell::MemShell;
 
 use crate::at_rest::{self, Vault};
-use crate::auth_gate::AuthGate;
+use crate::auth_gate::LinkGate;
 use crate::bridge::{EngineStatus, Response, WorkerToEngine};
 use crate::chat::{ChatNode, RoomId};
 use crate::identity::{Identity, PublicKey};
@@ -97,6 +97,9 @@ pub struct Arrival {
     pub sender: String,
     pub text: String,
     pub room_title: String,
+    /// One notification per id: a newer one replaces the older. A room's id (`RoomView::notification_id`),
+    /// never its title, so a group named like a contact cannot replace that contact's notifications.
+    pub notification_id: String,
 }
 
 /// Why the model asked for every stored record ([`Effect::ReadAll`]).
@@ -132,15 +135,15 @@ pub struct WorkerModel {
     history_problems: Vec<String>,
     /// The last reason a dial to a peer (by PeerJS id) failed, until a link to it comes up; not stored.
     unreachable: BTreeMap<String, String>,
-    /// Warnings about a peer's current connection (a known contact without the handshake), by PeerJS id;
-    /// shown while it lasts, online or not.
+    /// Warnings about a peer's unverified connection (a contact the user allowed without the handshake), by
+    /// PeerJS id; shown while such a link is up (online and not authenticated).
     warnings: BTreeMap<String, String>,
     /// This install's identity key (one per install, kept across sign-outs so contacts keep trusting it).
     identity: Option<Identity>,
     /// The stored identity record exists but is damaged: it is reported and never overwritten.
     identity_damaged: bool,
     /// The identity handshake on every link of the signed-in user.
-    gate: Option<AuthGate>,
+    gate: Option<LinkGate>,
     /// The contact book could not be read: it is not written back, so a damaged record is not replaced.
     contacts_read_only: bool,
     /// Safety numbers by the peer's key (5,200 SHA-512 rounds per key: computed once, not per view).
@@ -170,7 +173,7 @@ impl WorkerModel {
     pub fn poll_effect(&mut self) -> Option<Effect> {
         Some(match self.effects.pop_front()? {
             Queued::Ready(effect) => effect,
-            Queued::ReplyWithView => Effect::Reply(Response::View { view: self.view() }),
+            Queued::ReplyWithView => Effect::Reply(Response::View { view: Box::new(self.view()) }),
             Queued::EngineConfig => Effect::Engine(self.engine_config()),
         })
     }
@@ -253,7 +256,7 @@ impl WorkerModel {
     /// When [`WorkerModel::handle_timeout`] should next run.
     pub fn next_timeout(&self) -> Option<Millis> {
         let chat = self.chat.as_ref().and_then(ChatNode::poll_timeout);
-        let gate = self.gate.as_ref().and_then(AuthGate::poll_timeout);
+        let gate = self.gate.as_ref().and_then(LinkGate::poll_timeout);
         chat.into_iter().chain(gate).min()
     }
 

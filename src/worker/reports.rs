@@ -1,8 +1,12 @@
 //! The engine's reports, the chat timer, and the history pages storage returns: what comes in from peers.
 
 use super::{Arrival, Effect, WorkerModel};
-use crate::bridge::{EngineToWorker, LinkId, LinkInfo, WorkerToEngine};
+use crate::account::Username;
+use crate::auth_gate::{Alert, AlertKind, ChatLinkUp, Closing, GateOutput, unproved_warning};
+use crate::bridge::{EngineToWorker, LinkInfo, WorkerToEngine};
+use crate::chat::names::display_name;
 use crate::chat::{ChatEvent, Command, Input, Output};
+use crate::entropy::Entropy;
 use crate::peerjs::Serialization;
 use crate::storage::{self, Key, Snapshot};
 use crate::time::Millis;
@@ -12,35 +16,48 @@ impl WorkerModel {
     /// `random`: 32 fresh random bytes, for the identity handshake of links that come up (and for sealing).
     pub fn handle_engine(&mut self, message: EngineToWorker, now: Millis, random: [u8; 32]) {
         self.begin(random);
+        let entropy = Entropy::new(random);
         match message {
             EngineToWorker::Hello { status, links } => {
                 self.engine = status;
                 self.command(self.engine_config());
                 for (index, info) in links.into_iter().enumerate() {
-                    let mut seed = random;
-                    seed[0] ^= index as u8;
-                    seed[1] ^= (index >> 8) as u8;
-                    if let Some(reason) = self.gate.as_mut().and_then(|gate| gate.link_up(&info, seed)) {
-                        self.refuse_link(info.link, info.peer_id, reason);
-                        continue;
+                    let handshake = entropy.handshake(index as u64);
+                    match self.gate.as_mut() {
+                        Some(gate) => {
+                            let out = gate.link_resumed(info, handshake, now);
+                            self.perform_gate(now, out);
+                        }
+                        None => {
+                            let LinkInfo { link, peer_id, metadata, outgoing, .. } = info;
+                            self.chat_input(now, Input::LinkResumed { link, peer_id, metadata, outgoing });
+                        }
                     }
-                    let LinkInfo { link, peer_id, metadata, outgoing, .. } = info;
-                    self.chat_input(now, Input::LinkResumed { link, peer_id, metadata, outgoing });
                 }
                 self.chat_input(now, Input::EngineGreeted);
             }
             EngineToWorker::Status { status } => self.engine = status,
             EngineToWorker::LinkUp { info } => {
-                if let Some(reason) = self.gate.as_mut().and_then(|gate| gate.link_up(&info, random)) {
-                    self.refuse_link(info.link, info.peer_id, reason);
-                } else {
-                    let LinkInfo { link, peer_id, metadata, outgoing, .. } = info;
-                    self.unreachable.remove(&peer_id);
-                    self.warnings.remove(&peer_id);
-                    self.chat_input(now, Input::LinkUp { link, peer_id, metadata, outgoing });
+                self.unreachable.remove(&info.peer_id);
+                match self.gate.as_mut() {
+                    // The chat node hears of the link only when the gate says so (`to_chat_link_up`).
+                    Some(gate) => {
+                        let out = gate.link_up(info, entropy.handshake(0), now);
+                        self.perform_gate(now, out);
+                    }
+                    None => {
+                        let LinkInfo { link, peer_id, metadata, outgoing, .. } = info;
+                        self.chat_input(now, Input::LinkUp { link, peer_id, metadata, outgoing });
+                    }
                 }
             }
-            EngineToWorker::Frame { link, frame } => self.gated_frame(now, link, frame),
+            EngineToWorker::Frame { link, frame } => match self.gate.as_mut() {
+                Some(gate) => {
+                    let out = gate.inbound(&link, frame, now);
+                    self.perform_gate(now, out);
+                }
+                None => self.chat_input(now, Input::Frame { link, frame }),
+            },
             EngineToWorker::LinkDown { link, reason: _ } => {
                 if let Some(gate) = self.gate.as_mut() {
                     gate.link_down(&link);
@@ -57,47 +74,102 @@ impl WorkerModel {
         self.end_input();
     }
 
-    /// A frame from a peer, through the identity gate: handshake frames stay there, chat frames go on once the
-    /// link is trusted, and a link that fails is closed with the reason shown on its member.
-    fn gated_frame(&mut self, now: Millis, link: LinkId, frame: serde_json::Value) {
-        let Some(gate) = self.gate.as_mut() else {
-            self.chat_input(now, Input::Frame { link, frame });
-            return;
-        };
-        let inbound = gate.inbound(&link, frame, now);
-        if inbound.contacts_changed
-            && !self.contacts_read_only
-            && let Some(account) = &self.loaded.account
-        {
-            let write = storage::set(Key::Contacts(account.username.clone()), &gate.contacts().to_value());
-            self.write(vec![write]);
+    /// Performs what the identity gate decided, in the order [`GateOutput`] documents: the contact book
+    /// stored, refused links closed (with the reason on the member), the handshake sent, then what the chat
+    /// node may learn (links, each proved key before any frame of its link, frames, failed dials), then
+    /// what the user is told.
+    pub(super) fn perform_gate(&mut self, now: Millis, out: GateOutput) {
+        let GateOutput {
+            contacts_changed,
+            close,
+            send,
+            to_chat_link_up,
+            to_chat,
+            alerts,
+            warnings,
+            first_contact,
+            dial_failed,
+        } = out;
+        if contacts_changed {
+            self.store_contacts();
         }
-        if let Some((peer_id, reason)) = inbound.close {
+        for Closing { link, peer_id, reason } in close {
             self.unreachable.insert(peer_id, reason);
             self.command(WorkerToEngine::Close { link: link.clone() });
             self.chat_input(now, Input::LinkDown { link });
-            return;
         }
-        if let Some((peer_id, text)) = inbound.warning {
+        for (link, frame) in send {
+            self.command(WorkerToEngine::Send { link, frame });
+        }
+        for ChatLinkUp { link, peer_id, metadata, outgoing, resumed } in to_chat_link_up {
+            self.unreachable.remove(&peer_id);
+            self.tell_pinned_key(now, &peer_id);
+            let input = if resumed {
+                Input::LinkResumed { link, peer_id, metadata, outgoing }
+            } else {
+                Input::LinkUp { link, peer_id, metadata, outgoing }
+            };
+            self.chat_input(now, input);
+        }
+        for (link, frame) in to_chat {
+            self.chat_input(now, Input::Frame { link, frame });
+        }
+        for peer_id in dial_failed {
+            self.chat_input(now, Input::DialFailed { peer_id });
+        }
+        for alert in alerts {
+            self.alert(alert);
+        }
+        for (peer_id, text) in warnings {
             self.warnings.insert(peer_id, text);
         }
-        if let Some(user) = inbound.new_key_from.filter(|_| !self.popup_open) {
-            let title = format!("{user}'s identity key changed");
-            let text = format!("Open multichat to accept or reject it. Until then, messages from {user} are held.");
-            self.notify(Arrival { sender: title.clone(), text, room_title: title });
-        }
-        for frame in inbound.to_chat {
-            self.chat_input(now, Input::Frame { link: link.clone(), frame });
-        }
-        for frame in inbound.send {
-            self.command(WorkerToEngine::Send { link: link.clone(), frame });
+        if !first_contact.is_empty() {
+            // The conversation says so while the contact's key is `Pinned` (see the view).
+            self.view_changed();
         }
     }
 
-    /// Closes a link the gate refused before the chat node ever saw it, and shows why on its member.
-    fn refuse_link(&mut self, link: LinkId, peer_id: String, reason: String) {
-        self.unreachable.insert(peer_id, reason);
-        self.command(WorkerToEngine::Close { link });
+    /// The chat node may learn of a link of `peer_id`: it learns the username's pinned key first (to check
+    /// that author's signatures), before any frame of the link reaches it. The pinned key is the one the
+    /// user trusts: the link proved it, the user accepted it, or (a contact allowed unverified) messages
+    /// signed with it are still theirs, and nothing else can be signed with it.
+    pub(super) fn tell_pinned_key(&mut self, now: Millis, peer_id: &str) {
+        let Some(username) = Username::from_peer_id(peer_id) else { return };
+        let Some(key) = self.gate.as_ref().and_then(|gate| gate.contacts().get(&username)).map(|it| it.key) else {
+            return;
+        };
+        self.chat_input(now, Input::PeerKey { username, key });
+    }
+
+    /// A red warning about a contact: shown from the contact book while it waits for the user, and a
+    /// notification the first time (even with a popup open: the user must learn of it).
+    fn alert(&mut self, alert: Alert) {
+        self.view_changed();
+        if !alert.first_time {
+            return;
+        }
+        let user = &alert.username;
+        let (title, text) = match alert.kind {
+            AlertKind::Unproved(how) => {
+                (format!("Someone connected as {user} without proving it is {user}"), unproved_warning(user, how))
+            }
+            AlertKind::KeyChanged { .. } => (
+                format!("{user}'s identity key changed"),
+                format!("Open multichat to accept or reject it. Until then, messages from {user} are held."),
+            ),
+        };
+        let notification_id = format!("multichat-contact-{user}");
+        self.notify(Arrival { sender: title.clone(), text, room_title: title, notification_id });
+    }
+
+    /// Stores the gate's contact book (unless the stored one was damaged: it is kept as it was).
+    pub(super) fn store_contacts(&mut self) {
+        if self.contacts_read_only {
+            return;
+        }
+        let (Some(gate), Some(account)) = (self.gate.as_ref(), self.loaded.account.as_ref()) else { return };
+        let write = storage::set(Key::Contacts(account.username.clone()), &gate.contacts().to_value());
+        self.write(vec![write]);
     }
 
     /// Hands back the records an [`Effect::Read`] asked for, as storage holds them (the model opens them).
@@ -114,12 +186,9 @@ impl WorkerModel {
     /// The chat timer fired (pings, liveness, re-sends). `random`: 32 fresh random bytes, for sealing.
     pub fn handle_timeout(&mut self, now: Millis, random: [u8; 32]) {
         self.begin(random);
-        let expired = self.gate.as_mut().map(|gate| gate.handle_timeout(now)).unwrap_or_default();
-        for (link, peer_id, reason) in expired {
-            self.unreachable.insert(peer_id, reason);
-            self.view_changed();
-            self.command(WorkerToEngine::Close { link: link.clone() });
-            self.chat_input(now, Input::LinkDown { link });
+        if let Some(gate) = self.gate.as_mut() {
+            let out = gate.handle_timeout(now);
+            self.perform_gate(now, out);
         }
         if let Some(chat) = self.chat.as_mut() {
             chat.handle_timeout(now);
@@ -161,6 +230,7 @@ impl WorkerModel {
         let mut rest = Vec::new();
         let mut stored = Vec::new();
         let mut dropped = Vec::new();
+        let mut invited = Vec::new();
         let mut changed = false;
         while let Some(output) = chat.poll_output() {
             match output {
@@ -189,12 +259,17 @@ impl WorkerModel {
                     match event {
                         ChatEvent::MessageStored { room, id, incoming: true } => stored.push((room, id)),
                         ChatEvent::HistoryProblem(problem) => self.history_problems.push(problem.to_string()),
-                        // A known contact whose link never said hello (it acts as the original page): the
-                        // handshake may have been stripped by someone in the middle posing as that page.
-                        ChatEvent::PeerOnline { username, speaks_multichat: false }
-                            if self.gate.as_ref().is_some_and(|gate| gate.contacts().get(&username).is_some()) =>
-                        {
-                            self.warnings.insert(username.peer_id(), crate::auth_gate::downgrade_warning(&username));
+                        ChatEvent::Invited { room, name, inviter } => {
+                            let inviter = display_name(inviter.as_str());
+                            invited.push(Arrival {
+                                sender: inviter.clone(),
+                                text: format!(
+                                    "{inviter} invites you to {}. Open multichat to accept or decline.",
+                                    display_name(&name)
+                                ),
+                                room_title: display_name(&name),
+                                notification_id: format!("multichat-invitation-{room}"),
+                            });
                         }
                         _ => {}
                     }
@@ -210,15 +285,19 @@ impl WorkerModel {
             }
             let Some(history) = chat.history(&room) else { continue };
             let Some((_, message)) = history.find(&id) else { continue };
-            let room_title =
-                chat.room_views().into_iter().find(|it| it.id == room).map(|it| it.title).unwrap_or_default();
-            arrivals.push(Arrival { sender: message.sender.to_string(), text: message.text.clone(), room_title });
+            let Some(view) = chat.room_views().into_iter().find(|it| it.id == room) else { continue };
+            arrivals.push(Arrival {
+                sender: display_name(message.sender.as_str()),
+                text: message.text.clone(),
+                room_title: view.title.clone(),
+                notification_id: view.notification_id(),
+            });
         }
         self.write(writes);
         for effect in rest {
             self.push(effect);
         }
-        for arrival in arrivals {
+        for arrival in arrivals.into_iter().chain(invited) {
             self.notify(arrival);
         }
         for reason in dropped {

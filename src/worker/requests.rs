@@ -1,11 +1,12 @@
 //! The popup's requests.
 
-use super::{Effect, Queued, WholeRead, WorkerError, WorkerModel, first_half};
+use super::{Effect, Queued, WholeRead, WorkerError, WorkerModel};
 use crate::account::Username;
 use crate::at_rest::AtRestError;
 use crate::bridge::{EngineStatus, Request, Response, WorkerToEngine};
 use crate::chat::history::PAGE_SIZE;
-use crate::chat::{Command, Input, RoomId};
+use crate::chat::{Command, RoomId};
+use crate::entropy::{Entropy, TOKEN_DERIVATION};
 use crate::identity::Identity;
 use crate::storage::{self, AccountRecord, Key, Snapshot};
 use crate::time::Millis;
@@ -66,12 +67,13 @@ impl WorkerModel {
             }
             Request::SignIn { username } => {
                 let username = Username::parse(&username)?;
-                let token = crate::peerjs::signal::random_token(&random[..16]);
-                let record = AccountRecord { username, token };
+                // The token goes to the signaling server; the seed is the secret key: each its own derivation.
+                let entropy = Entropy::new(random);
+                let record = AccountRecord { username, token: entropy.peerjs_token(), token_v: TOKEN_DERIVATION };
                 let mut writes = vec![storage::set(Key::Account, &record)];
                 if self.identity.is_none() && !self.identity_damaged {
                     // The first sign-in on this install makes its identity key, from fresh randomness.
-                    let identity = Identity::from_seed(random);
+                    let identity = Identity::from_seed(entropy.identity_seed());
                     writes.push(storage::set(Key::Identity, &identity.to_record()));
                     self.identity = Some(identity);
                 }
@@ -117,7 +119,7 @@ impl WorkerModel {
                 self.chat_command(now, Command::OpenDirect { username }, true)
             }
             Request::CreateGroup { name } => {
-                self.chat_command(now, Command::CreateGroup { name, random: first_half(&random) }, true)
+                self.chat_command(now, Command::CreateGroup { name, random: Entropy::new(random).group_id() }, true)
             }
             Request::Invite { room, username } => {
                 let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
@@ -126,7 +128,7 @@ impl WorkerModel {
             }
             Request::SendText { room, text } => {
                 let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
-                self.chat_command(now, Command::Send { room, text, random: first_half(&random) }, false)
+                self.chat_command(now, Command::Send { room, text, random: Entropy::new(random).message_id() }, false)
             }
             Request::LoadOlder { room } => {
                 let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
@@ -141,6 +143,17 @@ impl WorkerModel {
             Request::RejectNewKey { username, safety_number: shown } => {
                 self.decide_new_key(now, &username, &shown, false)
             }
+            Request::AcceptInvitation { room } => {
+                // The joined group appears at the top of the list; the user opens it from there.
+                let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
+                self.chat_command(now, Command::AcceptInvitation { room }, false)
+            }
+            Request::DeclineInvitation { room } => {
+                let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
+                self.chat_command(now, Command::DeclineInvitation { room }, false)
+            }
+            Request::AllowUnverified { username } => self.decide_unverified(now, &username, true),
+            Request::BlockUnverified { username } => self.decide_unverified(now, &username, false),
             Request::ExportData => {
                 if self.loaded.account.is_none() {
                     return Err(WorkerError::NotSignedIn);
@@ -249,36 +262,31 @@ impl WorkerModel {
         if self.safety_number_with(&pending).as_deref() != Some(shown) {
             return Err(WorkerError::NewKeyChangedAgain { user });
         }
-        let (Some(gate), Some(account)) = (self.gate.as_mut(), self.loaded.account.as_ref()) else {
-            return Err(WorkerError::NotSignedIn);
-        };
-        let key = Key::Contacts(account.username.clone());
-        if accept {
-            let released = gate.accept_new_key(&user, &pending, now)?;
-            let write = storage::set(&key, &gate.contacts().to_value());
-            self.write(vec![write]);
-            self.warnings.remove(&user.peer_id());
-            for released in released {
-                for frame in released.to_chat {
-                    self.chat_input(now, Input::Frame { link: released.link.clone(), frame });
-                }
-                for frame in released.send {
-                    self.command(WorkerToEngine::Send { link: released.link.clone(), frame });
-                }
-            }
+        let Some(gate) = self.gate.as_mut() else { return Err(WorkerError::NotSignedIn) };
+        let out = if accept {
+            gate.accept_new_key(&user, &pending, now)?
         } else {
-            let closed = gate.reject_new_key(&user, &pending)?;
-            let write = storage::set(&key, &gate.contacts().to_value());
-            self.write(vec![write]);
+            let out = gate.reject_new_key(&user, &pending)?;
             self.unreachable.insert(
                 user.peer_id(),
                 format!("You rejected {user}'s new identity key; multichat will not connect with it."),
             );
-            for link in closed {
-                self.command(WorkerToEngine::Close { link: link.clone() });
-                self.chat_input(now, Input::LinkDown { link });
-            }
+            out
+        };
+        self.perform_gate(now, out);
+        Ok(Outcome::Changed)
+    }
+
+    /// The user's decision about links for `username` that did not prove the pinned key: "Allow unverified
+    /// for this contact" (`allow`) or "Block".
+    fn decide_unverified(&mut self, now: Millis, username: &str, allow: bool) -> Result<Outcome, WorkerError> {
+        let user = Username::parse(username).map_err(|_| WorkerError::NotAUsername)?;
+        if self.contacts_read_only {
+            return Err(WorkerError::ContactsDamaged);
         }
+        let Some(gate) = self.gate.as_mut() else { return Err(WorkerError::NotSignedIn) };
+        let out = if allow { gate.allow_unverified(&user)? } else { gate.block_unverified(&user)? };
+        self.perform_gate(now, out);
         Ok(Outcome::Changed)
     }
 

@@ -4,8 +4,11 @@ use std::collections::BTreeMap;
 
 use super::WorkerModel;
 use crate::account::Username;
-use crate::auth_gate::AuthGate;
-use crate::bridge::{AccountView, MemberSummary, MessageState, MessageView, OpenRoom, RoomSummary, View};
+use crate::auth_gate::{LinkGate, first_contact_notice, unproved_warning};
+use crate::bridge::{
+    AccountView, InvitationView, MemberSummary, MessageState, MessageView, OpenRoom, RoomSummary, View,
+};
+use crate::chat::names::display_name;
 use crate::chat::{ChatNode, DeliveryState, RoomView, StoredMessage};
 use crate::identity::{PublicKey, TrustState, safety_number};
 
@@ -15,6 +18,10 @@ pub(super) struct Trust {
     pub safety_number: Option<String>,
     pub verified: bool,
     pub new_key_safety_number: Option<String>,
+    /// The red warning: a link as this contact did not prove the pinned key, and the user has not decided.
+    pub unproved: Option<String>,
+    /// The key was pinned on first contact and is not verified yet.
+    pub key_notice: Option<String>,
 }
 
 impl WorkerModel {
@@ -30,7 +37,7 @@ impl WorkerModel {
                 shown.len() < loaded.len() || chat.history(selected).is_some_and(|it| it.next_older_page().is_some());
             Some(OpenRoom {
                 room: summary(room, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user)),
-                messages: shown.iter().map(|it| message_view(it, me)).collect(),
+                messages: shown.iter().map(|it| message_view(it, me, chat)).collect(),
                 has_older,
             })
         });
@@ -50,6 +57,20 @@ impl WorkerModel {
                 .map(|it| summary(it, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user)))
                 .collect(),
             open_room,
+            invitations: self
+                .chat
+                .as_ref()
+                .map(|chat| {
+                    chat.invitations()
+                        .into_iter()
+                        .map(|it| InvitationView {
+                            room: it.room.as_str().to_owned(),
+                            name: display_name(&it.name),
+                            inviter: display_name(it.inviter.as_str()),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             passphrase_set: self.vault.lock.is_some() || self.vault.damaged.is_some(),
             locked: self.locked(),
         }
@@ -65,6 +86,9 @@ impl WorkerModel {
             safety_number: self.safety_number_with(&contact.key),
             verified: contact.state == TrustState::Verified,
             new_key_safety_number: contact.pending_key.as_ref().and_then(|it| self.safety_number_with(&it.key)),
+            unproved: contact.unproved.as_ref().map(|it| unproved_warning(user, it.how)),
+            key_notice: (contact.state == TrustState::Pinned && contact.pending_key.is_none())
+                .then(|| first_contact_notice(user)),
         }
     }
 
@@ -85,29 +109,33 @@ fn summary(
     room: &RoomView,
     unreachable: &BTreeMap<String, String>,
     warnings: &BTreeMap<String, String>,
-    gate: Option<&AuthGate>,
+    gate: Option<&LinkGate>,
     trust: &dyn Fn(&Username) -> Trust,
 ) -> RoomSummary {
     RoomSummary {
         id: room.id.as_str().to_owned(),
-        title: room.title.clone(),
+        title: display_name(&room.title),
         is_group: room.is_group,
+        direct_with: room.direct_with.as_ref().map(|it| display_name(it.as_str())),
         members: room
             .members
             .iter()
             .map(|it| {
                 let trust = trust(&it.username);
+                let peer_id = it.username.peer_id();
+                let authenticated = gate.is_some_and(|gate| gate.authenticated(&peer_id));
+                // An allowed unverified link's warning lasts while such a link is up.
+                let warning = warnings.get(&peer_id).filter(|_| it.online && !authenticated).cloned();
                 MemberSummary {
                     username: it.username.to_string(),
                     online: it.online,
-                    authenticated: gate.is_some_and(|gate| gate.authenticated(&it.username.peer_id())),
+                    authenticated,
                     safety_number: trust.safety_number,
                     verified: trust.verified,
-                    problem: warnings
-                        .get(&it.username.peer_id())
-                        .cloned()
-                        .or_else(|| if it.online { None } else { unreachable.get(&it.username.peer_id()).cloned() }),
+                    problem: warning.or_else(|| if it.online { None } else { unreachable.get(&peer_id).cloned() }),
                     new_key_safety_number: trust.new_key_safety_number,
+                    unproved: trust.unproved,
+                    key_notice: trust.key_notice,
                 }
             })
             .collect(),
@@ -116,7 +144,7 @@ fn summary(
     }
 }
 
-fn message_view(message: &StoredMessage, me: &Username) -> MessageView {
+fn message_view(message: &StoredMessage, me: &Username, chat: &ChatNode) -> MessageView {
     let mine = &message.sender == me;
     let state = match (&message.state, mine) {
         (Some(DeliveryState::Sending), true) => MessageState::Sending,
@@ -127,10 +155,15 @@ fn message_view(message: &StoredMessage, me: &Username) -> MessageView {
     };
     MessageView {
         id: message.id.as_str().to_owned(),
-        sender: message.sender.to_string(),
+        sender: display_name(message.sender.as_str()),
         text: message.text.clone(),
         timestamp: message.timestamp.0,
         mine,
         state,
+        verified: message.signature.is_some(),
+        introduced_by: chat
+            .known_key(&message.sender)
+            .and_then(|it| it.introduced_by.as_ref())
+            .map(|it| display_name(it.as_str())),
     }
 }

@@ -119,11 +119,15 @@ test('three members joined through one member all get every message', { timeout:
     await erin.popup.getByRole('log', { name: 'Messages' }).waitFor();
     await erin.popup.getByLabel('Invite username').fill('frank');
     await erin.popup.getByRole('button', { name: 'Invite' }).click();
+    // Nothing is joined before the invitee accepts (issue 13).
+    await frank.popup.getByRole('region', { name: 'Invitation to team' }).getByText('erin invites you to team').waitFor({ timeout: 20000 });
+    await frank.popup.getByRole('button', { name: 'Accept the invitation to team' }).click();
     await frank.popup.getByRole('button', { name: /^team\b/ }).waitFor({ timeout: 20000 });
     await openConversation(frank, 'team');
     // Grace joins through frank only; the room meshes her with erin.
     await frank.popup.getByLabel('Invite username').fill('grace');
     await frank.popup.getByRole('button', { name: 'Invite' }).click();
+    await grace.popup.getByRole('button', { name: 'Accept the invitation to team' }).click({ timeout: 20000 });
     await grace.popup.getByRole('button', { name: /^team\b/ }).waitFor({ timeout: 20000 });
     await openConversation(grace, 'team');
     // Grace never dialed erin herself: the room's mesh connected them.

@@ -26,10 +26,14 @@ test('a group with one Firefox member: invites through Firefox, a full mesh, eve
     await erin.popup.getByRole('log', { name: 'Messages' }).waitFor();
     await erin.popup.getByLabel('Invite username').fill('fred');
     await erin.popup.getByRole('button', { name: 'Invite' }).click();
+    // Nothing is joined before the invitee accepts (issue 13).
+    const accept = await fred.popup.waitForSelector('button[aria-label="Accept the invitation to team"]', { timeout: 20000 });
+    await accept.click();
     await ffOpenConversation(fred, 'team');
     // Gwen joins through the Firefox member only.
     await fred.popup.locator('input[aria-label="Invite username"]').fill('gwen');
     await fred.popup.click('form.invite button[type=submit]');
+    await gwen.popup.getByRole('button', { name: 'Accept the invitation to team' }).click({ timeout: 20000 });
     await gwen.popup.getByRole('button', { name: /^team\b/ }).waitFor({ timeout: 20000 });
     await openConversation(gwen, 'team');
     await gwen.popup.getByRole('list', { name: 'Members' }).locator('li.online', { hasText: 'erin' }).waitFor({ timeout: 20000 });

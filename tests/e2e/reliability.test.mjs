@@ -165,6 +165,7 @@ test('1,000+ messages across three members survive popup close, worker stop, bro
       await ann.popup.getByRole('button', { name: 'Invite' }).click();
     }
     for (const u of [ben, cat]) {
+      await u.popup.getByRole('button', { name: 'Accept the invitation to rel' }).click({ timeout: 20000 });
       await u.popup.getByRole('button', { name: /^rel\b/ }).click({ timeout: 20000 });
       await u.popup.getByRole('list', { name: 'Members' }).locator('li.online').nth(1).waitFor({ timeout: 20000 });
     }

@@ -49,8 +49,11 @@ async function notifications(u) {
 /** Leaves the open conversation for the list of conversations. */
 async function showList(u) {
   const back = u.popup.getByRole('button', { name: 'Back to conversations' });
+  const list = u.popup.getByLabel('Username to chat with');
+  // A popup just opened may still be connecting to its worker: wait until it shows either screen.
+  await back.or(list).first().waitFor({ timeout: 30000 });
   if (await back.count() > 0) await back.click();
-  await u.popup.getByLabel('Username to chat with').waitFor();
+  await list.waitFor();
 }
 
 /** The red warning about a contact posed as: an alert naming bob, with the user's two choices. */
