@@ -576,8 +576,19 @@ export async function openFirefoxPopup(ff) {
   page.on('pageerror', (err) => ff.problems.push(`popup: uncaught ${err.message}`));
   // BiDi never reports this navigation as finished, so the page is watched for content instead.
   page.goto(`moz-extension://${FIREFOX_ADDON_UUID}/popup/index.html`, { timeout: 0 }).catch(() => {});
-  await page.waitForSelector('main', { timeout: 15000 });
-  return page;
+  // While the tab still navigates from about:blank, BiDi can fail an evaluation in the document being
+  // replaced ("right-hand side of 'in' should be an object"); that is the old document, so look again.
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    try {
+      await page.waitForSelector('main', { timeout: Math.max(1000, deadline - Date.now()) });
+      return page;
+    } catch (err) {
+      const causes = [err, err?.cause, err?.cause?.cause].map((it) => String(it?.message ?? '')).join(' ');
+      if (Date.now() >= deadline || !/Protocol error/.test(causes)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
 }
 
 /** Points the popup at `server` (settings first, no ICE servers, no wss), then signs in and waits for Online. */

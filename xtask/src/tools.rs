@@ -83,19 +83,25 @@ pub(crate) fn node_bin(name: &str) -> PathBuf {
 /// missing and this process may (root); otherwise the error says what to install. Returns Chromium's path.
 pub(crate) fn chromium() -> Result<PathBuf> {
     let chromium = Path::new("/usr/bin/chromium");
-    let needed =
-        ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/firefox-esr", "/usr/bin/unzip", "/usr/bin/turnserver"];
+    let needed = [
+        "/usr/bin/chromium",
+        "/usr/bin/chromedriver",
+        "/usr/bin/firefox-esr",
+        "/usr/bin/unzip",
+        "/usr/bin/zip",
+        "/usr/bin/turnserver",
+    ];
     if !needed.iter().all(|it| Path::new(it).exists()) {
         let is_root = output(Command::new("id").arg("-u")).is_some_and(|it| it.trim() == "0");
         if !is_root {
             bail!(
-                "the test browsers are missing; install them with `sudo apt-get install chromium chromium-driver firefox-esr unzip coturn`"
+                "the test browsers are missing; install them with `sudo apt-get install chromium chromium-driver firefox-esr unzip zip coturn`"
             );
         }
         eprintln!("xtask: installing Debian's chromium, chromium-driver, firefox-esr, unzip and coturn");
         run(Command::new("apt-get").args(["update", "-qq"]))?;
         run(Command::new("apt-get")
-            .args(["install", "-y", "-qq", "chromium", "chromium-driver", "firefox-esr", "unzip", "coturn"])
+            .args(["install", "-y", "-qq", "chromium", "chromium-driver", "firefox-esr", "unzip", "zip", "coturn"])
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
     Ok(chromium.to_path_buf())
