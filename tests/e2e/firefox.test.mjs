@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import puppeteer from 'puppeteer-core';
-import { assertLoopbackOnly, startPeerServer } from './harness.mjs';
+import { assertLoopbackOnly, signInFirefox, startPeerServer } from './harness.mjs';
 
 assertLoopbackOnly();
 
@@ -38,20 +38,6 @@ function launchFirefox() {
   });
 }
 
-/** Points the popup at the local server (settings first), then signs in as `username`. */
-async function signInFirefox(popup, username) {
-  await popup.waitForSelector('#username', { timeout: 15000 });
-  await popup.click('details.settings summary');
-  await popup.locator('#server-host').fill('127.0.0.1');
-  await popup.locator('#server-port').fill(String(server.port));
-  await popup.locator('#server-path').fill(server.path);
-  await popup.locator('#ice-servers').fill('');
-  await popup.click('details.settings label.check input[type=checkbox]');
-  await popup.click('details.settings button[type=submit]');
-  await popup.type('#username', username);
-  await popup.keyboard.press('Enter');
-}
-
 test('Firefox loads the extension, signs in, goes online through the local PeerJS server, keeps the account, and locks and unlocks with a passphrase', { timeout: 120000 }, async () => {
   const browser = await launchFirefox();
   const problems = [];
@@ -59,7 +45,7 @@ test('Firefox loads the extension, signs in, goes online through the local PeerJ
     assert.equal(await browser.installExtension(process.env.MULTICHAT_DIST), ADDON_ID);
     let popup = await openPopup(browser, problems);
     // Settings first: the engine's first connection goes to the local PeerJS server.
-    await signInFirefox(popup, 'alice');
+    await signInFirefox(popup, 'alice', server);
     await popup.waitForSelector('.signed-in', { timeout: 10000 });
     assert.equal(await popup.$eval('.signed-in strong', (el) => el.textContent), 'alice');
     // Our PeerJS client, running in Firefox's background page, registers with the local server.
