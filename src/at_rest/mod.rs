@@ -128,10 +128,11 @@ pub enum AtRestError {
     Unreadable { key: String },
 }
 
-/// Whether a storage key holds history and is sealed when a passphrase is set ([`StorageKey::is_history`]): the
-/// room list, and each room's meta and pages, of any user of this install, and a damaged copy of any of them.
+/// Whether a storage key is sealed when a passphrase is set ([`StorageKey::is_sealed`]): the room list, each
+/// room's meta and pages, the contact book, blocks, message requests, invitations and the open conversation,
+/// of any user of this install, and a damaged copy of any of them.
 pub fn is_sealed_key(name: &str) -> bool {
-    StorageKey::parse(name).is_some_and(|key| key.is_history())
+    StorageKey::parse(name).is_some_and(|key| key.is_sealed())
 }
 
 /// The lock record in a snapshot: `None` without a passphrase.
