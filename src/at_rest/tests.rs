@@ -274,7 +274,7 @@ fn the_vault_seals_while_unlocked_and_holds_no_history_while_locked() {
     let (lock, key) = lock_for("correct horse");
     let writes = vec![
         StorageWrite::Set { key: "h/alice/dm:alice:bob/0".to_owned(), value: json!({"messages": ["secret"]}) },
-        StorageWrite::Set { key: "ui".to_owned(), value: json!({}) },
+        StorageWrite::Set { key: "settings".to_owned(), value: json!({}) },
     ];
     let open_vault = Vault::default();
     assert_eq!(open_vault.outgoing(writes.clone(), [0; 32]).0, writes);
