@@ -1,7 +1,8 @@
 //! History at rest (issue 5): an optional passphrase that encrypts the stored chat history.
 //!
 //! With a passphrase set, storage holds a [`LockRecord`] under [`StorageKey::Lock`], and every history record (the
-//! room list, each room's meta and every page; see [`is_sealed_key`]) is stored as
+//! room list, each room's meta and every page) and every record that says whom the user talks to (contacts,
+//! blocks, message requests, invitations, the open conversation; see [`is_sealed_key`]) is stored as
 //! `{"sealed": base64(nonce || ciphertext)}`: XChaCha20-Poly1305 under a key derived from the passphrase
 //! with Argon2id, with the record's storage key as associated data, so a record moved under another key
 //! does not open. The chat layer never sees any of this: the shell passes every write through
