@@ -57,6 +57,8 @@ describe('a malicious member', { timeout: 600000 }, () => {
   let mallory;
   let room;
   const users = {};
+  /** Each honest member's service-worker console (`{ type, text }`). */
+  const workerLogs = {};
   const engines = {};
   let bobEngineLog;
   /** Every real message sent to the group, in order. */
@@ -83,6 +85,10 @@ describe('a malicious member', { timeout: 600000 }, () => {
     for (const name of HONEST) {
       users[name] = await chatUser(name, server);
       engines[name] = await engineEvaluator(users[name].browser);
+      workerLogs[name] = [];
+      const listen = (worker) => worker.on('console', (msg) => workerLogs[name].push({ type: msg.type(), text: msg.text() }));
+      users[name].browser.context.serviceWorkers().forEach(listen);
+      users[name].browser.context.on('serviceworker', listen);
     }
     bobEngineLog = await watchEngineConsole(users.bob.browser);
     const { alice, bob, carol } = users;
@@ -217,6 +223,14 @@ describe('a malicious member', { timeout: 600000 }, () => {
       }
       await openConversation(u, GROUP);
     }
+    // Each was refused by the chat layer for what it is (not lost on the way): the worker says why.
+    const dropped = (name, reason) => workerLogs[name].some((it) => it.type === 'warning'
+      && it.text.includes(`dropped a frame from secure-p2p-multichat-mallory: ${reason}`));
+    for (const name of HONEST) {
+      assert.ok(dropped(name, 'the sender is not a member of the room'), `${name}'s worker log: ${JSON.stringify(workerLogs[name].slice(-20))}`);
+    }
+    assert.ok(dropped('alice', 'a relayed message is unsigned') || dropped('alice', 'a message\'s signature is not its author\'s'),
+      `alice refused her own forged message: ${JSON.stringify(workerLogs.alice.slice(-20))}`);
     // Alice's direct message to mallory is still hers alone, not overwritten or joined by a forgery.
     const direct_ = (await storedMessages(users.alice)).filter((it) => it.room === direct);
     assert.deepEqual(direct_.map((it) => [it.sender, it.text]), [['alice', 'hi mallory, this is our direct chat']]);
@@ -288,8 +302,10 @@ describe('a malicious member', { timeout: 600000 }, () => {
       const big = 'x'.repeat(1_000_000);
       for (let i = 0; i < 40; i += 1) chrome.runtime.sendMessage({ to: 'engine', body: { kind: 'send', link, frame: `${i} ${big}` } });
     }, link);
+    let last;
     const after = await waitFor('the engine to close the overflowing link',
-      async () => { const it = await engineSendQueues(engines.bob); return it.closed_full >= 1 && it; }, 30000);
+      async () => { last = await engineSendQueues(engines.bob); return last.closed_full >= 1 && last; }, 30000)
+      .catch((err) => { throw new Error(`${err.message}; the engine's queues: ${JSON.stringify(last)}`); });
     t.diagnostic(`engine queued-bytes peak with 40 MB for one link: ${after.peak} (bound ${after.limit}); links closed at the bound: ${after.closed_full}`);
     assert.ok(after.peak <= MAX_LINK_QUEUED_BYTES, `the link held at most ${after.peak} bytes`);
     assert.ok(!after.links.some((it) => it.connection === link), 'the overflowing link is closed');
