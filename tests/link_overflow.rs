@@ -40,7 +40,17 @@ impl Net {
         let now = Millis(1_700_000_000_000);
         let nodes = names
             .iter()
-            .map(|name| (*name, Node { node: ChatNode::new(user(name), now), disk: Snapshot::default(), reachable: true, random: 0 }))
+            .map(|name| {
+                (
+                    *name,
+                    Node {
+                        node: ChatNode::new(user(name), now),
+                        disk: Snapshot::default(),
+                        reachable: true,
+                        random: 0,
+                    },
+                )
+            })
             .collect();
         Net {
             now,
@@ -87,7 +97,8 @@ impl Net {
         let before = self.in_flight.len();
         let lost: Vec<_> = self.in_flight.iter().filter(|(link, ..)| link == id).cloned().collect();
         self.in_flight.retain(|(link, ..)| link != id);
-        self.lost_messages += lost.iter().filter(|(.., frame)| frame["type"] == "chat" || frame["type"] == "mc.batch").count();
+        self.lost_messages +=
+            lost.iter().filter(|(.., frame)| frame["type"] == "chat" || frame["type"] == "mc.batch").count();
         debug_assert_eq!(before - self.in_flight.len(), lost.len());
         let now = self.now;
         for side in [a, b] {

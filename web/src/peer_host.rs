@@ -127,7 +127,8 @@ impl PeerHost {
     /// What every link holds unsent now, and the most any held (for tests and the debug report).
     pub fn send_queues(&self) -> SendQueueReport {
         let state = self.state.borrow();
-        let peers: BTreeMap<&ConnectionId, &str> = state.peer.open_connections().map(|(id, peer, ..)| (id, peer)).collect();
+        let peers: BTreeMap<&ConnectionId, &str> =
+            state.peer.open_connections().map(|(id, peer, ..)| (id, peer)).collect();
         let links: Vec<LinkQueue> = state
             .links
             .iter()
