@@ -8,6 +8,7 @@ use multichat_core::settings::{IceServer, Settings, is_turn_url};
 
 use crate::chat::{Conversation, RoomList, StartConversation};
 use crate::passphrase::{PassphraseForm, Unlock};
+use crate::search::SearchPanel;
 use crate::ui::{Link, use_ui, use_ui_provider};
 
 #[component]
@@ -97,6 +98,7 @@ fn Home(username: String, peer_id: String, view: View) -> Element {
             }
             p { class: "peer-id", "Your PeerJS id: " code { "{peer_id}" } }
         }
+        SearchPanel {}
         StartConversation {}
         RoomList { rooms: view.rooms.clone() }
         SettingsForm { settings: view.settings.clone() }

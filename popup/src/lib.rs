@@ -8,6 +8,7 @@ mod bridge;
 mod chat;
 mod download;
 mod passphrase;
+mod search;
 mod ui;
 
 use wasm_bindgen::prelude::*;
