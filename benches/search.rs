@@ -73,11 +73,22 @@ fn seeded_storage() -> Snapshot {
             state: None,
             signature: None,
         };
-        let appended = history::append(&alice, history, message);
-        history::apply(&mut disk, &appended.writes);
-        // Only the last page stays in memory, as in the worker.
-        let last = history.meta.page_count - 1;
-        history.pages.retain(|page, _| *page == last);
+        // As `history::append` lays them out, without writing the growing last page at every message.
+        let meta = &mut history.meta;
+        if meta.page_count == 0 || meta.last_page_len as usize >= history::PAGE_SIZE {
+            meta.page_count += 1;
+            meta.last_page_len = 0;
+        }
+        meta.last_page_len += 1;
+        meta.message_count += 1;
+        meta.last_activity = message.received_at;
+        history.pages.entry(meta.page_count - 1).or_default().push(message);
+    }
+    for (room, history) in rooms.iter().zip(&histories) {
+        let mut writes: Vec<_> =
+            history.pages.iter().map(|(page, messages)| history::page_write(&alice, room, *page, messages)).collect();
+        writes.push(history::meta_write(&alice, room, &history.meta));
+        history::apply(&mut disk, &writes);
     }
     let records = rooms
         .iter()

@@ -12,6 +12,8 @@
 //!
 //! Pure: no clock, no storage access. The worker hands in pages and asks; [`crate::worker`] does the rest.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -38,12 +40,13 @@ pub const MAX_INDEXED_BYTES: usize = 96 * 1024 * 1024;
 /// query never holds one, so no hit spans two messages.
 const SEPARATOR: char = '\0';
 
-/// One indexed message: what a hit and the context around it show.
+/// One indexed message: what a hit and the context around it show. Its room and sender are kept once per
+/// index ([`Indexed`] resolves them), so 100,000 messages do not hold 100,000 copies of each.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexedMessage {
-    pub room: RoomId,
+    room: u32,
+    sender: u32,
     pub id: MessageId,
-    pub sender: Username,
     pub text: Box<str>,
     /// The sender's clock.
     pub timestamp: Millis,
@@ -58,12 +61,53 @@ pub struct IndexedMessage {
     pub state: Option<DeliveryState>,
 }
 
-impl IndexedMessage {
-    fn of(message: &StoredMessage, page: u32, position: usize) -> IndexedMessage {
+/// An indexed message with its room and sender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Indexed<'a> {
+    pub room: &'a RoomId,
+    pub sender: &'a Username,
+    pub message: &'a IndexedMessage,
+}
+
+/// Values kept once, by number.
+#[derive(Clone, Debug)]
+struct Interned<T> {
+    values: Vec<T>,
+    numbers: BTreeMap<T, u32>,
+}
+
+impl<T> Default for Interned<T> {
+    fn default() -> Self {
+        Interned { values: Vec::new(), numbers: BTreeMap::new() }
+    }
+}
+
+impl<T: Ord + Clone> Interned<T> {
+    fn number(&mut self, value: &T) -> u32 {
+        if let Some(number) = self.numbers.get(value) {
+            return *number;
+        }
+        let number = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
+        self.values.push(value.clone());
+        self.numbers.insert(value.clone(), number);
+        number
+    }
+
+    fn find(&self, value: &T) -> Option<u32> {
+        self.numbers.get(value).copied()
+    }
+
+    fn get(&self, number: u32) -> &T {
+        &self.values[number as usize]
+    }
+}
+
+impl SearchIndex {
+    fn entry(&mut self, message: &StoredMessage, page: u32, position: usize) -> IndexedMessage {
         IndexedMessage {
-            room: message.room.clone(),
+            room: self.rooms.number(&message.room),
+            sender: self.senders.number(&message.sender),
             id: message.id.clone(),
-            sender: message.sender.clone(),
             text: message.text.as_str().into(),
             timestamp: message.timestamp,
             received_at: message.received_at,
@@ -78,7 +122,7 @@ impl IndexedMessage {
 /// A message containing the query, with its snippet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hit<'a> {
-    pub message: &'a IndexedMessage,
+    pub message: Indexed<'a>,
     pub snippet: Snippet,
 }
 
@@ -141,6 +185,8 @@ pub struct SearchHit {
 #[derive(Clone, Debug, Default)]
 pub struct SearchIndex {
     owner: Option<Username>,
+    rooms: Interned<RoomId>,
+    senders: Interned<Username>,
     messages: Vec<IndexedMessage>,
     /// Where each message's folded text starts in `folded`.
     starts: Vec<u32>,
@@ -162,34 +208,36 @@ impl SearchIndex {
         stored: &Snapshot,
     ) -> (SearchIndex, Vec<HistoryError>) {
         let mut problems = Vec::new();
+        let mut index = SearchIndex { owner: Some(owner.clone()), ..SearchIndex::default() };
         let mut all = Vec::new();
         for (room, history) in rooms {
             for page in 0..history.meta.page_count {
                 if let Some(messages) = history.pages.get(&page) {
-                    all.extend(messages.iter().enumerate().map(|(at, it)| IndexedMessage::of(it, page, at)));
+                    for (at, message) in messages.iter().enumerate() {
+                        all.push(index.entry(message, page, at));
+                    }
                     continue;
                 }
                 let key = Key::HistoryPage { owner: owner.clone(), room: room.clone(), page }.to_string();
                 let Some(value) = stored.0.get(&key) else { continue };
                 match decode_page(value) {
-                    Ok(messages) => all.extend(
-                        messages
-                            .iter()
-                            .filter(|it| &it.room == room)
-                            .enumerate()
-                            .map(|(at, it)| IndexedMessage::of(it, page, at)),
-                    ),
+                    Ok(messages) => {
+                        for (at, message) in messages.iter().filter(|it| &it.room == room).enumerate() {
+                            all.push(index.entry(message, page, at));
+                        }
+                    }
                     Err(reason) => problems.push(HistoryError::CorruptPage { room: room.clone(), page, reason }),
                 }
             }
         }
-        (SearchIndex::from_messages(owner, all), problems)
+        index.fill(all);
+        (index, problems)
     }
 
-    /// The index of these messages, in any order: it orders them by arrival (`received_at`).
-    pub fn from_messages(owner: &Username, mut messages: Vec<IndexedMessage>) -> SearchIndex {
+    /// Indexes these messages, in any order: they are ordered by arrival (`received_at`).
+    fn fill(&mut self, mut messages: Vec<IndexedMessage>) {
         messages.sort_by_key(|it| it.received_at);
-        let mut index = SearchIndex { owner: Some(owner.clone()), ..SearchIndex::default() };
+        let index = self;
         // Newest first up to the bound; the oldest are left out.
         let mut total = 0usize;
         let keep = messages
@@ -209,7 +257,6 @@ impl SearchIndex {
         for message in kept {
             index.push(message);
         }
-        index
     }
 
     /// Whose history this is.
@@ -220,9 +267,12 @@ impl SearchIndex {
     /// Adds a message just stored (the newest). A message already indexed (same room and id) is not added
     /// twice.
     pub fn insert(&mut self, message: &StoredMessage, page: u32, position: usize) {
-        let duplicate = self.messages.iter().rev().take(PAGE_LOOKBACK).any(|it| it.id == message.id && it.room == message.room);
+        let room = self.rooms.find(&message.room);
+        let duplicate =
+            self.messages.iter().rev().take(PAGE_LOOKBACK).any(|it| it.id == message.id && Some(it.room) == room);
         if !duplicate {
-            self.push(IndexedMessage::of(message, page, position));
+            let entry = self.entry(message, page, position);
+            self.push(entry);
         }
     }
 
@@ -252,7 +302,7 @@ impl SearchIndex {
     pub fn heap_bytes(&self) -> usize {
         let per_message = std::mem::size_of::<IndexedMessage>() + std::mem::size_of::<u32>();
         let strings: usize =
-            self.messages.iter().map(|it| it.text.len() + it.id.as_str().len() + it.room.as_str().len()).sum();
+            self.messages.iter().map(|it| it.text.len() + it.id.as_str().len()).sum();
         self.messages.capacity() * per_message + strings + self.folded.capacity()
     }
 
@@ -278,16 +328,21 @@ impl SearchIndex {
             let start = self.starts[index] as usize;
             // The snippet shows the message's first hit.
             let first = self.folded[start..at + query.len()].find(query.as_str()).map_or(at, |it| start + it);
-            let message = &self.messages[index];
-            found.hits.push(Hit { message, snippet: snippet(&message.text, first - start, query.len()) });
+            let message = self.resolve(&self.messages[index]);
+            found.hits.push(Hit { message, snippet: snippet(&message.message.text, first - start, query.len()) });
             end = start;
         }
         found
     }
 
     /// The indexed message `id` of `room`.
-    pub fn get(&self, room: &RoomId, id: &MessageId) -> Option<&IndexedMessage> {
-        self.messages.iter().rev().find(|it| &it.id == id && &it.room == room)
+    pub fn get(&self, room: &RoomId, id: &MessageId) -> Option<Indexed<'_>> {
+        let room = self.rooms.find(room)?;
+        self.messages.iter().rev().find(|it| &it.id == id && it.room == room).map(|it| self.resolve(it))
+    }
+
+    fn resolve<'a>(&'a self, message: &'a IndexedMessage) -> Indexed<'a> {
+        Indexed { room: self.rooms.get(message.room), sender: self.senders.get(message.sender), message }
     }
 
     /// Up to `before` messages of `room` before `id` (in stored order), the message itself, and up to
@@ -298,14 +353,15 @@ impl SearchIndex {
         id: &MessageId,
         before: usize,
         after: usize,
-    ) -> Option<(Vec<&IndexedMessage>, bool, bool)> {
-        let mut thread: Vec<&IndexedMessage> = self.messages.iter().filter(|it| &it.room == room).collect();
+    ) -> Option<(Vec<Indexed<'_>>, bool, bool)> {
+        let room = self.rooms.find(room)?;
+        let mut thread: Vec<&IndexedMessage> = self.messages.iter().filter(|it| it.room == room).collect();
         thread.sort_by_key(|it| (it.page, it.position));
         let at = thread.iter().position(|it| &it.id == id)?;
         let from = at.saturating_sub(before);
         let to = at.saturating_add(after).saturating_add(1).min(thread.len());
         let (older, newer) = (from > 0, to < thread.len());
-        Some((thread[from..to].to_vec(), older, newer))
+        Some((thread[from..to].iter().map(|it| self.resolve(it)).collect(), older, newer))
     }
 }
 

@@ -14,7 +14,7 @@ use super::{Effect, WholeRead, WorkerError, WorkerModel};
 use crate::bridge::{MessageState, MessageView, Response};
 use crate::chat::names::display_name;
 use crate::chat::{ChatNode, DeliveryState, MessageId, RoomId};
-use crate::search::{IndexedMessage, SearchHit, SearchIndex, SearchResults};
+use crate::search::{Indexed, SearchHit, SearchIndex, SearchResults};
 use crate::storage::{Key, Snapshot};
 
 /// Messages shown after the focused one; the rest of the window goes before it.
@@ -109,15 +109,15 @@ impl WorkerModel {
             .hits
             .into_iter()
             .filter_map(|hit| {
-                let message = hit.message;
-                let (room_title, is_group) = rooms.get(&message.room)?.clone();
+                let Indexed { room, sender, message } = hit.message;
+                let (room_title, is_group) = rooms.get(room)?.clone();
                 Some(SearchHit {
-                    room: message.room.as_str().to_owned(),
+                    room: room.as_str().to_owned(),
                     room_title,
                     is_group,
                     id: message.id.as_str().to_owned(),
-                    sender: display_name(message.sender.as_str()),
-                    mine: &message.sender == chat.me(),
+                    sender: display_name(sender.as_str()),
+                    mine: sender == chat.me(),
                     timestamp: message.timestamp.0,
                     snippet: hit.snippet,
                 })
@@ -200,7 +200,7 @@ impl WorkerModel {
         let history = chat.history(room);
         let messages = around
             .into_iter()
-            .map(|indexed| match history.and_then(|it| it.find(&indexed.id)) {
+            .map(|indexed| match history.and_then(|it| it.find(&indexed.message.id)) {
                 // The chat layer's copy is the freshest (its delivery state).
                 Some((_, stored)) => super::view::message_view(stored, chat.me(), chat),
                 None => indexed_view(indexed, chat),
@@ -211,8 +211,9 @@ impl WorkerModel {
 }
 
 /// A message as the conversation shows it (like `view::message_view`, from what the index keeps).
-fn indexed_view(message: &IndexedMessage, chat: &ChatNode) -> MessageView {
-    let mine = &message.sender == chat.me();
+fn indexed_view(indexed: Indexed<'_>, chat: &ChatNode) -> MessageView {
+    let Indexed { sender, message, .. } = indexed;
+    let mine = sender == chat.me();
     let state = match (message.state, mine) {
         (Some(DeliveryState::Sending), true) => MessageState::Sending,
         (Some(DeliveryState::Failed), true) => MessageState::Failed,
@@ -221,14 +222,14 @@ fn indexed_view(message: &IndexedMessage, chat: &ChatNode) -> MessageView {
     };
     MessageView {
         id: message.id.as_str().to_owned(),
-        sender: display_name(message.sender.as_str()),
+        sender: display_name(sender.as_str()),
         text: message.text.to_string(),
         timestamp: message.timestamp.0,
         mine,
         state,
         verified: message.verified,
         introduced_by: chat
-            .known_key(&message.sender)
+            .known_key(sender)
             .and_then(|it| it.introduced_by.as_ref())
             .map(|it| display_name(it.as_str())),
     }
