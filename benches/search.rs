@@ -137,7 +137,10 @@ fn main() {
     let fill = Instant::now();
     let disk = seeded_storage();
     let alice = user("alice");
-    println!("search over {MESSAGES} stored messages (5 conversations; built in {:.1} s):", fill.elapsed().as_secs_f64());
+    println!(
+        "search over {MESSAGES} stored messages (5 conversations; built in {:.1} s):",
+        fill.elapsed().as_secs_f64()
+    );
 
     let loaded = as_loaded(&alice, &disk);
     let cold = time(5, || SearchIndex::build(&alice, loaded.iter(), &disk).0.len());

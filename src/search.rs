@@ -301,8 +301,7 @@ impl SearchIndex {
     /// Bytes the index keeps on the heap, roughly: for the benchmark's memory figure.
     pub fn heap_bytes(&self) -> usize {
         let per_message = std::mem::size_of::<IndexedMessage>() + std::mem::size_of::<u32>();
-        let strings: usize =
-            self.messages.iter().map(|it| it.text.len() + it.id.as_str().len()).sum();
+        let strings: usize = self.messages.iter().map(|it| it.text.len() + it.id.as_str().len()).sum();
         self.messages.capacity() * per_message + strings + self.folded.capacity()
     }
 

@@ -149,7 +149,7 @@ pub(crate) fn SearchPanel() -> Element {
                                 hit,
                                 index,
                                 selected: index == selected(),
-                                on_open: move |index| open_hit(index),
+                                on_open: open_hit,
                             }
                         }
                     }
@@ -272,11 +272,13 @@ fn short_date(timestamp: u64) -> Option<String> {
 
 /// The keyboard shortcut's listener on the document, removed when the home screen goes.
 #[derive(Clone)]
-struct Shortcut(Option<std::rc::Rc<Closure<dyn FnMut(web_sys::KeyboardEvent)>>>);
+struct Shortcut(Option<std::rc::Rc<KeyListener>>);
+
+type KeyListener = Closure<dyn FnMut(web_sys::KeyboardEvent)>;
 
 impl Shortcut {
     fn install(mut open: impl FnMut() + 'static) -> Shortcut {
-        let closure = Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(move |evt: web_sys::KeyboardEvent| {
+        let closure = KeyListener::new(move |evt: web_sys::KeyboardEvent| {
             let typing = evt
                 .target()
                 .and_then(|it| it.dyn_into::<web_sys::Element>().ok())

@@ -99,11 +99,8 @@ impl WorkerModel {
         let (Some(index), Some(chat)) = (self.search_index(), self.chat.as_ref()) else {
             return SearchResults { query: query.to_owned(), ..SearchResults::default() };
         };
-        let rooms: BTreeMap<RoomId, (String, bool)> = chat
-            .room_views()
-            .into_iter()
-            .map(|it| (it.id.clone(), (display_name(&it.title), it.is_group)))
-            .collect();
+        let rooms: BTreeMap<RoomId, (String, bool)> =
+            chat.room_views().into_iter().map(|it| (it.id.clone(), (display_name(&it.title), it.is_group))).collect();
         let found = index.search(query);
         let hits = found
             .hits
@@ -200,21 +197,22 @@ impl WorkerModel {
         let history = chat.history(room);
         let messages = around
             .into_iter()
-            .map(|indexed| match history.and_then(|it| it.find(&indexed.message.id)) {
-                // The chat layer's copy is the freshest (its delivery state).
-                Some((_, stored)) => super::view::message_view(stored, chat.me(), chat),
-                None => indexed_view(indexed, chat),
+            .map(|indexed| {
+                // The chat layer's copy, when it holds one, has the freshest delivery state.
+                let fresh = history.and_then(|it| it.find(&indexed.message.id)).map(|(_, it)| it.state);
+                indexed_view(indexed, fresh, chat)
             })
             .collect();
         Some(FocusedWindow { messages, has_older, has_newer, focus: id.as_str().to_owned() })
     }
 }
 
-/// A message as the conversation shows it (like `view::message_view`, from what the index keeps).
-fn indexed_view(indexed: Indexed<'_>, chat: &ChatNode) -> MessageView {
+/// A message as the conversation shows it (as `view.rs` shows the latest ones), from what the index keeps;
+/// `fresh`: its delivery state as the chat layer holds it now.
+fn indexed_view(indexed: Indexed<'_>, fresh: Option<Option<DeliveryState>>, chat: &ChatNode) -> MessageView {
     let Indexed { sender, message, .. } = indexed;
     let mine = sender == chat.me();
-    let state = match (message.state, mine) {
+    let state = match (fresh.unwrap_or(message.state), mine) {
         (Some(DeliveryState::Sending), true) => MessageState::Sending,
         (Some(DeliveryState::Failed), true) => MessageState::Failed,
         (_, true) => MessageState::Delivered,

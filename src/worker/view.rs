@@ -153,7 +153,7 @@ fn summary(
     }
 }
 
-pub(super) fn message_view(message: &StoredMessage, me: &Username, chat: &ChatNode) -> MessageView {
+fn message_view(message: &StoredMessage, me: &Username, chat: &ChatNode) -> MessageView {
     let mine = &message.sender == me;
     let state = match (&message.state, mine) {
         (Some(DeliveryState::Sending), true) => MessageState::Sending,
