@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::peerjs::Serialization;
+pub use crate::search::{SearchHit, SearchResults};
 use crate::settings::Settings;
 
 /// Name of the `chrome.runtime` port the popup opens to the worker.
@@ -126,6 +127,16 @@ pub enum Request {
     },
     /// Forgets the key until the passphrase is entered again.
     LockNow,
+    /// Messages containing `query` in every conversation, answered with [`Response::Search`] (an empty
+    /// query prepares the search and finds nothing).
+    Search {
+        query: String,
+    },
+    /// Shows the conversation `room` around its message `id` (a search hit), marked ([`OpenRoom::focus`]).
+    ShowMessage {
+        room: String,
+        id: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,6 +148,8 @@ pub enum Response {
     Error { message: String },
     /// The answer to [`Request::ExportData`]: a JSON document for the popup to save as `file_name`.
     Export { file_name: String, json: String },
+    /// The answer to [`Request::Search`].
+    Search { results: SearchResults },
 }
 
 /// Everything the popup renders. The popup keeps no state of its own beyond what it is typing.
@@ -243,6 +256,12 @@ pub struct OpenRoom {
     pub messages: Vec<MessageView>,
     /// True when older messages exist beyond this window.
     pub has_older: bool,
+    /// The message a search opened: the window is around it (not the latest), and the popup marks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus: Option<String>,
+    /// True when newer messages exist beyond this window (only around a [`OpenRoom::focus`]).
+    #[serde(default)]
+    pub has_newer: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,8 @@ mod text_linkify;
 mod worker_model;
 // TURN logins and "Relay only": saved, exported, imported, and on every connection.
 mod settings_turn;
+// Search across every conversation: found after a restart, kept up to date, opened, sealed (issue 15).
+mod search;
 // The chat layer: a simulated network (`chat_sim`), then one topic per file.
 // Attacks on rooms from members and strangers (issue 13).
 mod chat_append_cost;

@@ -9,6 +9,7 @@ use multichat_core::settings::{IceServer, Settings, is_turn_url};
 use crate::chat::{Conversation, RoomList, StartConversation};
 use crate::passphrase::{PassphraseForm, Unlock};
 use crate::requests::{BlockedList, Requests};
+use crate::search::SearchPanel;
 use crate::ui::{Link, use_ui, use_ui_provider};
 
 #[component]
@@ -98,6 +99,7 @@ fn Home(username: String, peer_id: String, view: View) -> Element {
             }
             p { class: "peer-id", "Your PeerJS id: " code { "{peer_id}" } }
         }
+        SearchPanel {}
         StartConversation {}
         Requests { requests: view.requests.clone() }
         RoomList { rooms: view.rooms.clone() }

@@ -167,7 +167,7 @@ fn presence_text(room: &RoomSummary) -> String {
 #[component]
 pub(crate) fn Conversation(open: OpenRoom) -> Element {
     let ui = use_ui();
-    let OpenRoom { room, messages, has_older } = open;
+    let OpenRoom { room, messages, has_older, focus, has_newer } = open;
     // Warnings about every contact, not only this conversation's: the user must see them wherever they are.
     let every_room = match ui.link() {
         Link::Ready(view) => view.rooms,
@@ -192,7 +192,7 @@ pub(crate) fn Conversation(open: OpenRoom) -> Element {
                 InviteForm { key: "{room.id}", room: room.id.clone() }
             }
             // Keyed by room: switching rooms starts a fresh log (scrolled to the bottom) and an empty composer.
-            MessageLog { key: "{room.id}", room: room.id.clone(), messages, has_older }
+            MessageLog { key: "{room.id}", room: room.id.clone(), messages, has_older, focus, has_newer }
             Composer { key: "{room.id}", room: room.id.clone() }
         }
     }
@@ -435,15 +435,28 @@ const FOLLOW_SLACK: f64 = 32.0;
 /// The window of messages the worker sent; nothing more is kept, so the DOM stays small however long the
 /// history is.
 #[component]
-fn MessageLog(room: String, messages: Vec<MessageView>, has_older: bool) -> Element {
+fn MessageLog(
+    room: String,
+    messages: Vec<MessageView>,
+    has_older: bool,
+    focus: Option<String>,
+    has_newer: bool,
+) -> Element {
     let ui = use_ui();
     // Whether the reader is at the newest message: only then do arriving messages scroll the log, so reading
     // older ones is never interrupted.
     let mut following = use_signal(|| true);
     let newest = messages.last().map(|it| (it.id.clone(), it.mine));
+    let latest_room = room.clone();
     // Effects run once the DOM is updated (so the new message's height is in scrollHeight): on the first
     // render, which opens the conversation at its newest message, and whenever a newer message arrives.
-    use_effect(use_reactive!(|newest| {
+    use_effect(use_reactive!(|newest, focus| {
+        // A message a search opened is shown where it is, not the newest.
+        if let Some(focus) = &focus {
+            following.set(false);
+            crate::search::scroll_to_message(focus);
+            return;
+        }
         // Sending a message shows it, wherever the reader was.
         let sent_by_me = newest.as_ref().is_some_and(|(_, mine)| *mine);
         if *following.peek() || sent_by_me {
@@ -478,7 +491,10 @@ fn MessageLog(room: String, messages: Vec<MessageView>, has_older: bool) -> Elem
                 p { class: "empty", "No messages yet. Say hello!" }
             }
             for message in messages {
-                MessageItem { key: "{message.id}", message }
+                MessageItem { key: "{message.id}", focused: focus.as_ref() == Some(&message.id), message }
+            }
+            if has_newer {
+                crate::search::ShowLatest { room: latest_room }
             }
         }
     }
@@ -497,7 +513,7 @@ fn scroll_to_bottom() {
 }
 
 #[component]
-fn MessageItem(message: MessageView) -> Element {
+fn MessageItem(message: MessageView, focused: bool) -> Element {
     let sender = if message.mine { "You".to_owned() } else { message.sender.clone() };
     let clock = Clock::of(message.timestamp);
     let state = message.mine.then(|| state_text(message.state)).flatten();
@@ -508,7 +524,14 @@ fn MessageItem(message: MessageView) -> Element {
         (false, _) => ("unsigned", "unverified".to_owned()),
     });
     rsx! {
-        div { class: if message.mine { "message mine" } else { "message" },
+        div {
+            id: crate::search::message_element_id(&message.id),
+            class: match (message.mine, focused) {
+                (true, true) => "message mine focused",
+                (true, false) => "message mine",
+                (false, true) => "message focused",
+                (false, false) => "message",
+            },
             div { class: "meta",
                 span { class: "sender", "{sender}" }
                 if let Some(clock) = clock {

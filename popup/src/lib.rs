@@ -9,6 +9,7 @@ mod chat;
 mod download;
 mod passphrase;
 mod requests;
+mod search;
 mod ui;
 
 use wasm_bindgen::prelude::*;

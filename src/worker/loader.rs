@@ -214,6 +214,7 @@ impl WorkerModel {
             entropy: (random, 0),
             drop_log: LogBudget::new(DROP_LOG.0, DROP_LOG.1),
             view_dirty: false,
+            search: Default::default(),
         };
         model.write(migration);
         model.renew_token(random);

@@ -90,6 +90,7 @@ impl WorkerModel {
                 }
                 self.drain_chat(now);
                 self.chat = None;
+                self.search = Default::default();
                 self.select(None);
                 self.loaded.account = None;
                 self.engine = EngineStatus::Offline;
@@ -184,6 +185,8 @@ impl WorkerModel {
             Request::SetPassphrase { passphrase } => self.set_passphrase(passphrase),
             Request::ChangePassphrase { old, new } => self.change_passphrase(&old, new),
             Request::RemovePassphrase { passphrase } => self.remove_passphrase(&passphrase),
+            Request::Search { query } => self.search(query),
+            Request::ShowMessage { room, id } => self.show_message(&room, &id),
         }
     }
 
@@ -211,6 +214,10 @@ impl WorkerModel {
                 // The engine follows the imported account and settings (or shuts down when the file has none).
                 self.effects.push_back(Queued::EngineConfig);
                 self.view_changed();
+                Ok(())
+            }
+            WholeRead::Search(pending) => {
+                self.search_read(pending, all);
                 Ok(())
             }
             other => self.rekey(other, &all, random),

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::WorkerModel;
+use super::search::FocusedWindow;
 use crate::account::Username;
 use crate::auth_gate::{LinkGate, first_contact_notice, unproved_warning};
 use crate::bridge::{
@@ -31,14 +32,22 @@ impl WorkerModel {
             let room = rooms.iter().find(|it| &it.id == selected)?;
             let chat = self.chat.as_ref()?;
             let me = chat.me();
+            let room = summary(room, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user));
+            // Around the message a search opened, else the latest.
+            if let Some(focused) = self.focused_window(selected, self.window) {
+                let FocusedWindow { messages, has_older, has_newer, focus } = focused;
+                return Some(OpenRoom { room, messages, has_older, focus: Some(focus), has_newer });
+            }
             let loaded = chat.messages(selected);
             let shown = &loaded[loaded.len().saturating_sub(self.window)..];
             let has_older =
                 shown.len() < loaded.len() || chat.history(selected).is_some_and(|it| it.next_older_page().is_some());
             Some(OpenRoom {
-                room: summary(room, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user)),
+                room,
                 messages: shown.iter().map(|it| message_view(it, me, chat)).collect(),
                 has_older,
+                focus: None,
+                has_newer: false,
             })
         });
         let mut storage_problems: Vec<String> = self.loaded.problems.iter().map(ToString::to_string).collect();
