@@ -10,6 +10,9 @@ mod worker_model;
 mod settings_turn;
 // The chat layer: a simulated network (`chat_sim`), then one topic per file.
 // Attacks on rooms from members and strangers (issue 13).
+// Replies, reactions, edits, deletes, typing and receipts (issue 15); and forged edits and deletes.
+mod chat_action_attacks;
+mod chat_actions;
 mod chat_append_cost;
 mod chat_attacks;
 mod chat_interop;

@@ -107,8 +107,16 @@ pub struct Quote {
 /// messages to display, in order. An edit or delete whose author is not its target's is ignored (the node
 /// refuses them on arrival too; this also covers one stored before its target arrived).
 pub fn fold<'a>(messages: &[&'a StoredMessage]) -> Vec<Shown<'a>> {
-    let by_id: BTreeMap<&MessageId, &StoredMessage> = messages.iter().map(|it| (&it.id, *it)).collect();
-    let owns = |action: &StoredMessage, to: &MessageId| by_id.get(to).is_some_and(|it| it.sender == action.sender);
+    // A tombstone never hides a live message of the same id (a member may name someone else's id for a
+    // slot of its own; it only ever deletes its own slot).
+    let mut by_id: BTreeMap<&MessageId, &StoredMessage> = BTreeMap::new();
+    for message in messages {
+        let slot = by_id.entry(&message.id).or_insert(message);
+        if slot.deleted && !message.deleted {
+            *slot = message;
+        }
+    }
+    let owns = |_action: &StoredMessage, to: &MessageId| by_id.contains_key(to);
     // Latest edit per target, by the editor's seq (its sequence orders its own edits).
     let mut edits: BTreeMap<&MessageId, &StoredMessage> = BTreeMap::new();
     let mut deleted: BTreeSet<&MessageId> = BTreeSet::new();
@@ -123,7 +131,7 @@ pub fn fold<'a>(messages: &[&'a StoredMessage]) -> Vec<Shown<'a>> {
                     edits.insert(to, message);
                 }
             }
-            Some(Action::Delete { to, .. }) if owns(message, to) => {
+            Some(Action::Delete { to, seq }) if owns(message, to) => {
                 deleted.insert(to);
             }
             Some(Action::React { to, on }) => {

@@ -449,10 +449,16 @@ pub fn set_state(
 
 /// Turns a loaded message into a tombstone: its text erased, marked deleted (its page rewritten). `None`
 /// when it is not loaded or already one.
-pub fn erase(owner: &Username, room: &RoomId, history: &mut RoomHistory, id: &MessageId) -> Option<StorageWrite> {
-    let (page, messages) =
-        history.pages.iter_mut().rev().find(|(_, messages)| messages.iter().any(|it| &it.id == id))?;
-    let message = messages.iter_mut().find(|it| &it.id == id)?;
+pub fn erase(
+    owner: &Username,
+    room: &RoomId,
+    history: &mut RoomHistory,
+    id: &MessageId,
+    author: &Username,
+) -> Option<StorageWrite> {
+    let mine = |it: &StoredMessage| &it.id == id && &it.sender == author;
+    let (page, messages) = history.pages.iter_mut().rev().find(|(_, messages)| messages.iter().any(mine))?;
+    let message = messages.iter_mut().find(|it| mine(it))?;
     if message.deleted {
         return None;
     }

@@ -55,7 +55,8 @@ impl ChatNode {
         if let Action::Delete { .. } = &act {
             // Our copy becomes the tombstone at once; the delete tells everyone else, and our message is
             // not re-sent any more (the delete fills its slot at whoever lacks it).
-            self.erase(room, to);
+            let me = self.me.clone();
+            self.erase(room, to, &me);
             if let Some(history) = self.histories.get_mut(room) {
                 history.meta.outbox.retain(|it| &it.id != to);
             }
@@ -76,7 +77,7 @@ impl ChatNode {
     /// target), and a delete naming another message's slot.
     pub(super) fn check_action(&self, message: &StoredMessage) -> Result<(), DropReason> {
         let Some(act) = &message.act else { return Ok(()) };
-        if !act.needs_authorship() {
+        if !act.needs_authorship() || !message.seq.is_power_of_two() || message.seq > 0 {
             return Ok(());
         }
         let Some(history) = self.histories.get(&message.room) else { return Ok(()) };
@@ -107,7 +108,7 @@ impl ChatNode {
         let room = message.room.clone();
         let history = self.histories.entry(room.clone()).or_default();
         if history.find(to).is_some() {
-            self.erase(&room, to);
+            self.erase(&room, to, &message.sender);
             return;
         }
         if history.holds(&message.sender, *seq) {
@@ -135,9 +136,9 @@ impl ChatNode {
         self.event(ChatEvent::MessagesChanged { room });
     }
 
-    fn erase(&mut self, room: &RoomId, id: &MessageId) {
+    fn erase(&mut self, room: &RoomId, id: &MessageId, author: &Username) {
         let Some(history) = self.histories.get_mut(room) else { return };
-        if let Some(write) = history::erase(&self.me, room, history, id) {
+        if let Some(write) = history::erase(&self.me, room, history, id, author) {
             self.stage_write(write);
             self.event(ChatEvent::MessagesChanged { room: room.clone() });
         }
