@@ -116,9 +116,10 @@ fn a_member_cannot_edit_or_delete_another_members_message() {
 #[test]
 fn a_forged_edit_or_delete_sent_before_its_target_does_not_apply_to_it() {
     let (mut alice, room) = friends();
-    // Bob names carol's message before alice has it; his delete names a slot of his own, seq 1.
-    alice.frame("dc_b", message("bob", &room, 2, "edited by bob", Some(Action::Edit { to: carols_first() })));
-    alice.frame("dc_b", message("bob", &room, 3, "deleted", Some(Action::Delete { to: carols_first(), seq: 1 })));
+    // Bob names carol's message before alice has it; his delete names a slot of his own, seq 2.
+    alice.frame("dc_b", message("bob", &room, 1, "edited by bob", Some(Action::Edit { to: carols_first() })));
+    alice.frame("dc_b", message("bob", &room, 3, "deleted", Some(Action::Delete { to: carols_first(), seq: 2 })));
+    assert_eq!(alice.node.messages(&room).len(), 3, "bob's edit, his tombstone and his delete are his own");
     alice.frame("dc_c", message("carol", &room, 1, "carol's own words", None));
     let shown = alice.shown(&room);
     assert!(
