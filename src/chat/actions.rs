@@ -116,7 +116,7 @@ pub fn fold<'a>(messages: &[&'a StoredMessage]) -> Vec<Shown<'a>> {
             *slot = message;
         }
     }
-    let owns = |_action: &StoredMessage, to: &MessageId| by_id.contains_key(to);
+    let owns = |action: &StoredMessage, to: &MessageId| by_id.get(to).is_some_and(|it| it.sender == action.sender);
     // Latest edit per target, by the editor's seq (its sequence orders its own edits).
     let mut edits: BTreeMap<&MessageId, &StoredMessage> = BTreeMap::new();
     let mut deleted: BTreeSet<&MessageId> = BTreeSet::new();
@@ -131,7 +131,7 @@ pub fn fold<'a>(messages: &[&'a StoredMessage]) -> Vec<Shown<'a>> {
                     edits.insert(to, message);
                 }
             }
-            Some(Action::Delete { to, seq }) if owns(message, to) => {
+            Some(Action::Delete { to, seq }) if owns(message, to) && by_id[to].seq == *seq => {
                 deleted.insert(to);
             }
             Some(Action::React { to, on }) => {

@@ -77,7 +77,7 @@ impl ChatNode {
     /// target), and a delete naming another message's slot.
     pub(super) fn check_action(&self, message: &StoredMessage) -> Result<(), DropReason> {
         let Some(act) = &message.act else { return Ok(()) };
-        if !act.needs_authorship() || !message.seq.is_power_of_two() || message.seq > 0 {
+        if !act.needs_authorship() {
             return Ok(());
         }
         let Some(history) = self.histories.get(&message.room) else { return Ok(()) };
