@@ -2,10 +2,10 @@
 //! another member's message. Alice refuses it, and the message keeps its text on screen and in storage,
 //! whether she held it before the forgery arrived or only after.
 
+use multichat_core::chat::actions::Action;
 use multichat_core::chat::actions::fold;
 use multichat_core::chat::node::NodeConfig;
 use multichat_core::chat::signing::{Signature, signed_payload};
-use multichat_core::chat::actions::Action;
 use multichat_core::chat::wire::{self, ChatExtras, ChatFrame, Frame, Hello, OUR_CAPABILITIES};
 use multichat_core::chat::{ChatEvent, ChatNode, Command, DropReason, Input, MessageId, Output, RoomId};
 use multichat_core::identity::Identity;
@@ -57,8 +57,16 @@ impl Alice {
 /// Alice's group "Friends" with bob and carol, both linked to her with proved keys.
 fn friends() -> (Alice, RoomId) {
     let config = NodeConfig { identity: Some(identity("alice")), ..NodeConfig::default() };
-    let mut alice = Alice { node: ChatNode::with_config(user("alice"), Millis(1_000), config), now: Millis(1_000), outputs: Vec::new() };
-    let room = alice.node.handle_command(Millis(1_000), Command::CreateGroup { name: "Friends".into(), random: [1; 16] }).unwrap().unwrap();
+    let mut alice = Alice {
+        node: ChatNode::with_config(user("alice"), Millis(1_000), config),
+        now: Millis(1_000),
+        outputs: Vec::new(),
+    };
+    let room = alice
+        .node
+        .handle_command(Millis(1_000), Command::CreateGroup { name: "Friends".into(), random: [1; 16] })
+        .unwrap()
+        .unwrap();
     for (link, peer) in [("dc_b", "bob"), ("dc_c", "carol")] {
         let metadata = json!({"peerIds": [], "multichat": {"v": 1}});
         alice.input(Input::LinkUp { link: link.into(), peer_id: user(peer).peer_id(), metadata, outgoing: false });
@@ -101,7 +109,10 @@ fn a_member_cannot_edit_or_delete_another_members_message() {
     let (mut alice, room) = friends();
     alice.frame("dc_c", message("carol", &room, 1, "carol's own words", None));
     alice.drops();
-    alice.frame("dc_b", message("bob", &room, 1, "bob's words in carol's mouth", Some(Action::Edit { to: carols_first() })));
+    alice.frame(
+        "dc_b",
+        message("bob", &room, 1, "bob's words in carol's mouth", Some(Action::Edit { to: carols_first() })),
+    );
     alice.frame("dc_b", message("bob", &room, 2, "deleted", Some(Action::Delete { to: carols_first(), seq: 1 })));
     assert_eq!(alice.drops(), [DropReason::NotTheAuthor, DropReason::NotTheAuthor]);
     assert_eq!(alice.shown(&room), [("carol".into(), "carol's own words".into(), false, false)]);

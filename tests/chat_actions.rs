@@ -19,7 +19,8 @@ fn display(sim: &Sim, name: &str, room: &RoomId) -> Display {
         .map(|it| {
             let reactions =
                 it.reactions.into_iter().map(|(e, who)| (e, who.iter().map(ToString::to_string).collect())).collect();
-            let quote = it.reply.map(|q| format!("{}: {}", q.author, if q.deleted { "(deleted)".into() } else { q.excerpt }));
+            let quote =
+                it.reply.map(|q| format!("{}: {}", q.author, if q.deleted { "(deleted)".into() } else { q.excerpt }));
             (it.message.sender.to_string(), it.text, it.edited, it.deleted, reactions, quote)
         })
         .collect()
@@ -70,7 +71,14 @@ fn converse(sim: &mut Sim, room: &RoomId, ids: &mut Ids) {
 
 fn expected() -> Display {
     vec![
-        ("alice".into(), "hello everyone".into(), true, false, vec![("👍".into(), vec!["bob".into(), "carol".into()])], None),
+        (
+            "alice".into(),
+            "hello everyone".into(),
+            true,
+            false,
+            vec![("👍".into(), vec!["bob".into(), "carol".into()])],
+            None,
+        ),
         ("alice".into(), String::new(), false, true, vec![], None),
         ("bob".into(), "hi alice".into(), false, false, vec![], Some("alice: hello everyone".into())),
     ]
@@ -193,7 +201,11 @@ fn typing_shows_within_a_second_and_goes_five_seconds_after_the_last() {
     let stopped = sim.now;
     sim.advance(TYPING_SHOWN_MS - 1_000);
     sim.advance(1_000);
-    assert!(sim.node("bob").typing_in(&room).is_empty(), "still typing {} ms after the last keystroke", sim.now.0 - stopped.0);
+    assert!(
+        sim.node("bob").typing_in(&room).is_empty(),
+        "still typing {} ms after the last keystroke",
+        sim.now.0 - stopped.0
+    );
     // A message ends it at once.
     sim.command("alice", Command::Typing { room: room.clone() });
     sim.send("alice", &room, "done");

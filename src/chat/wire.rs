@@ -496,7 +496,9 @@ fn act_field(object: &Map<String, Value>, text: &str) -> Result<Option<Action>, 
         }
         "edit" => Action::Edit { to },
         "delete" => Action::Delete { to, seq: u64_field(act, "seq")? },
-        other => return Err(WireError::Invalid { field: "act", reason: format!("unknown kind {}", truncate(other, 20)) }),
+        other => {
+            return Err(WireError::Invalid { field: "act", reason: format!("unknown kind {}", truncate(other, 20)) });
+        }
     };
     Ok(Some(act))
 }

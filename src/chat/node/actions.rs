@@ -12,10 +12,16 @@ use crate::chat::wire::{self, Frame};
 /// What the user does to a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ActOn {
-    Reply { text: String },
+    Reply {
+        text: String,
+    },
     /// Adds the emoji, or takes it back if the user has it on the message already.
-    React { emoji: String },
-    Edit { text: String },
+    React {
+        emoji: String,
+    },
+    Edit {
+        text: String,
+    },
     Delete,
 }
 
@@ -93,7 +99,8 @@ impl ChatNode {
         }
         if let Action::Delete { to, seq } = act {
             // The slot is the author's own: it may not name a message of theirs it is not.
-            let other = history.loaded_messages().any(|it| it.sender == message.sender && it.seq == *seq && &it.id != to);
+            let other =
+                history.loaded_messages().any(|it| it.sender == message.sender && it.seq == *seq && &it.id != to);
             if other || *seq == 0 || *seq >= message.seq {
                 return Err(DropReason::NotTheAuthor);
             }
@@ -194,7 +201,8 @@ impl ChatNode {
         if !self.privacy.receipts {
             return;
         }
-        let Some(last) = self.histories.get(room).and_then(|it| it.loaded_messages().filter(|m| m.sender != self.me).last())
+        let Some(last) =
+            self.histories.get(room).and_then(|it| it.loaded_messages().filter(|m| m.sender != self.me).last())
         else {
             return;
         };

@@ -66,7 +66,8 @@ impl ChatNode {
                 history.meta.outbox.iter().filter(|it| it.waiting.contains(peer)).map(|it| it.id.clone()).collect();
             for id in pending {
                 // The original page would show a reaction, edit or delete as a chat: it is never sent one.
-                let found = self.histories[&room].find(&id).filter(|(_, it)| it.act.as_ref().is_none_or(|act| act.is_shown()));
+                let found =
+                    self.histories[&room].find(&id).filter(|(_, it)| it.act.as_ref().is_none_or(|act| act.is_shown()));
                 if let Some((_, message)) = found.filter(|(_, it)| !it.deleted) {
                     let frame = legacy_chat(&message.sender, &message.text, message.timestamp);
                     self.output(Output::Send { link: link_id.clone(), frame });

@@ -52,13 +52,13 @@ use serde_json::Value;
 use super::history::{self, HistoryError, RoomHistory, SenderProgress, StoredMessage};
 use super::ids::{LinkId, MessageId, RoomId};
 pub use super::pending::{MessageRequest, PendingInvitation};
-pub use actions::ActOn;
 use super::room::{RoomError, RoomsRecord};
 use super::wire::{self, ChatFrame, Frame, WireError};
 use crate::account::Username;
 use crate::identity::{Identity, PublicKey};
 use crate::storage::{Snapshot, StorageWrite, set};
 use crate::time::Millis;
+pub use actions::ActOn;
 
 mod actions;
 mod api;

@@ -9,11 +9,11 @@ use super::{
     MAX_PENDING_INVITATIONS, PendingInvitation, Verdict,
 };
 use crate::account::Username;
+use crate::chat::actions::Action;
 use crate::chat::history::{self, StoredMessage};
 use crate::chat::ids::{LinkId, MessageId, RoomId};
 use crate::chat::names::display_name;
 use crate::chat::room::{Invitation, RoomRecord};
-use crate::chat::actions::Action;
 use crate::chat::signing::{Signature, signed_payload};
 use crate::chat::wire::RoomInfo;
 use crate::identity::PublicKey;
