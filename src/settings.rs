@@ -115,11 +115,6 @@ pub fn is_turn_url(url: &str) -> bool {
 }
 
 impl Settings {
-    /// What the chat node is told of typing indicators and read receipts.
-    pub fn privacy(&self) -> crate::chat::node::Privacy {
-        crate::chat::node::Privacy { typing: self.typing_indicators, receipts: self.read_receipts }
-    }
-
     /// Checks settings typed by a user (or loaded from storage) before they are used.
     pub fn validate(&self) -> Result<(), SettingsError> {
         if self.server.host.trim().is_empty() {

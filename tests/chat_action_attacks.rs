@@ -3,7 +3,7 @@
 //! whether she held it before the forgery arrived or only after.
 
 use multichat_core::chat::actions::Action;
-use multichat_core::chat::actions::fold;
+use multichat_core::chat::fold::fold;
 use multichat_core::chat::node::NodeConfig;
 use multichat_core::chat::signing::{Signature, signed_payload};
 use multichat_core::chat::wire::{self, ChatExtras, ChatFrame, Frame, Hello, OUR_CAPABILITIES};

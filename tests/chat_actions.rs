@@ -2,7 +2,7 @@
 //! sees them, also one who was offline and caught up; the original page is never sent one; and typing
 //! indicators and read receipts behave as their settings say.
 
-use multichat_core::chat::actions::fold;
+use multichat_core::chat::fold::fold;
 use multichat_core::chat::node::{ActOn, Privacy, TYPING_SHOWN_MS};
 use multichat_core::chat::{Command, MessageId, RoomId};
 use serde_json::Value;

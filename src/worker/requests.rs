@@ -103,7 +103,7 @@ impl WorkerModel {
                 settings.validate()?;
                 let write = storage::set(Key::Settings, &settings);
                 if let Some(chat) = self.chat.as_mut() {
-                    let _ = chat.handle_command(now, Command::SetPrivacy(settings.privacy()));
+                    let _ = chat.handle_command(now, Command::SetPrivacy((&settings).into()));
                 }
                 self.loaded.settings = settings;
                 self.write(vec![write]);

@@ -9,7 +9,7 @@ use crate::bridge::{
     AccountView, InvitationView, MemberSummary, MessageState, MessageView, OpenRoom, QuoteView, ReactionView,
     RequestView, RoomSummary, View,
 };
-use crate::chat::actions::{self, Shown};
+use crate::chat::fold::{self, Shown};
 use crate::chat::names::display_name;
 use crate::chat::{ChatNode, DeliveryState, MessageId, RoomId, RoomView};
 use crate::identity::{PublicKey, TrustState, safety_number};
@@ -35,7 +35,7 @@ impl WorkerModel {
             let me = chat.me();
             let loaded = chat.messages(selected);
             // Replies, reactions, edits and deletes are applied to their targets over all that is loaded.
-            let folded = actions::fold(&loaded);
+            let folded = fold::fold(&loaded);
             let shown = &folded[folded.len().saturating_sub(self.window)..];
             let has_older =
                 shown.len() < folded.len() || chat.history(selected).is_some_and(|it| it.next_older_page().is_some());

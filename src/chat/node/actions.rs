@@ -4,6 +4,7 @@
 use super::{ChatError, ChatEvent, ChatNode, DropReason, Output, TYPING_EVERY_MS, TYPING_SHOWN_MS};
 use crate::account::Username;
 use crate::chat::actions::{self, Action, DELETE_TEXT};
+use crate::chat::fold;
 use crate::chat::history::{self, StoredMessage};
 use crate::chat::ids::{MessageId, RoomId};
 use crate::chat::room::RoomError;
@@ -51,7 +52,7 @@ impl ChatNode {
                     return Err(ChatError::NotAReaction);
                 }
                 let loaded = self.messages(room);
-                let on = !actions::has_reacted(&loaded, to, &self.me, &emoji);
+                let on = !fold::has_reacted(&loaded, to, &self.me, &emoji);
                 (emoji, Action::React { to: to.clone(), on })
             }
             ActOn::Edit { text } if mine => (text, Action::Edit { to: to.clone() }),
@@ -73,7 +74,7 @@ impl ChatNode {
     /// The text a message shows now (its latest edit).
     fn current_text(&self, room: &RoomId, target: &StoredMessage) -> String {
         let loaded = self.messages(room);
-        actions::fold(&loaded)
+        fold::fold(&loaded)
             .into_iter()
             .find(|it| it.message.id == target.id)
             .map_or_else(|| target.text.clone(), |it| it.text)

@@ -398,6 +398,12 @@ pub struct Privacy {
     pub receipts: bool,
 }
 
+impl From<&crate::settings::Settings> for Privacy {
+    fn from(settings: &crate::settings::Settings) -> Privacy {
+        Privacy { typing: settings.typing_indicators, receipts: settings.read_receipts }
+    }
+}
+
 impl Default for Privacy {
     fn default() -> Privacy {
         Privacy { typing: true, receipts: false }
