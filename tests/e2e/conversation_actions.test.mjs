@@ -28,8 +28,9 @@ async function joinGroup(u, name) {
 
 /** What a member must show after the conversation. */
 async function expectConversation(u) {
-  await expectMessage(u, 'hello everyone', 30000);
+  // The reply quotes it too, so the message is found by its own text.
   const hello = message(u, 'hello everyone');
+  await hello.waitFor({ timeout: 30000 });
   await hello.getByText('edited', { exact: true }).waitFor({ timeout: 30000 });
   await hello.getByRole('button', { name: '👍 1: ben' }).waitFor({ timeout: 30000 });
   const reply = message(u, 'hi ann');
