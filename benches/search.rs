@@ -72,6 +72,8 @@ fn seeded_storage() -> Snapshot {
             seq,
             state: None,
             signature: None,
+            act: None,
+            deleted: false,
         };
         // As `history::append` lays them out, without writing the growing last page at every message.
         let meta = &mut history.meta;

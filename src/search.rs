@@ -198,6 +198,12 @@ pub struct SearchIndex {
     left_out: u64,
 }
 
+/// What a search can find: what people wrote (a reply too), never a tombstone nor a reaction, edit or
+/// delete, whose text is not a message of its own.
+fn searchable(message: &StoredMessage) -> bool {
+    !message.deleted && matches!(message.act, None | Some(crate::chat::actions::Action::Reply { .. }))
+}
+
 impl SearchIndex {
     /// The index of `owner`'s `rooms`: each room's loaded pages as the chat layer holds them (the freshest),
     /// its other pages decoded from `stored` (what storage holds, opened). Pages missing from both are skipped;
@@ -213,7 +219,7 @@ impl SearchIndex {
         for (room, history) in rooms {
             for page in 0..history.meta.page_count {
                 if let Some(messages) = history.pages.get(&page) {
-                    for (at, message) in messages.iter().enumerate() {
+                    for (at, message) in messages.iter().enumerate().filter(|(_, it)| searchable(it)) {
                         all.push(index.entry(message, page, at));
                     }
                     continue;
@@ -223,7 +229,9 @@ impl SearchIndex {
                 match decode_page(value) {
                     Ok(messages) => {
                         for (at, message) in messages.iter().filter(|it| &it.room == room).enumerate() {
-                            all.push(index.entry(message, page, at));
+                            if searchable(message) {
+                                all.push(index.entry(message, page, at));
+                            }
                         }
                     }
                     Err(reason) => problems.push(HistoryError::CorruptPage { room: room.clone(), page, reason }),
@@ -267,6 +275,9 @@ impl SearchIndex {
     /// Adds a message just stored (the newest). A message already indexed (same room and id) is not added
     /// twice.
     pub fn insert(&mut self, message: &StoredMessage, page: u32, position: usize) {
+        if !searchable(message) {
+            return;
+        }
         let room = self.rooms.find(&message.room);
         let duplicate =
             self.messages.iter().rev().take(PAGE_LOOKBACK).any(|it| it.id == message.id && Some(it.room) == room);

@@ -51,6 +51,12 @@ pub struct Settings {
     pub relay_only: bool,
     /// Show a system notification when a message arrives while the popup is closed.
     pub notifications: bool,
+    /// Tell members when we are typing, and show when they are ("bob is typing…"). Honoured both ways: off
+    /// neither sends nor shows it.
+    pub typing_indicators: bool,
+    /// Read receipts, off by default: sent only when on, and shown only when on, so they appear only
+    /// between two users who both turned them on.
+    pub read_receipts: bool,
 }
 
 impl Default for Settings {
@@ -64,6 +70,8 @@ impl Default for Settings {
             }],
             relay_only: false,
             notifications: true,
+            typing_indicators: true,
+            read_receipts: false,
         }
     }
 }

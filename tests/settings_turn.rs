@@ -24,6 +24,8 @@ fn turn_settings() -> Settings {
         }],
         relay_only: true,
         notifications: false,
+        typing_indicators: true,
+        read_receipts: false,
     }
 }
 

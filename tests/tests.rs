@@ -12,6 +12,9 @@ mod settings_turn;
 mod search;
 // The chat layer: a simulated network (`chat_sim`), then one topic per file.
 // Attacks on rooms from members and strangers (issue 13).
+// Replies, reactions, edits, deletes, typing and receipts (issue 15); and forged edits and deletes.
+mod chat_action_attacks;
+mod chat_actions;
 mod chat_append_cost;
 mod chat_attacks;
 mod chat_interop;

@@ -276,6 +276,7 @@ fn SettingsForm(settings: Settings) -> Element {
                     input { r#type: "checkbox", checked: notifications(), onchange: move |e| notifications.set(e.checked()) }
                     "Notify me of new messages"
                 }
+                crate::message_actions::PrivacySettings { settings: settings.clone() }
                 if let Some(message) = port_error() {
                     p { role: "alert", class: "error", "{message}" }
                 }

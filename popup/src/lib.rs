@@ -7,6 +7,7 @@ mod app;
 mod bridge;
 mod chat;
 mod download;
+mod message_actions;
 mod passphrase;
 mod requests;
 mod search;

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use super::requests::Outcome;
 use super::{Effect, WholeRead, WorkerError, WorkerModel};
 use crate::bridge::{MessageState, MessageView, Response};
+use crate::chat::actions::Action;
 use crate::chat::names::display_name;
 use crate::chat::{ChatNode, DeliveryState, MessageId, RoomId};
 use crate::search::{Indexed, SearchHit, SearchIndex, SearchResults};
@@ -181,6 +182,12 @@ impl WorkerModel {
         for (room, id) in stored {
             let Some(history) = chat.history(room) else { continue };
             let Some((page, message)) = history.find(id) else { continue };
+            if matches!(message.act, Some(Action::Delete { .. })) {
+                // The index holds the old text, which a delete erased from storage: it is built again from
+                // storage at the next search.
+                self.search.index = None;
+                return;
+            }
             let position = history.pages.get(&page).and_then(|it| it.iter().position(|it| &it.id == id)).unwrap_or(0);
             index.insert(message, page, position);
         }
@@ -230,5 +237,16 @@ fn indexed_view(indexed: Indexed<'_>, fresh: Option<Option<DeliveryState>>, chat
             .known_key(sender)
             .and_then(|it| it.introduced_by.as_ref())
             .map(|it| display_name(it.as_str())),
+        // The window around a hit shows the text as stored; reactions, edits and delivery detail show again
+        // once the conversation is back at its latest messages.
+        edited: false,
+        deleted: false,
+        reactions: Vec::new(),
+        reply: None,
+        recipients: Vec::new(),
+        delivered_to: Vec::new(),
+        waiting_for: Vec::new(),
+        read_by: Vec::new(),
+        failure: None,
     }
 }

@@ -91,6 +91,8 @@ impl ChatNode {
                 self.start_serve(PendingServe { link: link_id.clone(), room, needed: [(sender, seqs)].into() })
             }),
             Frame::Batch { room, messages } => self.batch_frame(link_id, &peer, &room, messages),
+            Frame::Typing { room } => self.typing_frame(&peer, &room),
+            Frame::Read { room, id } => self.read_frame(&peer, &room, &id),
         };
         if let Err(reason) = res {
             self.event(ChatEvent::FrameDropped { peer_id, reason });
@@ -113,6 +115,8 @@ impl ChatNode {
                     seq: ours.seq,
                     state: None,
                     signature: None,
+                    act: ours.act,
+                    deleted: false,
                 };
                 self.request_message(peer, message, ours.sig)?;
             }
@@ -128,6 +132,8 @@ impl ChatNode {
                     seq: ours.seq,
                     state: None,
                     signature: None,
+                    act: ours.act,
+                    deleted: false,
                 };
                 let mut acks = Vec::new();
                 let res = self.admit(message, ours.sig, link_id, false, true, &mut acks);
@@ -163,6 +169,8 @@ impl ChatNode {
                     seq: 0,
                     state: None,
                     signature: None,
+                    act: None,
+                    deleted: false,
                 };
                 self.receive(message, None, true, &mut Vec::new());
             }
@@ -281,6 +289,8 @@ impl ChatNode {
                 seq: message.seq,
                 state,
                 signature: None,
+                act: message.act,
+                deleted: false,
             };
             let relayed = &stored.sender != peer;
             if let Err(reason) = self.admit(stored, message.sig, link_id, relayed, false, &mut acks) {
