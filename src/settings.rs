@@ -1,5 +1,5 @@
 //! User-changeable settings: which PeerJS server to use, which ICE servers (STUN, and TURN with its login),
-//! whether to connect through a TURN relay only, and notifications.
+//! whether to connect through a TURN relay only, and notifications (and whether they show message text).
 //!
 //! Real users get the public PeerJS cloud and a public STUN server by default. Tests always override both
 //! with a server on 127.0.0.1 and no ICE servers at all.
@@ -51,6 +51,8 @@ pub struct Settings {
     pub relay_only: bool,
     /// Show a system notification when a message arrives while the popup is closed.
     pub notifications: bool,
+    /// Notifications say who wrote and where, never what: the message text stays out of them.
+    pub hide_notification_text: bool,
 }
 
 impl Default for Settings {
@@ -64,6 +66,7 @@ impl Default for Settings {
             }],
             relay_only: false,
             notifications: true,
+            hide_notification_text: false,
         }
     }
 }

@@ -24,6 +24,7 @@ fn turn_settings() -> Settings {
         }],
         relay_only: true,
         notifications: false,
+        hide_notification_text: false,
     }
 }
 

@@ -508,7 +508,7 @@ mod tests {
             apply(&mut disk, &appended.writes);
         }
         let record =
-            RoomsRecord { rooms: vec![RoomRecord::direct(room.clone(), user("bob"), history.meta.page_count - 1)] };
+            RoomsRecord { rooms: vec![RoomRecord::direct(room.clone(), user("bob"), history.meta.page_count - 1)], ..RoomsRecord::default() };
         apply(&mut disk, &[set(rooms_key(owner), &record)]);
         disk
     }

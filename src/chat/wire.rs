@@ -123,6 +123,19 @@ pub enum Frame {
         room: RoomId,
         messages: Vec<WireMessage>,
     },
+    /// `mc.leave`: `user` left the group `room`, signed by them ([`super::signing::leave_payload`]).
+    Leave(Leave),
+}
+
+/// A member leaving a group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Leave {
+    pub room: RoomId,
+    pub user: Username,
+    /// The leaver's clock when it left.
+    pub timestamp: Millis,
+    /// The leaver's signature; absent from a leaver without a key.
+    pub sig: Option<Signature>,
 }
 
 /// A chat message as the original page shapes it, plus what our peers add.
@@ -243,6 +256,13 @@ pub fn encode(frame: &Frame) -> Value {
             "room": room.as_str(),
             "messages": messages.iter().map(encode_wire_message).collect::<Vec<_>>(),
         }),
+        Frame::Leave(leave) => json!({
+            "type": "mc.leave",
+            "room": leave.room.as_str(),
+            "user": leave.user.as_str(),
+            "ts": leave.timestamp.0,
+            "sig": leave.sig.map(|it| it.to_string()),
+        }),
     }
 }
 
@@ -332,6 +352,12 @@ pub fn decode(value: &Value) -> Result<Frame, WireError> {
                 })
             })?,
         }),
+        "mc.leave" => Ok(Frame::Leave(Leave {
+            room: room_field(object, "room")?,
+            user: username_field(object, "user")?,
+            timestamp: u64_field(object, "ts").map(Millis)?,
+            sig: sig_field(object)?,
+        })),
         other => Err(WireError::UnknownType(truncate(other, 40))),
     }
 }

@@ -14,6 +14,8 @@ pub enum WorkerError {
     NotSignedIn,
     #[error("That conversation does not exist")]
     NoSuchRoom,
+    #[error("Only a group can be left; a direct conversation can be deleted instead")]
+    NotAGroup,
     #[error("That is not a valid username")]
     NotAUsername,
     #[error("{user}'s key changed since that safety number was shown; compare the new one")]

@@ -12,9 +12,11 @@
 //! protected history, nor a sealed one reach the chat layer.
 //!
 //! Files: [`loader`] (reading storage at start and on a reload), `requests` (the popup's requests),
+//! `conversations` (deleting, leaving, renaming, muting and pinning a conversation; notification clicks),
 //! `passphrase` (the vault's requests), `reports` (the engine's reports, timers, reads), `view` (what the
 //! popup shows), [`error`], and `mem_shell` (an in-memory shell for tests and benches, feature `mem-shell`).
 
+mod conversations;
 mod error;
 pub mod loader;
 #[cfg(feature = "mem-shell")]
@@ -26,6 +28,7 @@ mod view;
 
 use std::collections::{BTreeMap, VecDeque};
 
+pub use conversations::HIDDEN_TEXT;
 pub use error::WorkerError;
 pub use loader::{LoadStep, Loader};
 #[cfg(feature = "mem-shell")]
@@ -116,6 +119,11 @@ enum WholeRead {
     },
     RemovePassphrase {
         key: at_rest::Key,
+    },
+    /// A conversation was deleted: whatever of its room storage still holds is removed.
+    PurgeRoom {
+        owner: crate::account::Username,
+        room: RoomId,
     },
 }
 

@@ -184,6 +184,11 @@ impl WorkerModel {
             Request::SetPassphrase { passphrase } => self.set_passphrase(passphrase),
             Request::ChangePassphrase { old, new } => self.change_passphrase(&old, new),
             Request::RemovePassphrase { passphrase } => self.remove_passphrase(&passphrase),
+            Request::DeleteConversation { room } => self.delete_conversation(now, &room, false),
+            Request::LeaveGroup { room } => self.delete_conversation(now, &room, true),
+            Request::ConversationSettings { room, name, muted, pinned } => {
+                self.conversation_settings(now, &room, name, muted, pinned)
+            }
         }
     }
 
@@ -211,6 +216,10 @@ impl WorkerModel {
                 // The engine follows the imported account and settings (or shuts down when the file has none).
                 self.effects.push_back(Queued::EngineConfig);
                 self.view_changed();
+                Ok(())
+            }
+            WholeRead::PurgeRoom { owner, room } => {
+                self.purge_room(&all, &owner, &room);
                 Ok(())
             }
             other => self.rekey(other, &all, random),

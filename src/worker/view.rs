@@ -6,10 +6,10 @@ use super::WorkerModel;
 use crate::account::Username;
 use crate::auth_gate::{LinkGate, first_contact_notice, unproved_warning};
 use crate::bridge::{
-    AccountView, InvitationView, MemberSummary, MessageState, MessageView, OpenRoom, RequestView, RoomSummary, View,
+    AccountView, InvitationView, LastMessage, MemberSummary, MessageState, MessageView, OpenRoom, RequestView, RoomSummary, View,
 };
 use crate::chat::names::display_name;
-use crate::chat::{ChatNode, DeliveryState, RoomView, StoredMessage};
+use crate::chat::{ChatNode, DeliveryState, RoomId, RoomView, StoredMessage};
 use crate::identity::{PublicKey, TrustState, safety_number};
 
 /// What the view says about a member's key.
@@ -26,7 +26,9 @@ pub(super) struct Trust {
 
 impl WorkerModel {
     pub fn view(&self) -> View {
-        let rooms: Vec<RoomView> = self.chat.as_ref().map(ChatNode::room_views).unwrap_or_default();
+        let mut rooms: Vec<RoomView> = self.chat.as_ref().map(ChatNode::room_views).unwrap_or_default();
+        // Pinned conversations first; the order within each part stays most recent first.
+        rooms.sort_by_key(|it| !it.prefs.pinned);
         let open_room = self.selected_room.as_ref().and_then(|selected| {
             let room = rooms.iter().find(|it| &it.id == selected)?;
             let chat = self.chat.as_ref()?;
@@ -54,7 +56,12 @@ impl WorkerModel {
             storage_problems,
             rooms: rooms
                 .iter()
-                .map(|it| summary(it, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user)))
+                .map(|it| {
+                    let mut summary =
+                        summary(it, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user));
+                    summary.last_message = self.chat.as_ref().and_then(|chat| last_message(chat, &it.id));
+                    summary
+                })
                 .collect(),
             open_room,
             invitations: self
@@ -161,7 +168,22 @@ fn summary(
             .collect(),
         unread: room.unread,
         last_activity: room.last_activity.0,
+        last_message: None,
+        muted: room.prefs.muted,
+        pinned: room.prefs.pinned,
+        renamed: room.prefs.local_name.is_some(),
     }
+}
+
+/// The last loaded message of a room (the last page is always loaded), shortened for its list row.
+fn last_message(chat: &ChatNode, room: &RoomId) -> Option<LastMessage> {
+    let message = chat.history(room)?.pages.values().rev().find_map(|page| page.last())?;
+    Some(LastMessage {
+        sender: display_name(message.sender.as_str()),
+        text: super::conversations::shortened(&message.text),
+        timestamp: message.timestamp.0,
+        mine: &message.sender == chat.me(),
+    })
 }
 
 fn message_view(message: &StoredMessage, me: &Username, chat: &ChatNode) -> MessageView {

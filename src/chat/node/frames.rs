@@ -83,7 +83,9 @@ impl ChatNode {
                 }
                 Ok(())
             }
+            Frame::Room(info) if self.answer_left(&peer, &info.room) => Ok(()),
             Frame::Room(info) => self.room_frame(&peer, info),
+            Frame::Sync { room, .. } if self.answer_left(&peer, &room) => Ok(()),
             Frame::Sync { room, heads } => self.sync_frame(link_id, &peer, &room, &heads),
             Frame::Want { room, sender, seqs } => self.check_member(&room, &peer).and_then(|()| {
                 let floor = self.served_floor(&room, &peer, &sender);
@@ -91,6 +93,7 @@ impl ChatNode {
                 self.start_serve(PendingServe { link: link_id.clone(), room, needed: [(sender, seqs)].into() })
             }),
             Frame::Batch { room, messages } => self.batch_frame(link_id, &peer, &room, messages),
+            Frame::Leave(leave) => self.leave_frame(&peer, leave),
         };
         if let Err(reason) = res {
             self.event(ChatEvent::FrameDropped { peer_id, reason });
