@@ -13,6 +13,8 @@ mod settings_turn;
 mod chat_append_cost;
 mod chat_attacks;
 mod chat_interop;
+// Leaving a group (a signed leave, forged ones refused) and deleting a conversation.
+mod chat_manage;
 mod chat_mesh;
 mod chat_props;
 // Strangers: message requests, blocks, links that never greet, what dials reveal.
