@@ -25,7 +25,11 @@ struct Alice {
 impl Alice {
     fn new() -> Alice {
         let config = NodeConfig { identity: Some(identity("alice")), ..NodeConfig::default() };
-        Alice { node: ChatNode::with_config(user("alice"), Millis(1_000), config), outputs: Vec::new(), now: Millis(1_000) }
+        Alice {
+            node: ChatNode::with_config(user("alice"), Millis(1_000), config),
+            outputs: Vec::new(),
+            now: Millis(1_000),
+        }
     }
 
     fn input(&mut self, input: Input) {

@@ -80,7 +80,8 @@ fn deleting_a_conversation_leaves_no_stored_record_of_its_room() {
     alice.request(Request::DeleteConversation { room: room.clone() }, Millis(40));
     assert_eq!(keys_of_room(&alice, &room), Vec::<String>::new());
     // Nor is it named in the room list or as the open conversation (the ui record).
-    let rooms = alice.disk.0.get(&Key::Rooms(multichat_core::account::Username::parse("alice").unwrap()).to_string()).unwrap();
+    let rooms =
+        alice.disk.0.get(&Key::Rooms(multichat_core::account::Username::parse("alice").unwrap()).to_string()).unwrap();
     assert!(!rooms.to_string().contains(&room), "{rooms}");
     assert!(!alice.disk.0.get("ui").map(|it| it.to_string()).unwrap_or_default().contains(&room));
     assert!(view(&alice).rooms.is_empty() && view(&alice).open_room.is_none());
@@ -152,7 +153,10 @@ fn connect_again(alice: &mut MemShell, bob: &mut MemShell, link: &str, now: Mill
 fn a_muted_conversation_counts_unread_and_raises_no_notification() {
     let (mut alice, mut bob, room) = direct();
     bob.request(Request::SelectRoom { room: None }, Millis(25));
-    bob.request(Request::ConversationSettings { room: room.clone(), name: None, muted: Some(true), pinned: None }, Millis(26));
+    bob.request(
+        Request::ConversationSettings { room: room.clone(), name: None, muted: Some(true), pinned: None },
+        Millis(26),
+    );
     alice.request(Request::SendText { room: room.clone(), text: "quiet please".into() }, Millis(30));
     pump(&mut alice, &mut bob, "dc_1", Millis(31));
     assert!(bob.notified.is_empty(), "{:?}", bob.notified);
@@ -161,12 +165,18 @@ fn a_muted_conversation_counts_unread_and_raises_no_notification() {
     assert_eq!(summary.unread, 1);
     assert_eq!(bob.model.unread(), 1, "the badge counts it");
     // Unmuted, the next message notifies.
-    bob.request(Request::ConversationSettings { room: room.clone(), name: None, muted: Some(false), pinned: None }, Millis(41));
+    bob.request(
+        Request::ConversationSettings { room: room.clone(), name: None, muted: Some(false), pinned: None },
+        Millis(41),
+    );
     alice.request(Request::SendText { room: room.clone(), text: "now loud".into() }, Millis(42));
     pump(&mut alice, &mut bob, "dc_1", Millis(43));
     assert_eq!(bob.notified.iter().map(|it| it.text.as_str()).collect::<Vec<_>>(), ["now loud"]);
     // Muting is stored: it survives a restart.
-    bob.request(Request::ConversationSettings { room: room.clone(), name: None, muted: Some(true), pinned: None }, Millis(44));
+    bob.request(
+        Request::ConversationSettings { room: room.clone(), name: None, muted: Some(true), pinned: None },
+        Millis(44),
+    );
     bob.restart(Millis(45));
     assert!(view(&bob).rooms[0].muted);
 }

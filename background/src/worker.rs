@@ -97,7 +97,10 @@ pub(crate) fn start() {
 
 /// Where the answers of a job go.
 enum Answer {
-    Popup { port: Port, id: u64 },
+    Popup {
+        port: Port,
+        id: u64,
+    },
     Engine(Box<dyn FnOnce(Vec<WorkerToEngine>)>),
     /// Once its effects are performed, the conversation the notification is about is shown.
     OpenUi {

@@ -30,7 +30,8 @@
 //! are prefixed `mc.` so no stock client mistakes them for its own. Dial metadata adds a `multichat` object
 //! with our version only: never a room id, which the signaling server would see.
 //! `mc.room` carries each member's invitation (`invites`: `by`, `to`, the invitee's `key`, the `since` it
-//! starts from, and the inviter's `sig`).
+//! starts from, and the inviter's `sig`). `mc.leave` (`room`, `user`, `ts`, `sig`) is a member leaving a group,
+//! signed by them; it goes only to peers that speak our protocol.
 //! The `auth` field of `mc.hello` is reserved for the identity handshake (issue 5); today it is sent as
 //! null and ignored.
 

@@ -51,7 +51,10 @@ impl WorkerModel {
             .map(storage::remove)
             .collect();
         if !removes.is_empty() {
-            self.push(Effect::Log(format!("multichat: removed {} more records of a deleted conversation", removes.len())));
+            self.push(Effect::Log(format!(
+                "multichat: removed {} more records of a deleted conversation",
+                removes.len()
+            )));
         }
         self.write(removes);
     }

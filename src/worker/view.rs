@@ -6,7 +6,8 @@ use super::WorkerModel;
 use crate::account::Username;
 use crate::auth_gate::{LinkGate, first_contact_notice, unproved_warning};
 use crate::bridge::{
-    AccountView, InvitationView, LastMessage, MemberSummary, MessageState, MessageView, OpenRoom, RequestView, RoomSummary, View,
+    AccountView, InvitationView, LastMessage, MemberSummary, MessageState, MessageView, OpenRoom, RequestView,
+    RoomSummary, View,
 };
 use crate::chat::names::display_name;
 use crate::chat::{ChatNode, DeliveryState, RoomId, RoomView, StoredMessage};

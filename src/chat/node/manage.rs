@@ -79,7 +79,8 @@ impl ChatNode {
     /// Sends our leave of `left.room` to `member` if a link of ours to them is up (never to the original page).
     fn send_leave(&mut self, member: &Username, left: &LeftRoom) {
         let Some(link) = self.ours_link(member) else { return };
-        let frame = Frame::Leave(Leave { room: left.room.clone(), user: self.me.clone(), timestamp: left.at, sig: left.sig });
+        let frame =
+            Frame::Leave(Leave { room: left.room.clone(), user: self.me.clone(), timestamp: left.at, sig: left.sig });
         self.output(Output::Send { link, frame: wire::encode(&frame) });
     }
 
@@ -125,7 +126,8 @@ impl ChatNode {
         }
         let key = self.config.identity.as_ref().and(self.key_of(&leave.user));
         match (key, leave.sig) {
-            (Some(key), Some(sig)) if sig.verifies(&key, &signing::leave_payload(&leave.room, &leave.user, leave.timestamp)) => {}
+            (Some(key), Some(sig))
+                if sig.verifies(&key, &signing::leave_payload(&leave.room, &leave.user, leave.timestamp)) => {}
             (Some(_), Some(_)) => return Err(DropReason::BadSignature),
             (Some(_), None) => return Err(DropReason::Unsigned),
             // No key to check it with: only the leaver's own link is believed.
@@ -138,7 +140,14 @@ impl ChatNode {
         let waited: Vec<_> = self
             .histories
             .get(&room)
-            .map(|it| it.meta.outbox.iter().filter(|entry| entry.waiting.contains(&leaver)).map(|entry| entry.id.clone()).collect())
+            .map(|it| {
+                it.meta
+                    .outbox
+                    .iter()
+                    .filter(|entry| entry.waiting.contains(&leaver))
+                    .map(|entry| entry.id.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         for id in waited {
             self.acknowledged(&room, &id, &leaver);
