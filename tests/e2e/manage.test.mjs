@@ -9,11 +9,13 @@
 //   a local name and a pin shown in the list (and not on the other side);
 // - a click on a notification opens its conversation: the test dispatches `chrome.notifications.onClicked`
 //   in the worker (the event the browser fires on a click, with the listeners the extension registered) and
-//   reads the popup `chrome.action.openPopup` opened, through the DevTools protocol.
+//   reads the popup `chrome.action.openPopup` opened, through the DevTools protocol; then, with `openPopup`
+//   replaced by one that rejects, the tab the extension opens instead.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import WebSocket from 'ws';
 import { assertLoopbackOnly, launchBrowser, openPopup } from './harness.mjs';
 import { startRogueServer } from './rogue-server.mjs';
 import { chatUser, closeUsers, expectMessage, openConversation, openDirect, removeAll, send } from './chat-user.mjs';
@@ -84,12 +86,12 @@ async function extensionPages(u) {
 /** The text of a page target, read over its DevTools socket. */
 async function pageText(target) {
   const socket = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => { socket.onopen = resolve; socket.onerror = reject; });
+  await new Promise((resolve, reject) => { socket.on('open', resolve); socket.on('error', reject); });
   const reply = new Promise((resolve) => {
-    socket.onmessage = (event) => {
-      const message = JSON.parse(event.data);
+    socket.on('message', (data) => {
+      const message = JSON.parse(data.toString());
       if (message.id === 1) resolve(message.result?.result?.value ?? '');
-    };
+    });
   });
   socket.send(JSON.stringify({ id: 1, method: 'Runtime.evaluate', params: { expression: 'document.body.innerText', returnByValue: true } }));
   const text = await reply;
@@ -129,7 +131,8 @@ test('leaving stops the redials, and a deleted conversation leaves no storage ke
     // Bob is back, and leaves the group.
     bob.browser = await launchBrowser(bob.profile, { extensionDir: bob.extensionDir });
     bob.popup = await openPopup(bob.browser);
-    await openConversation(bob, 'Friends');
+    // The popup reopens on the conversation that was open.
+    await bob.popup.getByRole('heading', { name: /Friends/ }).waitFor();
     await bob.popup.getByRole('list', { name: 'Members' }).locator('li.online', { hasText: 'alice' }).waitFor({ timeout: 40000 });
     await bob.popup.getByRole('list', { name: 'Members' }).locator('li.online', { hasText: 'carol' }).waitFor({ timeout: 40000 });
     await bob.popup.getByRole('button', { name: 'Leave group' }).click();
@@ -243,24 +246,36 @@ test('mute, hidden text, a local name, a pin, and a notification that opens its 
     assert.equal(await roomButtons(erin).count(), 1);
     assert.match(await roomButtons(erin).first().getAttribute('aria-label'), /^dave\b/);
 
-    // The click: the browser fires `onClicked` with the notification's id; the extension opens its popup on
-    // that conversation.
-    const before = (await extensionPages(dave)).map((it) => it.id);
-    await worker(dave).evaluate((id) => chrome.notifications.onClicked.dispatch(id), notificationId);
-    let opened;
-    for (let i = 0; i < 40 && !opened; i++) {
-      opened = (await extensionPages(dave)).find((it) => !before.includes(it.id));
-      if (!opened) await sleep(250);
-    }
-    assert.ok(opened, 'no popup or tab opened for the click');
-    let text = '';
-    for (let i = 0; i < 40 && !text.includes('the secret plan'); i++) {
-      text = await pageText(opened);
-      await sleep(250);
-    }
-    assert.ok(text.includes('the secret plan') && text.includes('first from erin'), `the opened page shows: ${text}`);
-    // The conversation open in dave's other popup follows too, read.
+    // The click: the browser fires `onClicked` with the notification's id; the extension opens its popup
+    // (`action.openPopup`: a page that is no tab) on that conversation.
+    const popupTabs = () => worker(dave).evaluate(async () => (await chrome.tabs.query({})).filter((it) => it.url?.includes('/popup/index.html')).length);
+    const tabsBefore = await popupTabs();
+    const opensOn = async (what) => {
+      const before = (await extensionPages(dave)).map((it) => it.id);
+      await worker(dave).evaluate((id) => chrome.notifications.onClicked.dispatch(id), notificationId);
+      let opened;
+      for (let i = 0; i < 40 && !opened; i++) {
+        opened = (await extensionPages(dave)).find((it) => !before.includes(it.id));
+        if (!opened) await sleep(250);
+      }
+      assert.ok(opened, `no ${what} opened for the click`);
+      let text = '';
+      for (let i = 0; i < 40 && !text.includes('the secret plan'); i++) {
+        text = await pageText(opened);
+        await sleep(250);
+      }
+      assert.ok(text.includes('the secret plan') && text.includes('first from erin'), `the ${what} shows: ${text}`);
+    };
+    await opensOn('popup');
+    assert.equal(await popupTabs(), tabsBefore, 'the click opened a tab where the browser opens the popup');
+    // The conversation open in dave's other popup follows too.
     await expectMessage(dave, 'the secret plan', 10000);
+    // Where the browser refuses to open the popup (stood in for by an `openPopup` that rejects), a tab opens
+    // with the same page on the same conversation.
+    await backToList(dave);
+    await worker(dave).evaluate(() => { chrome.action.openPopup = () => Promise.reject(new Error('no window to open a popup in')); });
+    await opensOn('tab');
+    assert.equal(await popupTabs(), tabsBefore + 1, 'no tab opened when the popup could not be');
   } finally {
     await closeUsers(dave, erin);
   }
