@@ -104,7 +104,7 @@ fn seeded_storage() -> Snapshot {
         &[
             storage::set(Key::SchemaVersion, &storage::SCHEMA_VERSION),
             storage::set(Key::Account, &account),
-            storage::set(Key::Rooms(alice), &RoomsRecord { rooms: records }),
+            storage::set(Key::Rooms(alice), &RoomsRecord { rooms: records, left: Vec::new() }),
         ],
     );
     disk

@@ -164,6 +164,27 @@ pub enum Request {
         room: String,
         id: String,
     },
+    /// Delete a conversation: its history and every stored record of it are removed. A group is left first
+    /// (see [`Request::LeaveGroup`]).
+    DeleteConversation {
+        room: String,
+    },
+    /// Leave a group: its members are told (by a leave we sign) and stop dialing us; the conversation and
+    /// its history here are removed.
+    LeaveGroup {
+        room: String,
+    },
+    /// This device's own settings for a conversation; a field left `None` is unchanged. `name: Some("")`
+    /// takes the local name away.
+    ConversationSettings {
+        room: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        muted: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pinned: Option<bool>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -187,7 +208,7 @@ pub struct View {
     pub settings: Settings,
     /// Problems the worker met loading storage, worded for the user.
     pub storage_problems: Vec<String>,
-    /// Every conversation, most recent activity first.
+    /// Every conversation: pinned ones first, then by most recent activity.
     pub rooms: Vec<RoomSummary>,
     /// The conversation the popup shows, with its latest messages.
     pub open_room: Option<OpenRoom>,
@@ -245,7 +266,33 @@ pub struct RoomSummary {
     pub unread: u32,
     /// Milliseconds since the epoch of the last message (0 when none).
     pub last_activity: u64,
+    /// The last message, for the conversation list (its text shortened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<LastMessage>,
+    /// Unread messages are counted, but raise no notification.
+    #[serde(default)]
+    pub muted: bool,
+    /// Listed above the others.
+    #[serde(default)]
+    pub pinned: bool,
+    /// `title` is a name the user gave it on this device.
+    #[serde(default)]
+    pub renamed: bool,
 }
+
+/// The last message of a conversation as its list row shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastMessage {
+    pub sender: String,
+    /// At most [`LAST_MESSAGE_CHARS`] characters of its text (plain text, never HTML).
+    pub text: String,
+    /// The sender's clock, milliseconds since the epoch.
+    pub timestamp: u64,
+    pub mine: bool,
+}
+
+/// How much of the last message the conversation list shows.
+pub const LAST_MESSAGE_CHARS: usize = 80;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberSummary {

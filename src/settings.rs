@@ -1,5 +1,5 @@
 //! User-changeable settings: which PeerJS server to use, which ICE servers (STUN, and TURN with its login),
-//! whether to connect through a TURN relay only, and notifications.
+//! whether to connect through a TURN relay only, and notifications (and whether they show message text).
 //!
 //! Real users get the public PeerJS cloud and a public STUN server by default. Tests always override both
 //! with a server on 127.0.0.1 and no ICE servers at all.
@@ -57,6 +57,8 @@ pub struct Settings {
     /// Read receipts, off by default: sent only when on, and shown only when on, so they appear only
     /// between two users who both turned them on.
     pub read_receipts: bool,
+    /// Notifications say who wrote and where, never what: the message text stays out of them.
+    pub hide_notification_text: bool,
 }
 
 impl Default for Settings {
@@ -72,6 +74,7 @@ impl Default for Settings {
             notifications: true,
             typing_indicators: true,
             read_receipts: false,
+            hide_notification_text: false,
         }
     }
 }

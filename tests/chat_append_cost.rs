@@ -51,7 +51,10 @@ fn storage_with(n: u64) -> (Snapshot, RoomId) {
             members: [owner.clone()].into(),
             pages_hint: page_count - 1,
             invitations: Default::default(),
+            prefs: Default::default(),
+            departed: Default::default(),
         }],
+        left: Vec::new(),
     };
     history::apply(&mut disk, &[set(history::rooms_key(&owner), &rooms)]);
     (disk, room)

@@ -26,6 +26,7 @@ fn turn_settings() -> Settings {
         notifications: false,
         typing_indicators: true,
         read_receipts: false,
+        hide_notification_text: false,
     }
 }
 

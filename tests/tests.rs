@@ -6,6 +6,8 @@ mod bridge_json;
 mod text_linkify;
 // The worker model: requests, engine reports and storage, two workers chatting.
 mod worker_model;
+// Managing conversations in the worker: delete, leave, mute, rename, pin, notification clicks.
+mod worker_conversations;
 // TURN logins and "Relay only": saved, exported, imported, and on every connection.
 mod settings_turn;
 // Search across every conversation: found after a restart, kept up to date, opened, sealed (issue 15).
@@ -18,6 +20,8 @@ mod chat_actions;
 mod chat_append_cost;
 mod chat_attacks;
 mod chat_interop;
+// Leaving a group (a signed leave, forged ones refused) and deleting a conversation.
+mod chat_manage;
 mod chat_mesh;
 mod chat_props;
 // Strangers: message requests, blocks, links that never greet, what dials reveal.

@@ -52,7 +52,7 @@ fn the_engine_follows_the_account_and_settings() {
 }
 
 /// Delivers engine commands between two profiles as if their engines shared one data connection.
-fn pump(a: &mut Profile, b: &mut Profile, link: &str, now: Millis) {
+pub(crate) fn pump(a: &mut Profile, b: &mut Profile, link: &str, now: Millis) {
     for _ in 0..50 {
         let from_a: Vec<WorkerToEngine> = a.to_engine.drain(..).collect();
         let from_b: Vec<WorkerToEngine> = b.to_engine.drain(..).collect();
@@ -194,7 +194,7 @@ fn sessions(local: u8, remote: u8) -> Option<SessionPair> {
 
 /// A signed-in profile whose identity key is made from `seed`. Profiles draw their random bytes from a
 /// counter, so seeds far apart keep two profiles' handshake nonces apart (equal ones are refused as reflected).
-fn signed_in(name: &str, seed: u8) -> Profile {
+pub(crate) fn signed_in(name: &str, seed: u8) -> Profile {
     let mut profile = Profile::seeded(seed);
     profile.request(Request::SignIn { username: name.into() }, Millis(1));
     profile.to_engine.clear();
@@ -203,7 +203,7 @@ fn signed_in(name: &str, seed: u8) -> Profile {
 
 /// Brings up one data connection between `dialer` and `answerer` (each with its own DTLS certificate, as a
 /// real session has) and runs both workers until they are quiet.
-fn connect(dialer: &mut Profile, answerer: &mut Profile, link: &str, now: Millis) {
+pub(crate) fn connect(dialer: &mut Profile, answerer: &mut Profile, link: &str, now: Millis) {
     let metadata = dialer.to_engine.iter().find_map(|it| match it {
         WorkerToEngine::Dial { metadata, .. } => Some(metadata.clone()),
         _ => None,

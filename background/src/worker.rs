@@ -43,6 +43,10 @@ enum Job {
     Timeout,
     /// The last popup closed.
     PopupsClosed,
+    /// The user clicked one of our notifications: its conversation is opened.
+    NotificationClicked {
+        id: String,
+    },
 }
 
 #[derive(Default)]
@@ -86,13 +90,22 @@ pub(crate) fn start() {
     // Listeners first, synchronously: the event that woke the worker is delivered right after this returns.
     let on_connect_worker = worker.clone();
     chrome::on_connect(move |port| on_connect_worker.accept(port));
+    let clicked_worker = worker.clone();
+    chrome::on_notification_clicked(move |id| clicked_worker.enqueue(Job::NotificationClicked { id }));
     spawn_local(worker.load());
 }
 
 /// Where the answers of a job go.
 enum Answer {
-    Popup { port: Port, id: u64 },
+    Popup {
+        port: Port,
+        id: u64,
+    },
     Engine(Box<dyn FnOnce(Vec<WorkerToEngine>)>),
+    /// Once its effects are performed, the conversation the notification is about is shown.
+    OpenUi {
+        notification_id: String,
+    },
     Nobody,
 }
 
@@ -256,6 +269,13 @@ impl WorkerHandle {
                     model.popups_closed();
                     return;
                 }
+                Job::NotificationClicked { id } => match random_bytes::<32>() {
+                    Ok(random) => {
+                        model.notification_clicked(&id, now, random);
+                        Answer::OpenUi { notification_id: id }
+                    }
+                    Err(err) => return log(&format!("multichat: no randomness for a notification click ({err})")),
+                },
                 Job::Engine { message, reply } => match random_bytes::<32>() {
                     Ok(random) => {
                         model.handle_engine(message, now, random);
@@ -279,14 +299,27 @@ impl WorkerHandle {
             }
             performed.commands.clear();
         }
-        match answer {
-            Answer::Engine(reply) => reply(performed.commands),
-            _ => self.command_engine(performed.commands).await,
-        }
+        let open_ui = match answer {
+            Answer::Engine(reply) => {
+                reply(performed.commands);
+                None
+            }
+            Answer::OpenUi { notification_id } => {
+                self.command_engine(performed.commands).await;
+                Some(notification_id)
+            }
+            _ => {
+                self.command_engine(performed.commands).await;
+                None
+            }
+        };
         if performed.view_changed {
             self.broadcast();
         }
         self.update_badge().await;
+        if let Some(notification_id) = open_ui {
+            open_ui_for(&notification_id).await;
+        }
     }
 
     /// Handles the engine reports at the head of the queue, up to [`MAX_ENGINE_BATCH`] or [`MAX_BATCH_MS`],
@@ -631,6 +664,20 @@ async fn run_loader(mut loader: Loader) -> Result<Loader, ShellError> {
             }
             LoadStep::Done => return Ok(loader),
         }
+    }
+}
+
+/// Shows the conversation a clicked notification is about (the model has selected it): the popup where the
+/// browser opens it for us, else the same page in a tab. The notification itself goes away.
+async fn open_ui_for(notification_id: &str) {
+    if let Err(err) = chrome::clear_notification(notification_id).await {
+        log(&format!("multichat: {err}"));
+    }
+    if chrome::open_popup().await.is_ok() {
+        return;
+    }
+    if let Err(err) = chrome::open_tab("popup/index.html").await {
+        log(&format!("multichat: could not open the conversation of a notification: {err}"));
     }
 }
 

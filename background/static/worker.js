@@ -4,7 +4,7 @@
 // must exist by then; but the worker's wasm is fetched and compiled asynchronously (embedding it as base64
 // made this script 1.2 MB to parse and decode on every start). Until the wasm is up, the listener below keeps
 // what arrives: ports from popups and from the engine (with the frames they carry, and whether they closed).
-// Then the wasm registers its own listener and is handed what was kept, in order.
+// Then the wasm registers its own listener and is handed what was kept, in order; notification clicks too.
 import init, { service_worker_main } from './multichat_background.js';
 
 const runtime = chrome.runtime;
@@ -20,6 +20,14 @@ function keepPort(port) {
 }
 
 runtime.onConnect.addListener(keepPort);
+
+// A click on a notification can wake the worker too: kept the same way, by notification id.
+const clicked = chrome.notifications.onClicked;
+const clicks = [];
+function keepClick(id) {
+  clicks.push(id);
+}
+clicked.addListener(keepClick);
 
 // Runs `register` and returns the listeners it added to each of `events`.
 function listenersAddedBy(events, register) {
@@ -42,8 +50,10 @@ function listenersAddedBy(events, register) {
 }
 
 init().then(() => {
-  const [onConnect] = listenersAddedBy([runtime.onConnect], service_worker_main);
+  const [onConnect, onClicked] = listenersAddedBy([runtime.onConnect, clicked], service_worker_main);
   runtime.onConnect.removeListener(keepPort);
+  clicked.removeListener(keepClick);
+  for (const id of clicks.splice(0)) onClicked.forEach((listener) => listener(id));
   for (const { port, frames, gone, onFrame, onGone } of kept.splice(0)) {
     port.onMessage.removeListener(onFrame);
     port.onDisconnect.removeListener(onGone);

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use multichat_core::settings::{IceServer, Settings, is_turn_url};
 
 use crate::chat::{Conversation, RoomList, StartConversation};
+use crate::conversations::{ConversationTools, NotificationPrivacy};
 use crate::passphrase::{PassphraseForm, Unlock};
 use crate::requests::{BlockedList, Requests};
 use crate::search::SearchPanel;
@@ -27,7 +28,14 @@ pub(crate) fn App() -> Element {
         Link::Ready(view) if view.locked => (rsx! { Unlock {} }, Some(view.engine.clone()), false),
         Link::Ready(view) => match (view.account.clone(), view.open_room.clone()) {
             (None, _) => (rsx! { SignIn { settings: view.settings.clone() } }, None, false),
-            (Some(_), Some(open)) => (rsx! { Conversation { open } }, Some(view.engine.clone()), true),
+            (Some(_), Some(open)) => (
+                rsx! {
+                    ConversationTools { room: open.room.clone() }
+                    Conversation { open }
+                },
+                Some(view.engine.clone()),
+                true,
+            ),
             (Some(account), None) => (
                 rsx! { Home { username: account.username, peer_id: account.peer_id, view: view.clone() } },
                 Some(view.engine.clone()),
@@ -104,6 +112,7 @@ fn Home(username: String, peer_id: String, view: View) -> Element {
         Requests { requests: view.requests.clone() }
         RoomList { rooms: view.rooms.clone() }
         SettingsForm { settings: view.settings.clone() }
+        NotificationPrivacy { settings: view.settings.clone() }
         BlockedList { blocked: view.blocked.clone() }
         YourData { signed_in: true }
         PassphraseForm { set: view.passphrase_set }

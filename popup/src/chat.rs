@@ -116,6 +116,10 @@ fn RoomButton(room: RoomSummary) -> Element {
     if let Some(notice) = &key_notice {
         label = format!("{label}, {notice}");
     }
+    let marks = crate::conversations::row_marks(&room);
+    if !marks.is_empty() {
+        label = format!("{label}, {marks}");
+    }
     let id = room.id.clone();
     rsx! {
         button {
@@ -131,6 +135,7 @@ fn RoomButton(room: RoomSummary) -> Element {
                     "{room.title}"
                 }
                 span { class: "room-presence", "{presence}" }
+                crate::conversations::RowExtras { room: room.clone() }
                 if let Some(notice) = key_notice {
                     span { class: "room-warning", "⚠ {notice}" }
                 }

@@ -6,6 +6,7 @@
 mod app;
 mod bridge;
 mod chat;
+mod conversations;
 mod download;
 mod message_actions;
 mod passphrase;

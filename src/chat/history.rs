@@ -538,8 +538,10 @@ mod tests {
             let appended = append(owner, &mut history, message(room, i));
             apply(&mut disk, &appended.writes);
         }
-        let record =
-            RoomsRecord { rooms: vec![RoomRecord::direct(room.clone(), user("bob"), history.meta.page_count - 1)] };
+        let record = RoomsRecord {
+            rooms: vec![RoomRecord::direct(room.clone(), user("bob"), history.meta.page_count - 1)],
+            ..RoomsRecord::default()
+        };
         apply(&mut disk, &[set(rooms_key(owner), &record)]);
         disk
     }

@@ -3,8 +3,10 @@
 //! A room is a set of members who all connect to each other (a full mesh). Only a member adds someone, by
 //! an [`Invitation`] that member signs; the invitee joins only once its user accepts. Membership is
 //! gossiped with the invitations: whoever learns of a new member tells every member it is linked to, each
-//! checks the invitation, and everyone dials whoever it is not linked to yet. Member sets only grow
-//! (leaving is not built).
+//! checks the invitation, and everyone dials whoever it is not linked to yet. A member leaves by a leave
+//! it signs (`mc.leave`): every member that learns of it takes the leaver out of the room for good
+//! ([`RoomRecord::departed`]: an old invitation gossiped later does not bring them back) and stops dialing
+//! them for it; the leaver keeps a [`LeftRoom`] so a member who was offline is told when it next links.
 //!
 //! This module holds the membership record (part of the storage schema, hence `Serialize`) and the views
 //! the UI shows. It knows nothing about links or frames; who is online is passed in by [`super::node`].
@@ -23,6 +25,45 @@ use crate::time::Millis;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomsRecord {
     pub rooms: Vec<RoomRecord>,
+    /// Groups we left, newest last (at most [`MAX_LEFT_ROOMS`]): their members are told again when they
+    /// link, and their frames about the room are answered with the leave rather than taken as invitations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<LeftRoom>,
+}
+
+/// Groups we left that are remembered, to tell members who were offline.
+pub const MAX_LEFT_ROOMS: usize = 64;
+
+/// A group we left: whom to tell, and the leave as we signed it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftRoom {
+    pub room: RoomId,
+    /// The members as of leaving (ourselves not included).
+    pub members: BTreeSet<Username>,
+    /// When we left (the signed timestamp).
+    pub at: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<super::signing::Signature>,
+}
+
+/// What the user set for a conversation on this device only: nobody else sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomPrefs {
+    /// A name shown instead of the group's (or the contact's) name; cleaned like any name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_name: Option<String>,
+    /// Counts unread, raises no notification.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub muted: bool,
+    /// Listed above the others.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
+}
+
+impl RoomPrefs {
+    pub fn is_default(&self) -> bool {
+        self == &RoomPrefs::default()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +79,12 @@ pub struct RoomRecord {
     /// later, and the history each may be served from. Older records have none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub invitations: BTreeMap<Username, Invitation>,
+    /// This device's own settings for the conversation (name, muted, pinned).
+    #[serde(default, skip_serializing_if = "RoomPrefs::is_default")]
+    pub prefs: RoomPrefs,
+    /// Members who left the group (by a leave they signed): never taken back in by an invitation.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub departed: BTreeSet<Username>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +98,15 @@ impl RoomRecord {
     /// The direct room between the owner and `peer` (`id` must be `RoomId::direct` of the two).
     pub fn direct(id: RoomId, peer: Username, pages_hint: u32) -> RoomRecord {
         let members = id.direct_members().map(|(a, b)| [a, b].into()).unwrap_or_else(|| [peer].into());
-        RoomRecord { id, kind: RoomKind::Direct, members, pages_hint, invitations: BTreeMap::new() }
+        RoomRecord {
+            id,
+            kind: RoomKind::Direct,
+            members,
+            pages_hint,
+            invitations: BTreeMap::new(),
+            prefs: RoomPrefs::default(),
+            departed: BTreeSet::new(),
+        }
     }
 
     pub fn others<'a>(&'a self, me: &'a Username) -> impl Iterator<Item = &'a Username> + 'a {
@@ -113,6 +168,8 @@ impl RoomsRecord {
                 members: [me.clone()].into(),
                 pages_hint: 0,
                 invitations: BTreeMap::new(),
+                prefs: RoomPrefs::default(),
+                departed: BTreeSet::new(),
             });
         }
         Ok(id)
@@ -141,6 +198,8 @@ impl RoomsRecord {
             members: all,
             pages_hint: 0,
             invitations,
+            prefs: RoomPrefs::default(),
+            departed: BTreeSet::new(),
         });
         true
     }
@@ -149,11 +208,56 @@ impl RoomsRecord {
     /// the invitee is a member already.
     pub fn add_member(&mut self, id: &RoomId, invitation: Invitation) -> bool {
         let Some(record) = self.get_mut(id).filter(|it| !it.id.is_direct()) else { return false };
-        if record.members.len() >= super::wire::MAX_LIST_LEN || record.members.contains(&invitation.invitee) {
+        let member_or_gone =
+            record.members.contains(&invitation.invitee) || record.departed.contains(&invitation.invitee);
+        if record.members.len() >= super::wire::MAX_LIST_LEN || member_or_gone {
             return false;
         }
         record.members.insert(invitation.invitee.clone());
         record.invitations.insert(invitation.invitee.clone(), invitation);
+        true
+    }
+
+    /// Takes a room out of the list (the user deleted it, or left the group). Returns it, if it was there.
+    pub fn remove(&mut self, id: &RoomId) -> Option<RoomRecord> {
+        let index = self.rooms.iter().position(|it| &it.id == id)?;
+        Some(self.rooms.remove(index))
+    }
+
+    /// Sets the user's own settings for a room; a local name is cleaned and checked like a group's name,
+    /// and an empty one means "no local name".
+    pub fn set_prefs(&mut self, id: &RoomId, mut prefs: RoomPrefs) -> Result<(), RoomError> {
+        prefs.local_name = match prefs.local_name.as_deref().map(display_name) {
+            Some(name) if !name.is_empty() => Some(check_name(&name)?),
+            _ => None,
+        };
+        let record = self.get_mut(id).ok_or(RoomError::UnknownRoom)?;
+        record.prefs = prefs;
+        Ok(())
+    }
+
+    /// Remembers that we left `left.room`, the oldest such record given up beyond [`MAX_LEFT_ROOMS`].
+    pub fn remember_left(&mut self, left: LeftRoom) {
+        self.left.retain(|it| it.room != left.room);
+        self.left.push(left);
+        let excess = self.left.len().saturating_sub(MAX_LEFT_ROOMS);
+        self.left.drain(..excess);
+    }
+
+    /// The group we left, if we did.
+    pub fn left_room(&self, id: &RoomId) -> Option<&LeftRoom> {
+        self.left.iter().find(|it| &it.room == id)
+    }
+
+    /// `member` left the group `id`: out of its members (and invitations) for good. False when the room is
+    /// unknown, direct, or `member` was not in it.
+    pub fn member_left(&mut self, id: &RoomId, member: &Username) -> bool {
+        let Some(record) = self.get_mut(id).filter(|it| !it.id.is_direct()) else { return false };
+        if !record.members.remove(member) {
+            return false;
+        }
+        record.invitations.remove(member);
+        record.departed.insert(member.clone());
         true
     }
 
@@ -199,6 +303,9 @@ pub struct RoomView {
     pub unread: u32,
     pub message_count: u64,
     pub last_activity: Millis,
+    /// The user's own settings for it; `title` already is the local name when one is set.
+    #[serde(default)]
+    pub prefs: RoomPrefs,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,9 +341,10 @@ impl RoomView {
                 .or_else(|| members.first().map(|it| it.username.clone())),
             RoomKind::Group { .. } => None,
         };
-        let title = match &record.kind {
-            RoomKind::Group { name } => display_name(name),
-            RoomKind::Direct => direct_with.as_ref().map(|it| display_name(it.as_str())).unwrap_or_default(),
+        let title = match (&record.prefs.local_name, &record.kind) {
+            (Some(local), _) if !display_name(local).is_empty() => display_name(local),
+            (_, RoomKind::Group { name }) => display_name(name),
+            (_, RoomKind::Direct) => direct_with.as_ref().map(|it| display_name(it.as_str())).unwrap_or_default(),
         };
         RoomView {
             id: record.id.clone(),
@@ -247,6 +355,7 @@ impl RoomView {
             unread: activity.unread,
             message_count: activity.message_count,
             last_activity: activity.last_activity,
+            prefs: record.prefs.clone(),
         }
     }
 

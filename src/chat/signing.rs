@@ -29,6 +29,9 @@ pub const ACTION_DOMAIN: &str = "multichat/chat-action/v1";
 /// The domain of an invitation's signature.
 pub const INVITATION_DOMAIN: &str = "multichat/room-invitation/v1";
 
+/// The domain of a leave's signature (a member leaving a group).
+pub const LEAVE_DOMAIN: &str = "multichat/room-leave/v1";
+
 /// A canonical payload under construction.
 pub struct Canonical(Vec<u8>);
 
@@ -122,6 +125,11 @@ pub fn invitation_payload(
         canonical.str(sender.as_str()).u64(*seq);
     }
     canonical.finish()
+}
+
+/// The fields of a leave its author signs: who leaves which room, and when (their clock).
+pub fn leave_payload(room: &RoomId, user: &Username, timestamp: Millis) -> Vec<u8> {
+    Canonical::new(LEAVE_DOMAIN).str(room.as_str()).str(user.as_str()).u64(timestamp.0).finish()
 }
 
 /// An Ed25519 signature; its text form is 128 lowercase hex digits.

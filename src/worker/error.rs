@@ -16,6 +16,8 @@ pub enum WorkerError {
     NoSuchRoom,
     #[error("That message is no longer in the conversation")]
     NoSuchMessage,
+    #[error("Only a group can be left; a direct conversation can be deleted instead")]
+    NotAGroup,
     #[error("That is not a valid username")]
     NotAUsername,
     #[error("{user}'s key changed since that safety number was shown; compare the new one")]

@@ -124,6 +124,14 @@ impl MemShell {
         self.run(now);
     }
 
+    /// The user clicked the notification `id` (what `chrome.notifications.onClicked` reports).
+    pub fn notification_clicked(&mut self, id: &str, now: Millis) {
+        let random = self.random();
+        self.begin();
+        self.model.notification_clicked(id, now, random);
+        self.run(now);
+    }
+
     pub fn view(&self) -> View {
         self.model.view()
     }

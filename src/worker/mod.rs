@@ -12,9 +12,12 @@
 //! protected history, nor a sealed one reach the chat layer.
 //!
 //! Files: [`loader`] (reading storage at start and on a reload), `requests` (the popup's requests),
-//! `passphrase` (the vault's requests), `search` (search and the room around a hit), `reports` (the engine's reports, timers, reads), `view` (what the
+//! `conversations` (deleting, leaving, renaming, muting and pinning a conversation; notification clicks),
+//! `passphrase` (the vault's requests), `search` (search and the room around a hit), `reports` (the engine's
+//! reports, timers, reads), `view` (what the
 //! popup shows), [`error`], and `mem_shell` (an in-memory shell for tests and benches, feature `mem-shell`).
 
+mod conversations;
 mod error;
 pub mod loader;
 #[cfg(feature = "mem-shell")]
@@ -27,6 +30,7 @@ mod view;
 
 use std::collections::{BTreeMap, VecDeque};
 
+pub use conversations::HIDDEN_TEXT;
 pub use error::WorkerError;
 pub use loader::{LoadStep, Loader};
 #[cfg(feature = "mem-shell")]
@@ -120,6 +124,11 @@ enum WholeRead {
     },
     /// To build the search index.
     Search(search::PendingSearch),
+    /// A conversation was deleted: whatever of its room storage still holds is removed.
+    PurgeRoom {
+        owner: crate::account::Username,
+        room: RoomId,
+    },
 }
 
 pub struct WorkerModel {

@@ -302,6 +302,7 @@ impl WorkerModel {
         let mut arrivals = Vec::new();
         // Finding the message and its room's title is work a flood would pay per frame: only for a notification.
         let notify = self.loaded.settings.notifications;
+        let hide_text = self.loaded.settings.hide_notification_text;
         for (room, id) in stored.into_iter().filter(|_| notify) {
             if self.popup_open && self.selected_room.as_ref() == Some(&room) {
                 continue;
@@ -309,9 +310,13 @@ impl WorkerModel {
             let Some(history) = chat.history(&room) else { continue };
             let Some((_, message)) = history.find(&id) else { continue };
             let Some(view) = chat.room_views().into_iter().find(|it| it.id == room) else { continue };
+            // A muted conversation counts the message as unread and says nothing.
+            if view.prefs.muted {
+                continue;
+            }
             arrivals.push(Arrival {
                 sender: display_name(message.sender.as_str()),
-                text: message.text.clone(),
+                text: if hide_text { super::HIDDEN_TEXT.to_owned() } else { message.text.clone() },
                 room_title: view.title.clone(),
                 notification_id: view.notification_id(),
             });

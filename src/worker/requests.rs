@@ -199,6 +199,11 @@ impl WorkerModel {
             Request::RemovePassphrase { passphrase } => self.remove_passphrase(&passphrase),
             Request::Search { query } => self.search(query),
             Request::ShowMessage { room, id } => self.show_message(&room, &id),
+            Request::DeleteConversation { room } => self.delete_conversation(now, &room, false),
+            Request::LeaveGroup { room } => self.delete_conversation(now, &room, true),
+            Request::ConversationSettings { room, name, muted, pinned } => {
+                self.conversation_settings(now, &room, name, muted, pinned)
+            }
         }
     }
 
@@ -230,6 +235,10 @@ impl WorkerModel {
             }
             WholeRead::Search(pending) => {
                 self.search_read(pending, all);
+                Ok(())
+            }
+            WholeRead::PurgeRoom { owner, room } => {
+                self.purge_room(&all, &owner, &room);
                 Ok(())
             }
             other => self.rekey(other, &all, random),

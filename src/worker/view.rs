@@ -7,8 +7,8 @@ use super::search::FocusedWindow;
 use crate::account::Username;
 use crate::auth_gate::{LinkGate, first_contact_notice, unproved_warning};
 use crate::bridge::{
-    AccountView, InvitationView, MemberSummary, MessageState, MessageView, OpenRoom, QuoteView, ReactionView,
-    RequestView, RoomSummary, View,
+    AccountView, InvitationView, LastMessage, MemberSummary, MessageState, MessageView, OpenRoom, QuoteView,
+    ReactionView, RequestView, RoomSummary, View,
 };
 use crate::chat::fold::{self, Shown};
 use crate::chat::names::display_name;
@@ -29,7 +29,9 @@ pub(super) struct Trust {
 
 impl WorkerModel {
     pub fn view(&self) -> View {
-        let rooms: Vec<RoomView> = self.chat.as_ref().map(ChatNode::room_views).unwrap_or_default();
+        let mut rooms: Vec<RoomView> = self.chat.as_ref().map(ChatNode::room_views).unwrap_or_default();
+        // Pinned conversations first; the order within each part stays most recent first.
+        rooms.sort_by_key(|it| !it.prefs.pinned);
         let open_room = self.selected_room.as_ref().and_then(|selected| {
             let room_view = rooms.iter().find(|it| &it.id == selected)?;
             let chat = self.chat.as_ref()?;
@@ -72,7 +74,12 @@ impl WorkerModel {
             storage_problems,
             rooms: rooms
                 .iter()
-                .map(|it| summary(it, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user)))
+                .map(|it| {
+                    let mut summary =
+                        summary(it, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user));
+                    summary.last_message = self.chat.as_ref().and_then(|chat| last_message(chat, &it.id));
+                    summary
+                })
                 .collect(),
             open_room,
             invitations: self
@@ -184,7 +191,26 @@ fn summary(
             .collect(),
         unread: room.unread,
         last_activity: room.last_activity.0,
+        last_message: None,
+        muted: room.prefs.muted,
+        pinned: room.prefs.pinned,
+        renamed: room.prefs.local_name.is_some(),
     }
+}
+
+/// The last loaded message of a room (the last page is always loaded), shortened for its list row.
+fn last_message(chat: &ChatNode, room: &RoomId) -> Option<LastMessage> {
+    // What someone wrote: a reaction, edit or delete is not a message of its own, and a tombstone has no text.
+    let written = |it: &&crate::chat::StoredMessage| {
+        !it.deleted && matches!(it.act, None | Some(crate::chat::actions::Action::Reply { .. }))
+    };
+    let message = chat.history(room)?.pages.values().rev().find_map(|page| page.iter().rev().find(written))?;
+    Some(LastMessage {
+        sender: display_name(message.sender.as_str()),
+        text: super::conversations::shortened(&message.text),
+        timestamp: message.timestamp.0,
+        mine: &message.sender == chat.me(),
+    })
 }
 
 /// What the view needs to say who a message of ours reached: each waiting one's members, the room's

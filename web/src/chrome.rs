@@ -57,6 +57,15 @@ extern "C" {
 
     #[wasm_bindgen(js_namespace = ["chrome", "notifications"], js_name = create, catch)]
     async fn notifications_create(id: &str, options: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "notifications"], js_name = clear, catch)]
+    async fn notifications_clear(id: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(thread_local_v2, js_namespace = ["chrome", "notifications"], js_name = onClicked)]
+    static NOTIFICATIONS_ON_CLICKED: ChromeEvent;
+
+    #[wasm_bindgen(js_namespace = ["chrome", "action"], js_name = openPopup, catch)]
+    async fn action_open_popup() -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = ["chrome", "tabs"], js_name = create, catch)]
+    async fn tabs_create(properties: &JsValue) -> Result<JsValue, JsValue>;
 
     #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = get, catch)]
     async fn storage_local_get(keys: &JsValue) -> Result<JsValue, JsValue>;
@@ -257,5 +266,33 @@ pub async fn notify(id: &str, title: &str, message: &str) -> Result<(), ShellErr
         "message": message,
     }))?;
     notifications_create(id, &options).await.map_err(|err| ShellError::from_js("notifications.create", &err))?;
+    Ok(())
+}
+
+/// Registers a `chrome.notifications.onClicked` listener (it gets the clicked notification's id) for the life
+/// of this context. Like [`on_connect`], it must run during the service worker's first evaluation.
+pub fn on_notification_clicked(listener: impl FnMut(String) + 'static) {
+    let closure = Closure::<dyn FnMut(String)>::new(listener);
+    NOTIFICATIONS_ON_CLICKED.with(|event| event.add_listener(closure.as_ref().unchecked_ref()));
+    closure.forget();
+}
+
+/// Takes a notification off the screen.
+pub async fn clear_notification(id: &str) -> Result<(), ShellError> {
+    notifications_clear(id).await.map_err(|err| ShellError::from_js("notifications.clear", &err))?;
+    Ok(())
+}
+
+/// Opens the extension's popup where the browser allows it without a click on the toolbar button
+/// (`action.openPopup`: Chrome 127 and later with a window to show it in).
+pub async fn open_popup() -> Result<(), ShellError> {
+    action_open_popup().await.map_err(|err| ShellError::from_js("action.openPopup", &err))?;
+    Ok(())
+}
+
+/// Opens an extension page (a path inside the extension) in a new tab, and focuses it.
+pub async fn open_tab(path: &str) -> Result<(), ShellError> {
+    let properties = convert::to_js(&serde_json::json!({ "url": runtime_get_url(path), "active": true }))?;
+    tabs_create(&properties).await.map_err(|err| ShellError::from_js("tabs.create", &err))?;
     Ok(())
 }

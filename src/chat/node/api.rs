@@ -236,6 +236,8 @@ impl ChatNode {
                 }
                 Ok(Some(room))
             }
+            Command::DeleteRoom { room } => self.delete_room(&room).map(|()| None),
+            Command::SetRoomPrefs { room, prefs } => self.set_room_prefs(&room, prefs).map(|()| Some(room)),
             Command::SignOut => {
                 let links: Vec<LinkId> = self.links.keys().cloned().collect();
                 for link in links {

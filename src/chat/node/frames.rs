@@ -83,7 +83,9 @@ impl ChatNode {
                 }
                 Ok(())
             }
+            Frame::Room(info) if self.answer_left(&peer, &info.room) => Ok(()),
             Frame::Room(info) => self.room_frame(&peer, info),
+            Frame::Sync { room, .. } if self.answer_left(&peer, &room) => Ok(()),
             Frame::Sync { room, heads } => self.sync_frame(link_id, &peer, &room, &heads),
             Frame::Want { room, sender, seqs } => self.check_member(&room, &peer).and_then(|()| {
                 let floor = self.served_floor(&room, &peer, &sender);
@@ -93,6 +95,7 @@ impl ChatNode {
             Frame::Batch { room, messages } => self.batch_frame(link_id, &peer, &room, messages),
             Frame::Typing { room } => self.typing_frame(&peer, &room),
             Frame::Read { room, id } => self.read_frame(&peer, &room, &id),
+            Frame::Leave(leave) => self.leave_frame(&peer, leave),
         };
         if let Err(reason) = res {
             self.event(ChatEvent::FrameDropped { peer_id, reason });

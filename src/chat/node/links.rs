@@ -225,5 +225,6 @@ impl ChatNode {
         for room in shared {
             self.send_sync(link, &room);
         }
+        self.tell_left(peer);
     }
 }

@@ -41,7 +41,7 @@
 //! # Layout
 //! This file holds the public types, the constants, the node's state and the output plumbing. Each other
 //! file is one `impl ChatNode` block for one concern (`api`, `links`, `legacy`, `frames`, `delivery`,
-//! `catchup`, `timers`) that imports only from this file and from outside the node, never from a sibling,
+//! `catchup`, `timers`, `manage`) that imports only from this file and from outside the node, never from a sibling,
 //! so the files form no import cycle. `timers` holds the one table of deadlines that both
 //! [`ChatNode::poll_timeout`] and [`ChatNode::handle_timeout`] read.
 
@@ -67,6 +67,7 @@ mod delivery;
 mod frames;
 mod legacy;
 mod links;
+mod manage;
 mod requests;
 #[cfg(test)]
 mod tests;
@@ -190,6 +191,16 @@ pub enum Command {
     /// Read the next older page of a room (scrolling back).
     LoadOlder {
         room: RoomId,
+    },
+    /// Delete a conversation: its room and stored history are removed; a group is left first (its members
+    /// are told by our signed `mc.leave` and stop dialing us).
+    DeleteRoom {
+        room: RoomId,
+    },
+    /// The user's own settings for a room: a local name, muted, pinned (nobody else learns of them).
+    SetRoomPrefs {
+        room: RoomId,
+        prefs: super::room::RoomPrefs,
     },
     /// Close every link and stop. Stored history is kept (it is namespaced by user).
     SignOut,

@@ -1,0 +1,152 @@
+//! Managing conversations (issue 15): the open conversation's tools (pin, mute, a name of your own, leave a
+//! group or delete a conversation, each removal asked twice), the last message on each row of the list, and
+//! the setting that keeps message text out of notifications.
+//!
+//! Like the rest of the popup these render the worker's view and send requests; the only state kept here is
+//! what the user is typing and which question is on screen.
+
+use dioxus::prelude::*;
+use multichat_core::bridge::{Request, RoomSummary};
+use multichat_core::settings::Settings;
+
+use crate::ui::use_ui;
+
+/// What the tools bar shows besides its buttons.
+#[derive(Clone, Copy, PartialEq)]
+enum Asking {
+    Nothing,
+    Rename,
+    Remove,
+}
+
+/// The tools of the open conversation.
+#[component]
+pub(crate) fn ConversationTools(room: RoomSummary) -> Element {
+    let ui = use_ui();
+    let mut asking = use_signal(|| Asking::Nothing);
+    let mut name = use_signal(String::new);
+    let id = room.id.clone();
+    let settings = move |name: Option<String>, muted: Option<bool>, pinned: Option<bool>| {
+        Request::ConversationSettings { room: id.clone(), name, muted, pinned }
+    };
+    let (pin, mute, rename) = (settings.clone(), settings.clone(), settings);
+    let (muted, pinned) = (room.muted, room.pinned);
+    let remove_id = room.id.clone();
+    let is_group = room.is_group;
+    let (remove_label, question) = if is_group {
+        ("Leave group", format!("Leave {}? Its members are told, and its history is deleted here.", room.title))
+    } else {
+        ("Delete conversation", format!("Delete the conversation with {} and its history?", room.title))
+    };
+    let title = room.title.clone();
+    rsx! {
+        div { class: "conversation-tools", role: "toolbar", aria_label: "Conversation tools",
+            button {
+                r#type: "button",
+                class: "secondary",
+                aria_pressed: "{pinned}",
+                onclick: move |_| ui.send(pin(None, None, Some(!pinned))),
+                if pinned { "Unpin" } else { "Pin to top" }
+            }
+            button {
+                r#type: "button",
+                class: "secondary",
+                aria_pressed: "{muted}",
+                onclick: move |_| ui.send(mute(None, Some(!muted), None)),
+                if muted { "Unmute" } else { "Mute" }
+            }
+            button {
+                r#type: "button",
+                class: "secondary",
+                onclick: move |_| {
+                    name.set(title.clone());
+                    asking.set(Asking::Rename);
+                },
+                "Rename"
+            }
+            button { r#type: "button", class: "secondary danger", onclick: move |_| asking.set(Asking::Remove), "{remove_label}" }
+        }
+        if asking() == Asking::Rename {
+            form {
+                class: "rename",
+                aria_label: "Rename conversation",
+                onsubmit: move |evt: FormEvent| {
+                    evt.prevent_default();
+                    ui.send(rename(Some(name()), None, None));
+                    asking.set(Asking::Nothing);
+                },
+                label { r#for: "local-name", "Name shown on this device (empty: its own name)" }
+                div { class: "row",
+                    input { id: "local-name", autocomplete: "off", value: "{name}", oninput: move |e| name.set(e.value()) }
+                    button { r#type: "submit", "Save name" }
+                    button { r#type: "button", class: "secondary", onclick: move |_| asking.set(Asking::Nothing), "Cancel" }
+                }
+            }
+        }
+        if asking() == Asking::Remove {
+            div { class: "confirm", role: "alertdialog", aria_label: "{remove_label}",
+                p { "{question}" }
+                div { class: "row",
+                    button {
+                        r#type: "button",
+                        class: "danger",
+                        onclick: move |_| {
+                            let room = remove_id.clone();
+                            ui.send(if is_group { Request::LeaveGroup { room } } else { Request::DeleteConversation { room } });
+                            asking.set(Asking::Nothing);
+                        },
+                        "Yes, {remove_label.to_lowercase()}"
+                    }
+                    button { r#type: "button", class: "secondary", onclick: move |_| asking.set(Asking::Nothing), "Cancel" }
+                }
+            }
+        }
+    }
+}
+
+/// The last message and the marks (pinned, muted) of one row of the conversation list.
+#[component]
+pub(crate) fn RowExtras(room: RoomSummary) -> Element {
+    let marks = row_marks(&room);
+    rsx! {
+        if !marks.is_empty() {
+            span { class: "room-marks", "{marks}" }
+        }
+        if let Some(last) = room.last_message {
+            span { class: "room-last",
+                if last.mine { "You: " } else if room.is_group { "{last.sender}: " }
+                "{last.text}"
+            }
+        }
+    }
+}
+
+/// "pinned", "muted" or both, for a row's visible marks and its accessible name.
+pub(crate) fn row_marks(room: &RoomSummary) -> String {
+    match (room.pinned, room.muted) {
+        (true, true) => "pinned, muted".to_owned(),
+        (true, false) => "pinned".to_owned(),
+        (false, true) => "muted".to_owned(),
+        (false, false) => String::new(),
+    }
+}
+
+/// "Hide message text in notifications", saved as soon as it is changed.
+#[component]
+pub(crate) fn NotificationPrivacy(settings: Settings) -> Element {
+    let ui = use_ui();
+    let hidden = settings.hide_notification_text;
+    rsx! {
+        label { class: "check notification-privacy",
+            input {
+                r#type: "checkbox",
+                checked: hidden,
+                onchange: move |e| {
+                    let settings = Settings { hide_notification_text: e.checked(), ..settings.clone() };
+                    ui.send(Request::SaveSettings { settings });
+                },
+            }
+            "Hide message text in notifications"
+        }
+    }
+}
