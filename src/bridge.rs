@@ -112,6 +112,14 @@ pub enum Request {
     },
     /// Forgets the key until the passphrase is entered again.
     LockNow,
+    /// Keeps what is typed in `room`'s message box (empty: none), so it survives the popup closing.
+    SaveDraft {
+        room: String,
+        text: String,
+    },
+    /// "Forgot passphrase": erases everything stored (history, contacts, identity key, account, settings)
+    /// and starts over as a new install.
+    EraseEverything,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -210,6 +218,9 @@ pub struct OpenRoom {
     pub messages: Vec<MessageView>,
     /// True when older messages exist beyond this window.
     pub has_older: bool,
+    /// What the user had typed in this room's message box and not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

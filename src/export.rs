@@ -98,7 +98,7 @@ enum Kind {
     Base,
     Identity,
     Contacts,
-    /// A room list, room summary or history page of this user.
+    /// A room list, room summary, history page or the drafts of this user.
     History(Username),
     /// A damaged record of a known kind, kept as it was ([`Key::Damaged`]).
     DamagedCopy,
@@ -114,7 +114,10 @@ fn kind(key: &str) -> Option<Kind> {
         Key::Lock => Kind::Lock,
         Key::Damaged(_) => Kind::DamagedCopy,
         Key::Contacts(_) => Kind::Contacts,
-        Key::Rooms(owner) | Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => Kind::History(owner),
+        // Drafts are sealed like history, and checked as such.
+        Key::Rooms(owner) | Key::Drafts(owner) | Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => {
+            Kind::History(owner)
+        }
     })
 }
 

@@ -1,5 +1,5 @@
 //! User-changeable settings: which PeerJS server to use, which ICE servers (STUN, and TURN with its login),
-//! whether to connect through a TURN relay only, and notifications.
+//! whether to connect through a TURN relay only, notifications, and how the popup looks (theme, language).
 //!
 //! Real users get the public PeerJS cloud and a public STUN server by default. Tests always override both
 //! with a server on 127.0.0.1 and no ICE servers at all.
@@ -51,6 +51,21 @@ pub struct Settings {
     pub relay_only: bool,
     /// Show a system notification when a message arrives while the popup is closed.
     pub notifications: bool,
+    /// The popup's colours.
+    pub theme: Theme,
+    /// The popup's language, a `_locales` folder name (`fr`, `zh_CN`); `None` follows the browser's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+}
+
+/// The popup's colours: the system's choice, or always light or dark.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
 }
 
 impl Default for Settings {
@@ -64,6 +79,8 @@ impl Default for Settings {
             }],
             relay_only: false,
             notifications: true,
+            theme: Theme::System,
+            language: None,
         }
     }
 }

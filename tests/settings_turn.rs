@@ -24,6 +24,7 @@ fn turn_settings() -> Settings {
         }],
         relay_only: true,
         notifications: false,
+        ..Settings::default()
     }
 }
 

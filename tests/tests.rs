@@ -23,6 +23,8 @@ mod storage_props;
 mod identity;
 // The identity gate on every link: authenticate, hold chat until then, refuse a middle.
 mod auth_gate;
+// The popup's message catalogues (`_locales`): complete, consistent, and nothing hard-coded.
+mod popup_catalogue;
 // The PeerJS data-channel codecs: BinaryPack and per-serialization framing, golden bytes and properties.
 mod peerjs_codec;
 // The PeerJS peer: signaling, reconnects, connections through a simulated server.

@@ -136,6 +136,7 @@ fn keys_to_read(snapshot: &Snapshot) -> Vec<String> {
         let user = &account.username;
         wanted.push(Key::Contacts(user.clone()).to_string());
         wanted.push(Key::Rooms(user.clone()).to_string());
+        wanted.push(Key::Drafts(user.clone()).to_string());
         wanted.extend(history::meta_keys(user, snapshot));
         wanted.extend(history::open_page_keys(user, snapshot));
     }
@@ -188,6 +189,7 @@ impl WorkerModel {
             LinkGate::new(identity.clone(), account.username.clone(), contacts, now)
         });
         problems.extend(read_problems);
+        let drafts = super::drafts::Drafts::restore(&snapshot, loaded.account.as_ref(), &mut problems);
         let mut model = WorkerModel {
             loaded,
             engine: EngineStatus::Offline,
@@ -209,6 +211,7 @@ impl WorkerModel {
             entropy: (random, 0),
             drop_log: LogBudget::new(DROP_LOG.0, DROP_LOG.1),
             view_dirty: false,
+            drafts,
         };
         model.write(migration);
         model.renew_token(random);

@@ -15,6 +15,8 @@
 //! `passphrase` (the vault's requests), `reports` (the engine's reports, timers, reads), `view` (what the
 //! popup shows), [`error`], and `mem_shell` (an in-memory shell for tests and benches, feature `mem-shell`).
 
+mod drafts;
+mod erase;
 mod error;
 pub mod loader;
 #[cfg(feature = "mem-shell")]
@@ -161,6 +163,8 @@ pub struct WorkerModel {
     drop_log: LogBudget,
     /// The input being handled changed the view.
     view_dirty: bool,
+    /// The signed-in user's unsent drafts.
+    drafts: drafts::Drafts,
 }
 
 impl WorkerModel {

@@ -128,7 +128,10 @@ impl WorkerModel {
             }
             Request::SendText { room, text } => {
                 let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
-                self.chat_command(now, Command::Send { room, text, random: Entropy::new(random).message_id() }, false)
+                let sent = Command::Send { room: room.clone(), text, random: Entropy::new(random).message_id() };
+                let outcome = self.chat_command(now, sent, false)?;
+                self.forget_draft(&room);
+                Ok(outcome)
             }
             Request::LoadOlder { room } => {
                 let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
@@ -168,6 +171,8 @@ impl WorkerModel {
             Request::SetPassphrase { passphrase } => self.set_passphrase(passphrase),
             Request::ChangePassphrase { old, new } => self.change_passphrase(&old, new),
             Request::RemovePassphrase { passphrase } => self.remove_passphrase(&passphrase),
+            Request::SaveDraft { room, text } => self.save_draft(&room, text),
+            Request::EraseEverything => self.erase_everything(now),
         }
     }
 
@@ -314,5 +319,6 @@ fn allowed_while_locked(request: &Request) -> bool {
             | Request::SetPassphrase { .. }
             | Request::ChangePassphrase { .. }
             | Request::RemovePassphrase { .. }
+            | Request::EraseEverything
     )
 }

@@ -39,6 +39,7 @@ impl WorkerModel {
                 room: summary(room, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user)),
                 messages: shown.iter().map(|it| message_view(it, me, chat)).collect(),
                 has_older,
+                draft: self.drafts.get(selected),
             })
         });
         let mut storage_problems: Vec<String> = self.loaded.problems.iter().map(ToString::to_string).collect();
