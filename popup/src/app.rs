@@ -10,12 +10,14 @@ use crate::chat::Conversation;
 use crate::home::{Home, SignIn};
 use crate::i18n::{use_tr, use_tr_provider};
 use crate::passphrase::Unlock;
-use crate::ui::{ErrorAt, Link, Place, use_ui_provider};
+use crate::ui::{ErrorAt, Link, Place, Ui, use_ui_provider};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 
 #[component]
 pub(crate) fn App() -> Element {
     let tr = use_tr_provider();
-    let mut ui = use_ui_provider(tr);
+    let ui = use_ui_provider(tr);
 
     let current = ui.link();
     let (theme, language) = match &current {
@@ -24,6 +26,7 @@ pub(crate) fn App() -> Element {
     };
     use_effect(use_reactive!(|theme| apply_theme(theme)));
     use_effect(use_reactive!(|language| tr.follow(language.as_deref())));
+    use_hook(move || listen_for_shortcuts(ui));
     if !tr.ready() {
         return rsx! {};
     }
@@ -47,23 +50,8 @@ pub(crate) fn App() -> Element {
             ),
         },
     };
-    let signed_in = matches!(&current, Link::Ready(view) if view.account.is_some() && !view.locked);
     rsx! {
-        div {
-            class: "app",
-            onkeydown: move |evt: KeyboardEvent| {
-                // Esc goes back from a conversation; Alt+N starts a new one from anywhere.
-                if evt.key() == Key::Escape && room_open && !evt.is_composing() {
-                    evt.prevent_default();
-                    ui.send(Request::SelectRoom { room: None });
-                } else if evt.code() == Code::KeyN && evt.modifiers().alt() && signed_in {
-                    evt.prevent_default();
-                    if room_open {
-                        ui.send(Request::SelectRoom { room: None });
-                    }
-                    ui.focus_start += 1;
-                }
-            },
+        div { class: "app",
             header {
                 h1 { "multichat" }
                 // In the header so it stays in sight in a conversation too: it says why nothing gets delivered.
@@ -73,7 +61,7 @@ pub(crate) fn App() -> Element {
                 // The same page in a tab, where the window does not close when it loses focus. Hidden there.
                 a { class: "open-tab", href: "index.html?view=tab", target: "_blank", title: tr.t("open_in_tab"),
                     aria_label: tr.t("open_in_tab"),
-                    "⧉"
+                    "↗"
                 }
             }
             // An open conversation fills the popup and scrolls only its message log.
@@ -88,6 +76,28 @@ pub(crate) fn App() -> Element {
             }
         }
     }
+}
+
+/// The keyboard shortcuts, on the whole document (the focus may be on no control at all): Esc goes back from
+/// a conversation, Alt+N starts a new one from anywhere (by the key's place, whatever character Alt makes of
+/// it: macOS makes "˜"). The listener lives as long as the page.
+fn listen_for_shortcuts(mut ui: Ui) {
+    let Some(document) = web_sys::window().and_then(|it| it.document()) else { return };
+    let listener = Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(move |evt: web_sys::KeyboardEvent| {
+        let (signed_in, room_open) = ui.screen();
+        if evt.key() == "Escape" && room_open && !evt.is_composing() {
+            evt.prevent_default();
+            ui.send(Request::SelectRoom { room: None });
+        } else if signed_in && evt.alt_key() && evt.code() == "KeyN" {
+            evt.prevent_default();
+            if room_open {
+                ui.send(Request::SelectRoom { room: None });
+            }
+            ui.focus_start += 1;
+        }
+    });
+    let _ = document.add_event_listener_with_callback("keydown", listener.as_ref().unchecked_ref());
+    listener.forget();
 }
 
 /// Sets `data-theme` on the document, which the stylesheet's colours follow (none: the system's).

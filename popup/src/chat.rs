@@ -12,9 +12,8 @@ use multichat_core::qr::safety_number_qr;
 use multichat_core::text::{Segment, linkify};
 use wasm_bindgen::JsValue;
 
-use crate::home::understood_username;
 use crate::i18n::{Tr, use_tr};
-use crate::ui::{ErrorAt, Link, Place, use_ui};
+use crate::ui::{ErrorAt, Link, Place, understood_username, use_ui};
 
 /// The open conversation: header, members, the message log and the composer.
 #[component]

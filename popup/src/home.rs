@@ -2,7 +2,6 @@
 //! username", starting a conversation, and the conversation list (arrow keys move through it).
 
 use dioxus::prelude::*;
-use multichat_core::account::{PEER_ID_PREFIX, Username};
 use multichat_core::bridge::{Request, RoomSummary, View};
 use multichat_core::qr::text_qr;
 use multichat_core::settings::Settings;
@@ -12,7 +11,7 @@ use crate::chat::{Invitations, UnprovedAlerts, short_time};
 use crate::i18n::{Tr, use_tr};
 use crate::passphrase::PassphraseForm;
 use crate::settings::{SettingsPanel, YourData};
-use crate::ui::{ErrorAt, Link, Place, use_ui};
+use crate::ui::{ErrorAt, Link, Place, understood_username, use_ui};
 
 #[component]
 pub(crate) fn SignIn(settings: Settings) -> Element {
@@ -132,16 +131,6 @@ async fn copy_text(text: &str) -> bool {
         wasm_bindgen_futures::JsFuture::from(promise).await
     };
     attempt.await.is_ok()
-}
-
-/// What the user typed where a username is expected, with a PeerJS id (`secure-p2p-multichat-bob`, as the
-/// original page and our details show it) understood as its username.
-pub(crate) fn understood_username(typed: &str) -> String {
-    let trimmed = typed.trim();
-    match Username::from_peer_id(trimmed) {
-        Some(username) => username.as_str().to_owned(),
-        None => trimmed.strip_prefix(PEER_ID_PREFIX).map_or_else(|| typed.to_owned(), ToOwned::to_owned),
-    }
 }
 
 /// Moves the keyboard focus to the element with `id`.
@@ -281,12 +270,14 @@ fn RoomButton(room: RoomSummary, index: usize) -> Element {
         notices.push(tr.f("room_posed_as", &[&posed_as.join(", ")]));
     }
     let key_notice = (!notices.is_empty()).then(|| notices.join("; "));
-    // The accessible name starts with the title, so the list can be searched by name (and is by tests);
-    // the visible parts are laid out separately, which would otherwise run their words together.
-    let mut parts = vec![room.title.clone()];
-    parts.extend(unread.clone());
-    parts.push(presence.clone());
+    let when = short_time(tr, room.last_activity);
+    // The accessible name starts with the title, so the list can be searched by name (and is by tests), and
+    // holds every visible word in order; the visible parts are laid out apart, which would otherwise run
+    // their words together.
+    let mut parts = vec![room.title.clone(), presence.clone()];
     parts.extend(key_notice.clone());
+    parts.extend(when.clone());
+    parts.extend(unread.clone());
     let label = parts.join(", ");
     let id = room.id.clone();
     rsx! {
@@ -299,19 +290,24 @@ fn RoomButton(room: RoomSummary, index: usize) -> Element {
             span { class: "room-text",
                 span { class: if room.direct_with.is_some() { "room-title" } else { "room-title group" },
                     if room.direct_with.is_none() {
-                        span { class: "group-mark", title: tr.t("group"), "# " }
+                        span { class: "group-mark", title: tr.t("group"), aria_hidden: "true", "# " }
                     }
                     "{room.title}"
                 }
+                // Spaces between the parts (flex items, so not laid out), so their words never run together.
+                " "
                 span { class: "room-presence", "{presence}" }
                 if let Some(notice) = key_notice {
+                    " "
                     span { class: "room-warning", "⚠ {notice}" }
                 }
             }
-            if let Some(when) = short_time(tr, room.last_activity) {
+            if let Some(when) = when {
+                " "
                 span { class: "room-time", "{when}" }
             }
             if let Some(unread) = unread {
+                " "
                 span { class: "unread", "{unread}" }
             }
         }

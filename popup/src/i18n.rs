@@ -45,7 +45,7 @@ impl Tr {
         };
         let placeholders = Reflect::get(&entry, &JsValue::from_str("placeholders")).unwrap_or(JsValue::UNDEFINED);
         let content = |name: &str| {
-            Reflect::get(&placeholders, &JsValue::from_str(&name.to_lowercase()))
+            Reflect::get(&placeholders, &JsValue::from_str(&name.to_ascii_lowercase()))
                 .and_then(|it| Reflect::get(&it, &JsValue::from_str("content")))
                 .ok()
                 .and_then(|it| it.as_string())

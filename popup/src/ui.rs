@@ -3,6 +3,7 @@
 //! Every component reaches it with [`use_ui`]; the root component provides it with [`use_ui_provider`].
 
 use dioxus::prelude::*;
+use multichat_core::account::{PEER_ID_PREFIX, Username};
 use multichat_core::bridge::{Request, Response, View};
 
 use crate::bridge::Bridge;
@@ -57,6 +58,14 @@ impl Ui {
     /// The link to the worker; reading it re-renders the caller when it changes.
     pub(crate) fn link(self) -> Link {
         (self.link)()
+    }
+
+    /// Whether someone is signed in (and unlocked), and whether a conversation is open, without subscribing.
+    pub(crate) fn screen(self) -> (bool, bool) {
+        match &*self.link.peek() {
+            Link::Ready(view) => (view.account.is_some() && !view.locked, view.open_room.is_some()),
+            _ => (false, false),
+        }
     }
 
     /// The last refused request's message if it came from `place`; reading it re-renders the caller.
@@ -161,5 +170,15 @@ pub(crate) fn ErrorAt(place: Place) -> Element {
         if let Some(message) = ui.error_at(place) {
             p { role: "alert", class: "error", "{message}" }
         }
+    }
+}
+
+/// What the user typed where a username is expected, with a PeerJS id (`secure-p2p-multichat-bob`, as the
+/// original page and our details show it) understood as its username.
+pub(crate) fn understood_username(typed: &str) -> String {
+    let trimmed = typed.trim();
+    match Username::from_peer_id(trimmed) {
+        Some(username) => username.as_str().to_owned(),
+        None => trimmed.strip_prefix(PEER_ID_PREFIX).map_or_else(|| typed.to_owned(), ToOwned::to_owned),
     }
 }
