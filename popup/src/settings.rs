@@ -1,4 +1,4 @@
-//! Settings (appearance first, then notifications and the connection, advanced) and "Your data" (export
+//! Settings (appearance first, then the connection, advanced, and notifications) and "Your data" (export
 //! and import). Appearance is saved as soon as it is chosen; the rest with "Save settings".
 
 use dioxus::prelude::*;
@@ -205,10 +205,6 @@ fn SettingsForm(settings: Settings) -> Element {
                     }
                 }
             },
-            label { class: "check",
-                input { r#type: "checkbox", checked: notifications(), onchange: move |e| notifications.set(e.checked()) }
-                {tr.t("notify")}
-            }
             fieldset { class: "group",
                 legend { {tr.t("connection_advanced")} }
                 p { class: "hint", {tr.t("connection_hint")} }
@@ -234,6 +230,10 @@ fn SettingsForm(settings: Settings) -> Element {
                     input { r#type: "checkbox", checked: relay_only(), onchange: move |e| relay_only.set(e.checked()) }
                     {tr.t("relay_only")}
                 }
+            }
+            label { class: "check",
+                input { r#type: "checkbox", checked: notifications(), onchange: move |e| notifications.set(e.checked()) }
+                {tr.t("notify")}
             }
             if let Some(message) = port_error() {
                 p { role: "alert", class: "error", "{message}" }
