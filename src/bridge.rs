@@ -185,6 +185,14 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pinned: Option<bool>,
     },
+    /// Keeps what is typed in `room`'s message box (empty: none), so it survives the popup closing.
+    SaveDraft {
+        room: String,
+        text: String,
+    },
+    /// "Forgot passphrase": erases everything stored (history, contacts, identity key, account, settings)
+    /// and starts over as a new install.
+    EraseEverything,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -339,6 +347,9 @@ pub struct OpenRoom {
     /// Members typing now ("bob is typing…"), when typing indicators are on.
     #[serde(default)]
     pub typing: Vec<String>,
+    /// What the user had typed in this room's message box and not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -100,7 +100,7 @@ enum Kind {
     Contacts,
     /// Message requests, waiting invitations or blocks ([`crate::chat::pending`]).
     Pending(Key),
-    /// A room list, room summary or history page of this user.
+    /// A room list, room summary, history page or the drafts of this user.
     History(Username),
     /// A damaged record of a known kind, kept as it was ([`Key::Damaged`]).
     DamagedCopy,
@@ -117,7 +117,10 @@ fn kind(key: &str) -> Option<Kind> {
         Key::Damaged(_) => Kind::DamagedCopy,
         Key::Contacts(_) => Kind::Contacts,
         key @ (Key::Blocked(_) | Key::Requests(_) | Key::Invitations(_)) => Kind::Pending(key),
-        Key::Rooms(owner) | Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => Kind::History(owner),
+        // Drafts are sealed like history, and checked as such.
+        Key::Rooms(owner) | Key::Drafts(owner) | Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => {
+            Kind::History(owner)
+        }
     })
 }
 

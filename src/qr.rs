@@ -16,7 +16,7 @@ pub const QUIET_ZONE: usize = 4;
 pub enum QrError {
     #[error("A safety number has only digits and spaces")]
     NotDigits,
-    #[error("The safety number is too long for a QR code")]
+    #[error("The text is too long for a QR code")]
     TooLong,
 }
 
@@ -40,6 +40,20 @@ pub fn safety_number_qr(shown: &str) -> Result<QrMatrix, QrError> {
         .find_map(|version| {
             let mut bits = Bits::new(Version::Normal(version));
             bits.push_numeric_data(digits.as_bytes()).ok()?;
+            bits.push_terminator(EcLevel::M).ok()?;
+            QrCode::with_bits(bits, EcLevel::M).ok()
+        })
+        .ok_or(QrError::TooLong)?;
+    let dark = code.to_colors().into_iter().map(|it| it == Color::Dark).collect();
+    Ok(QrMatrix { width: code.width(), dark })
+}
+
+/// The QR code of a short text (a username to share), in byte mode with medium error correction.
+pub fn text_qr(text: &str) -> Result<QrMatrix, QrError> {
+    let code = (1..=40)
+        .find_map(|version| {
+            let mut bits = Bits::new(Version::Normal(version));
+            bits.push_byte_data(text.as_bytes()).ok()?;
             bits.push_terminator(EcLevel::M).ok()?;
             QrCode::with_bits(bits, EcLevel::M).ok()
         })

@@ -1,5 +1,6 @@
 //! User-changeable settings: which PeerJS server to use, which ICE servers (STUN, and TURN with its login),
 //! whether to connect through a TURN relay only, and notifications (and whether they show message text).
+//! whether to connect through a TURN relay only, notifications, and how the popup looks (theme, language).
 //!
 //! Real users get the public PeerJS cloud and a public STUN server by default. Tests always override both
 //! with a server on 127.0.0.1 and no ICE servers at all.
@@ -59,6 +60,21 @@ pub struct Settings {
     pub read_receipts: bool,
     /// Notifications say who wrote and where, never what: the message text stays out of them.
     pub hide_notification_text: bool,
+    /// The popup's colours.
+    pub theme: Theme,
+    /// The popup's language, a `_locales` folder name (`fr`, `zh_CN`); `None` follows the browser's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+}
+
+/// The popup's colours: the system's choice, or always light or dark.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
 }
 
 impl Default for Settings {
@@ -75,6 +91,8 @@ impl Default for Settings {
             typing_indicators: true,
             read_receipts: false,
             hide_notification_text: false,
+            theme: Theme::System,
+            language: None,
         }
     }
 }

@@ -36,6 +36,7 @@ pub const SCHEMA_VERSION: u64 = 1;
 /// | `chat/<user>/rooms`       | `user`'s room list                                               |
 /// | `h/<user>/<room>/meta`    | one room's summary ([`crate::chat::history::RoomMeta`])          |
 /// | `h/<user>/<room>/<page>`  | one page of a room's history                                     |
+/// | `drafts/<user>`           | `user`'s unsent message drafts, by room (sealed like history)    |
 /// | `damaged/<key>`           | a damaged record copied aside before its key was written anew    |
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Key {
@@ -54,6 +55,8 @@ pub enum Key {
     /// Group invitations waiting for the user's Accept or Decline.
     Invitations(Username),
     Rooms(Username),
+    /// What the user typed in each room's message box and did not send.
+    Drafts(Username),
     RoomMeta {
         owner: Username,
         room: RoomId,
@@ -96,6 +99,9 @@ impl Key {
                 if let Some(owner) = raw.strip_prefix("invitations/") {
                     return Some(Key::Invitations(user(owner)?));
                 }
+                if let Some(owner) = raw.strip_prefix("drafts/") {
+                    return Some(Key::Drafts(user(owner)?));
+                }
                 if let Some(owner) = raw.strip_prefix("chat/").and_then(|it| it.strip_suffix("/rooms")) {
                     return Some(Key::Rooms(user(owner)?));
                 }
@@ -121,7 +127,7 @@ impl Key {
     /// what a passphrase seals ([`crate::at_rest`]).
     pub fn is_history(&self) -> bool {
         match self {
-            Key::Rooms(_) | Key::RoomMeta { .. } | Key::HistoryPage { .. } => true,
+            Key::Rooms(_) | Key::Drafts(_) | Key::RoomMeta { .. } | Key::HistoryPage { .. } => true,
             Key::Damaged(original) => original.is_history(),
             _ => false,
         }
@@ -142,7 +148,7 @@ impl Key {
     /// The user whose record it is, for the per-user records.
     pub fn owner(&self) -> Option<&Username> {
         match self {
-            Key::Contacts(owner) | Key::Rooms(owner) => Some(owner),
+            Key::Contacts(owner) | Key::Rooms(owner) | Key::Drafts(owner) => Some(owner),
             Key::Blocked(owner) | Key::Requests(owner) | Key::Invitations(owner) => Some(owner),
             Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => Some(owner),
             Key::Damaged(original) => original.owner(),
@@ -180,6 +186,7 @@ impl fmt::Display for Key {
             Key::Requests(owner) => write!(f, "requests/{owner}"),
             Key::Invitations(owner) => write!(f, "invitations/{owner}"),
             Key::Rooms(owner) => write!(f, "chat/{owner}/rooms"),
+            Key::Drafts(owner) => write!(f, "drafts/{owner}"),
             Key::RoomMeta { owner, room } => write!(f, "h/{owner}/{room}/meta"),
             Key::HistoryPage { owner, room, page } => write!(f, "h/{owner}/{room}/{page}"),
             Key::Damaged(original) => write!(f, "{}{original}", Self::DAMAGED_PREFIX),

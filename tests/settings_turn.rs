@@ -27,6 +27,7 @@ fn turn_settings() -> Settings {
         typing_indicators: true,
         read_receipts: false,
         hide_notification_text: false,
+        ..Settings::default()
     }
 }
 

@@ -36,6 +36,10 @@ mod storage_props;
 mod identity;
 // The identity gate on every link: authenticate, hold chat until then, refuse a middle.
 mod auth_gate;
+// The popup's message catalogues (`_locales`): complete, consistent, and nothing hard-coded.
+mod popup_catalogue;
+// Drafts (sealed like history) and "Forgot passphrase: erase and start over", through the worker.
+mod worker_drafts;
 // The PeerJS data-channel codecs: BinaryPack and per-serialization framing, golden bytes and properties.
 mod peerjs_codec;
 // The PeerJS peer: signaling, reconnects, connections through a simulated server.

@@ -1,4 +1,5 @@
-//! The chat screens: starting a conversation, the conversation list, and the open conversation.
+//! The open conversation (its members and warnings, the message log, the composer with its draft), and the
+//! invitations and warnings the conversation list shows too.
 //!
 //! Like the rest of the popup they render the worker's view and send requests. The only state kept here
 //! is what the user is typing and where the message log is scrolled.
@@ -9,206 +10,59 @@ use multichat_core::qr::safety_number_qr;
 use multichat_core::text::{Segment, linkify};
 use wasm_bindgen::JsValue;
 
+use crate::i18n::{Tr, use_tr};
 use crate::message_actions;
-use crate::ui::{Link, use_ui};
-
-/// The two ways to start talking: a direct chat with a username, or a new group.
-#[component]
-pub(crate) fn StartConversation() -> Element {
-    let ui = use_ui();
-    let mut username = use_signal(String::new);
-    let mut group = use_signal(String::new);
-    // Neither field is cleared on submit: on success the conversation replaces this screen, and on a refusal
-    // (say, a misspelt name) the user can fix what they typed.
-    rsx! {
-        section { class: "start", aria_label: "Start a conversation",
-            form {
-                onsubmit: move |evt: FormEvent| {
-                    evt.prevent_default();
-                    ui.send(Request::OpenDirect { username: username() });
-                },
-                label { r#for: "chat-with", "Username to chat with" }
-                div { class: "row",
-                    input {
-                        id: "chat-with",
-                        autocomplete: "off",
-                        spellcheck: false,
-                        value: "{username}",
-                        oninput: move |evt| username.set(evt.value()),
-                    }
-                    button { r#type: "submit", "Chat" }
-                }
-            }
-            form {
-                onsubmit: move |evt: FormEvent| {
-                    evt.prevent_default();
-                    ui.send(Request::CreateGroup { name: group() });
-                },
-                label { r#for: "group-name", "Group name" }
-                div { class: "row",
-                    input {
-                        id: "group-name",
-                        autocomplete: "off",
-                        value: "{group}",
-                        oninput: move |evt| group.set(evt.value()),
-                    }
-                    button { r#type: "submit", "Create group" }
-                }
-            }
-        }
-    }
-}
-
-/// Every conversation, most recent first (the worker's order).
-#[component]
-pub(crate) fn RoomList(rooms: Vec<RoomSummary>) -> Element {
-    let ui = use_ui();
-    let invitations = match ui.link() {
-        Link::Ready(view) => view.invitations,
-        _ => Vec::new(),
-    };
-    rsx! {
-        section { class: "rooms", aria_labelledby: "rooms-heading",
-            h2 { id: "rooms-heading", "Conversations" }
-            UnprovedAlerts { rooms: rooms.clone() }
-            Invitations { invitations }
-            if rooms.is_empty() {
-                p { class: "empty", "No conversations yet. Type a username above to start one." }
-            } else {
-                ul {
-                    for room in rooms {
-                        li { key: "{room.id}", RoomButton { room } }
-                    }
-                }
-            }
-        }
-    }
-}
-
-#[component]
-fn RoomButton(room: RoomSummary) -> Element {
-    let ui = use_ui();
-    let presence = presence_text(&room);
-    let unread = (room.unread > 0).then(|| format!("{} unread", room.unread));
-    let any_online = room.members.iter().any(|member| member.online);
-    // A changed key holds that member's messages until the user decides: say so before opening the room.
-    let key_changed: Vec<&str> =
-        room.members.iter().filter(|it| it.new_key_safety_number.is_some()).map(|it| it.username.as_str()).collect();
-    // Someone connected as a member without proving their key: held until the user decides.
-    let posed_as: Vec<&str> =
-        room.members.iter().filter(|it| it.unproved.is_some()).map(|it| it.username.as_str()).collect();
-    let key_notice = match (key_changed.is_empty(), posed_as.is_empty()) {
-        (true, true) => None,
-        (false, true) => Some(format!("identity key changed: {}", key_changed.join(", "))),
-        (true, false) => Some(format!("someone connected without proving the key of {}", posed_as.join(", "))),
-        (false, false) => Some(format!(
-            "identity key changed: {}; someone connected without proving the key of {}",
-            key_changed.join(", "),
-            posed_as.join(", ")
-        )),
-    };
-    // The accessible name starts with the title, so the list can be searched by name (and is by tests);
-    // the visible parts are laid out separately, which would otherwise run their words together.
-    let mut label = match &unread {
-        Some(unread) => format!("{}, {unread}, {presence}", room.title),
-        None => format!("{}, {presence}", room.title),
-    };
-    if let Some(notice) = &key_notice {
-        label = format!("{label}, {notice}");
-    }
-    let marks = crate::conversations::row_marks(&room);
-    if !marks.is_empty() {
-        label = format!("{label}, {marks}");
-    }
-    let id = room.id.clone();
-    rsx! {
-        button {
-            class: "room",
-            aria_label: "{label}",
-            onclick: move |_| ui.send(Request::SelectRoom { room: Some(id.clone()) }),
-            span { class: if any_online { "dot online" } else { "dot" }, aria_hidden: "true" }
-            span { class: "room-text",
-                span { class: if room.direct_with.is_some() { "room-title" } else { "room-title group" },
-                    if room.direct_with.is_none() {
-                        span { class: "group-mark", title: "Group", "# " }
-                    }
-                    "{room.title}"
-                }
-                span { class: "room-presence", "{presence}" }
-                crate::conversations::RowExtras { room: room.clone() }
-                if let Some(notice) = key_notice {
-                    span { class: "room-warning", "⚠ {notice}" }
-                }
-            }
-            if let Some(when) = short_time(room.last_activity) {
-                span { class: "room-time", "{when}" }
-            }
-            if let Some(unread) = unread {
-                span { class: "unread", "{unread}" }
-            }
-        }
-    }
-}
-
-/// Who of the other members is connected, in words.
-fn presence_text(room: &RoomSummary) -> String {
-    // A direct conversation with an original page may hold that page's mesh: then it reads like a group.
-    if !room.is_group && room.members.len() <= 1 {
-        return match room.members.first() {
-            Some(member) if member.online => "online".to_owned(),
-            _ => "offline".to_owned(),
-        };
-    }
-    let online: Vec<&str> = room.members.iter().filter(|it| it.online).map(|it| it.username.as_str()).collect();
-    match (room.members.len(), online.is_empty()) {
-        (0, _) => "only you so far".to_owned(),
-        (_, true) => "nobody online".to_owned(),
-        (_, false) => format!("online: {}", online.join(", ")),
-    }
-}
+use crate::ui::{ErrorAt, Link, Place, understood_username, use_ui};
 
 /// The open conversation: header, members, the message log and the composer.
 #[component]
 pub(crate) fn Conversation(open: OpenRoom) -> Element {
     let ui = use_ui();
-    let OpenRoom { room, messages, has_older, focus, has_newer, typing } = open;
+    let tr = use_tr();
+    let OpenRoom { room, messages, has_older, draft, focus, has_newer, typing } = open;
     // Warnings about every contact, not only this conversation's: the user must see them wherever they are.
     let every_room = match ui.link() {
         Link::Ready(view) => view.rooms,
         _ => Vec::new(),
     };
+    // Members who wrote something in sight were online once, whatever the signaling server says now.
+    let heard_from: Vec<String> = messages.iter().filter(|it| !it.mine).map(|it| it.sender.clone()).collect();
     rsx! {
         section { class: "conversation", aria_labelledby: "room-title",
             div { class: "room-header",
                 button {
                     class: "back",
-                    aria_label: "Back to conversations",
+                    aria_label: tr.t("back"),
+                    aria_keyshortcuts: "Escape",
+                    title: tr.t("back_hint"),
                     onclick: move |_| ui.send(Request::SelectRoom { room: None }),
                     "←"
                 }
                 div { class: "room-heading",
                     h2 { id: "room-title", "{room.title}" }
-                    Members { is_group: room.is_group, members: room.members.clone() }
+                    Members { is_group: room.is_group, members: room.members.clone(), heard_from }
                 }
             }
             UnprovedAlerts { rooms: every_room }
             if room.is_group {
                 InviteForm { key: "{room.id}", room: room.id.clone() }
             }
-            // Keyed by room: switching rooms starts a fresh log (scrolled to the bottom) and an empty composer.
+            // Keyed by room: switching rooms starts a fresh log (scrolled to the bottom) and that room's draft.
             MessageLog { key: "{room.id}", room: room.id.clone(), messages, has_older, focus, has_newer }
             message_actions::Typing { names: typing }
-            Composer { key: "{room.id}", room: room.id.clone() }
+            ErrorAt { place: Place::Composer }
+            Composer { key: "{room.id}", room: room.id.clone(), draft: draft.unwrap_or_default() }
         }
     }
 }
 
 #[component]
-fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
+fn Members(is_group: bool, members: Vec<MemberSummary>, heard_from: Vec<String>) -> Element {
     // Hooks first, before any early return, so their order never changes between renders.
     let ui = use_ui();
+    let tr = use_tr();
     if members.is_empty() {
-        return rsx! { p { class: "members empty", "Only you so far. Invite someone below." } };
+        return rsx! { p { class: "members empty", {tr.t("only_you_invite")} } };
     }
     let problems: Vec<MemberSummary> = members.iter().filter(|it| it.problem.is_some()).cloned().collect();
     let numbers: Vec<MemberSummary> = members.iter().filter(|it| it.safety_number.is_some()).cloned().collect();
@@ -219,24 +73,24 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
     let new_keys: Vec<(String, String)> =
         members.iter().filter_map(|it| Some((it.username.clone(), it.key_notice.clone()?))).collect();
     rsx! {
-        ul { class: "members", aria_label: "Members",
+        ul { class: "members", aria_label: tr.t("members"),
             for member in members {
                 li { key: "{member.username}", class: if member.online { "online" } else { "offline" },
                     span { class: "dot", aria_hidden: "true" }
                     if named {
                         "{member.username} "
                     }
-                    span { class: "presence", if member.online { "online" } else { "offline" } }
+                    span { class: "presence", if member.online { {tr.t("online")} } else { {tr.t("offline")} } }
                     if member.verified {
-                        span { class: "auth verified", title: "You compared safety numbers with them", "· verified" }
+                        span { class: "auth verified", title: tr.t("verified_title"), {tr.t("verified_mark")} }
                     }
                     if member.new_key_safety_number.is_some() {
-                        span { class: "auth warning", title: "They proved a different identity key than before; their messages are held", "· key changed" }
+                        span { class: "auth warning", title: tr.t("key_changed_title"), {tr.t("key_changed_mark")} }
                     } else if member.online {
                         if member.authenticated {
-                            span { class: "auth verified", title: "Their identity key was checked on this very connection: no one is in the middle", "· authenticated" }
+                            span { class: "auth verified", title: tr.t("authenticated_title"), {tr.t("authenticated_mark")} }
                         } else {
-                            span { class: "auth", title: "This peer does not prove its identity (an older multichat, or the original page)", "· unverified" }
+                            span { class: "auth", title: tr.t("unverified_title"), {tr.t("unverified_mark")} }
                         }
                     }
                 }
@@ -250,10 +104,10 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
         }
         for member in numbers {
             details { key: "safety-{member.username}", class: "safety",
-                summary { "Safety number with {member.username}" }
+                summary { {tr.f("safety_number_with", &[&member.username])} }
                 p { class: "safety-number", "{member.safety_number.clone().unwrap_or_default()}" }
                 SafetyQr { username: member.username.clone(), number: member.safety_number.clone().unwrap_or_default() }
-                p { class: "hint", "Compare it with {member.username} in person or on a call. If it matches, no one is in the middle." }
+                p { class: "hint", {tr.f("safety_compare", &[&member.username])} }
                 if !member.verified {
                     button {
                         r#type: "button",
@@ -262,7 +116,7 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
                             let number = member.safety_number.clone().unwrap_or_default();
                             move |_| ui.send(Request::MarkVerified { username: username.clone(), safety_number: number.clone() })
                         },
-                        "It matches: mark {member.username} verified"
+                        {tr.f("mark_verified", &[&member.username])}
                     }
                 }
             }
@@ -271,40 +125,56 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
             p { key: "problem-{member.username}", class: "notice", role: "status",
                 "{member.problem.clone().unwrap_or_default()}"
                 if !member.online {
-                    " Messages wait and are sent when they are back."
+                    " "
+                    if never_reached(&member, &heard_from) {
+                        {tr.f("never_online", &[&member.username])}
+                    } else {
+                        {tr.t("messages_wait")}
+                    }
                 }
             }
         }
     }
 }
 
+/// A member we never reached: no key of theirs was ever pinned, and nothing of theirs is in sight. The
+/// signaling server only says whether a username is online now; a name that has never been online (a typo,
+/// say) looks like this, where a contact who is offline has a key or messages.
+fn never_reached(member: &MemberSummary, heard_from: &[String]) -> bool {
+    member.safety_number.is_none()
+        && member.new_key_safety_number.is_none()
+        && !member.authenticated
+        && !heard_from.contains(&member.username)
+}
+
 /// Invitations to groups, each with Accept and Decline: nothing of a group is joined before Accept.
 #[component]
-fn Invitations(invitations: Vec<InvitationView>) -> Element {
+pub(crate) fn Invitations(invitations: Vec<InvitationView>) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     rsx! {
         for invitation in invitations {
-            section { key: "invitation-{invitation.room}", class: "invitation", aria_label: "Invitation to {invitation.name}",
-                p { strong { "{invitation.inviter}" } " invites you to " strong { "{invitation.name}" } }
+            section { key: "invitation-{invitation.room}", class: "invitation", aria_label: tr.f("invitation_to", &[&invitation.name]),
+                p { {tr.f("invites_you", &[&invitation.inviter, &invitation.name])} }
                 div { class: "row",
                     button {
                         r#type: "button",
-                        aria_label: "Accept the invitation to {invitation.name}",
+                        aria_label: tr.f("accept_invitation", &[&invitation.name]),
                         onclick: {
                             let room = invitation.room.clone();
                             move |_| ui.send(Request::AcceptInvitation { room: room.clone() })
                         },
-                        "Accept"
+                        {tr.t("accept")}
                     }
                     button {
                         r#type: "button",
                         class: "secondary",
-                        aria_label: "Decline the invitation to {invitation.name}",
+                        aria_label: tr.f("decline_invitation", &[&invitation.name]),
                         onclick: {
                             let room = invitation.room.clone();
                             move |_| ui.send(Request::DeclineInvitation { room: room.clone() })
                         },
-                        "Decline"
+                        {tr.t("decline")}
                     }
                 }
             }
@@ -315,8 +185,9 @@ fn Invitations(invitations: Vec<InvitationView>) -> Element {
 /// The red warnings about contacts a connection posed as without proving their pinned key, one per contact,
 /// each with the user's two choices. Nothing from such a connection is shown until the user decides.
 #[component]
-fn UnprovedAlerts(rooms: Vec<RoomSummary>) -> Element {
+pub(crate) fn UnprovedAlerts(rooms: Vec<RoomSummary>) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     let mut warned: Vec<(String, String)> = Vec::new();
     for member in rooms.iter().flat_map(|it| it.members.iter()) {
         if let Some(text) = &member.unproved
@@ -327,8 +198,8 @@ fn UnprovedAlerts(rooms: Vec<RoomSummary>) -> Element {
     }
     rsx! {
         for (username, text) in warned {
-            section { key: "unproved-{username}", class: "key-change", role: "alert", aria_label: "Warning about {username}",
-                p { strong { "Someone connected as {username} without proving it is {username}." } }
+            section { key: "unproved-{username}", class: "key-change", role: "alert", aria_label: tr.f("warning_about", &[&username]),
+                p { strong { {tr.f("posed_as", &[&username])} } }
                 p { "{text}" }
                 div { class: "row",
                     button {
@@ -337,7 +208,7 @@ fn UnprovedAlerts(rooms: Vec<RoomSummary>) -> Element {
                             let username = username.clone();
                             move |_| ui.send(Request::AllowUnverified { username: username.clone() })
                         },
-                        "Allow unverified for this contact"
+                        {tr.t("allow_unverified")}
                     }
                     button {
                         r#type: "button",
@@ -346,7 +217,7 @@ fn UnprovedAlerts(rooms: Vec<RoomSummary>) -> Element {
                             let username = username.clone();
                             move |_| ui.send(Request::BlockUnverified { username: username.clone() })
                         },
-                        "Block"
+                        {tr.t("block")}
                     }
                 }
             }
@@ -359,6 +230,7 @@ fn UnprovedAlerts(rooms: Vec<RoomSummary>) -> Element {
 #[component]
 fn KeyChangeAlert(username: String, new_safety_number: String) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     let decide = |accept: bool| {
         let (username, safety_number) = (username.clone(), new_safety_number.clone());
         move |_| {
@@ -371,17 +243,14 @@ fn KeyChangeAlert(username: String, new_safety_number: String) -> Element {
         }
     };
     rsx! {
-        section { class: "key-change", role: "alert", aria_label: "{username}'s identity key changed",
-            p { strong { "{username}'s identity key changed." } }
-            p {
-                "This happens when {username} reinstalls multichat or moves to another browser, but it is also what someone "
-                "impersonating {username} looks like. Their messages are held until you decide."
-            }
-            p { "Compare the new safety number with {username} in person or on a call before you accept it:" }
-            p { class: "safety-number", aria_label: "New safety number with {username}", "{new_safety_number}" }
+        section { class: "key-change", role: "alert", aria_label: tr.f("key_changed_label", &[&username]),
+            p { strong { {tr.f("key_changed_heading", &[&username])} } }
+            p { {tr.f("key_changed_why", &[&username])} }
+            p { {tr.f("key_changed_compare", &[&username])} }
+            p { class: "safety-number", aria_label: tr.f("new_safety_number", &[&username]), "{new_safety_number}" }
             div { class: "row",
-                button { r#type: "button", onclick: decide(true), "Accept {username}'s new key" }
-                button { r#type: "button", class: "danger", onclick: decide(false), "Reject {username}'s new key" }
+                button { r#type: "button", onclick: decide(true), {tr.f("accept_new_key", &[&username])} }
+                button { r#type: "button", class: "danger", onclick: decide(false), {tr.f("reject_new_key", &[&username])} }
             }
         }
     }
@@ -391,13 +260,14 @@ fn KeyChangeAlert(username: String, new_safety_number: String) -> Element {
 /// strings), one path of the dark modules on a white square with the quiet zone.
 #[component]
 fn SafetyQr(username: String, number: String) -> Element {
+    let tr = use_tr();
     let Ok(matrix) = safety_number_qr(&number) else { return rsx! {} };
     let size = matrix.size_with_quiet_zone();
     rsx! {
         svg {
             class: "safety-qr",
             role: "img",
-            "aria-label": "QR code of the safety number with {username}",
+            "aria-label": tr.f("safety_qr", &[&username]),
             view_box: "0 0 {size} {size}",
             shape_rendering: "crispEdges",
             rect { width: "{size}", height: "{size}", fill: "#fff" }
@@ -409,28 +279,30 @@ fn SafetyQr(username: String, number: String) -> Element {
 #[component]
 fn InviteForm(room: String) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     let mut username = use_signal(String::new);
     rsx! {
         form {
             class: "invite row",
             onsubmit: move |evt: FormEvent| {
                 evt.prevent_default();
-                let invited = username();
+                let invited = understood_username(&username());
                 username.set(String::new());
-                ui.send_or(Request::Invite { room: room.clone(), username: invited.clone() }, move || {
+                ui.send_or(Place::Invite, Request::Invite { room: room.clone(), username: invited.clone() }, move || {
                     username.set(invited)
                 });
             },
             input {
-                aria_label: "Invite username",
-                placeholder: "Invite username",
+                aria_label: tr.t("invite_username"),
+                placeholder: tr.t("invite_username"),
                 autocomplete: "off",
                 spellcheck: false,
                 value: "{username}",
                 oninput: move |evt| username.set(evt.value()),
             }
-            button { r#type: "submit", "Invite" }
+            button { r#type: "submit", {tr.t("invite")} }
         }
+        ErrorAt { place: Place::Invite }
     }
 }
 
@@ -448,12 +320,13 @@ fn MessageLog(
     has_newer: bool,
 ) -> Element {
     let ui = use_ui();
+    let latest_room = room.clone();
+    let log_room = room.clone();
+    let tr = use_tr();
     // Whether the reader is at the newest message: only then do arriving messages scroll the log, so reading
     // older ones is never interrupted.
     let mut following = use_signal(|| true);
     let newest = messages.last().map(|it| (it.id.clone(), it.mine));
-    let latest_room = room.clone();
-    let log_room = room.clone();
     // Effects run once the DOM is updated (so the new message's height is in scrollHeight): on the first
     // render, which opens the conversation at its newest message, and whenever a newer message arrives.
     use_effect(use_reactive!(|newest, focus| {
@@ -473,7 +346,7 @@ fn MessageLog(
         div {
             class: "log",
             role: "log",
-            aria_label: "Messages",
+            aria_label: tr.t("messages"),
             aria_live: "polite",
             id: LOG_ID,
             // Focusable, so the log can be scrolled with the keyboard.
@@ -490,11 +363,11 @@ fn MessageLog(
                 button {
                     class: "older secondary",
                     onclick: move |_| ui.send(Request::LoadOlder { room: room.clone() }),
-                    "Load older messages"
+                    {tr.t("load_older")}
                 }
             }
             if messages.is_empty() {
-                p { class: "empty", "No messages yet. Say hello!" }
+                p { class: "empty", {tr.t("no_messages")} }
             }
             for message in messages {
                 MessageItem { key: "{message.id}", room: log_room.clone(), focused: focus.as_ref() == Some(&message.id), message }
@@ -520,13 +393,14 @@ fn scroll_to_bottom() {
 
 #[component]
 fn MessageItem(room: String, message: MessageView, focused: bool) -> Element {
-    let sender = if message.mine { "You".to_owned() } else { message.sender.clone() };
-    let clock = Clock::of(message.timestamp);
+    let tr = use_tr();
+    let sender = if message.mine { tr.t("you") } else { message.sender.clone() };
+    let clock = Clock::of(tr, message.timestamp);
     // Signed by its author and checked against their key; a key someone else vouched for is said so.
     let provenance = (!message.mine).then(|| match (message.verified, &message.introduced_by) {
-        (true, Some(by)) => ("signed", format!("verified · key introduced by {by}")),
-        (true, None) => ("signed", "verified".to_owned()),
-        (false, _) => ("unsigned", "unverified".to_owned()),
+        (true, Some(by)) => ("signed", tr.f("signed_introduced", &[by])),
+        (true, None) => ("signed", tr.t("signed")),
+        (false, _) => ("unsigned", tr.t("unsigned")),
     });
     rsx! {
         div {
@@ -573,12 +447,28 @@ fn MessageText(text: String) -> Element {
     rsx! { {segments} }
 }
 
-/// The message box. Enter sends, Shift+Enter starts a new line.
+/// How long typing must pause before the draft is handed to the worker (and when the box loses focus, at once).
+const DRAFT_PAUSE_MS: u32 = 400;
+
+/// The message box. Enter sends, Shift+Enter starts a new line. What is typed is kept as the room's draft by
+/// the worker, so it survives the popup closing; it starts from the draft the worker had.
 #[component]
-fn Composer(room: String) -> Element {
+fn Composer(room: String, draft: String) -> Element {
     let ui = use_ui();
-    let typing = message_actions::use_typing(room.clone());
-    let mut text = use_signal(String::new);
+    let tr = use_tr();
+    let mut text = use_signal(|| draft.clone());
+    // The draft the worker holds, so an unchanged box sends nothing.
+    let mut stored = use_signal(|| draft.clone());
+    let mut typing = use_signal(|| 0_u64);
+    let typing_indicator = message_actions::use_typing(room.clone());
+    let draft_room = room.clone();
+    let save_draft = use_callback(move |()| {
+        let current = text.peek().clone();
+        if *stored.peek() != current {
+            stored.set(current.clone());
+            ui.send(Request::SaveDraft { room: draft_room.clone(), text: current });
+        }
+    });
     // A callback (which is `Copy`) because both the form and the Enter key use it.
     let submit = use_callback(move |()| {
         let typed = text();
@@ -587,7 +477,9 @@ fn Composer(room: String) -> Element {
             return;
         }
         text.set(String::new());
-        ui.send_or(Request::SendText { room: room.clone(), text: typed.clone() }, move || {
+        // Sending a message ends its draft (the worker forgets it too).
+        stored.set(String::new());
+        ui.send_or(Place::Composer, Request::SendText { room: room.clone(), text: typed.clone() }, move || {
             // Refused: give the text back unless the user has started typing something else.
             if text.peek().is_empty() {
                 text.set(typed);
@@ -602,15 +494,24 @@ fn Composer(room: String) -> Element {
                 submit.call(());
             },
             textarea {
-                aria_label: "Message",
-                placeholder: "Write a message",
+                aria_label: tr.t("message"),
+                placeholder: tr.t("write_message"),
                 rows: 2,
                 autofocus: true,
                 value: "{text}",
                 oninput: move |evt| {
                     text.set(evt.value());
-                    typing.call(());
+                    typing_indicator.call(());
+                    let generation = *typing.peek() + 1;
+                    typing.set(generation);
+                    spawn(async move {
+                        gloo_timers::future::TimeoutFuture::new(DRAFT_PAUSE_MS).await;
+                        if *typing.peek() == generation {
+                            save_draft.call(());
+                        }
+                    });
                 },
+                onblur: move |_| save_draft.call(()),
                 onkeydown: move |evt: KeyboardEvent| {
                     // While an input method is composing, Enter confirms the composition, not the message.
                     if evt.key() == Key::Enter && !evt.modifiers().shift() && !evt.is_composing() {
@@ -619,7 +520,7 @@ fn Composer(room: String) -> Element {
                     }
                 },
             }
-            button { r#type: "submit", "Send" }
+            button { r#type: "submit", {tr.t("send")} }
         }
     }
 }
@@ -636,7 +537,8 @@ struct Clock {
 
 impl Clock {
     /// `None` when the timestamp (a peer's clock) is beyond what a JS date can hold.
-    fn of(timestamp: u64) -> Option<Clock> {
+    fn of(tr: Tr, timestamp: u64) -> Option<Clock> {
+        let locale = tr.locale();
         // ECMAScript dates reach ±8.64e15 ms; `toISOString` throws beyond, which would abort the popup.
         const MAX_DATE_MS: u64 = 8_640_000_000_000_000;
         if timestamp > MAX_DATE_MS {
@@ -650,24 +552,24 @@ impl Clock {
         let options = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&options, &"hour".into(), &"2-digit".into());
         let _ = js_sys::Reflect::set(&options, &"minute".into(), &"2-digit".into());
-        let time = String::from(date.to_locale_time_string_with_options("default", &options));
+        let time = String::from(date.to_locale_time_string_with_options(&locale, &options));
         let short = if same_day {
             time
         } else {
-            format!("{} {time}", String::from(date.to_locale_date_string("default", &JsValue::UNDEFINED)))
+            format!("{} {time}", String::from(date.to_locale_date_string(&locale, &JsValue::UNDEFINED)))
         };
         Some(Clock {
             short,
             iso: String::from(date.to_iso_string()),
-            full: String::from(date.to_locale_string("default", &JsValue::UNDEFINED)),
+            full: String::from(date.to_locale_string(&locale, &JsValue::UNDEFINED)),
         })
     }
 }
 
 /// The time of a conversation's last message, for the list; `None` when it has none.
-fn short_time(timestamp: u64) -> Option<String> {
+pub(crate) fn short_time(tr: Tr, timestamp: u64) -> Option<String> {
     if timestamp == 0 {
         return None;
     }
-    Clock::of(timestamp).map(|clock| clock.short)
+    Clock::of(tr, timestamp).map(|clock| clock.short)
 }

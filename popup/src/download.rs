@@ -7,14 +7,10 @@ use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, Url};
 /// How long the object URL outlives the click; the browser has the file by then.
 const REVOKE_AFTER_MS: i32 = 10_000;
 
-/// Starts the browser's download of `contents` as `file_name`. The error is for the user.
+/// Starts the browser's download of `contents` as `file_name`. The error is the browser's reason.
 pub(crate) fn save_json(file_name: &str, contents: &str) -> Result<(), String> {
     save(file_name, contents).map_err(|err| {
-        let detail = err
-            .as_string()
-            .or_else(|| js_sys::JSON::stringify(&err).ok().and_then(|it| it.as_string()))
-            .unwrap_or_default();
-        format!("The browser did not save the file ({detail}); nothing was lost, please try again")
+        err.as_string().or_else(|| js_sys::JSON::stringify(&err).ok().and_then(|it| it.as_string())).unwrap_or_default()
     })
 }
 

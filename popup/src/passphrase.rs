@@ -1,28 +1,36 @@
-//! The passphrase screens: unlocking the history, and protecting it in Settings. The worker does the work
-//! (key derivation, sealing); these only collect what the user types and send it.
+//! The passphrase screens: unlocking the history (or, the passphrase forgotten, erasing everything to start
+//! over), and protecting it in Settings. The worker does the work (key derivation, sealing); these only
+//! collect what the user types and send it. What was typed is cleared only once the worker accepted it.
 
 use dioxus::prelude::*;
+use multichat_core::at_rest::MIN_PASSPHRASE_CHARS;
 use multichat_core::bridge::Request;
 
-use crate::ui::use_ui;
+use crate::i18n::use_tr;
+use crate::ui::{ErrorAt, Place, use_ui};
 
 /// Shown instead of everything else while the history is locked.
 #[component]
 pub(crate) fn Unlock() -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     let mut passphrase = use_signal(String::new);
+    let mut erasing = use_signal(|| false);
     rsx! {
         form {
             class: "unlock",
-            aria_label: "Unlock",
+            aria_label: tr.t("unlock"),
             onsubmit: move |evt: FormEvent| {
                 evt.prevent_default();
-                ui.send(Request::Unlock { passphrase: passphrase() });
-                passphrase.set(String::new());
+                ui.send_then(Place::Unlock, Request::Unlock { passphrase: passphrase() }, move |accepted| {
+                    if accepted {
+                        passphrase.set(String::new());
+                    }
+                });
             },
-            h2 { "multichat is locked" }
-            p { "Your history is protected by a passphrase. Enter it to read and receive messages." }
-            label { r#for: "unlock-passphrase", "Passphrase" }
+            h2 { {tr.t("locked_heading")} }
+            p { {tr.t("locked_intro")} }
+            label { r#for: "unlock-passphrase", {tr.t("passphrase")} }
             input {
                 id: "unlock-passphrase",
                 r#type: "password",
@@ -31,9 +39,28 @@ pub(crate) fn Unlock() -> Element {
                 value: "{passphrase}",
                 oninput: move |evt| passphrase.set(evt.value()),
             }
-            button { r#type: "submit", "Unlock" }
+            ErrorAt { place: Place::Unlock }
+            button { r#type: "submit", {tr.t("unlock")} }
         }
-        button { class: "secondary", onclick: move |_| ui.send(Request::SignOut), "Sign out" }
+        section { class: "forgot", aria_label: tr.t("forgot_passphrase"),
+            if erasing() {
+                div { class: "key-change", role: "alertdialog", aria_labelledby: "erase-heading", aria_describedby: "erase-warning",
+                    p { id: "erase-heading", strong { {tr.t("erase_heading")} } }
+                    p { id: "erase-warning", {tr.t("erase_warning")} }
+                    div { class: "row",
+                        button {
+                            r#type: "button",
+                            class: "danger",
+                            onclick: move |_| ui.send_at(Place::Unlock, Request::EraseEverything),
+                            {tr.t("erase_confirm")}
+                        }
+                        button { r#type: "button", class: "secondary", onclick: move |_| erasing.set(false), {tr.t("cancel")} }
+                    }
+                }
+            } else {
+                button { r#type: "button", class: "secondary", onclick: move |_| erasing.set(true), {tr.t("forgot_passphrase")} }
+            }
+        }
     }
 }
 
@@ -41,17 +68,25 @@ pub(crate) fn Unlock() -> Element {
 #[component]
 pub(crate) fn PassphraseForm(set: bool) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     let mut first = use_signal(String::new);
     let mut second = use_signal(String::new);
     let mut current = use_signal(String::new);
     let mut mismatch = use_signal(|| false);
+    let clear = move |accepted: bool| {
+        if accepted {
+            current.set(String::new());
+            first.set(String::new());
+            second.set(String::new());
+        }
+    };
     rsx! {
         details { class: "settings passphrase",
-            summary { "Protect history with a passphrase" }
-            p { "A forgotten passphrase cannot be recovered: without it, your stored history cannot be read." }
+            summary { {tr.t("protect_history")} }
+            p { {tr.t("passphrase_unrecoverable")} }
             if set {
                 form {
-                    aria_label: "Change or remove passphrase",
+                    aria_label: tr.t("change_or_remove"),
                     onsubmit: move |evt: FormEvent| {
                         evt.prevent_default();
                         if first() != second() {
@@ -59,13 +94,10 @@ pub(crate) fn PassphraseForm(set: bool) -> Element {
                             return;
                         }
                         mismatch.set(false);
-                        ui.send(Request::ChangePassphrase { old: current(), new: first() });
-                        current.set(String::new());
-                        first.set(String::new());
-                        second.set(String::new());
+                        ui.send_then(Place::Passphrase, Request::ChangePassphrase { old: current(), new: first() }, clear);
                     },
-                    p { "Your history is protected by a passphrase." }
-                    label { r#for: "current-passphrase", "Current passphrase" }
+                    p { {tr.t("passphrase_is_set")} }
+                    label { r#for: "current-passphrase", {tr.t("current_passphrase")} }
                     input {
                         id: "current-passphrase",
                         r#type: "password",
@@ -74,24 +106,24 @@ pub(crate) fn PassphraseForm(set: bool) -> Element {
                         oninput: move |evt| current.set(evt.value()),
                     }
                     NewPassphrase { first, second, mismatch }
+                    ErrorAt { place: Place::Passphrase }
                     div { class: "row",
-                        button { r#type: "submit", "Change passphrase" }
+                        button { r#type: "submit", {tr.t("change_passphrase")} }
                         // Removing needs only the current passphrase.
                         button {
                             r#type: "button",
                             class: "secondary",
                             onclick: move |_| {
-                                ui.send(Request::RemovePassphrase { passphrase: current() });
-                                current.set(String::new());
+                                ui.send_then(Place::Passphrase, Request::RemovePassphrase { passphrase: current() }, clear);
                             },
-                            "Remove passphrase"
+                            {tr.t("remove_passphrase")}
                         }
                     }
                 }
-                button { onclick: move |_| ui.send(Request::LockNow), "Lock now" }
+                button { onclick: move |_| ui.send_at(Place::Passphrase, Request::LockNow), {tr.t("lock_now")} }
             } else {
                 form {
-                    aria_label: "Set passphrase",
+                    aria_label: tr.t("set_passphrase_form"),
                     onsubmit: move |evt: FormEvent| {
                         evt.prevent_default();
                         if first() != second() {
@@ -99,12 +131,11 @@ pub(crate) fn PassphraseForm(set: bool) -> Element {
                             return;
                         }
                         mismatch.set(false);
-                        ui.send(Request::SetPassphrase { passphrase: first() });
-                        first.set(String::new());
-                        second.set(String::new());
+                        ui.send_then(Place::Passphrase, Request::SetPassphrase { passphrase: first() }, clear);
                     },
                     NewPassphrase { first, second, mismatch }
-                    button { r#type: "submit", "Set passphrase" }
+                    ErrorAt { place: Place::Passphrase }
+                    button { r#type: "submit", {tr.t("set_passphrase")} }
                 }
             }
         }
@@ -114,16 +145,19 @@ pub(crate) fn PassphraseForm(set: bool) -> Element {
 /// The new passphrase, typed twice (both forms ask for it the same way).
 #[component]
 fn NewPassphrase(first: Signal<String>, second: Signal<String>, mismatch: Signal<bool>) -> Element {
+    let tr = use_tr();
     rsx! {
-        label { r#for: "new-passphrase", "New passphrase" }
+        label { r#for: "new-passphrase", {tr.t("new_passphrase")} }
         input {
             id: "new-passphrase",
             r#type: "password",
             autocomplete: "new-password",
+            aria_describedby: "passphrase-rule",
             value: "{first}",
             oninput: move |evt| first.set(evt.value()),
         }
-        label { r#for: "repeat-passphrase", "Repeat passphrase" }
+        p { id: "passphrase-rule", class: "hint", {tr.f("passphrase_min", &[&MIN_PASSPHRASE_CHARS.to_string()])} }
+        label { r#for: "repeat-passphrase", {tr.t("repeat_passphrase")} }
         input {
             id: "repeat-passphrase",
             r#type: "password",
@@ -132,7 +166,7 @@ fn NewPassphrase(first: Signal<String>, second: Signal<String>, mismatch: Signal
             oninput: move |evt| second.set(evt.value()),
         }
         if mismatch() {
-            p { role: "alert", class: "error", "The two passphrases differ" }
+            p { role: "alert", class: "error", {tr.t("passphrases_differ")} }
         }
     }
 }

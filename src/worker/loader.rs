@@ -137,6 +137,7 @@ fn keys_to_read(snapshot: &Snapshot) -> Vec<String> {
         wanted.push(Key::Contacts(user.clone()).to_string());
         wanted.push(Key::Rooms(user.clone()).to_string());
         wanted.extend(pending::keys(user));
+        wanted.push(Key::Drafts(user.clone()).to_string());
         wanted.extend(history::meta_keys(user, snapshot));
         wanted.extend(history::open_page_keys(user, snapshot));
     }
@@ -195,6 +196,7 @@ impl WorkerModel {
             gate
         });
         problems.extend(read_problems);
+        let drafts = super::drafts::Drafts::restore(&snapshot, loaded.account.as_ref(), &mut problems);
         let mut model = WorkerModel {
             loaded,
             engine: EngineStatus::Offline,
@@ -217,6 +219,7 @@ impl WorkerModel {
             drop_log: LogBudget::new(DROP_LOG.0, DROP_LOG.1),
             view_dirty: false,
             search: Default::default(),
+            drafts,
         };
         model.write(migration);
         model.renew_token(random);

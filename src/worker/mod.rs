@@ -18,6 +18,8 @@
 //! popup shows), [`error`], and `mem_shell` (an in-memory shell for tests and benches, feature `mem-shell`).
 
 mod conversations;
+mod drafts;
+mod erase;
 mod error;
 pub mod loader;
 #[cfg(feature = "mem-shell")]
@@ -175,6 +177,8 @@ pub struct WorkerModel {
     view_dirty: bool,
     /// The search index, once built, and the message a search opened ([`search`]).
     search: search::SearchState,
+    /// The signed-in user's unsent drafts.
+    drafts: drafts::Drafts,
 }
 
 impl WorkerModel {

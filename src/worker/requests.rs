@@ -133,7 +133,10 @@ impl WorkerModel {
             }
             Request::SendText { room, text } => {
                 let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
-                self.chat_command(now, Command::Send { room, text, random: Entropy::new(random).message_id() }, false)
+                let sent = Command::Send { room: room.clone(), text, random: Entropy::new(random).message_id() };
+                let outcome = self.chat_command(now, sent, false)?;
+                self.forget_draft(&room);
+                Ok(outcome)
             }
             Request::Reply { room, to, text } => self.act(now, &room, &to, ActOn::Reply { text }, random),
             Request::React { room, to, emoji } => self.act(now, &room, &to, ActOn::React { emoji }, random),
@@ -204,6 +207,8 @@ impl WorkerModel {
             Request::ConversationSettings { room, name, muted, pinned } => {
                 self.conversation_settings(now, &room, name, muted, pinned)
             }
+            Request::SaveDraft { room, text } => self.save_draft(&room, text),
+            Request::EraseEverything => self.erase_everything(now),
         }
     }
 
@@ -382,5 +387,6 @@ fn allowed_while_locked(request: &Request) -> bool {
             | Request::SetPassphrase { .. }
             | Request::ChangePassphrase { .. }
             | Request::RemovePassphrase { .. }
+            | Request::EraseEverything
     )
 }

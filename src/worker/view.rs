@@ -43,7 +43,15 @@ impl WorkerModel {
             // Around the message a search opened, else the latest.
             if let Some(focused) = self.focused_window(selected, self.window) {
                 let FocusedWindow { messages, has_older, has_newer, focus } = focused;
-                return Some(OpenRoom { room, messages, has_older, focus: Some(focus), has_newer, typing });
+                return Some(OpenRoom {
+                    room,
+                    messages,
+                    has_older,
+                    focus: Some(focus),
+                    has_newer,
+                    typing,
+                    draft: self.drafts.get(selected),
+                });
             }
             let loaded = chat.messages(selected);
             // Replies, reactions, edits and deletes are applied to their targets over all that is loaded.
@@ -59,6 +67,7 @@ impl WorkerModel {
                 focus: None,
                 has_newer: false,
                 typing,
+                draft: self.drafts.get(selected),
             })
         });
         let mut storage_problems: Vec<String> = self.loaded.problems.iter().map(ToString::to_string).collect();

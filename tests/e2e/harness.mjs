@@ -658,4 +658,80 @@ export async function engineEvaluator(browser) {
  */
 export function engineSendQueues(evaluate) {
   return evaluate(`import('./multichat_engine.js').then((engine) => engine.engine_send_queues())`);
+// ---------------------------------------------------------------------------------------------------------
+// The popup as a product (issue 16): the browser's language, views of the popup page, axe-core, screenshots.
+
+const AXE_SOURCE = join(dirname(fileURLToPath(import.meta.url)), '../../node_modules/axe-core/axe.min.js');
+const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), '../../target/screenshots');
+
+/**
+ * `launchBrowser` with the browser's preferred languages set to `languages` (e.g. 'fr' or 'zh-CN,zh'): what
+ * `navigator.languages` reports. Headless Chromium ignores `--lang` and the `LANGUAGE` variable for that
+ * (checked: both left `["en-US","en"]`); `--accept-lang` is the language preference it reads.
+ */
+export async function launchBrowserInLanguage(profileDir, languages, { extensionDir = DIST } = {}) {
+  const context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      `--disable-extensions-except=${extensionDir}`, `--load-extension=${extensionDir}`, '--no-sandbox', '--disable-gpu',
+      '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--allow-loopback-in-peer-connection', '--remote-debugging-port=0', `--accept-lang=${languages}`,
+    ],
+    ignoreDefaultArgs: ['--disable-extensions'],
+  });
+  context.setDefaultTimeout(15000);
+  const browser = { context, problems: [] };
+  const watch = (target, where) => target.on('console', (msg) => {
+    if (msg.type() === 'error') browser.problems.push(`${where}: console error: ${msg.text()}`);
+  });
+  context.on('page', (page) => {
+    watch(page, `page ${page.url()}`);
+    page.on('pageerror', (err) => browser.problems.push(`page ${page.url()}: uncaught ${err.message}`));
+  });
+  context.on('serviceworker', (worker) => watch(worker, 'service worker'));
+  let [worker] = context.serviceWorkers();
+  if (!worker) worker = await context.waitForEvent('serviceworker', { timeout: 10000 });
+  browser.extensionId = new URL(worker.url()).host;
+  watch(worker, 'service worker');
+  watchEngine(browser, profileDir);
+  return browser;
+}
+
+/**
+ * Opens the popup page as the toolbar popup sizes it (380x600 viewport), or as `view` ('tab', 'panel'),
+ * optionally with the system's colour scheme `colorScheme` ('light' or 'dark').
+ */
+export async function openPopupView(browser, { view, colorScheme, viewport = { width: 380, height: 600 } } = {}) {
+  const page = await browser.context.newPage();
+  await page.setViewportSize(viewport);
+  if (colorScheme) await page.emulateMedia({ colorScheme });
+  const query = view ? `?view=${view}` : '';
+  await page.goto(`chrome-extension://${browser.extensionId}/popup/index.html${query}`);
+  return page;
+}
+
+/**
+ * Runs axe-core (WCAG 2.x A and AA rules, best practices included) on `page` and resolves with its
+ * violations, each as one line naming the rule and the offending elements. axe is evaluated through the
+ * DevTools protocol, which the page's CSP does not govern; nothing is added to the page's own scripts.
+ */
+export async function axeViolations(page) {
+  await page.evaluate(readFileSync(AXE_SOURCE, 'utf8'));
+  const violations = await page.evaluate(async () => {
+    const result = await globalThis.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] },
+      resultTypes: ['violations'],
+    });
+    return result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  return violations;
+}
+
+/** Writes a screenshot of `page` to target/screenshots/`name`.png, for review; resolves with its path. */
+export async function screenshot(page, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
 }

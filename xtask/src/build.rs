@@ -73,6 +73,8 @@ pub(crate) fn build() -> Result<PathBuf> {
     }
     fs::create_dir_all(&dist)?;
     fs::copy(root.join("manifest.json"), dist.join("manifest.json")).context("copying manifest.json")?;
+    // The message catalogues: the manifest's name and description, and every word the popup shows.
+    copy_dir(&root.join("_locales"), &dist.join("_locales"))?;
     let mut report = Vec::new();
     for krate in &CRATES {
         let out_dir = dist.join(krate.dist_dir);

@@ -100,6 +100,7 @@ fn chrome_manifest(manifest: &Value) -> Value {
     let mut manifest = manifest.clone();
     if let Some(object) = manifest.as_object_mut() {
         object.remove("browser_specific_settings");
+        object.remove("sidebar_action");
     }
     if let Some(background) = manifest["background"].as_object_mut() {
         background.remove("scripts");
@@ -113,12 +114,13 @@ fn firefox_manifest(manifest: &Value) -> Value {
     let mut manifest = manifest.clone();
     if let Some(object) = manifest.as_object_mut() {
         object.remove("minimum_chrome_version");
+        object.remove("side_panel");
     }
     if let Some(background) = manifest["background"].as_object_mut() {
         background.remove("service_worker");
     }
     if let Some(permissions) = manifest["permissions"].as_array_mut() {
-        permissions.retain(|it| it != "offscreen");
+        permissions.retain(|it| it != "offscreen" && it != "sidePanel");
     }
     let settings = &mut manifest["browser_specific_settings"];
     settings["gecko"]["strict_min_version"] = "140.0".into();
@@ -175,7 +177,9 @@ mod tests {
             "version": "1.2.3",
             "minimum_chrome_version": "116",
             "background": {"service_worker": "background/worker.js", "scripts": ["background/worker.js"], "type": "module"},
-            "permissions": ["storage", "offscreen", "notifications"],
+            "permissions": ["storage", "offscreen", "notifications", "sidePanel"],
+            "side_panel": {"default_path": "popup/index.html?view=panel"},
+            "sidebar_action": {"default_panel": "popup/index.html?view=panel"},
             "browser_specific_settings": {"gecko": {"id": "x@y", "strict_min_version": "128.0"}}
         })
     }
@@ -185,7 +189,9 @@ mod tests {
         let chrome = chrome_manifest(&both());
         assert_eq!(chrome["background"], json!({"service_worker": "background/worker.js", "type": "module"}));
         assert!(chrome.get("browser_specific_settings").is_none());
-        assert_eq!(chrome["permissions"], json!(["storage", "offscreen", "notifications"]));
+        assert!(chrome.get("sidebar_action").is_none());
+        assert_eq!(chrome["side_panel"]["default_path"], "popup/index.html?view=panel");
+        assert_eq!(chrome["permissions"], json!(["storage", "offscreen", "notifications", "sidePanel"]));
     }
 
     #[test]
@@ -193,6 +199,8 @@ mod tests {
         let firefox = firefox_manifest(&both());
         assert_eq!(firefox["background"], json!({"scripts": ["background/worker.js"], "type": "module"}));
         assert_eq!(firefox["permissions"], json!(["storage", "notifications"]));
+        assert!(firefox.get("side_panel").is_none());
+        assert_eq!(firefox["sidebar_action"]["default_panel"], "popup/index.html?view=panel");
         assert!(firefox.get("minimum_chrome_version").is_none());
         assert_eq!(firefox["browser_specific_settings"]["gecko"]["id"], "x@y");
         assert_eq!(firefox["browser_specific_settings"]["gecko"]["strict_min_version"], "140.0");
