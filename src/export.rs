@@ -104,6 +104,8 @@ enum Kind {
     DamagedCopy,
     /// The passphrase's lock record ([`Key::Lock`]).
     Lock,
+    /// A file transfer's record or one of its chunks ([`Key::File`], [`Key::FileChunk`]).
+    File { chunk: bool },
 }
 
 fn kind(key: &str) -> Option<Kind> {
@@ -115,6 +117,8 @@ fn kind(key: &str) -> Option<Kind> {
         Key::Damaged(_) => Kind::DamagedCopy,
         Key::Contacts(_) => Kind::Contacts,
         Key::Rooms(owner) | Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => Kind::History(owner),
+        Key::File { .. } => Kind::File { chunk: false },
+        Key::FileChunk { .. } => Kind::File { chunk: true },
     })
 }
 
@@ -134,7 +138,7 @@ fn validate(records: &Snapshot) -> Result<(), String> {
         match kind(key) {
             None => return Err(format!("it holds a record multichat does not know: {key}")),
             Some(Kind::Base | Kind::DamagedCopy | Kind::Lock) => {}
-            Some(Kind::History(_)) if sealed => {
+            Some(Kind::History(_) | Kind::File { .. }) if sealed => {
                 if value.get("sealed").and_then(Value::as_str).is_none() {
                     return Err(format!(
                         "its {key} record is not sealed, although the history is protected by a passphrase"
@@ -150,6 +154,9 @@ fn validate(records: &Snapshot) -> Result<(), String> {
             }
             Some(Kind::History(owner)) => {
                 owners.insert(owner);
+            }
+            Some(Kind::File { chunk }) => {
+                check_file_value(Key::parse(key), chunk, value).map_err(|err| format!("its {key} record: {err}"))?;
             }
         }
     }
@@ -175,6 +182,21 @@ fn validate(records: &Snapshot) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Whether a file transfer's record or chunk decodes as its key says.
+fn check_file_value(key: Option<Key>, chunk: bool, value: &Value) -> Result<(), String> {
+    use crate::transfer::record::{self, FileKey, IncomingRecord, OutgoingRecord};
+    match key {
+        _ if chunk => record::chunk_bytes(value).map(|_| ()).ok_or_else(|| "not a file chunk".to_owned()),
+        Some(Key::File { file: FileKey::Out(_), .. }) => {
+            OutgoingRecord::deserialize(value).map(|_| ()).map_err(|err| err.to_string())
+        }
+        Some(Key::File { file: FileKey::In { .. }, .. }) => {
+            IncomingRecord::deserialize(value).map(|_| ()).map_err(|err| err.to_string())
+        }
+        _ => Err("not a file record".to_owned()),
+    }
 }
 
 /// The writes that make storage, now holding `current`, hold exactly `imported`: every record of the file

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::account::Username;
 use crate::chat::ids::RoomId;
 use crate::settings::Settings;
+use crate::transfer::record::FileKey;
 
 /// The layout version this build writes. Bump it with a migration in [`load`].
 pub const SCHEMA_VERSION: u64 = 1;
@@ -34,6 +35,8 @@ pub const SCHEMA_VERSION: u64 = 1;
 /// | `h/<user>/<room>/meta`    | one room's summary ([`crate::chat::history::RoomMeta`])          |
 /// | `h/<user>/<room>/<page>`  | one page of a room's history                                     |
 /// | `damaged/<key>`           | a damaged record copied aside before its key was written anew    |
+/// | `file/<user>/<file>`      | a file transfer's record ([`crate::transfer::record`], `<file>` is `out/<id>` or `in/<from>/<id>`) |
+/// | `fc/<user>/<file>/<n>`    | chunk `n` of that file's bytes                                   |
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Key {
     SchemaVersion,
@@ -56,6 +59,17 @@ pub enum Key {
     },
     /// A copy of a damaged record, kept as it was for recovery by hand.
     Damaged(Box<Key>),
+    /// A file `owner` sends or receives: its record.
+    File {
+        owner: Username,
+        file: FileKey,
+    },
+    /// One chunk of that file's bytes.
+    FileChunk {
+        owner: Username,
+        file: FileKey,
+        index: u32,
+    },
 }
 
 impl Key {
@@ -78,6 +92,9 @@ impl Key {
                 if let Some(owner) = raw.strip_prefix("contacts/") {
                     return Some(Key::Contacts(user(owner)?));
                 }
+                if let Some(rest) = raw.strip_prefix("file/").or_else(|| raw.strip_prefix("fc/")) {
+                    return Self::parse_file(raw.starts_with("fc/"), rest);
+                }
                 if let Some(owner) = raw.strip_prefix("chat/").and_then(|it| it.strip_suffix("/rooms")) {
                     return Some(Key::Rooms(user(owner)?));
                 }
@@ -99,11 +116,30 @@ impl Key {
         Some(key)
     }
 
-    /// Whether the record is chat history (the room list, a room's meta or a page, or a damaged copy of one):
-    /// what a passphrase seals ([`crate::at_rest`]).
+    /// `<owner>/<file>` or `<owner>/<file>/<n>` after `file/` or `fc/`.
+    fn parse_file(chunk: bool, rest: &str) -> Option<Key> {
+        let mut parts = rest.split('/');
+        let raw_owner = parts.next()?;
+        let owner = Username::parse(raw_owner).ok().filter(|it| it.as_str() == raw_owner)?;
+        let file = FileKey::parse_path(&mut parts)?;
+        let key = if chunk {
+            let index = parts.next()?;
+            if index != "0" && (index.starts_with('0') || !index.bytes().all(|b| b.is_ascii_digit())) {
+                return None;
+            }
+            Key::FileChunk { owner, file, index: index.parse().ok()? }
+        } else {
+            Key::File { owner, file }
+        };
+        parts.next().is_none().then_some(key)
+    }
+
+    /// Whether the record is chat history (the room list, a room's meta or a page, a file, or a damaged copy
+    /// of one): what a passphrase seals ([`crate::at_rest`]).
     pub fn is_history(&self) -> bool {
         match self {
             Key::Rooms(_) | Key::RoomMeta { .. } | Key::HistoryPage { .. } => true,
+            Key::File { .. } | Key::FileChunk { .. } => true,
             Key::Damaged(original) => original.is_history(),
             _ => false,
         }
@@ -114,6 +150,7 @@ impl Key {
         match self {
             Key::Contacts(owner) | Key::Rooms(owner) => Some(owner),
             Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => Some(owner),
+            Key::File { owner, .. } | Key::FileChunk { owner, .. } => Some(owner),
             Key::Damaged(original) => original.owner(),
             _ => None,
         }
@@ -149,6 +186,8 @@ impl fmt::Display for Key {
             Key::RoomMeta { owner, room } => write!(f, "h/{owner}/{room}/meta"),
             Key::HistoryPage { owner, room, page } => write!(f, "h/{owner}/{room}/{page}"),
             Key::Damaged(original) => write!(f, "{}{original}", Self::DAMAGED_PREFIX),
+            Key::File { owner, file } => write!(f, "file/{owner}/{file}"),
+            Key::FileChunk { owner, file, index } => write!(f, "fc/{owner}/{file}/{index}"),
         }
     }
 }

@@ -217,3 +217,32 @@ pub enum Party {
     Us,
     Them(Username),
 }
+
+/// What the user reads about a transfer that ended without the file: `name` of `size` bytes, with `peer`
+/// (its author for a file we receive, the recipient for one we send), ended by `by` for `reason`.
+pub fn ended_words(name: &str, size: u64, peer: &Username, reason: wire::Refusal, by: &Party) -> String {
+    use wire::Refusal;
+    let peer = crate::chat::names::display_name(peer.as_str());
+    let size = human_size(size);
+    match (reason, by) {
+        (Refusal::TooBig { limit }, Party::Them(_)) => {
+            format!("{peer} accepts files up to {}; {name} is {size}.", human_size(limit))
+        }
+        (Refusal::TooBig { limit }, Party::Us) => format!(
+            "{peer} tried to send you {name} ({size}), larger than your limit of {} (Settings).",
+            human_size(limit)
+        ),
+        (Refusal::Declined, Party::Them(_)) => format!("{peer} declined {name}."),
+        (Refusal::Declined, Party::Us) => format!("You declined {name}."),
+        (Refusal::Cancelled, Party::Them(_)) => format!("{peer} cancelled {name}."),
+        (Refusal::Cancelled, Party::Us) => format!("You cancelled {name}."),
+        (Refusal::Busy, Party::Them(_)) => {
+            format!("{peer} is receiving too many files at once; send {name} again later.")
+        }
+        (Refusal::Busy, Party::Us) => format!("{peer} sent too many files at once; {name} was refused."),
+        (Refusal::Corrupt, Party::Us) => {
+            format!("{name} from {peer} arrived damaged (its SHA-256 did not match) and was discarded.")
+        }
+        (Refusal::Corrupt, Party::Them(_)) => format!("{peer} received {name} damaged and discarded it; send it again."),
+    }
+}

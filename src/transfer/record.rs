@@ -161,3 +161,16 @@ impl IncomingState {
         }
     }
 }
+
+/// A chunk as `chrome.storage.local` holds it: its bytes in standard base64.
+pub fn chunk_value(bytes: &[u8]) -> serde_json::Value {
+    use base64::Engine as _;
+    serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// A stored chunk's bytes back; `None` when the value is not a chunk.
+pub fn chunk_bytes(value: &serde_json::Value) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(value.as_str()?).ok()
+}
+
