@@ -105,7 +105,9 @@ enum Kind {
     /// The passphrase's lock record ([`Key::Lock`]).
     Lock,
     /// A file transfer's record or one of its chunks ([`Key::File`], [`Key::FileChunk`]).
-    File { chunk: bool },
+    File {
+        chunk: bool,
+    },
 }
 
 fn kind(key: &str) -> Option<Kind> {

@@ -89,7 +89,10 @@ fn a_file_from_someone_not_a_contact_waits_for_accept_and_can_be_declined() {
     net.run(100);
     let state = &net.get("alice").outgoing_record(second).unwrap().recipients[&user("bob")].state;
     assert_eq!(*state, RecipientState::Ended { reason: Refusal::Declined, by: Party::Them(user("bob")) });
-    assert_eq!(ended_words("more.pdf", 200_000, &user("bob"), Refusal::Declined, &Party::Them(user("bob"))), "bob declined more.pdf.");
+    assert_eq!(
+        ended_words("more.pdf", 200_000, &user("bob"), Refusal::Declined, &Party::Them(user("bob"))),
+        "bob declined more.pdf."
+    );
 }
 
 #[test]
@@ -103,8 +106,16 @@ fn a_file_over_the_recipients_limit_is_refused_in_words_and_nothing_is_stored() 
     net.run(100);
     let refusal = Refusal::TooBig { limit: 1_000_000 };
     let record = net.get("alice").outgoing_record(id).unwrap();
-    assert_eq!(record.recipients[&user("bob")].state, RecipientState::Ended { reason: refusal, by: Party::Them(user("bob")) });
-    assert!(net.get("alice").events.iter().any(|it| matches!(it, TransferEvent::Ended { reason, .. } if *reason == refusal)));
+    assert_eq!(
+        record.recipients[&user("bob")].state,
+        RecipientState::Ended { reason: refusal, by: Party::Them(user("bob")) }
+    );
+    assert!(
+        net.get("alice")
+            .events
+            .iter()
+            .any(|it| matches!(it, TransferEvent::Ended { reason, .. } if *reason == refusal))
+    );
     assert_eq!(
         ended_words("film.mp4", 2_500_000, &user("bob"), refusal, &Party::Them(user("bob"))),
         "bob accepts files up to 1.0 MB; film.mp4 is 2.5 MB."
@@ -160,7 +171,14 @@ fn a_receiver_restarted_mid_transfer_resumes_where_its_storage_stands() {
     net.capacity = 2;
     net.link_up("alice", "bob");
     let bytes = file_bytes(3_000_000, 7);
-    let id = net.side("alice").send_file(7, &direct("alice", "bob"), "big.bin", "application/octet-stream", &bytes, &["bob"]);
+    let id = net.side("alice").send_file(
+        7,
+        &direct("alice", "bob"),
+        "big.bin",
+        "application/octet-stream",
+        &bytes,
+        &["bob"],
+    );
     net.step(10);
     let stored_before = net.get("bob").incoming_record("alice", id).unwrap().stored;
     assert!(stored_before > 0 && stored_before < 46, "mid-transfer: {stored_before}");
@@ -180,7 +198,8 @@ fn a_sender_restarted_mid_transfer_resumes_from_the_last_acknowledgement() {
     net.capacity = 2;
     net.link_up("alice", "bob");
     let bytes = file_bytes(2_000_000, 8);
-    let id = net.side("alice").send_file(8, &direct("alice", "bob"), "x.bin", "application/octet-stream", &bytes, &["bob"]);
+    let id =
+        net.side("alice").send_file(8, &direct("alice", "bob"), "x.bin", "application/octet-stream", &bytes, &["bob"]);
     net.step(8);
     net.link_down("alice", "bob");
     net.side("alice").restart();
@@ -198,7 +217,8 @@ fn an_unordered_channel_and_held_back_writes_still_give_the_exact_file() {
     net.side("bob").hold_writes = true;
     net.link_up("alice", "bob");
     let bytes = file_bytes(2_000_000 + 77, 9);
-    let id = net.side("alice").send_file(9, &direct("alice", "bob"), "y.bin", "application/octet-stream", &bytes, &["bob"]);
+    let id =
+        net.side("alice").send_file(9, &direct("alice", "bob"), "y.bin", "application/octet-stream", &bytes, &["bob"]);
     for _ in 0..400 {
         net.step(1);
         // Writes land a round late; until then no acknowledgement goes, so the sender's window holds.
@@ -230,7 +250,8 @@ fn cancel_from_the_sender_discards_the_partial_file_at_the_receiver() {
     net.capacity = 2;
     net.link_up("alice", "bob");
     let bytes = file_bytes(3_000_000, 11);
-    let id = net.side("alice").send_file(11, &direct("alice", "bob"), "c.bin", "application/octet-stream", &bytes, &["bob"]);
+    let id =
+        net.side("alice").send_file(11, &direct("alice", "bob"), "c.bin", "application/octet-stream", &bytes, &["bob"]);
     net.step(6);
     assert!(net.get("bob").received_chunk_keys() > 0);
     net.side("alice").transfers.cancel(&FileKey::Out(id)).unwrap();
@@ -250,7 +271,8 @@ fn cancel_from_the_receiver_stops_the_sender() {
     net.capacity = 2;
     net.link_up("alice", "bob");
     let bytes = file_bytes(3_000_000, 12);
-    let id = net.side("alice").send_file(12, &direct("alice", "bob"), "d.bin", "application/octet-stream", &bytes, &["bob"]);
+    let id =
+        net.side("alice").send_file(12, &direct("alice", "bob"), "d.bin", "application/octet-stream", &bytes, &["bob"]);
     net.step(6);
     net.side("bob").transfers.cancel(&FileKey::In { from: user("alice"), id }).unwrap();
     net.run(100);
@@ -270,7 +292,8 @@ fn a_cancel_made_while_the_recipient_is_offline_reaches_them_on_their_next_link(
     net.capacity = 2;
     net.link_up("alice", "bob");
     let bytes = file_bytes(2_000_000, 13);
-    let id = net.side("alice").send_file(13, &direct("alice", "bob"), "e.bin", "application/octet-stream", &bytes, &["bob"]);
+    let id =
+        net.side("alice").send_file(13, &direct("alice", "bob"), "e.bin", "application/octet-stream", &bytes, &["bob"]);
     net.step(5);
     net.link_down("alice", "bob");
     net.side("alice").transfers.cancel(&FileKey::Out(id)).unwrap();

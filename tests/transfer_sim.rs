@@ -92,7 +92,15 @@ impl Side {
     }
 
     /// Stores our own file's chunks and starts sending it.
-    pub fn send_file(&mut self, id: u8, room: &RoomId, name: &str, mime: &str, bytes: &[u8], to: &[&str]) -> TransferId {
+    pub fn send_file(
+        &mut self,
+        id: u8,
+        room: &RoomId,
+        name: &str,
+        mime: &str,
+        bytes: &[u8],
+        to: &[&str],
+    ) -> TransferId {
         let id = TransferId::from_random([id; 16]);
         let sha256 = hash::sha256(bytes);
         self.send_with_manifest(id, room, name, mime, bytes, sha256, to);
@@ -287,7 +295,10 @@ impl Net {
                     Output::ChunksReady { .. } => {}
                     Output::StoreChunk { key, index, bytes, record } => {
                         let owner = side.me.clone();
-                        side.write(Key::FileChunk { owner: owner.clone(), file: key.clone(), index }, record::chunk_value(&bytes));
+                        side.write(
+                            Key::FileChunk { owner: owner.clone(), file: key.clone(), index },
+                            record::chunk_value(&bytes),
+                        );
                         side.write(Key::File { owner, file: key.clone() }, serde_json::to_value(&record).unwrap());
                         side.unconfirmed.push_back((key, index));
                         if !side.hold_writes {

@@ -243,6 +243,8 @@ pub fn ended_words(name: &str, size: u64, peer: &Username, reason: wire::Refusal
         (Refusal::Corrupt, Party::Us) => {
             format!("{name} from {peer} arrived damaged (its SHA-256 did not match) and was discarded.")
         }
-        (Refusal::Corrupt, Party::Them(_)) => format!("{peer} received {name} damaged and discarded it; send it again."),
+        (Refusal::Corrupt, Party::Them(_)) => {
+            format!("{peer} received {name} damaged and discarded it; send it again.")
+        }
     }
 }

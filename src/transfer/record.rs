@@ -173,4 +173,3 @@ pub fn chunk_bytes(value: &serde_json::Value) -> Option<Vec<u8>> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(value.as_str()?).ok()
 }
-
