@@ -76,6 +76,20 @@ pub enum Request {
     DeclineInvitation {
         room: String,
     },
+    /// Accept `username`'s message request (see [`View::requests`]): it becomes a conversation, with its
+    /// messages.
+    AcceptRequest {
+        username: String,
+    },
+    /// Block `username`: its request is discarded, its connections refused, nothing of it stored, and it is
+    /// never dialed (see [`View::blocked`]).
+    BlockUser {
+        username: String,
+    },
+    /// Take `username` off the block list.
+    UnblockUser {
+        username: String,
+    },
     /// "Allow unverified for this contact": links as `username` that do not prove the pinned key chat,
     /// marked unverified, from now on (the red warning about `username` is answered).
     AllowUnverified {
@@ -140,6 +154,12 @@ pub struct View {
     /// Invitations to groups waiting for the user's answer ("bob invites you to Friends").
     #[serde(default)]
     pub invitations: Vec<InvitationView>,
+    /// First messages from usernames with no conversation, waiting for Accept or Block, oldest first.
+    #[serde(default)]
+    pub requests: Vec<RequestView>,
+    /// The usernames the user blocked, for Settings (with Unblock).
+    #[serde(default)]
+    pub blocked: Vec<String>,
     /// The history is protected by a passphrase.
     #[serde(default)]
     pub passphrase_set: bool,
@@ -156,6 +176,19 @@ pub struct InvitationView {
     /// The group's name, cleaned for display.
     pub name: String,
     pub inviter: String,
+}
+
+/// A message request: a first message from a username with no conversation. Nothing is a conversation
+/// (or counts as unread) before the user accepts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestView {
+    pub from: String,
+    /// The first message's text (shown as text, never as HTML).
+    pub first_text: String,
+    /// How many messages the request holds.
+    pub messages: usize,
+    /// Milliseconds since the epoch when it arrived.
+    pub since: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

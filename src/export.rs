@@ -98,6 +98,8 @@ enum Kind {
     Base,
     Identity,
     Contacts,
+    /// Message requests, waiting invitations or blocks ([`crate::chat::pending`]).
+    Pending(Key),
     /// A room list, room summary or history page of this user.
     History(Username),
     /// A damaged record of a known kind, kept as it was ([`Key::Damaged`]).
@@ -118,6 +120,7 @@ fn kind(key: &str) -> Option<Kind> {
         Key::Lock => Kind::Lock,
         Key::Damaged(_) => Kind::DamagedCopy,
         Key::Contacts(_) => Kind::Contacts,
+        key @ (Key::Blocked(_) | Key::Requests(_) | Key::Invitations(_)) => Kind::Pending(key),
         Key::Rooms(owner) | Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => Kind::History(owner),
         Key::File { .. } => Kind::File { chunk: false },
         Key::FileChunk { .. } => Kind::File { chunk: true },
@@ -140,12 +143,15 @@ fn validate(records: &Snapshot) -> Result<(), String> {
         match kind(key) {
             None => return Err(format!("it holds a record multichat does not know: {key}")),
             Some(Kind::Base | Kind::DamagedCopy | Kind::Lock) => {}
-            Some(Kind::History(_) | Kind::File { .. }) if sealed => {
+            Some(Kind::History(_) | Kind::Contacts | Kind::Pending(_) | Kind::File { .. }) if sealed => {
                 if value.get("sealed").and_then(Value::as_str).is_none() {
                     return Err(format!(
                         "its {key} record is not sealed, although the history is protected by a passphrase"
                     ));
                 }
+            }
+            Some(Kind::Pending(key)) => {
+                crate::chat::pending::check(&key, value).map_err(|err| format!("its {key} record: {err}"))?;
             }
             Some(Kind::Identity) => {
                 let record = IdentityRecord::deserialize(value).map_err(|err| format!("its identity key: {err}"))?;

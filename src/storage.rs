@@ -31,6 +31,9 @@ pub const SCHEMA_VERSION: u64 = 1;
 /// | `identity`                | this install's identity key ([`crate::identity::IdentityRecord`]) |
 /// | `lock`                    | the passphrase's lock record ([`crate::at_rest::LockRecord`])    |
 /// | `contacts/<user>`         | `user`'s contact book                                            |
+/// | `blocked/<user>`          | the usernames `user` blocked ([`crate::chat::pending::BlockedRecord`]) |
+/// | `requests/<user>`         | message requests waiting for `user` ([`crate::chat::pending::RequestsRecord`]) |
+/// | `invitations/<user>`      | invitations waiting for `user` ([`crate::chat::pending::InvitationsRecord`]) |
 /// | `chat/<user>/rooms`       | `user`'s room list                                               |
 /// | `h/<user>/<room>/meta`    | one room's summary ([`crate::chat::history::RoomMeta`])          |
 /// | `h/<user>/<room>/<page>`  | one page of a room's history                                     |
@@ -47,6 +50,12 @@ pub enum Key {
     Identity,
     Lock,
     Contacts(Username),
+    /// The usernames the user blocked.
+    Blocked(Username),
+    /// Message requests (first messages from strangers) waiting for the user's Accept or Block.
+    Requests(Username),
+    /// Group invitations waiting for the user's Accept or Decline.
+    Invitations(Username),
     Rooms(Username),
     RoomMeta {
         owner: Username,
@@ -91,6 +100,15 @@ impl Key {
                 }
                 if let Some(owner) = raw.strip_prefix("contacts/") {
                     return Some(Key::Contacts(user(owner)?));
+                }
+                if let Some(owner) = raw.strip_prefix("blocked/") {
+                    return Some(Key::Blocked(user(owner)?));
+                }
+                if let Some(owner) = raw.strip_prefix("requests/") {
+                    return Some(Key::Requests(user(owner)?));
+                }
+                if let Some(owner) = raw.strip_prefix("invitations/") {
+                    return Some(Key::Invitations(user(owner)?));
                 }
                 if let Some(rest) = raw.strip_prefix("file/").or_else(|| raw.strip_prefix("fc/")) {
                     return Self::parse_file(raw.starts_with("fc/"), rest);
@@ -145,10 +163,23 @@ impl Key {
         }
     }
 
+    /// Whether a passphrase seals the record ([`crate::at_rest`]): the history, and everything else that says
+    /// whom the user talks to (contacts, blocks, requests, invitations, the open conversation), and a damaged
+    /// copy of any of them. The account, settings, identity key and lock stay readable: the engine needs the
+    /// account and settings to go online, and the identity key is needed to verify chats before unlocking.
+    pub fn is_sealed(&self) -> bool {
+        match self {
+            Key::Ui | Key::Contacts(_) | Key::Blocked(_) | Key::Requests(_) | Key::Invitations(_) => true,
+            Key::Damaged(original) => original.is_sealed(),
+            other => other.is_history(),
+        }
+    }
+
     /// The user whose record it is, for the per-user records.
     pub fn owner(&self) -> Option<&Username> {
         match self {
             Key::Contacts(owner) | Key::Rooms(owner) => Some(owner),
+            Key::Blocked(owner) | Key::Requests(owner) | Key::Invitations(owner) => Some(owner),
             Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => Some(owner),
             Key::File { owner, .. } | Key::FileChunk { owner, .. } => Some(owner),
             Key::Damaged(original) => original.owner(),
@@ -182,6 +213,9 @@ impl fmt::Display for Key {
             Key::Identity => f.write_str("identity"),
             Key::Lock => f.write_str("lock"),
             Key::Contacts(owner) => write!(f, "contacts/{owner}"),
+            Key::Blocked(owner) => write!(f, "blocked/{owner}"),
+            Key::Requests(owner) => write!(f, "requests/{owner}"),
+            Key::Invitations(owner) => write!(f, "invitations/{owner}"),
             Key::Rooms(owner) => write!(f, "chat/{owner}/rooms"),
             Key::RoomMeta { owner, room } => write!(f, "h/{owner}/{room}/meta"),
             Key::HistoryPage { owner, room, page } => write!(f, "h/{owner}/{room}/{page}"),
@@ -350,6 +384,9 @@ mod tests {
             Key::Identity,
             Key::Lock,
             Key::Contacts(alice()),
+            Key::Blocked(alice()),
+            Key::Requests(alice()),
+            Key::Invitations(alice()),
             Key::Rooms(alice()),
             Key::RoomMeta { owner: alice(), room: room.clone() },
             Key::HistoryPage { owner: alice(), room: room.clone(), page: 0 },
@@ -408,6 +445,13 @@ mod tests {
             [Key::Account, Key::Identity, Key::Lock, Key::Contacts(alice()), Key::Contacts(alice()).damaged_copy()]
         {
             assert!(!plain.is_history(), "{plain}");
+        }
+        for sealed in [Key::Ui, Key::Contacts(alice()), Key::Blocked(alice()), Key::Requests(alice())] {
+            assert!(sealed.is_sealed() && sealed.clone().damaged_copy().is_sealed(), "{sealed}");
+        }
+        assert!(page.is_sealed() && Key::Invitations(alice()).is_sealed());
+        for plain in [Key::Account, Key::Settings, Key::Identity, Key::Lock, Key::SchemaVersion] {
+            assert!(!plain.is_sealed(), "{plain}");
         }
         assert_eq!(page.owner(), Some(&alice()));
         assert_eq!(Key::Contacts(alice()).damaged_copy().owner(), Some(&alice()));

@@ -22,7 +22,7 @@ struct Alice {
 
 impl Alice {
     fn new() -> Alice {
-        let config = NodeConfig { identity: Some(identity("alice")), ask_before_joining: true };
+        let config = NodeConfig { identity: Some(identity("alice")), ..NodeConfig::default() };
         let node = ChatNode::with_config(user("alice"), Millis(1_000), config);
         Alice { node, outputs: Vec::new(), now: Millis(1_000) }
     }

@@ -15,6 +15,8 @@ mod chat_attacks;
 mod chat_interop;
 mod chat_mesh;
 mod chat_props;
+// Strangers: message requests, blocks, links that never greet, what dials reveal.
+mod chat_requests;
 mod chat_sim;
 mod chat_timers;
 // Hostile storage: every record the worker loads, damaged, is reported and never overwritten.

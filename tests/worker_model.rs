@@ -122,6 +122,10 @@ fn two_workers_chat_and_history_survives_a_restart() {
 
     alice.request(Request::SendText { room: room.clone(), text: "hello <b>bob</b>".into() }, Millis(50));
     pump(&mut alice, &mut bob, link, Millis(60));
+    // Bob has no conversation with alice: her first message is a request until he accepts it.
+    assert_eq!(view(&bob).requests.len(), 1);
+    bob.request(Request::AcceptRequest { username: "alice".into() }, Millis(65));
+    pump(&mut alice, &mut bob, link, Millis(66));
     bob.request(Request::SendText { room: room.clone(), text: "hi alice".into() }, Millis(70));
     pump(&mut alice, &mut bob, link, Millis(80));
 
@@ -444,6 +448,8 @@ fn an_export_holds_every_stored_record_and_imports_into_another_install() {
     pump(&mut alice, &mut bob, link, Millis(40));
     alice.request(Request::SendText { room: room.clone(), text: "exported hello".into() }, Millis(50));
     pump(&mut alice, &mut bob, link, Millis(60));
+    bob.request(Request::AcceptRequest { username: "alice".into() }, Millis(65));
+    pump(&mut alice, &mut bob, link, Millis(66));
     bob.request(Request::SendText { room, text: "exported reply".into() }, Millis(70));
     pump(&mut alice, &mut bob, link, Millis(80));
 
@@ -510,6 +516,9 @@ fn chatting() -> (Profile, Profile, String) {
     let mut alice = signed_in("alice", 1);
     let mut bob = signed_in("bob", 50);
     alice.request(Request::OpenDirect { username: "bob".into() }, Millis(10));
+    // Bob opened the conversation too, so alice's first message is no message request.
+    bob.request(Request::OpenDirect { username: "alice".into() }, Millis(11));
+    bob.to_engine.clear();
     connect(&mut alice, &mut bob, "dc_1", Millis(20));
     let room = view(&alice).open_room.unwrap().room.id;
     (alice, bob, room)

@@ -8,6 +8,7 @@ use multichat_core::settings::{IceServer, Settings, is_turn_url};
 
 use crate::chat::{Conversation, RoomList, StartConversation};
 use crate::passphrase::{PassphraseForm, Unlock};
+use crate::requests::{BlockedList, Requests};
 use crate::ui::{Link, use_ui, use_ui_provider};
 
 #[component]
@@ -98,8 +99,10 @@ fn Home(username: String, peer_id: String, view: View) -> Element {
             p { class: "peer-id", "Your PeerJS id: " code { "{peer_id}" } }
         }
         StartConversation {}
+        Requests { requests: view.requests.clone() }
         RoomList { rooms: view.rooms.clone() }
         SettingsForm { settings: view.settings.clone() }
+        BlockedList { blocked: view.blocked.clone() }
         YourData { signed_in: true }
         PassphraseForm { set: view.passphrase_set }
     }

@@ -8,6 +8,7 @@ mod bridge;
 mod chat;
 mod download;
 mod passphrase;
+mod requests;
 mod ui;
 
 use wasm_bindgen::prelude::*;

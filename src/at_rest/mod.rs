@@ -1,7 +1,8 @@
 //! History at rest (issue 5): an optional passphrase that encrypts the stored chat history.
 //!
 //! With a passphrase set, storage holds a [`LockRecord`] under [`StorageKey::Lock`], and every history record (the
-//! room list, each room's meta and every page; see [`is_sealed_key`]) is stored as
+//! room list, each room's meta and every page) and every record that says whom the user talks to (contacts,
+//! blocks, message requests, invitations, the open conversation; see [`is_sealed_key`]) is stored as
 //! `{"sealed": base64(nonce || ciphertext)}`: XChaCha20-Poly1305 under a key derived from the passphrase
 //! with Argon2id, with the record's storage key as associated data, so a record moved under another key
 //! does not open. The chat layer never sees any of this: the shell passes every write through
@@ -128,10 +129,11 @@ pub enum AtRestError {
     Unreadable { key: String },
 }
 
-/// Whether a storage key holds history and is sealed when a passphrase is set ([`StorageKey::is_history`]): the
-/// room list, and each room's meta and pages, of any user of this install, and a damaged copy of any of them.
+/// Whether a storage key is sealed when a passphrase is set ([`StorageKey::is_sealed`]): the room list, each
+/// room's meta and pages, the contact book, blocks, message requests, invitations and the open conversation,
+/// of any user of this install, and a damaged copy of any of them.
 pub fn is_sealed_key(name: &str) -> bool {
-    StorageKey::parse(name).is_some_and(|key| key.is_history())
+    StorageKey::parse(name).is_some_and(|key| key.is_sealed())
 }
 
 /// The lock record in a snapshot: `None` without a passphrase.

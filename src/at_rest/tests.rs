@@ -40,7 +40,13 @@ fn which_keys_are_sealed() {
     assert!(is_sealed_key("chat/alice/rooms"));
     assert!(is_sealed_key("h/alice/dm:alice:bob/meta"));
     assert!(is_sealed_key("h/alice/dm:alice:bob/12"));
-    for plain in ["account", "settings", "ui", "identity", "contacts/alice", "schema_version", "lock", "h/alice/r1/0"] {
+    // Whom the user talks to is sealed too.
+    for sealed in
+        ["ui", "contacts/alice", "blocked/alice", "requests/alice", "invitations/alice", "damaged/contacts/alice"]
+    {
+        assert!(is_sealed_key(sealed), "{sealed}");
+    }
+    for plain in ["account", "settings", "identity", "schema_version", "lock", "h/alice/r1/0"] {
         assert!(!is_sealed_key(plain), "{plain}");
     }
 }
@@ -268,7 +274,7 @@ fn the_vault_seals_while_unlocked_and_holds_no_history_while_locked() {
     let (lock, key) = lock_for("correct horse");
     let writes = vec![
         StorageWrite::Set { key: "h/alice/dm:alice:bob/0".to_owned(), value: json!({"messages": ["secret"]}) },
-        StorageWrite::Set { key: "ui".to_owned(), value: json!({}) },
+        StorageWrite::Set { key: "settings".to_owned(), value: json!({}) },
     ];
     let open_vault = Vault::default();
     assert_eq!(open_vault.outgoing(writes.clone(), [0; 32]).0, writes);

@@ -50,6 +50,10 @@ pub const ORIGINAL_PAGE_GRACE_MS: u64 = 3_000;
 /// Frames held per link; beyond it the oldest are dropped (they come back through the chat layer's re-sends
 /// and catch-up once the link passes).
 const MAX_HELD: usize = 512;
+/// Links that dialed us and have not greeted yet (no hello, or a hello whose proof has not come); a new one
+/// beyond it closes the oldest such link. So links that never greet cannot take every connection slot
+/// (`crate::peerjs::peer::MAX_CONNECTIONS`), and a greeted link, or one we dialed, is never displaced.
+pub const MAX_UNGREETED_LINKS: usize = 32;
 
 const HELLO: &str = "mc.hello";
 const PROOF: &str = "mc.auth.proof";
@@ -113,6 +117,8 @@ pub struct GateOutput {
     /// Peer ids whose link we dialed was held or closed before the chat node heard of it: give the chat node
     /// `Input::DialFailed` for each, so it backs off instead of waiting for its dial to time out.
     pub dial_failed: Vec<String>,
+    /// Lines for the worker's log (a cap reached, a blocked username refused); rate-limit them.
+    pub logs: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -166,13 +172,60 @@ pub struct LinkGate {
     links: BTreeMap<LinkId, GateLink>,
     /// Links closed here that the engine has not reported down yet: nothing crosses them any more.
     refused: BTreeSet<LinkId>,
+    /// Usernames the user blocked: their links are closed as they come up, before anything crosses them.
+    blocked: BTreeSet<Username>,
 }
 
 impl LinkGate {
     /// `session` is the start time given to the chat node (`ChatNode::new`/`restore`), which the hellos
     /// the gate says on its behalf carry. Without an identity every link is unverified.
     pub fn new(identity: Option<Identity>, me: Username, contacts: ContactBook, session: Millis) -> LinkGate {
-        LinkGate { identity, me, session, contacts, links: BTreeMap::new(), refused: BTreeSet::new() }
+        LinkGate {
+            identity,
+            me,
+            session,
+            contacts,
+            links: BTreeMap::new(),
+            refused: BTreeSet::new(),
+            blocked: BTreeSet::new(),
+        }
+    }
+
+    /// The usernames the user blocked (all of them, as stored): their open links are closed now, and every
+    /// later one as it comes up.
+    pub fn set_blocked(&mut self, blocked: BTreeSet<Username>) -> GateOutput {
+        let mut out = GateOutput::default();
+        self.blocked = blocked;
+        let open: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, it)| Username::from_peer_id(&it.peer_id).is_some_and(|user| self.blocked.contains(&user)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for link in open {
+            let reason = format!("You blocked {}; multichat closed the connection.", who(&self.links[&link].peer_id));
+            self.close(&link, reason, &mut out);
+        }
+        out
+    }
+
+    /// Makes room for one more link that has not greeted: the oldest incoming one is closed at the cap.
+    fn cap_ungreeted(&mut self, out: &mut GateOutput) {
+        let ungreeted = |it: &GateLink| {
+            !it.outgoing && !it.admitted && matches!(it.standing, Standing::Fresh | Standing::AwaitingProof)
+        };
+        let count = self.links.values().filter(|it| ungreeted(it)).count();
+        if count < MAX_UNGREETED_LINKS {
+            return;
+        }
+        let oldest = self.links.iter().filter(|(_, it)| ungreeted(it)).min_by_key(|(_, it)| it.opened_at);
+        let Some((link, gate)) = oldest.map(|(id, it)| (id.clone(), it.peer_id.clone())) else { return };
+        out.logs.push(format!(
+            "{MAX_UNGREETED_LINKS} connections are open that have not greeted: the oldest, from {gate}, was closed"
+        ));
+        let reason =
+            format!("The connection with {} did not greet while many others waited; multichat closed it.", who(&gate));
+        self.close(&link, reason, out);
     }
 
     pub fn contacts(&self) -> &ContactBook {
@@ -213,6 +266,17 @@ impl LinkGate {
         let mut out = GateOutput::default();
         let LinkInfo { link, peer_id, metadata, outgoing, sessions } = info;
         self.refused.remove(&link);
+        if let Some(user) = Username::from_peer_id(&peer_id).filter(|it| self.blocked.contains(it)) {
+            // Nothing crosses it: no handshake, no hello, no frame to the chat node.
+            out.logs.push(format!("refused a connection from {user}, whom the user blocked"));
+            self.refused.insert(link.clone());
+            let reason = format!("You blocked {user}; multichat refused the connection.");
+            out.close.push(Closing { link, peer_id, reason });
+            return out;
+        }
+        if !outgoing {
+            self.cap_ungreeted(&mut out);
+        }
         let mut handshake = None;
         if let (Some(identity), Some(sessions)) = (self.identity.as_ref(), sessions.as_ref()) {
             let fingerprints = dtls_fingerprint(&sessions.local_sdp)

@@ -11,9 +11,9 @@ use super::{DROP_LOG, SESSION_KEY, WorkerModel};
 use crate::at_rest::{self, Vault};
 use crate::auth_gate::LinkGate;
 use crate::bridge::EngineStatus;
-use crate::chat::history;
 use crate::chat::node::NodeConfig;
 use crate::chat::{ChatNode, RoomId};
+use crate::chat::{history, pending};
 use crate::entropy::{Entropy, TOKEN_DERIVATION, token_needs_renewal};
 use crate::identity::{ContactBook, Identity, IdentityRecord};
 use crate::log_budget::LogBudget;
@@ -136,6 +136,7 @@ fn keys_to_read(snapshot: &Snapshot) -> Vec<String> {
         let user = &account.username;
         wanted.push(Key::Contacts(user.clone()).to_string());
         wanted.push(Key::Rooms(user.clone()).to_string());
+        wanted.extend(pending::keys(user));
         wanted.extend(history::meta_keys(user, snapshot));
         wanted.extend(history::open_page_keys(user, snapshot));
     }
@@ -169,10 +170,11 @@ impl WorkerModel {
         // Our messages and invitations are signed, others' verified against the keys links prove, and an
         // invitation waits for the user's answer.
         let chat = loaded.account.as_ref().filter(|_| !locked).map(|it| {
-            let config = NodeConfig { identity: identity.clone(), ask_before_joining: true };
+            let config = NodeConfig { identity: identity.clone(), ..NodeConfig::default() };
             ChatNode::restore_with(it.username.clone(), &snapshot, now, config)
         });
-        let mut contacts_read_only = false;
+        // While locked the sealed contact book was not opened: it must not be written over.
+        let mut contacts_read_only = locked;
         let gate = loaded.account.as_ref().map(|account| {
             let contacts = match snapshot.get(&Key::Contacts(account.username.clone())).map(ContactBook::from_value) {
                 None => ContactBook::new(),
@@ -185,7 +187,10 @@ impl WorkerModel {
                 }
             };
             // The gate's hellos carry the chat node's session: the same `now` it was restored with.
-            LinkGate::new(identity.clone(), account.username.clone(), contacts, now)
+            let mut gate = LinkGate::new(identity.clone(), account.username.clone(), contacts, now);
+            // No link is open yet: nothing to close.
+            let _ = gate.set_blocked(pending::blocked(&account.username, &snapshot));
+            gate
         });
         problems.extend(read_problems);
         let mut model = WorkerModel {

@@ -89,7 +89,11 @@ impl WorkerModel {
             warnings,
             first_contact,
             dial_failed,
+            logs,
         } = out;
+        for line in logs {
+            self.log_dropped(now, &line);
+        }
         if contacts_changed {
             self.store_contacts();
         }
@@ -231,6 +235,7 @@ impl WorkerModel {
         let mut stored = Vec::new();
         let mut dropped = Vec::new();
         let mut invited = Vec::new();
+        let mut requested = Vec::new();
         let mut changed = false;
         while let Some(output) = chat.poll_output() {
             match output {
@@ -259,6 +264,18 @@ impl WorkerModel {
                     match event {
                         ChatEvent::MessageStored { room, id, incoming: true } => stored.push((room, id)),
                         ChatEvent::HistoryProblem(problem) => self.history_problems.push(problem.to_string()),
+                        ChatEvent::PendingProblem(problem) => self.history_problems.push(problem),
+                        // One quiet notification per request (not per message), all under one id, so a
+                        // flood of strangers replaces one notification rather than piling them up.
+                        ChatEvent::Requested { from } => {
+                            let from = display_name(from.as_str());
+                            requested.push(Arrival {
+                                sender: from.clone(),
+                                text: format!("{from} wants to send you a message. Open multichat to accept or block."),
+                                room_title: "Message request".to_owned(),
+                                notification_id: "multichat-requests".to_owned(),
+                            });
+                        }
                         ChatEvent::Invited { room, name, inviter } => {
                             let inviter = display_name(inviter.as_str());
                             invited.push(Arrival {
@@ -297,7 +314,7 @@ impl WorkerModel {
         for effect in rest {
             self.push(effect);
         }
-        for arrival in arrivals.into_iter().chain(invited) {
+        for arrival in arrivals.into_iter().chain(invited).chain(requested) {
             self.notify(arrival);
         }
         for reason in dropped {

@@ -152,6 +152,22 @@ impl WorkerModel {
                 let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
                 self.chat_command(now, Command::DeclineInvitation { room }, false)
             }
+            Request::AcceptRequest { username } => {
+                let username = Username::parse(&username)?;
+                self.chat_command(now, Command::AcceptRequest { username }, true)
+            }
+            Request::BlockUser { username } => {
+                let username = Username::parse(&username)?;
+                let outcome = self.chat_command(now, Command::Block { username }, false)?;
+                self.sync_blocked(now);
+                Ok(outcome)
+            }
+            Request::UnblockUser { username } => {
+                let username = Username::parse(&username)?;
+                let outcome = self.chat_command(now, Command::Unblock { username }, false)?;
+                self.sync_blocked(now);
+                Ok(outcome)
+            }
             Request::AllowUnverified { username } => self.decide_unverified(now, &username, true),
             Request::BlockUnverified { username } => self.decide_unverified(now, &username, false),
             Request::ExportData => {
@@ -288,6 +304,15 @@ impl WorkerModel {
         let out = if allow { gate.allow_unverified(&user)? } else { gate.block_unverified(&user)? };
         self.perform_gate(now, out);
         Ok(Outcome::Changed)
+    }
+
+    /// The gate refuses whom the chat node's block list names (its open links are closed now).
+    pub(super) fn sync_blocked(&mut self, now: Millis) {
+        let Some(blocked) = self.chat.as_ref().map(|it| it.blocked().clone()) else { return };
+        if let Some(gate) = self.gate.as_mut() {
+            let out = gate.set_blocked(blocked);
+            self.perform_gate(now, out);
+        }
     }
 
     /// Runs a chat command; with `select`, shows the room it returns.

@@ -6,7 +6,7 @@ use super::WorkerModel;
 use crate::account::Username;
 use crate::auth_gate::{LinkGate, first_contact_notice, unproved_warning};
 use crate::bridge::{
-    AccountView, InvitationView, MemberSummary, MessageState, MessageView, OpenRoom, RoomSummary, View,
+    AccountView, InvitationView, MemberSummary, MessageState, MessageView, OpenRoom, RequestView, RoomSummary, View,
 };
 use crate::chat::names::display_name;
 use crate::chat::{ChatNode, DeliveryState, RoomView, StoredMessage};
@@ -70,6 +70,26 @@ impl WorkerModel {
                         })
                         .collect()
                 })
+                .unwrap_or_default(),
+            requests: self
+                .chat
+                .as_ref()
+                .map(|chat| {
+                    chat.requests()
+                        .into_iter()
+                        .map(|it| RequestView {
+                            from: display_name(it.from.as_str()),
+                            first_text: it.messages.first().map(|m| m.text.clone()).unwrap_or_default(),
+                            messages: it.messages.len(),
+                            since: it.since.0,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            blocked: self
+                .chat
+                .as_ref()
+                .map(|chat| chat.blocked().iter().map(ToString::to_string).collect())
                 .unwrap_or_default(),
             passphrase_set: self.vault.lock.is_some() || self.vault.damaged.is_some(),
             locked: self.locked(),

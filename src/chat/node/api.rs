@@ -149,6 +149,13 @@ impl ChatNode {
     fn command(&mut self, command: Command) -> Result<Option<RoomId>, ChatError> {
         match command {
             Command::OpenDirect { username } => {
+                if self.blocked.contains(&username) {
+                    return Err(ChatError::Blocked(username));
+                }
+                // Writing to someone whose request waits is accepting it.
+                if self.requests.contains_key(&username) {
+                    return self.accept_request(&username).map(Some);
+                }
                 let (room, created) = self.rooms.ensure_direct(&self.me, &username)?;
                 if created {
                     self.write_rooms();
@@ -172,6 +179,9 @@ impl ChatNode {
                 if username == self.me {
                     return Err(RoomError::WithYourself.into());
                 }
+                if self.blocked.contains(&username) {
+                    return Err(ChatError::Blocked(username));
+                }
                 if record.members.len() >= wire::MAX_LIST_LEN {
                     return Err(RoomError::TooManyMembers.into());
                 }
@@ -188,6 +198,12 @@ impl ChatNode {
             }
             Command::AcceptInvitation { room } => self.answer_invitation(&room, true).map(|()| Some(room)),
             Command::DeclineInvitation { room } => self.answer_invitation(&room, false).map(|()| None),
+            Command::AcceptRequest { username } => self.accept_request(&username).map(Some),
+            Command::Block { username } => self.block(&username).map(|()| None),
+            Command::Unblock { username } => {
+                self.unblock(&username);
+                Ok(None)
+            }
             Command::Send { room, text, random } => self.send_text(&room, text, random).map(|()| Some(room)),
             Command::MarkRead { room } => {
                 let history = self.histories.get_mut(&room).ok_or(RoomError::UnknownRoom)?;

@@ -102,6 +102,20 @@ impl ChatNode {
             return Err(DropReason::SenderMismatch);
         }
         match chat.ours {
+            Some(ours) if self.is_direct_with(&ours.room, peer) && self.needs_request(peer) => {
+                let message = StoredMessage {
+                    id: ours.id,
+                    room: ours.room,
+                    sender: chat.sender,
+                    text: chat.text,
+                    timestamp: chat.timestamp,
+                    received_at: self.now,
+                    seq: ours.seq,
+                    state: None,
+                    signature: None,
+                };
+                self.request_message(peer, message, ours.sig)?;
+            }
             Some(ours) => {
                 let room = self.room_for(&ours.room, peer)?;
                 let message = StoredMessage {
@@ -159,10 +173,12 @@ impl ChatNode {
     /// The room a frame names, if `peer` may speak in it. A direct room is created on first contact.
     fn room_for(&mut self, room: &RoomId, peer: &Username) -> Result<RoomId, DropReason> {
         if room.is_direct() {
-            let (a, b) = room.direct_members().ok_or(DropReason::UnknownRoom)?;
-            let is_ours = (a == self.me && &b == peer) || (&a == peer && b == self.me);
-            if !is_ours {
+            if !self.is_direct_with(room, peer) {
                 return Err(DropReason::NotAMember);
+            }
+            // A stranger's catch-up or batch opens no conversation; only the user's Accept of its request does.
+            if self.needs_request(peer) {
+                return Err(DropReason::NoConversation);
             }
             if let Ok((_, true)) = self.rooms.ensure_direct(&self.me, peer) {
                 self.write_rooms();
@@ -172,6 +188,11 @@ impl ChatNode {
         }
         self.check_member(room, peer)?;
         Ok(room.clone())
+    }
+
+    /// True when `room` is the direct room of us and `peer`.
+    fn is_direct_with(&self, room: &RoomId, peer: &Username) -> bool {
+        room.direct_members().is_some_and(|(a, b)| (a == self.me && &b == peer) || (&a == peer && b == self.me))
     }
 
     pub(super) fn check_member(&self, room: &RoomId, peer: &Username) -> Result<(), DropReason> {

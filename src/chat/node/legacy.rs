@@ -50,18 +50,13 @@ impl ChatNode {
         if let Some(link) = self.links.get_mut(link_id) {
             link.room = Some(room.clone());
         }
-        // As the original page does when accepting a connection: tell the dialer whom to merge with.
-        let link = &self.links[link_id];
-        if !link.outgoing {
-            let peer_ids: Vec<String> = self.rooms.get(&room).map_or_else(Vec::new, |record| {
-                record.others(&self.me).filter(|it| *it != peer && self.is_online(it)).map(Username::peer_id).collect()
-            });
-            if !peer_ids.is_empty() {
-                self.output(Output::Send {
-                    link: link_id.clone(),
-                    frame: wire::encode(&Frame::Connections { peer_ids }),
-                });
-            }
+        // As the original page does when accepting a connection, tell the peer whom to merge with; on a link we
+        // dialed too, since our dial metadata names nobody (the signaling server would see it).
+        let peer_ids: Vec<String> = self.rooms.get(&room).map_or_else(Vec::new, |record| {
+            record.others(&self.me).filter(|it| *it != peer && self.is_online(it)).map(Username::peer_id).collect()
+        });
+        if !peer_ids.is_empty() {
+            self.output(Output::Send { link: link_id.clone(), frame: wire::encode(&Frame::Connections { peer_ids }) });
         }
         // Hand over what waited for this peer; it cannot acknowledge, so that is delivery.
         let rooms: Vec<RoomId> = self.rooms.shared_with(peer).map(|it| it.id.clone()).collect();

@@ -21,6 +21,11 @@ impl ChatNode {
             self.output(Output::Close { link: link_id });
             return;
         };
+        if self.blocked.contains(&peer) {
+            self.event(ChatEvent::FrameDropped { peer_id, reason: DropReason::Blocked });
+            self.output(Output::Close { link: link_id });
+            return;
+        }
         let metadata = wire::decode_metadata(metadata);
         let contact = self.contacts.entry(peer.clone()).or_default();
         let dial_room = if outgoing { contact.dial_room.clone() } else { None };
@@ -101,7 +106,7 @@ impl ChatNode {
     /// Dials `peer` now unless a link exists or a dial is under way.
     pub(super) fn connect_now(&mut self, peer: &Username, room: Option<RoomId>) {
         // A connected peer already heard about the room (see `announce_room`).
-        if self.ready_link(peer).is_some() {
+        if self.ready_link(peer).is_some() || self.blocked.contains(peer) {
             return;
         }
         let contact = self.contacts.entry(peer.clone()).or_default();
@@ -115,16 +120,13 @@ impl ChatNode {
     }
 
     pub(super) fn dial(&mut self, peer: &Username) {
-        let dial_room = self.contacts.get(peer).and_then(|it| it.dial_room.clone());
-        // The original page merges with everyone listed: list the room's connected members (for a direct
-        // room, those of its page mesh), so a legacy peer joins exactly that room.
-        let peer_ids = match dial_room.as_ref().and_then(|it| self.rooms.get(it)) {
-            Some(record) => {
-                record.others(&self.me).filter(|it| *it != peer && self.is_online(it)).map(Username::peer_id).collect()
-            }
-            None => Vec::new(),
-        };
-        let metadata = LinkMetadata { peer_ids, ours: Some(OurMetadata { version: wire::PROTOCOL_VERSION }) };
+        if self.blocked.contains(peer) {
+            return;
+        }
+        // The signaling server sees the metadata: it names nobody (no room id, no member). The original page
+        // learns whom to merge with from a `connections` frame once the link shows it is one (`greet_legacy`).
+        let metadata =
+            LinkMetadata { peer_ids: Vec::new(), ours: Some(OurMetadata { version: wire::PROTOCOL_VERSION }) };
         let contact = self.contacts.entry(peer.clone()).or_default();
         contact.dialing_since = Some(self.now);
         self.output(Output::Dial { peer_id: peer.peer_id(), metadata: wire::encode_metadata(&metadata) });
@@ -132,7 +134,9 @@ impl ChatNode {
 
     /// True when we should be connected to `peer` but are not.
     pub(super) fn wants_link(&self, peer: &Username) -> bool {
-        let is_contact = self.rooms.rooms.iter().any(|it| it.members.contains(peer)) && peer != &self.me;
+        let is_contact = self.rooms.rooms.iter().any(|it| it.members.contains(peer))
+            && peer != &self.me
+            && !self.blocked.contains(peer);
         is_contact && !self.links.values().any(|it| &it.peer == peer)
     }
 

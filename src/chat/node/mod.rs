@@ -51,7 +51,8 @@ use serde_json::Value;
 
 use super::history::{self, HistoryError, RoomHistory, SenderProgress, StoredMessage};
 use super::ids::{LinkId, MessageId, RoomId};
-use super::room::{Invitation, RoomError, RoomsRecord};
+pub use super::pending::{MessageRequest, PendingInvitation};
+use super::room::{RoomError, RoomsRecord};
 use super::wire::{self, ChatFrame, Frame, WireError};
 use crate::account::Username;
 use crate::identity::{Identity, PublicKey};
@@ -64,6 +65,7 @@ mod delivery;
 mod frames;
 mod legacy;
 mod links;
+mod requests;
 #[cfg(test)]
 mod tests;
 mod timers;
@@ -112,6 +114,11 @@ pub const MAX_INVITATIONS_PER_PEER: u32 = 4;
 pub const MAX_PENDING_SERVES: usize = 64;
 /// Peers one legacy frame (its `connections` list or dial metadata) can make us dial.
 pub const MAX_DIALS_PER_LEGACY_LIST: usize = 16;
+/// Message requests (first messages from usernames with no conversation) waiting for the user; a stranger's
+/// first message beyond it is refused (its sender re-sends it later, as it re-sends anything unacknowledged).
+pub const MAX_PENDING_REQUESTS: usize = 20;
+/// Messages kept per request; later ones are refused until the user accepts (then they are re-sent).
+pub const MAX_MESSAGES_PER_REQUEST: usize = 5;
 
 /// Something the user asked for.
 #[derive(Clone, Debug, PartialEq)]
@@ -138,6 +145,18 @@ pub enum Command {
     /// Turn an invitation down; the same room is not offered again in this run.
     DeclineInvitation {
         room: RoomId,
+    },
+    /// Accept a message request: it becomes the direct conversation, with its messages.
+    AcceptRequest {
+        username: Username,
+    },
+    /// Block a username: its request (if any) is discarded, its links closed and refused, nothing of it
+    /// stored, and it is never dialed.
+    Block {
+        username: Username,
+    },
+    Unblock {
+        username: Username,
     },
     /// Send a message; `random` makes its id.
     Send {
@@ -265,6 +284,15 @@ pub enum ChatEvent {
     },
     /// The invitations waiting for an answer changed (one was accepted, declined or replaced).
     InvitationsChanged,
+    /// A first message from `from`, who has no conversation with us: a new message request. Reported once
+    /// per request (later messages of the same request are [`ChatEvent::RequestsChanged`]).
+    Requested {
+        from: Username,
+    },
+    /// Message requests or the block list changed.
+    RequestsChanged,
+    /// A stored record of requests, invitations or blocks could not be read, worded for the user.
+    PendingProblem(String),
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -305,6 +333,10 @@ pub enum DropReason {
     CatchUpPending,
     #[error("too many requests are waiting ({0}); this one is refused")]
     TooManyPending(&'static str),
+    #[error("the sender has no conversation with us (its first messages wait as a message request)")]
+    NoConversation,
+    #[error("the sender is blocked")]
+    Blocked,
 }
 
 /// Why a command was refused, worded for the user.
@@ -320,6 +352,10 @@ pub enum ChatError {
     SignedOut,
     #[error("There is no invitation to this room (it may have been answered already)")]
     NoInvitation,
+    #[error("There is no message request from {0} (it may have been answered already)")]
+    NoRequest(Username),
+    #[error("You blocked {0}; unblock them in Settings to chat with them")]
+    Blocked(Username),
 }
 
 /// How a node is set up. [`NodeConfig::default`] is the secure one for a node with a key; without an
@@ -332,11 +368,14 @@ pub struct NodeConfig {
     /// Invitations wait for the user ([`ChatEvent::Invited`]); false joins at once (for a shell that
     /// cannot ask yet: the invitation rules and caps still apply).
     pub ask_before_joining: bool,
+    /// A first message from a username with no conversation waits as a message request
+    /// ([`ChatEvent::Requested`]) for the user's Accept or Block; false opens the conversation at once.
+    pub message_requests: bool,
 }
 
 impl Default for NodeConfig {
     fn default() -> NodeConfig {
-        NodeConfig { identity: None, ask_before_joining: true }
+        NodeConfig { identity: None, ask_before_joining: true, message_requests: true }
     }
 }
 
@@ -344,7 +383,7 @@ impl NodeConfig {
     /// What [`ChatNode::new`] and [`ChatNode::restore`] use: no key, invitations accepted unasked. The
     /// worker uses it until it hands the node its identity, the proved keys and the user's answers.
     pub fn unsigned_unasked() -> NodeConfig {
-        NodeConfig { identity: None, ask_before_joining: false }
+        NodeConfig { identity: None, ask_before_joining: false, message_requests: false }
     }
 }
 
@@ -354,18 +393,6 @@ pub struct KnownKey {
     pub key: PublicKey,
     /// `None`: proved on a link. `Some(member)`: introduced by the member who invited them.
     pub introduced_by: Option<Username>,
-}
-
-/// An invitation waiting for the user's answer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PendingInvitation {
-    pub room: RoomId,
-    /// Cleaned for display.
-    pub name: String,
-    pub inviter: Username,
-    /// The members as the inviter listed them.
-    pub members: BTreeSet<Username>,
-    pub invitations: BTreeMap<Username, Invitation>,
 }
 
 /// A message whose author's key is not known yet: held, unseen, until it is.
@@ -443,7 +470,8 @@ struct Contact {
     dialing_since: Option<Millis>,
     attempt: u32,
     next_dial: Millis,
-    /// The room the next dial is for (its members go into the metadata, for the original page).
+    /// The room the next dial is for (for the original page, its connected members are listed in a
+    /// `connections` frame once the link shows it is one; never in the dial metadata).
     dial_room: Option<RoomId>,
 }
 
@@ -475,6 +503,12 @@ pub struct ChatNode {
     declined: BTreeSet<RoomId>,
     /// Invitations each peer sent in this run (the per-peer cap).
     invitations_from: BTreeMap<Username, u32>,
+    /// Message requests waiting for the user, by sender.
+    requests: BTreeMap<Username, MessageRequest>,
+    /// Usernames the user blocked.
+    blocked: BTreeSet<Username>,
+    /// Stored records of requests, invitations or blocks that could not be read: never written over.
+    damaged_pending: BTreeSet<String>,
     rooms: RoomsRecord,
     histories: BTreeMap<RoomId, RoomHistory>,
     links: BTreeMap<LinkId, Link>,
@@ -514,6 +548,9 @@ impl ChatNode {
             invitations: BTreeMap::new(),
             declined: BTreeSet::new(),
             invitations_from: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            blocked: BTreeSet::new(),
+            damaged_pending: BTreeSet::new(),
             rooms: RoomsRecord::default(),
             histories: BTreeMap::new(),
             links: BTreeMap::new(),
@@ -550,6 +587,7 @@ impl ChatNode {
         for problem in loaded.problems {
             node.event(ChatEvent::HistoryProblem(problem));
         }
+        node.restore_pending(snapshot);
         node.finish_step();
         node
     }

@@ -79,6 +79,9 @@ impl ChatNode {
         live: bool,
         acks: &mut Vec<MessageId>,
     ) -> Result<(), DropReason> {
+        if self.blocked.contains(&message.sender) {
+            return Err(DropReason::Blocked);
+        }
         match self.verdict(&message, sig, relayed) {
             Verdict::Verified(sig) => {
                 message.signature = Some(sig);
@@ -244,6 +247,7 @@ impl ChatNode {
             if &pending.inviter == peer {
                 pending.members.extend(info.members);
                 pending.invitations.extend(invitations);
+                self.write_invitations();
             }
             return Ok(());
         }
@@ -262,6 +266,7 @@ impl ChatNode {
             invitations,
         };
         self.invitations.insert(info.room.clone(), pending);
+        self.write_invitations();
         self.event(ChatEvent::Invited { room: info.room.clone(), name, inviter: peer.clone() });
         if !self.config.ask_before_joining {
             self.accept_invitation(&info.room)?;
@@ -282,6 +287,7 @@ impl ChatNode {
             .collect();
         let joined =
             self.rooms.join_group(room, &pending.name, &pending.members, pending.invitations.clone(), &self.me);
+        self.write_invitations();
         self.event(ChatEvent::InvitationsChanged);
         if !joined {
             return Ok(());
@@ -322,6 +328,7 @@ impl ChatNode {
         } else {
             self.invitations.remove(room);
             self.declined.insert(room.clone());
+            self.write_invitations();
             self.event(ChatEvent::InvitationsChanged);
             Ok(())
         }
