@@ -64,7 +64,8 @@ pub const MAX_ROOM_NAME_CHARS: usize = 100;
 pub const MAX_LIST_LEN: usize = 512;
 
 /// Capabilities we announce in `mc.hello`. A peer lacking one is sent nothing that needs it.
-pub const OUR_CAPABILITIES: [&str; 4] = ["ack", "sync", "rooms", "ping"];
+/// `files` is [`crate::transfer::CAPABILITY`] (issue 15).
+pub const OUR_CAPABILITIES: [&str; 5] = ["ack", "sync", "rooms", "ping", "files"];
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
