@@ -122,7 +122,7 @@ fn kind(key: &str) -> Option<Kind> {
         Key::Contacts(_) => Kind::Contacts,
         key @ (Key::Blocked(_) | Key::Requests(_) | Key::Invitations(_)) => Kind::Pending(key),
         Key::Rooms(owner) | Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => Kind::History(owner),
-        Key::File { .. } => Kind::File { chunk: false },
+        Key::FileIndex(_) | Key::File { .. } => Kind::File { chunk: false },
         Key::FileChunk { .. } => Kind::File { chunk: true },
     })
 }
@@ -194,8 +194,9 @@ fn validate(records: &Snapshot) -> Result<(), String> {
 
 /// Whether a file transfer's record or chunk decodes as its key says.
 fn check_file_value(key: Option<Key>, chunk: bool, value: &Value) -> Result<(), String> {
-    use crate::transfer::record::{self, FileKey, IncomingRecord, OutgoingRecord};
+    use crate::transfer::record::{self, FileIndex, FileKey, IncomingRecord, OutgoingRecord};
     match key {
+        Some(Key::FileIndex(_)) => FileIndex::deserialize(value).map(|_| ()).map_err(|err| err.to_string()),
         _ if chunk => record::chunk_bytes(value).map(|_| ()).ok_or_else(|| "not a file chunk".to_owned()),
         Some(Key::File { file: FileKey::Out(_), .. }) => {
             OutgoingRecord::deserialize(value).map(|_| ()).map_err(|err| err.to_string())

@@ -38,6 +38,7 @@ pub const SCHEMA_VERSION: u64 = 1;
 /// | `h/<user>/<room>/meta`    | one room's summary ([`crate::chat::history::RoomMeta`])          |
 /// | `h/<user>/<room>/<page>`  | one page of a room's history                                     |
 /// | `damaged/<key>`           | a damaged record copied aside before its key was written anew    |
+/// | `files/<user>`            | the index of `user`'s file transfers ([`crate::transfer::record::FileIndex`]) |
 /// | `file/<user>/<file>`      | a file transfer's record ([`crate::transfer::record`], `<file>` is `out/<id>` or `in/<from>/<id>`) |
 /// | `fc/<user>/<file>/<n>`    | chunk `n` of that file's bytes                                   |
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -68,6 +69,8 @@ pub enum Key {
     },
     /// A copy of a damaged record, kept as it was for recovery by hand.
     Damaged(Box<Key>),
+    /// Which file transfers `owner` has records of (so they are found without reading all of storage).
+    FileIndex(Username),
     /// A file `owner` sends or receives: its record.
     File {
         owner: Username,
@@ -109,6 +112,9 @@ impl Key {
                 }
                 if let Some(owner) = raw.strip_prefix("invitations/") {
                     return Some(Key::Invitations(user(owner)?));
+                }
+                if let Some(owner) = raw.strip_prefix("files/") {
+                    return Some(Key::FileIndex(user(owner)?));
                 }
                 if let Some(rest) = raw.strip_prefix("file/").or_else(|| raw.strip_prefix("fc/")) {
                     return Self::parse_file(raw.starts_with("fc/"), rest);
@@ -157,7 +163,7 @@ impl Key {
     pub fn is_history(&self) -> bool {
         match self {
             Key::Rooms(_) | Key::RoomMeta { .. } | Key::HistoryPage { .. } => true,
-            Key::File { .. } | Key::FileChunk { .. } => true,
+            Key::FileIndex(_) | Key::File { .. } | Key::FileChunk { .. } => true,
             Key::Damaged(original) => original.is_history(),
             _ => false,
         }
@@ -181,7 +187,7 @@ impl Key {
             Key::Contacts(owner) | Key::Rooms(owner) => Some(owner),
             Key::Blocked(owner) | Key::Requests(owner) | Key::Invitations(owner) => Some(owner),
             Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => Some(owner),
-            Key::File { owner, .. } | Key::FileChunk { owner, .. } => Some(owner),
+            Key::FileIndex(owner) | Key::File { owner, .. } | Key::FileChunk { owner, .. } => Some(owner),
             Key::Damaged(original) => original.owner(),
             _ => None,
         }
@@ -220,6 +226,7 @@ impl fmt::Display for Key {
             Key::RoomMeta { owner, room } => write!(f, "h/{owner}/{room}/meta"),
             Key::HistoryPage { owner, room, page } => write!(f, "h/{owner}/{room}/{page}"),
             Key::Damaged(original) => write!(f, "{}{original}", Self::DAMAGED_PREFIX),
+            Key::FileIndex(owner) => write!(f, "files/{owner}"),
             Key::File { owner, file } => write!(f, "file/{owner}/{file}"),
             Key::FileChunk { owner, file, index } => write!(f, "fc/{owner}/{file}/{index}"),
         }

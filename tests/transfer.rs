@@ -332,6 +332,7 @@ fn two_files_to_one_peer_share_the_link_and_an_empty_file_arrives_too() {
 fn storage_keys_of_files_read_back_and_records_survive_json() {
     let id = TransferId::from_random([0xab; 16]);
     let keys = [
+        Key::FileIndex(user("alice")),
         Key::File { owner: user("alice"), file: FileKey::Out(id) },
         Key::File { owner: user("alice"), file: FileKey::In { from: user("bob"), id } },
         Key::FileChunk { owner: user("alice"), file: FileKey::Out(id), index: 0 },

@@ -239,7 +239,8 @@ fn a_stranger_flooding_offers_gets_a_bounded_number_stored_and_the_rest_refused(
     let alice = net.get("alice");
     let waiting = alice.transfers.incoming_records().filter(|it| it.state == IncomingState::AwaitingUser).count();
     assert_eq!(waiting, Limits::default().max_waiting_per_peer);
-    assert_eq!(alice.store.len(), Limits::default().max_waiting_per_peer, "refused offers store nothing");
+    assert_eq!(alice.store.len(), Limits::default().max_waiting_per_peer + 1, "refused offers store nothing");
+    assert_eq!(alice.transfers.index().files.len(), Limits::default().max_waiting_per_peer, "nor are they indexed");
     let busy =
         alice.events.iter().filter(|it| matches!(it, TransferEvent::Refused { reason: Refusal::Busy, .. })).count();
     assert_eq!(busy, 100 - Limits::default().max_waiting_per_peer);

@@ -11,7 +11,7 @@ use multichat_core::identity::{Identity, PublicKey};
 use multichat_core::storage::Key;
 use multichat_core::time::Millis;
 use multichat_core::transfer::manager::{Limits, NewFile, Output, Peer, TransferEvent, Transfers};
-use multichat_core::transfer::record::{self, FileKey, IncomingRecord, OutgoingRecord};
+use multichat_core::transfer::record::{self, FileIndex, FileKey, IncomingRecord, OutgoingRecord};
 use multichat_core::transfer::{DropReason, TransferId, hash, wire};
 use serde_json::Value;
 
@@ -135,19 +135,24 @@ impl Side {
         self.transfers.send(file, to.iter().map(|it| user(it))).unwrap();
     }
 
-    /// A restart: everything in memory is lost, and the transfers come back from storage.
+    /// A restart: everything in memory is lost, and the transfers come back from storage, found through
+    /// the index as the worker finds them.
     pub fn restart(&mut self) {
         let mut incoming = Vec::new();
         let mut outgoing = Vec::new();
-        for (raw, value) in &self.store {
-            match Key::parse(raw) {
-                Some(Key::File { file: FileKey::In { .. }, .. }) => {
-                    incoming.push(serde_json::from_value::<IncomingRecord>(value.clone()).unwrap())
-                }
-                Some(Key::File { file: FileKey::Out(_), .. }) => {
-                    outgoing.push(serde_json::from_value::<OutgoingRecord>(value.clone()).unwrap())
-                }
-                _ => {}
+        let index: FileIndex = self
+            .store
+            .get(&Key::FileIndex(self.me.clone()).to_string())
+            .map(|it| serde_json::from_value(it.clone()).unwrap())
+            .unwrap_or_default();
+        for file in index.files {
+            let Some(value) = self.store.get(&Key::File { owner: self.me.clone(), file: file.clone() }.to_string())
+            else {
+                continue;
+            };
+            match file {
+                FileKey::In { .. } => incoming.push(serde_json::from_value::<IncomingRecord>(value.clone()).unwrap()),
+                FileKey::Out(_) => outgoing.push(serde_json::from_value::<OutgoingRecord>(value.clone()).unwrap()),
             }
         }
         self.unconfirmed.clear();
@@ -304,6 +309,10 @@ impl Net {
                         if !side.hold_writes {
                             side.confirm_writes();
                         }
+                    }
+                    Output::StoreIndex(index) => {
+                        let key = Key::FileIndex(side.me.clone());
+                        side.write(key, serde_json::to_value(&index).unwrap());
                     }
                     Output::StoreIncoming(record) => {
                         let key = Key::File { owner: side.me.clone(), file: record.key() };

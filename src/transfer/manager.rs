@@ -15,7 +15,7 @@ use super::incoming::{Incoming, Pace};
 use super::outgoing::Outgoing;
 use super::output::Emitter;
 pub use super::output::{Output, TransferEvent};
-use super::record::{FileKey, IncomingRecord, IncomingState, OutgoingRecord, RECORD_VERSION};
+use super::record::{FileIndex, FileKey, IncomingRecord, IncomingState, OutgoingRecord, RECORD_VERSION};
 use super::wire::{self, FileFrame, Offer, Refusal};
 use super::{CHUNK_BYTES, DEFAULT_MAX_FILE_BYTES, DropReason, HARD_MAX_FILE_BYTES, Party, TransferError, TransferId};
 use crate::account::Username;
@@ -172,6 +172,13 @@ impl Transfers {
         self.outgoing.keys().copied()
     }
 
+    /// Every transfer with a record, as [`Output::StoreIndex`] stores it.
+    pub fn index(&self) -> FileIndex {
+        let incoming = self.incoming.values().map(|it| it.record.key());
+        let outgoing = self.outgoing.keys().map(|id| FileKey::Out(*id));
+        FileIndex { v: RECORD_VERSION, files: incoming.chain(outgoing).collect() }
+    }
+
     /// Bytes of chunks held out of order now (bounded by [`Limits::max_held_bytes`]).
     pub fn held_bytes(&self) -> usize {
         self.incoming.values().map(|it| it.held_bytes).sum()
@@ -209,7 +216,10 @@ impl Transfers {
         };
         let offer = offer.signed(&self.identity);
         let mut outgoing = Outgoing::new(offer, recipients.iter().cloned());
+        let mut index = self.index();
+        index.files.insert(FileKey::Out(file.id));
         let mut out = Emitter { me: &self.me, identity: &self.identity, queue: &mut self.outputs };
+        out.push(Output::StoreIndex(index));
         out.push(Output::StoreOutgoing(outgoing.record()));
         for user in recipients.iter().filter(|it| self.online.contains(*it)) {
             outgoing.link_up(user, &mut out);
@@ -441,8 +451,11 @@ impl Transfers {
             verified: peer.key.is_some(),
         };
         let file_key = record.key();
+        let mut index = self.index();
+        index.files.insert(file_key.clone());
         let mut incoming = Incoming::new(record);
         let mut out = Emitter { me: &self.me, identity: &self.identity, queue: &mut self.outputs };
+        out.push(Output::StoreIndex(index));
         if peer.contact {
             incoming.accept(&mut out);
         } else {

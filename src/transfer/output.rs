@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use super::record::{FileKey, IncomingRecord, OutgoingRecord};
+use super::record::{FileIndex, FileKey, IncomingRecord, OutgoingRecord};
 use super::wire::{FileFrame, Refusal};
 use super::{DropReason, Party};
 use crate::account::Username;
@@ -18,6 +18,8 @@ pub enum Output {
     /// Store this chunk and, in the same write, the record that accounts for it; then report
     /// [`super::manager::Transfers::stored`].
     StoreChunk { key: FileKey, index: u32, bytes: Vec<u8>, record: IncomingRecord },
+    /// Write the index of the user's transfers (before the first record of a new transfer).
+    StoreIndex(FileIndex),
     /// Write the record of a file we receive.
     StoreIncoming(IncomingRecord),
     /// Write the record of a file we send.

@@ -4,6 +4,7 @@
 //!
 //! | key (`crate::storage::Key`)               | what it holds                                        |
 //! |-------------------------------------------|------------------------------------------------------|
+//! | `files/<owner>`                           | [`FileIndex`]: every transfer `owner` has a record of |
 //! | `file/<owner>/out/<id>`                   | [`OutgoingRecord`]: a file `owner` sends             |
 //! | `file/<owner>/in/<from>/<id>`             | [`IncomingRecord`]: a file `from` sends `owner`      |
 //! | `fc/<owner>/out/<id>/<n>`                 | chunk `n` of a file `owner` sends                    |
@@ -67,6 +68,14 @@ impl fmt::Display for FileKey {
             FileKey::In { from, id } => write!(f, "in/{}/{id}", from.as_str()),
         }
     }
+}
+
+/// Which transfers a user has records of: the worker reads it at start, then the records it names (a
+/// record it names but storage lacks is skipped: the index is written before the record).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileIndex {
+    pub v: u64,
+    pub files: std::collections::BTreeSet<FileKey>,
 }
 
 /// A file someone sends us.
