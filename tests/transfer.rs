@@ -360,3 +360,22 @@ fn storage_keys_of_files_read_back_and_records_survive_json() {
         assert_eq!(Key::parse(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn settings_hold_the_largest_accepted_file_with_100_mb_by_default_even_for_older_records() {
+    use multichat_core::settings::{Settings, SettingsError};
+    let settings = Settings::default();
+    assert_eq!(settings.max_file_bytes, 100_000_000);
+    let mut older = serde_json::to_value(&settings).unwrap();
+    older.as_object_mut().unwrap().remove("max_file_bytes");
+    let older: Settings = serde_json::from_value(older).unwrap();
+    assert_eq!(older.max_file_bytes, 100_000_000, "a record stored before the setting existed");
+    for (bytes, ok) in [(999_999, false), (1_000_000, true), (4_000_000_000, true), (4_000_000_001, false)] {
+        let settings = Settings { max_file_bytes: bytes, ..Settings::default() };
+        assert_eq!(settings.validate().is_ok(), ok, "{bytes}");
+        if !ok {
+            assert_eq!(settings.validate(), Err(SettingsError::BadMaxFileSize));
+        }
+    }
+    assert_eq!(SettingsError::BadMaxFileSize.to_string(), "The largest file accepted must be between 1 MB and 4 GB");
+}
