@@ -102,10 +102,12 @@ export async function ffOpenDirect(u, other) {
   await u.popup.waitForSelector('[role=log][aria-label=Messages]', { timeout: 15000 });
 }
 
-/** Opens the conversation whose list entry starts with `title`. */
+/** Opens the conversation whose list entry starts with `title`, accepting its message request if it is one. */
 export async function ffOpenConversation(u, title, timeout = 20000) {
   const button = await u.popup.waitForFunction(
-    (title) => [...document.querySelectorAll('button.room')].find((it) => it.getAttribute('aria-label').match(new RegExp(`^${title}\\b`))),
+    // A first message from someone new is a message request; its Accept button is named for the sender and opens it.
+    (title) => [...document.querySelectorAll('button.room, li.request button')]
+      .find((it) => (it.getAttribute('aria-label') ?? '').match(new RegExp(`^${title}\\b`))),
     { timeout }, title);
   await button.asElement().click();
   await u.popup.waitForSelector('[role=log][aria-label=Messages]', { timeout: 15000 });

@@ -28,6 +28,14 @@ async function user(name) {
 
 const log = (u) => u.popup.getByRole('log', { name: 'Messages' });
 
+// A first message from someone new is a message request and is acknowledged only once accepted, so each
+// receiver here opens the conversation first: the sender is then a contact and "Delivered" means stored.
+async function startChat(u, other) {
+  await u.popup.getByLabel('Username to chat with').fill(other);
+  await u.popup.getByRole('button', { name: 'Chat', exact: true }).click();
+  await log(u).waitFor({ timeout: 10000 });
+}
+
 async function send(u, text) {
   await u.popup.getByLabel('Message', { exact: true }).fill(text);
   await u.popup.getByLabel('Message', { exact: true }).press('Enter');
@@ -37,6 +45,8 @@ test('a refused write is reported, changes nothing, and sending works again afte
   const kim = await user('kim');
   const lee = await user('lee');
   try {
+    await startChat(lee, 'kim');
+    await lee.popup.getByRole('button', { name: 'Back to conversations' }).click();
     await kim.popup.getByLabel('Username to chat with').fill('lee');
     await kim.popup.getByRole('button', { name: 'Chat', exact: true }).click();
     await send(kim, 'before the fault');
@@ -75,6 +85,7 @@ test('a damaged history page is reported and the rest of the history loads', { t
   const mo = await user('mo');
   const ned = await user('ned');
   try {
+    await startChat(ned, 'mo');
     await mo.popup.getByLabel('Username to chat with').fill('ned');
     await mo.popup.getByRole('button', { name: 'Chat', exact: true }).click();
     // More than one page (128 messages each) of history, sent through the popup's bridge.
