@@ -379,3 +379,33 @@ fn settings_hold_the_largest_accepted_file_with_100_mb_by_default_even_for_older
     }
     assert_eq!(SettingsError::BadMaxFileSize.to_string(), "The largest file accepted must be between 1 MB and 4 GB");
 }
+
+#[test]
+fn several_files_to_one_peer_keep_to_the_links_window_together() {
+    let mut net = pair();
+    net.capacity = 1000;
+    net.side("bob").hold_writes = true;
+    net.link_up("alice", "bob");
+    let room = direct("alice", "bob");
+    let files: Vec<(TransferId, Vec<u8>)> = (0..4u8)
+        .map(|n| {
+            let bytes = file_bytes(3_000_000, 40 + n);
+            (net.side("alice").send_file(40 + n, &room, "f.bin", "application/octet-stream", &bytes, &["bob"]), bytes)
+        })
+        .collect();
+    net.run(50);
+    let limits = Limits::default();
+    assert_eq!(
+        net.chunks_sent[&(user("alice"), user("bob"))],
+        limits.link_window_chunks as usize,
+        "one link window in all"
+    );
+    assert!(limits.link_window_chunks < 4 * limits.window_chunks, "the link's window binds before each file's");
+    for _ in 0..200 {
+        net.side("bob").confirm_writes();
+        net.step(1);
+    }
+    for (id, bytes) in &files {
+        received_whole(&net, "bob", "alice", *id, bytes);
+    }
+}

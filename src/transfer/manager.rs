@@ -28,8 +28,11 @@ use crate::time::Millis;
 pub struct Limits {
     /// The largest file we accept (Settings; [`DEFAULT_MAX_FILE_BYTES`] unless changed).
     pub max_file_bytes: u64,
-    /// Chunks a sender may have in flight beyond the last acknowledgement.
+    /// Chunks a sender may have in flight beyond the last acknowledgement, per transfer.
     pub window_chunks: u32,
+    /// Chunks in flight to one peer over all transfers to it: what one link queues for files stays below
+    /// the channel's high water (`send_queue`'s 8 MiB), so chat frames never wait behind much of a file.
+    pub link_window_chunks: u32,
     /// We acknowledge every this many stored chunks (and the last).
     pub ack_every: u32,
     /// Offers waiting for "Accept", from one person and from everyone.
@@ -50,6 +53,7 @@ impl Default for Limits {
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             // 32 chunks of 64 KiB: 2 MiB in flight, several round trips' worth at loopback speeds.
             window_chunks: 32,
+            link_window_chunks: 64,
             ack_every: 4,
             max_waiting_per_peer: 8,
             max_waiting: 32,
@@ -322,6 +326,10 @@ impl Transfers {
             return None;
         }
         let window = self.limits.window_chunks;
+        let in_flight: u32 = self.outgoing.values().map(|it| it.in_flight(user)).sum();
+        if in_flight >= self.limits.link_window_chunks {
+            return None;
+        }
         let after = self.turn.get(user).copied();
         let ids: Vec<TransferId> = self.outgoing.keys().copied().collect();
         let start = after.and_then(|it| ids.iter().position(|id| *id == it)).map_or(0, |it| it + 1);
@@ -362,7 +370,7 @@ impl Transfers {
         {
             return Err(DropReason::BadSignature);
         }
-        let (window, max_rewinds) = (self.limits.window_chunks, self.limits.max_rewinds);
+        let max_rewinds = self.limits.max_rewinds;
         if let FileFrame::Offer(offer) = frame {
             return self.offered(peer, offer, &shares_room);
         }
@@ -376,7 +384,7 @@ impl Transfers {
                 &mut out,
             ),
             FileFrame::Ack { id, n, .. } => {
-                self.outgoing.get_mut(&id).ok_or(DropReason::Unsolicited)?.acked(peer.user, n, window, &mut out)
+                self.outgoing.get_mut(&id).ok_or(DropReason::Unsolicited)?.acked(peer.user, n, &mut out)
             }
             FileFrame::Cancel(cancel) => {
                 // From a recipient of ours, or from the author of a file we receive.

@@ -142,7 +142,7 @@ impl Outgoing {
     }
 
     /// `user` stored the first `n` chunks (all of them: the file arrived and its hash matched).
-    pub fn acked(&mut self, user: &Username, n: u32, window: u32, out: &mut Emitter<'_>) -> Result<(), DropReason> {
+    pub fn acked(&mut self, user: &Username, n: u32, out: &mut Emitter<'_>) -> Result<(), DropReason> {
         let count = self.count();
         let (id, size, chunk) = (self.offer.id, self.offer.size, self.offer.chunk);
         let recipient = self.recipients.get_mut(user).ok_or(DropReason::Unsolicited)?;
@@ -156,7 +156,6 @@ impl Outgoing {
             // Old news (a late acknowledgement from before a resume).
             return Ok(());
         }
-        let window_was_full = recipient.next - recipient.record.acked >= window;
         recipient.record.acked = n;
         let done = (u64::from(n) * u64::from(chunk)).min(size);
         if n == count {
@@ -168,9 +167,8 @@ impl Outgoing {
         }
         out.push(Output::StoreOutgoing(self.record()));
         out.event(TransferEvent::Progress { key: FileKey::Out(id), peer: user.clone(), done, total: size });
-        if window_was_full {
-            out.push(Output::ChunksReady { to: user.clone() });
-        }
+        // Room opened, in this transfer's window or in the link's (another transfer may have waited on it).
+        out.push(Output::ChunksReady { to: user.clone() });
         Ok(())
     }
 
@@ -237,6 +235,14 @@ impl Outgoing {
         let index = recipient.next;
         recipient.next += 1;
         Some(index)
+    }
+
+    /// Chunks sent to `user` on the current link and not yet acknowledged.
+    pub fn in_flight(&self, user: &Username) -> u32 {
+        match self.recipients.get(user) {
+            Some(it) if it.record.state == RecipientState::Sending => it.next - it.record.acked,
+            _ => 0,
+        }
     }
 
     /// Whether nothing remains to do for anyone (every recipient done or ended and told).
