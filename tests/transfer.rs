@@ -409,3 +409,22 @@ fn several_files_to_one_peer_keep_to_the_links_window_together() {
         received_whole(&net, "bob", "alice", *id, bytes);
     }
 }
+
+#[test]
+fn accepting_past_the_cap_on_files_under_way_says_so_and_the_file_keeps_waiting() {
+    let limits = Limits { max_active: 1, ..Limits::default() };
+    let mut net = Net::new(vec![Side::new("alice", Limits::default()), Side::new("bob", limits)]);
+    let room = RoomId::group_from_random([8; 16]);
+    net.side("alice").rooms.insert(room.clone());
+    net.side("bob").rooms.insert(room.clone());
+    net.side("bob").hold_writes = true;
+    net.link_up("alice", "bob");
+    let bytes = file_bytes(3_000_000, 50);
+    let first = net.side("alice").send_file(50, &room, "a.bin", "application/octet-stream", &bytes, &["bob"]);
+    let second = net.side("alice").send_file(51, &room, "b.bin", "application/octet-stream", &bytes, &["bob"]);
+    net.run(20);
+    net.side("bob").transfers.accept(&user("alice"), first).unwrap();
+    let refused = net.side("bob").transfers.accept(&user("alice"), second);
+    assert_eq!(refused, Err(multichat_core::transfer::TransferError::Busy));
+    assert_eq!(net.get("bob").transfers.incoming(&user("alice"), second).unwrap().state, IncomingState::AwaitingUser);
+}

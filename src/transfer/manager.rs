@@ -246,7 +246,7 @@ impl Transfers {
         let Some(incoming) = self.incoming.get_mut(&key) else { return Err(TransferError::UnknownTransfer) };
         if busy {
             // Too many under way: it goes on waiting; the user can try again when one finishes.
-            return Err(TransferError::NotWaiting);
+            return Err(TransferError::Busy);
         }
         if self.online.contains(from) {
             incoming.accept(&mut out);

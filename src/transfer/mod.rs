@@ -133,6 +133,8 @@ pub enum TransferError {
     UnknownTransfer,
     #[error("this file is not waiting for your answer")]
     NotWaiting,
+    #[error("too many files are arriving already; accept this one when one of them has finished")]
+    Busy,
     #[error("the file's size does not match what was read ({read} bytes read, {declared} declared)")]
     SizeMismatch { read: u64, declared: u64 },
 }
