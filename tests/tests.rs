@@ -19,6 +19,8 @@ mod chat_props;
 mod chat_requests;
 mod chat_sim;
 mod chat_timers;
+// A link closed with frames still queued (the engine's bound per link) loses no message.
+mod link_overflow;
 // Hostile storage: every record the worker loads, damaged, is reported and never overwritten.
 mod storage_props;
 // Identity keys, the DTLS-bound handshake (honest, relayed, replayed, hostile) and the contact book.

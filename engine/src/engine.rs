@@ -46,6 +46,19 @@ enum WorkerLink {
 #[derive(Clone)]
 struct Engine(Rc<RefCell<State>>);
 
+thread_local! {
+    /// The engine of this page, for [`send_queue_report`] (a page runs one engine).
+    static CURRENT: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+/// What the running peer's links hold unsent (see `PeerHost::send_queues`), as a JSON-compatible value:
+/// `{ limit, peak, closed_full, links: [{ connection, peer, queued, peak }] }`, or null before a peer runs.
+pub(crate) fn send_queue_report() -> JsValue {
+    let host = CURRENT.with(|it| it.borrow().as_ref().and_then(Engine::host));
+    let Some(host) = host else { return JsValue::NULL };
+    convert::to_js(&host.send_queues()).unwrap_or(JsValue::NULL)
+}
+
 struct State {
     worker: WorkerLink,
     status: EngineStatus,
@@ -105,6 +118,7 @@ impl Engine {
             host: None,
             ignored_log: LogBudget::new(IGNORED_LOG.0, IGNORED_LOG.1),
         })));
+        CURRENT.with(|it| *it.borrow_mut() = Some(engine.clone()));
         engine.watch_network();
         engine
     }

@@ -25,3 +25,11 @@ pub fn page_engine_main(report: js_sys::Function) -> js_sys::Function {
     console_error_panic_hook::set_once();
     engine::start_in_page(report)
 }
+
+/// A debug report of the engine's send queues (issue 13's bound on bytes queued per link), read by the
+/// end-to-end tests from the engine's page: `{ limit, peak, closed_full, links: [{ connection, peer, queued, peak }] }`
+/// in bytes, or null while no peer runs. It holds byte counts only, nothing of what is sent.
+#[wasm_bindgen]
+pub fn engine_send_queues() -> JsValue {
+    engine::send_queue_report()
+}

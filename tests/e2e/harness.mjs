@@ -614,3 +614,48 @@ export async function waitForFirefoxStatus(popup, words, timeout = 20000) {
 export function assertNoFirefoxProblems(ff) {
   if (ff.problems.length > 0) throw new Error(`Firefox console errors or exceptions:\n${ff.problems.join('\n')}`);
 }
+
+/**
+ * Attaches to the engine's offscreen document and resolves with `evaluate(expression)`, which runs an
+ * expression there (promises awaited) and returns its JSON value; nothing is installed in the page.
+ */
+export async function engineEvaluator(browser) {
+  const cdp = await browser.context.browser().newBrowserCDPSession();
+  const deadline = Date.now() + 10000;
+  let target;
+  while (!target) {
+    const { targetInfos } = await cdp.send('Target.getTargets');
+    target = targetInfos.find((it) => it.url.endsWith('/background/offscreen.html'));
+    if (!target && Date.now() > deadline) throw new Error('the engine\'s offscreen document did not appear within 10 s');
+    if (!target) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false });
+  let nextId = 1;
+  const waiting = new Map();
+  cdp.on('Target.receivedMessageFromTarget', ({ sessionId: from, message }) => {
+    if (from !== sessionId) return;
+    const reply = JSON.parse(message);
+    waiting.get(reply.id)?.(reply);
+    waiting.delete(reply.id);
+  });
+  return async (expression) => {
+    const id = nextId++;
+    const replied = new Promise((resolve) => waiting.set(id, resolve));
+    const params = { expression, awaitPromise: true, returnByValue: true };
+    await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method: 'Runtime.evaluate', params }) });
+    const reply = await withTimeout(replied, 10000, 'the engine did not answer an evaluation');
+    if (reply.error || reply.result.exceptionDetails) {
+      throw new Error(`engine evaluation failed: ${JSON.stringify(reply.error ?? reply.result.exceptionDetails)}`);
+    }
+    return reply.result.result.value;
+  };
+}
+
+/**
+ * The engine's send queues (`engine_send_queues` of engine/src/lib.rs): `{ limit, peak, closed_full, links:
+ * [{ connection, peer, queued, peak }] }` in bytes, or null while no peer runs. `evaluate` is from
+ * `engineEvaluator`.
+ */
+export function engineSendQueues(evaluate) {
+  return evaluate(`import('./multichat_engine.js').then((engine) => engine.engine_send_queues())`);
+}

@@ -73,6 +73,16 @@ impl BenchPeer {
         self.host.send(connection, &value).map_err(|err| JsValue::from_str(&err.to_string()))
     }
 
+    /// Bytes waiting to go out on `connection` (its channel's buffer and our queue).
+    pub fn queued_bytes(&self, connection: &str) -> f64 {
+        self.host.buffered_bytes(connection) as f64
+    }
+
+    /// Every link's send queue and the bound (see `PeerHost::send_queues`).
+    pub fn send_queues(&self) -> Result<JsValue, JsValue> {
+        convert::to_js(&self.host.send_queues()).map_err(|err| JsValue::from_str(&err.to_string()))
+    }
+
     pub fn close(&self, connection: &str) {
         self.host.close(connection);
     }

@@ -11,10 +11,11 @@ use gloo_timers::callback::Timeout;
 use multichat_core::peerjs::{
     ConnectionId, DialOptions, Input, Output, Peer, PeerConfig, PeerError, PeerEvent, Role, SignalingState,
 };
+use multichat_core::send_queue::SendQueueError;
 use serde_json::Value;
 use wasm_bindgen::JsValue;
 
-use crate::rtc::{RtcEvent, RtcLink};
+use crate::rtc::{MAX_LINK_QUEUED_BYTES, RtcEvent, RtcLink, SendError};
 use crate::ws::{Socket, SocketEvent};
 use crate::{now, random_bytes};
 
@@ -27,6 +28,34 @@ struct State {
     socket_generation: u64,
     links: BTreeMap<ConnectionId, RtcLink>,
     timer: Option<Timeout>,
+    /// The most any link of this host held unsent at once, closed links included.
+    peak_queued: u64,
+    /// Links closed because they would have held more than [`MAX_LINK_QUEUED_BYTES`].
+    closed_full: u32,
+}
+
+/// What the host's links hold unsent (see [`PeerHost::send_queues`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SendQueueReport {
+    /// The bound per link, in bytes.
+    pub limit: u64,
+    /// The most any link held at once since the host started, closed links included.
+    pub peak: u64,
+    /// Links closed for going over the bound.
+    pub closed_full: u32,
+    pub links: Vec<LinkQueue>,
+}
+
+/// One link's send queue.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LinkQueue {
+    pub connection: ConnectionId,
+    /// The peer's PeerJS id, once the connection is open.
+    pub peer: Option<String>,
+    /// Bytes unsent now (the channel's buffer and our queue).
+    pub queued: u64,
+    /// The most this link held at once.
+    pub peak: u64,
 }
 
 #[derive(Clone)]
@@ -39,7 +68,15 @@ impl PeerHost {
     /// Starts registering `config.id`.
     pub fn start(config: PeerConfig, on_event: impl Fn(PeerEvent) + 'static) -> Result<PeerHost, PeerError> {
         let peer = Peer::new(config, now())?;
-        let state = State { peer, socket: None, socket_generation: 0, links: BTreeMap::new(), timer: None };
+        let state = State {
+            peer,
+            socket: None,
+            socket_generation: 0,
+            links: BTreeMap::new(),
+            timer: None,
+            peak_queued: 0,
+            closed_full: 0,
+        };
         let host = PeerHost { state: Rc::new(RefCell::new(state)), listener: Rc::new(on_event) };
         host.drive();
         Ok(host)
@@ -85,6 +122,25 @@ impl PeerHost {
     /// Bytes waiting to go out on a connection (for flow control by callers that send a lot).
     pub fn buffered_bytes(&self, connection: &str) -> u64 {
         self.state.borrow().links.get(connection).map_or(0, RtcLink::buffered_bytes)
+    }
+
+    /// What every link holds unsent now, and the most any held (for tests and the debug report).
+    pub fn send_queues(&self) -> SendQueueReport {
+        let state = self.state.borrow();
+        let peers: BTreeMap<&ConnectionId, &str> =
+            state.peer.open_connections().map(|(id, peer, ..)| (id, peer)).collect();
+        let links: Vec<LinkQueue> = state
+            .links
+            .iter()
+            .map(|(id, link)| LinkQueue {
+                connection: id.clone(),
+                peer: peers.get(id).map(|it| (*it).to_owned()),
+                queued: link.buffered_bytes(),
+                peak: link.peak_bytes(),
+            })
+            .collect();
+        let peak = links.iter().map(|it| it.peak).fold(state.peak_queued, u64::max);
+        SendQueueReport { limit: MAX_LINK_QUEUED_BYTES, peak, closed_full: state.closed_full, links }
     }
 
     pub fn close(&self, connection: &str) {
@@ -196,17 +252,40 @@ impl PeerHost {
             }
             Output::SendChannel { connection, message } => {
                 let sent = self.state.borrow().links.get(&connection).map(|it| it.send(message));
-                if let Some(Err(err)) = sent {
-                    self.state
+                match sent {
+                    None | Some(Ok(())) => {}
+                    Some(Err(SendError::Refused(err))) => self
+                        .state
                         .borrow_mut()
                         .peer
-                        .handle(Input::RtcError { connection, message: err.to_string() }, now());
+                        .handle(Input::RtcError { connection, message: err.to_string() }, now()),
+                    Some(Err(SendError::Full(err @ SendQueueError::Full { .. }))) => {
+                        let mut state = self.state.borrow_mut();
+                        let peer_id = state
+                            .peer
+                            .open_connections()
+                            .find(|(id, ..)| **id == connection)
+                            .map(|(_, peer, ..)| peer.to_owned())
+                            .unwrap_or_default();
+                        warn(&format!("multichat: closed the connection {connection} to {peer_id}: {err}"));
+                        state.closed_full = state.closed_full.saturating_add(1);
+                        // The close signal cannot go (the link takes nothing more); the outputs this queues
+                        // are performed by the `drive` loop that called us.
+                        state.peer.close(&connection);
+                    }
+                    // The link overflowed already and is being closed.
+                    Some(Err(SendError::Full(SendQueueError::Closed))) => {}
                 }
             }
             Output::CloseConnection { connection } => {
                 // Dropping the link closes the channel and the peer connection (after the close signal,
                 // which was queued on the channel before this output).
-                let link = self.state.borrow_mut().links.remove(&connection);
+                let mut state = self.state.borrow_mut();
+                let link = state.links.remove(&connection);
+                if let Some(link) = &link {
+                    state.peak_queued = state.peak_queued.max(link.peak_bytes());
+                }
+                drop(state);
                 drop(link);
             }
             Output::Event(_) => unreachable!("events are handled by drive"),

@@ -2,15 +2,18 @@
 //!
 //! [`RtcLink::dial`] creates the channel and an offer; [`RtcLink::answer`] applies a remote offer and
 //! creates the answer. Both report through [`RtcEvent`]s. Remote candidates that arrive before the remote
-//! description is set wait here, because `addIceCandidate` fails without one. Sending respects the
-//! channel's buffer: past [`HIGH_WATER_BYTES`] messages wait for `bufferedamountlow`.
+//! description is set wait here, because `addIceCandidate` fails without one. Sending goes through a
+//! bounded [`SendQueue`]: past its high water in the channel's buffer messages wait for `bufferedamountlow`,
+//! and a link that would hold more than [`MAX_LINK_QUEUED_BYTES`] refuses the send ([`SendError::Full`]), so
+//! its host closes it.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use multichat_core::peerjs::signal::SessionDescription;
 use multichat_core::peerjs::{ChannelMessage, IceState};
+pub use multichat_core::send_queue::MAX_LINK_QUEUED_BYTES;
+use multichat_core::send_queue::{CHANNEL_LOW_WATER_BYTES, SendLimits, SendQueue, SendQueueError};
 use multichat_core::settings::{IceServer, IceTransportPolicy};
 use serde_json::Value;
 use wasm_bindgen::prelude::Closure;
@@ -24,9 +27,24 @@ use web_sys::{
 
 use crate::{ShellError, convert};
 
-/// Above this many buffered bytes, sends wait (PeerJS waits above 8 MiB too; Chrome fails a send past 16 MiB).
-pub const HIGH_WATER_BYTES: u32 = 8 * 1024 * 1024;
-const LOW_WATER_BYTES: u32 = 1024 * 1024;
+/// Why a send was not taken.
+#[derive(Debug)]
+pub enum SendError {
+    /// The channel refused the message.
+    Refused(ShellError),
+    /// The link would hold more than its bound ([`SendQueueError::Full`]), or overflowed before
+    /// ([`SendQueueError::Closed`]): close it.
+    Full(SendQueueError),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Refused(err) => err.fmt(f),
+            SendError::Full(err) => err.fmt(f),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub enum RtcEvent {
@@ -48,7 +66,7 @@ struct Inner {
     closed: Cell<bool>,
     remote_set: Cell<bool>,
     early_candidates: RefCell<Vec<Value>>,
-    outbox: RefCell<VecDeque<ChannelMessage>>,
+    outbox: RefCell<SendQueue>,
     closures: RefCell<Vec<Box<dyn std::any::Any>>>,
 }
 
@@ -128,7 +146,7 @@ impl RtcLink {
             closed: Cell::new(false),
             remote_set: Cell::new(false),
             early_candidates: RefCell::new(Vec::new()),
-            outbox: RefCell::new(VecDeque::new()),
+            outbox: RefCell::new(SendQueue::new(SendLimits::LINK)),
             closures: RefCell::new(Vec::new()),
         });
         let weak = Rc::downgrade(&inner);
@@ -180,17 +198,22 @@ impl RtcLink {
         }
     }
 
-    /// Sends now, or after the buffer drains. Errors only when the channel refuses the message.
-    pub fn send(&self, message: ChannelMessage) -> Result<(), ShellError> {
-        self.0.outbox.borrow_mut().push_back(message);
-        self.0.flush()
+    /// Sends now, or after the buffer drains. Errors when the channel refuses the message, or when the link
+    /// would hold more than its bound (then nothing more is sent: close the link).
+    pub fn send(&self, message: ChannelMessage) -> Result<(), SendError> {
+        let buffered = self.0.channel_buffered();
+        self.0.outbox.borrow_mut().push(message, buffered).map_err(SendError::Full)?;
+        self.0.flush().map_err(SendError::Refused)
     }
 
     /// Bytes waiting in the channel and in our own queue.
     pub fn buffered_bytes(&self) -> u64 {
-        let channel = self.0.channel.borrow().as_ref().map_or(0, |it| u64::from(it.buffered_amount()));
-        let queued: usize = self.0.outbox.borrow().iter().map(message_len).sum();
-        channel + queued as u64
+        self.0.channel_buffered() + self.0.outbox.borrow().waiting_bytes()
+    }
+
+    /// The most this link held unsent at once (channel and queue), as seen at each send.
+    pub fn peak_bytes(&self) -> u64 {
+        self.0.outbox.borrow().peak_bytes()
     }
 }
 
@@ -214,6 +237,10 @@ impl Drop for RtcLink {
 }
 
 impl Inner {
+    fn channel_buffered(&self) -> u64 {
+        self.channel.borrow().as_ref().map_or(0, |it| u64::from(it.buffered_amount()))
+    }
+
     fn emit(&self, event: RtcEvent) {
         if !self.closed.get() {
             (self.report)(event);
@@ -226,7 +253,7 @@ impl Inner {
 
     fn attach_channel(inner: &Rc<Inner>, channel: RtcDataChannel) {
         channel.set_binary_type(RtcDataChannelType::Arraybuffer);
-        channel.set_buffered_amount_low_threshold(LOW_WATER_BYTES);
+        channel.set_buffered_amount_low_threshold(CHANNEL_LOW_WATER_BYTES as u32);
         let weak = Rc::downgrade(inner);
         let on_open = Closure::<dyn FnMut(Event)>::new(move |_| {
             if let Some(inner) = weak.upgrade() {
@@ -314,8 +341,9 @@ impl Inner {
     fn flush(&self) -> Result<(), ShellError> {
         let channel = self.channel.borrow();
         let Some(channel) = channel.as_ref() else { return Ok(()) };
-        while channel.buffered_amount() <= HIGH_WATER_BYTES {
-            let Some(message) = self.outbox.borrow_mut().pop_front() else { break };
+        loop {
+            let next = self.outbox.borrow_mut().next(u64::from(channel.buffered_amount()));
+            let Some(message) = next else { break };
             let sent = match &message {
                 ChannelMessage::Text(text) => channel.send_with_str(text),
                 ChannelMessage::Binary(bytes) => channel.send_with_u8_array(bytes),
@@ -330,11 +358,4 @@ fn description_init(description: &SessionDescription, kind: RtcSdpType) -> RtcSe
     let init = RtcSessionDescriptionInit::new(kind);
     init.set_sdp(&description.sdp);
     init
-}
-
-fn message_len(message: &ChannelMessage) -> usize {
-    match message {
-        ChannelMessage::Text(text) => text.len(),
-        ChannelMessage::Binary(bytes) => bytes.len(),
-    }
 }
