@@ -173,8 +173,13 @@ impl IncomingState {
 
 /// A chunk as `chrome.storage.local` holds it: its bytes in standard base64.
 pub fn chunk_value(bytes: &[u8]) -> serde_json::Value {
+    serde_json::Value::String(chunk_base64(bytes))
+}
+
+/// A chunk's bytes in standard base64, as the engine and the worker pass chunks to each other.
+pub fn chunk_base64(bytes: &[u8]) -> String {
     use base64::Engine as _;
-    serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// A stored chunk's bytes back; `None` when the value is not a chunk.
