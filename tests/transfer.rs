@@ -428,3 +428,22 @@ fn accepting_past_the_cap_on_files_under_way_says_so_and_the_file_keeps_waiting(
     assert_eq!(refused, Err(multichat_core::transfer::TransferError::Busy));
     assert_eq!(net.get("bob").transfers.incoming(&user("alice"), second).unwrap().state, IncomingState::AwaitingUser);
 }
+
+#[test]
+fn a_chunk_crosses_the_peerjs_json_framing_unchanged_and_a_json_frame_is_never_taken_for_one() {
+    use multichat_core::peerjs::framing::{Decoder, Encoder, Received, Serialization};
+    use multichat_core::transfer::wire;
+    let id = TransferId::from_random([0x5a; 16]);
+    let bytes = file_bytes(CHUNK_BYTES as usize, 60);
+    let message = Encoder::new(Serialization::Json).encode_bytes(wire::encode_chunk(&id, 9, &bytes)).unwrap();
+    let Some(Received::Bytes(received)) = Decoder::new(Serialization::Json).decode(message).unwrap() else {
+        panic!("a chunk arrives as bytes")
+    };
+    assert!(wire::is_chunk(&received));
+    let chunk = wire::decode_chunk(&received).unwrap();
+    assert_eq!((chunk.id, chunk.index, chunk.bytes), (id, 9, &bytes[..]));
+    let offer = wire::encode(&wire::FileFrame::Ack { id, by: user("bob"), n: 1, sig: None });
+    let frame = Encoder::new(Serialization::Json).encode(&offer).unwrap().remove(0);
+    assert_eq!(Decoder::new(Serialization::Json).decode(frame).unwrap(), Some(Received::Value(offer.clone())));
+    assert!(wire::is_file_frame(&offer));
+}
