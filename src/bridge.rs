@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::peerjs::Serialization;
+pub use crate::search::{SearchHit, SearchResults};
 use crate::settings::Settings;
 
 /// Name of the `chrome.runtime` port the popup opens to the worker.
@@ -45,6 +46,33 @@ pub enum Request {
     SendText {
         room: String,
         text: String,
+    },
+    /// Quote-reply to the message `to`.
+    Reply {
+        room: String,
+        to: String,
+        text: String,
+    },
+    /// Add `emoji` to the message `to`, or take it back if the user has it there already.
+    React {
+        room: String,
+        to: String,
+        emoji: String,
+    },
+    /// Replace the text of the user's own message `to`.
+    Edit {
+        room: String,
+        to: String,
+        text: String,
+    },
+    /// Delete the user's own message `to` for everyone (a tombstone keeps its place).
+    Delete {
+        room: String,
+        to: String,
+    },
+    /// The user is typing in `room` (sent on input; the worker tells members at most once a second).
+    Typing {
+        room: String,
     },
     /// Show one more page of older messages in the open room.
     LoadOlder {
@@ -126,6 +154,16 @@ pub enum Request {
     },
     /// Forgets the key until the passphrase is entered again.
     LockNow,
+    /// Messages containing `query` in every conversation, answered with [`Response::Search`] (an empty
+    /// query prepares the search and finds nothing).
+    Search {
+        query: String,
+    },
+    /// Shows the conversation `room` around its message `id` (a search hit), marked ([`OpenRoom::focus`]).
+    ShowMessage {
+        room: String,
+        id: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,6 +175,8 @@ pub enum Response {
     Error { message: String },
     /// The answer to [`Request::ExportData`]: a JSON document for the popup to save as `file_name`.
     Export { file_name: String, json: String },
+    /// The answer to [`Request::Search`].
+    Search { results: SearchResults },
 }
 
 /// Everything the popup renders. The popup keeps no state of its own beyond what it is typing.
@@ -243,6 +283,15 @@ pub struct OpenRoom {
     pub messages: Vec<MessageView>,
     /// True when older messages exist beyond this window.
     pub has_older: bool,
+    /// The message a search opened: the window is around it (not the latest), and the popup marks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus: Option<String>,
+    /// True when newer messages exist beyond this window (only around a [`OpenRoom::focus`]).
+    #[serde(default)]
+    pub has_newer: bool,
+    /// Members typing now ("bob is typing…"), when typing indicators are on.
+    #[serde(default)]
+    pub typing: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,6 +310,51 @@ pub struct MessageView {
     /// The author's key was introduced by this member (who invited them), not proved on a link of ours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introduced_by: Option<String>,
+    /// Its author edited it (`text` is the latest).
+    #[serde(default)]
+    pub edited: bool,
+    /// Deleted for everyone: shown as a tombstone, `text` empty.
+    #[serde(default)]
+    pub deleted: bool,
+    /// Each emoji on it with who put it there, in the order first used.
+    #[serde(default)]
+    pub reactions: Vec<ReactionView>,
+    /// The message this one quotes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<QuoteView>,
+    /// For ours: the members it was sent to, those who stored it, and those it waits for (offline ones
+    /// first named in "Waiting for bob to come online").
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    #[serde(default)]
+    pub delivered_to: Vec<String>,
+    #[serde(default)]
+    pub waiting_for: Vec<String>,
+    /// For ours, with read receipts on at both ends: who has read it.
+    #[serde(default)]
+    pub read_by: Vec<String>,
+    /// Why it will never be sent, worded for people ([`MessageState::Failed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionView {
+    pub emoji: String,
+    pub who: Vec<String>,
+    /// The user is among `who` (a click takes it back).
+    pub mine: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteView {
+    pub to: String,
+    pub author: String,
+    /// The quoted text as it is now (empty when the quoted message was deleted).
+    pub excerpt: String,
+    pub deleted: bool,
+    /// The quoted message is in the shown history, so clicking the quote can jump to it.
+    pub loaded: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -269,8 +363,10 @@ pub enum MessageState {
     Received,
     Sending,
     Delivered,
-    /// Not acknowledged in time; still retried whenever the recipient comes back.
+    /// Will never be sent (the reason is in [`MessageView::failure`]).
     Failed,
+    /// Queued for members who are offline (or have not confirmed): it goes when they are back.
+    Waiting,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

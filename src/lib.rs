@@ -19,6 +19,7 @@ pub mod identity;
 pub mod log_budget;
 pub mod peerjs;
 pub mod qr;
+pub mod search;
 pub mod send_queue;
 pub mod settings;
 pub mod storage;

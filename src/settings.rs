@@ -53,6 +53,12 @@ pub struct Settings {
     pub notifications: bool,
     /// The largest file accepted from a peer, in bytes (issue 15); larger offers are refused in words.
     pub max_file_bytes: u64,
+    /// Tell members when we are typing, and show when they are ("bob is typing…"). Honoured both ways: off
+    /// neither sends nor shows it.
+    pub typing_indicators: bool,
+    /// Read receipts, off by default: sent only when on, and shown only when on, so they appear only
+    /// between two users who both turned them on.
+    pub read_receipts: bool,
 }
 
 impl Default for Settings {
@@ -67,6 +73,8 @@ impl Default for Settings {
             relay_only: false,
             notifications: true,
             max_file_bytes: crate::transfer::DEFAULT_MAX_FILE_BYTES,
+            typing_indicators: true,
+            read_receipts: false,
         }
     }
 }

@@ -207,6 +207,7 @@ mod squatters {
                 seq,
                 room: room.clone(),
                 sig: None,
+                act: None,
             }),
         }))
     }

@@ -29,6 +29,8 @@ fn storage_with(n: u64) -> (Snapshot, RoomId) {
                 seq,
                 state: Some(history::DeliveryState::Delivered),
                 signature: None,
+                act: None,
+                deleted: false,
             })
             .collect();
         disk.0.insert(history::page_key(&owner, &room, page), serde_json::to_value(Page { messages }).unwrap());

@@ -113,7 +113,7 @@ fn live_chat(sender: &str, room: &RoomId, seq: u64, text: &str) -> Value {
         sender: user(sender),
         text: text.into(),
         timestamp,
-        ours: Some(ChatExtras { id, seq, room: room.clone(), sig: Some(sig) }),
+        ours: Some(ChatExtras { id, seq, room: room.clone(), sig: Some(sig), act: None }),
     }))
 }
 

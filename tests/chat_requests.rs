@@ -91,7 +91,7 @@ fn direct_chat(sender: &str, seq: u64, text: &str) -> Value {
         sender: user(sender),
         text: text.into(),
         timestamp,
-        ours: Some(ChatExtras { id, seq, room, sig: Some(sig) }),
+        ours: Some(ChatExtras { id, seq, room, sig: Some(sig), act: None }),
     }))
 }
 

@@ -33,6 +33,7 @@ fn chat_from(name: &str, room: &RoomId, seq: u64) -> Value {
             seq,
             room: room.clone(),
             sig: None,
+            act: None,
         }),
     }))
 }

@@ -25,6 +25,8 @@ fn turn_settings() -> Settings {
         relay_only: true,
         notifications: false,
         max_file_bytes: multichat_core::transfer::DEFAULT_MAX_FILE_BYTES,
+        typing_indicators: true,
+        read_receipts: false,
     }
 }
 

@@ -8,8 +8,13 @@ mod text_linkify;
 mod worker_model;
 // TURN logins and "Relay only": saved, exported, imported, and on every connection.
 mod settings_turn;
+// Search across every conversation: found after a restart, kept up to date, opened, sealed (issue 15).
+mod search;
 // The chat layer: a simulated network (`chat_sim`), then one topic per file.
 // Attacks on rooms from members and strangers (issue 13).
+// Replies, reactions, edits, deletes, typing and receipts (issue 15); and forged edits and deletes.
+mod chat_action_attacks;
+mod chat_actions;
 mod chat_append_cost;
 mod chat_attacks;
 mod chat_interop;

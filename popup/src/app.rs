@@ -9,6 +9,7 @@ use multichat_core::settings::{IceServer, Settings, is_turn_url};
 use crate::chat::{Conversation, RoomList, StartConversation};
 use crate::passphrase::{PassphraseForm, Unlock};
 use crate::requests::{BlockedList, Requests};
+use crate::search::SearchPanel;
 use crate::ui::{Link, use_ui, use_ui_provider};
 
 #[component]
@@ -98,6 +99,7 @@ fn Home(username: String, peer_id: String, view: View) -> Element {
             }
             p { class: "peer-id", "Your PeerJS id: " code { "{peer_id}" } }
         }
+        SearchPanel {}
         StartConversation {}
         Requests { requests: view.requests.clone() }
         RoomList { rooms: view.rooms.clone() }
@@ -274,6 +276,7 @@ fn SettingsForm(settings: Settings) -> Element {
                     input { r#type: "checkbox", checked: notifications(), onchange: move |e| notifications.set(e.checked()) }
                     "Notify me of new messages"
                 }
+                crate::message_actions::PrivacySettings { settings: settings.clone() }
                 if let Some(message) = port_error() {
                     p { role: "alert", class: "error", "{message}" }
                 }

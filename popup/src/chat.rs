@@ -4,13 +4,12 @@
 //! is what the user is typing and where the message log is scrolled.
 
 use dioxus::prelude::*;
-use multichat_core::bridge::{
-    InvitationView, MemberSummary, MessageState, MessageView, OpenRoom, Request, RoomSummary,
-};
+use multichat_core::bridge::{InvitationView, MemberSummary, MessageView, OpenRoom, Request, RoomSummary};
 use multichat_core::qr::safety_number_qr;
 use multichat_core::text::{Segment, linkify};
 use wasm_bindgen::JsValue;
 
+use crate::message_actions;
 use crate::ui::{Link, use_ui};
 
 /// The two ways to start talking: a direct chat with a username, or a new group.
@@ -167,7 +166,7 @@ fn presence_text(room: &RoomSummary) -> String {
 #[component]
 pub(crate) fn Conversation(open: OpenRoom) -> Element {
     let ui = use_ui();
-    let OpenRoom { room, messages, has_older } = open;
+    let OpenRoom { room, messages, has_older, focus, has_newer, typing } = open;
     // Warnings about every contact, not only this conversation's: the user must see them wherever they are.
     let every_room = match ui.link() {
         Link::Ready(view) => view.rooms,
@@ -192,7 +191,8 @@ pub(crate) fn Conversation(open: OpenRoom) -> Element {
                 InviteForm { key: "{room.id}", room: room.id.clone() }
             }
             // Keyed by room: switching rooms starts a fresh log (scrolled to the bottom) and an empty composer.
-            MessageLog { key: "{room.id}", room: room.id.clone(), messages, has_older }
+            MessageLog { key: "{room.id}", room: room.id.clone(), messages, has_older, focus, has_newer }
+            message_actions::Typing { names: typing }
             Composer { key: "{room.id}", room: room.id.clone() }
         }
     }
@@ -435,15 +435,29 @@ const FOLLOW_SLACK: f64 = 32.0;
 /// The window of messages the worker sent; nothing more is kept, so the DOM stays small however long the
 /// history is.
 #[component]
-fn MessageLog(room: String, messages: Vec<MessageView>, has_older: bool) -> Element {
+fn MessageLog(
+    room: String,
+    messages: Vec<MessageView>,
+    has_older: bool,
+    focus: Option<String>,
+    has_newer: bool,
+) -> Element {
     let ui = use_ui();
     // Whether the reader is at the newest message: only then do arriving messages scroll the log, so reading
     // older ones is never interrupted.
     let mut following = use_signal(|| true);
     let newest = messages.last().map(|it| (it.id.clone(), it.mine));
+    let latest_room = room.clone();
+    let log_room = room.clone();
     // Effects run once the DOM is updated (so the new message's height is in scrollHeight): on the first
     // render, which opens the conversation at its newest message, and whenever a newer message arrives.
-    use_effect(use_reactive!(|newest| {
+    use_effect(use_reactive!(|newest, focus| {
+        // A message a search opened is shown where it is, not the newest.
+        if let Some(focus) = &focus {
+            following.set(false);
+            crate::search::scroll_to_message(focus);
+            return;
+        }
         // Sending a message shows it, wherever the reader was.
         let sent_by_me = newest.as_ref().is_some_and(|(_, mine)| *mine);
         if *following.peek() || sent_by_me {
@@ -478,7 +492,10 @@ fn MessageLog(room: String, messages: Vec<MessageView>, has_older: bool) -> Elem
                 p { class: "empty", "No messages yet. Say hello!" }
             }
             for message in messages {
-                MessageItem { key: "{message.id}", message }
+                MessageItem { key: "{message.id}", room: log_room.clone(), focused: focus.as_ref() == Some(&message.id), message }
+            }
+            if has_newer {
+                crate::search::ShowLatest { room: latest_room }
             }
         }
     }
@@ -497,10 +514,9 @@ fn scroll_to_bottom() {
 }
 
 #[component]
-fn MessageItem(message: MessageView) -> Element {
+fn MessageItem(room: String, message: MessageView, focused: bool) -> Element {
     let sender = if message.mine { "You".to_owned() } else { message.sender.clone() };
     let clock = Clock::of(message.timestamp);
-    let state = message.mine.then(|| state_text(message.state)).flatten();
     // Signed by its author and checked against their key; a key someone else vouched for is said so.
     let provenance = (!message.mine).then(|| match (message.verified, &message.introduced_by) {
         (true, Some(by)) => ("signed", format!("verified · key introduced by {by}")),
@@ -508,7 +524,14 @@ fn MessageItem(message: MessageView) -> Element {
         (false, _) => ("unsigned", "unverified".to_owned()),
     });
     rsx! {
-        div { class: if message.mine { "message mine" } else { "message" },
+        div {
+            id: crate::search::message_element_id(&message.id),
+            class: match (message.mine, focused) {
+                (true, true) => "message mine focused",
+                (true, false) => "message mine",
+                (false, true) => "message focused",
+                (false, false) => "message",
+            },
             div { class: "meta",
                 span { class: "sender", "{sender}" }
                 if let Some(clock) = clock {
@@ -518,10 +541,15 @@ fn MessageItem(message: MessageView) -> Element {
                     span { class: "provenance {class}", "{text}" }
                 }
             }
-            p { class: "text", MessageText { text: message.text.clone() } }
-            if let Some((class, text, explanation)) = state {
-                span { class: "state {class}", title: explanation, "{text}" }
+            if let Some(quote) = message.reply.clone() {
+                message_actions::Quote { quote }
             }
+            if message.deleted {
+                message_actions::Deleted {}
+            } else {
+                p { class: "text", MessageText { text: message.text.clone() } }
+            }
+            message_actions::Extras { room, message: message.clone() }
         }
     }
 }
@@ -540,24 +568,11 @@ fn MessageText(text: String) -> Element {
     rsx! { {segments} }
 }
 
-/// The delivery state of one of my messages: a CSS class, the words shown, and a longer explanation.
-fn state_text(state: MessageState) -> Option<(&'static str, &'static str, &'static str)> {
-    match state {
-        MessageState::Received => None,
-        MessageState::Sending => Some(("sending", "Sending…", "Waiting for the other side to confirm")),
-        MessageState::Delivered => Some(("delivered", "Delivered", "The other side confirmed it arrived")),
-        MessageState::Failed => Some((
-            "failed",
-            "Failed",
-            "Not confirmed in time; it is sent again whenever the recipient comes back online",
-        )),
-    }
-}
-
 /// The message box. Enter sends, Shift+Enter starts a new line.
 #[component]
 fn Composer(room: String) -> Element {
     let ui = use_ui();
+    let typing = message_actions::use_typing(room.clone());
     let mut text = use_signal(String::new);
     // A callback (which is `Copy`) because both the form and the Enter key use it.
     let submit = use_callback(move |()| {
@@ -587,7 +602,10 @@ fn Composer(room: String) -> Element {
                 rows: 2,
                 autofocus: true,
                 value: "{text}",
-                oninput: move |evt| text.set(evt.value()),
+                oninput: move |evt| {
+                    text.set(evt.value());
+                    typing.call(());
+                },
                 onkeydown: move |evt: KeyboardEvent| {
                     // While an input method is composing, Enter confirms the composition, not the message.
                     if evt.key() == Key::Enter && !evt.modifiers().shift() && !evt.is_composing() {

@@ -7,8 +7,10 @@ mod app;
 mod bridge;
 mod chat;
 mod download;
+mod message_actions;
 mod passphrase;
 mod requests;
+mod search;
 mod ui;
 
 use wasm_bindgen::prelude::*;

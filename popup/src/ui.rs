@@ -61,7 +61,25 @@ impl Ui {
                         self.error.set(Some(message));
                     }
                 }
+                // Asked for with `ask`.
+                Response::Search { .. } => {}
             }
+        });
+        if let Err(err) = sent {
+            self.link.set(Link::Broken(format!(
+                "Lost the connection to multichat's background worker ({err}). Close and reopen the popup."
+            )));
+        }
+    }
+}
+
+impl Ui {
+    /// Sends `request` and hands the worker's answer to `on_reply`, whatever it is (a search's results).
+    pub(crate) fn ask(mut self, request: Request, on_reply: impl FnOnce(Response) + 'static) {
+        let Some(bridge) = self.bridge.peek().clone() else { return };
+        let sent = bridge.send(request, move |response| {
+            self.reconnects.set(0);
+            on_reply(response);
         });
         if let Err(err) = sent {
             self.link.set(Link::Broken(format!(

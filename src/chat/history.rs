@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::actions::Action;
 use super::ids::{MessageId, RoomId};
 use super::room::{RoomRecord, RoomsRecord};
 use super::signing::Signature;
@@ -82,6 +83,13 @@ pub struct StoredMessage {
     /// Kept so catch-up relays the message verifiably.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<Signature>,
+    /// What the message does to another (a reply, reaction, edit or delete; see [`super::actions`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Action>,
+    /// Deleted for everyone by its author: a tombstone, its text erased, never relayed again (the delete
+    /// itself is what catch-up relays).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -439,6 +447,27 @@ pub fn set_state(
     Some(page_write(owner, room, *page, messages))
 }
 
+/// Turns a loaded message into a tombstone: its text erased, marked deleted (its page rewritten). `None`
+/// when it is not loaded or already one.
+pub fn erase(
+    owner: &Username,
+    room: &RoomId,
+    history: &mut RoomHistory,
+    id: &MessageId,
+    author: &Username,
+) -> Option<StorageWrite> {
+    let mine = |it: &StoredMessage| &it.id == id && &it.sender == author;
+    let (page, messages) = history.pages.iter_mut().rev().find(|(_, messages)| messages.iter().any(mine))?;
+    let message = messages.iter_mut().find(|it| mine(it))?;
+    if message.deleted {
+        return None;
+    }
+    message.deleted = true;
+    message.text.clear();
+    message.signature = None;
+    Some(page_write(owner, room, *page, messages))
+}
+
 /// Drops pages loaded for catch-up or scrolling back, keeping what [`load`] would open.
 pub fn trim(history: &mut RoomHistory) {
     let keep = pages_to_open(&history.meta);
@@ -495,6 +524,8 @@ mod tests {
             seq: n,
             state: None,
             signature: None,
+            act: None,
+            deleted: false,
         }
     }
 

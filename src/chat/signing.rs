@@ -15,6 +15,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::actions::Action;
 use super::ids::{MessageId, RoomId};
 use crate::account::Username;
 use crate::identity::keys::{from_hex, to_hex};
@@ -23,6 +24,8 @@ use crate::time::Millis;
 
 /// The domain of a chat message's signature.
 pub const MESSAGE_DOMAIN: &str = "multichat/chat-message/v1";
+/// The domain of the signature of a message that acts on another (a reply, reaction, edit or delete).
+pub const ACTION_DOMAIN: &str = "multichat/chat-action/v1";
 /// The domain of an invitation's signature.
 pub const INVITATION_DOMAIN: &str = "multichat/room-invitation/v1";
 
@@ -75,6 +78,30 @@ pub fn message_payload(
         .str(text)
         .u64(timestamp.0)
         .finish()
+}
+
+/// What the author of a message signs: [`message_payload`] for a plain chat; for one carrying an action,
+/// the same fields under [`ACTION_DOMAIN`] followed by the action's (so a signature over a chat can never
+/// be taken for an edit or a delete of the same text, nor the other way round).
+pub fn signed_payload(
+    room: &RoomId,
+    id: &MessageId,
+    seq: u64,
+    sender: &Username,
+    text: &str,
+    timestamp: Millis,
+    act: Option<&Action>,
+) -> Vec<u8> {
+    let Some(act) = act else { return message_payload(room, id, seq, sender, text, timestamp) };
+    let mut canonical = Canonical::new(ACTION_DOMAIN);
+    canonical.str(room.as_str()).str(id.as_str()).u64(seq).str(sender.as_str()).str(text).u64(timestamp.0);
+    match act {
+        Action::Reply { to, author, quote } => canonical.str("reply").str(to.as_str()).str(author.as_str()).str(quote),
+        Action::React { to, on } => canonical.str("react").str(to.as_str()).u64(u64::from(*on)),
+        Action::Edit { to } => canonical.str("edit").str(to.as_str()),
+        Action::Delete { to, seq } => canonical.str("delete").str(to.as_str()).u64(*seq),
+    };
+    canonical.finish()
 }
 
 /// The fields of an invitation its inviter signs: who invites whom to which room (and its name as shown),
@@ -207,6 +234,27 @@ mod tests {
             assert!(!sig.verifies(&identity.public_key(), &payload));
         }
         assert!(!sig.verifies(&Identity::from_seed([8; 32]).public_key(), &payload));
+        // The same fields as an action are another payload, and each action's fields are covered.
+        let to = MessageId::from_random([5; 16]);
+        let acts = [
+            Action::Edit { to: to.clone() },
+            Action::Delete { to: to.clone(), seq: 1 },
+            Action::Delete { to: to.clone(), seq: 2 },
+            Action::React { to: to.clone(), on: true },
+            Action::React { to: to.clone(), on: false },
+            Action::Reply { to: to.clone(), author: user("bob"), quote: "q".into() },
+        ];
+        let payloads: Vec<Vec<u8>> = acts
+            .iter()
+            .map(|act| signed_payload(&room, &id, 3, &user("bob"), "hi", Millis(5), Some(act)))
+            .chain([signed_payload(&room, &id, 3, &user("bob"), "hi", Millis(5), None)])
+            .collect();
+        assert_eq!(payloads.last(), Some(&payload));
+        for (i, a) in payloads.iter().enumerate() {
+            for b in &payloads[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
         let text = sig.to_string();
         assert_eq!(text.len(), 128);
         assert_eq!(Signature::parse(&text), Some(sig));

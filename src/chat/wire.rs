@@ -38,6 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
+use super::actions::{Action, MAX_QUOTE_CHARS, is_reaction};
 use super::ids::{MessageId, RoomId};
 use super::signing::Invitation;
 use super::signing::Signature;
@@ -66,7 +67,7 @@ pub const MAX_LIST_LEN: usize = 512;
 /// Capabilities we announce in `mc.hello`. A peer lacking one is sent nothing that needs it.
 /// [`crate::transfer::CAPABILITY`] (issue 15) joins them once the worker takes files: until then a peer must
 /// not offer us any.
-pub const OUR_CAPABILITIES: [&str; 4] = ["ack", "sync", "rooms", "ping"];
+pub const OUR_CAPABILITIES: [&str; 6] = ["ack", "sync", "rooms", "ping", "actions", "typing"];
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
@@ -125,6 +126,17 @@ pub enum Frame {
         room: RoomId,
         messages: Vec<WireMessage>,
     },
+    /// `mc.typing`: the sender is typing in `room` now (sent at most once a second while it types; not
+    /// stored, not acknowledged).
+    Typing {
+        room: RoomId,
+    },
+    /// `mc.read`: the sender has read `room` up to the message `id` (a read receipt, sent only by a user
+    /// who opted in; not acknowledged).
+    Read {
+        room: RoomId,
+        id: MessageId,
+    },
 }
 
 /// A chat message as the original page shapes it, plus what our peers add.
@@ -146,6 +158,8 @@ pub struct ChatExtras {
     /// The author's signature over the message ([`super::signing::message_payload`]); absent from a
     /// sender without a key.
     pub sig: Option<Signature>,
+    /// What the message does to another (`act`); never sent to the original page.
+    pub act: Option<Action>,
 }
 
 /// A message inside `mc.batch`: the `chat` object plus `id` and `seq` (the room is the batch's).
@@ -158,6 +172,7 @@ pub struct WireMessage {
     pub timestamp: Millis,
     /// The author's signature, kept in storage so catch-up relays it verifiably.
     pub sig: Option<Signature>,
+    pub act: Option<Action>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -214,6 +229,9 @@ pub fn encode(frame: &Frame) -> Value {
                 if let Some(sig) = &ours.sig {
                     value["sig"] = json!(sig.to_string());
                 }
+                if let Some(act) = &ours.act {
+                    value["act"] = encode_action(act);
+                }
             }
             value
         }
@@ -245,6 +263,8 @@ pub fn encode(frame: &Frame) -> Value {
             "room": room.as_str(),
             "messages": messages.iter().map(encode_wire_message).collect::<Vec<_>>(),
         }),
+        Frame::Typing { room } => json!({"type": "mc.typing", "room": room.as_str()}),
+        Frame::Read { room, id } => json!({"type": "mc.read", "room": room.as_str(), "id": id.as_str()}),
     }
 }
 
@@ -257,7 +277,23 @@ pub fn encode_wire_message(message: &WireMessage) -> Value {
     if let Some(sig) = &message.sig {
         value["sig"] = json!(sig.to_string());
     }
+    if let Some(act) = &message.act {
+        value["act"] = encode_action(act);
+    }
     value
+}
+
+/// `act`: `{"k": "reply", "to", "by", "quote"}`, `{"k": "react", "to", "on"}` (the chat's text is the
+/// emoji), `{"k": "edit", "to"}` (the chat's text is the new text), `{"k": "delete", "to", "seq"}`.
+pub fn encode_action(act: &Action) -> Value {
+    match act {
+        Action::Reply { to, author, quote } => {
+            json!({"k": "reply", "to": to.as_str(), "by": author.as_str(), "quote": quote})
+        }
+        Action::React { to, on } => json!({"k": "react", "to": to.as_str(), "on": on}),
+        Action::Edit { to } => json!({"k": "edit", "to": to.as_str()}),
+        Action::Delete { to, seq } => json!({"k": "delete", "to": to.as_str(), "seq": seq}),
+    }
 }
 
 pub fn encode_invitation(invitation: &Invitation) -> Value {
@@ -324,6 +360,7 @@ pub fn decode(value: &Value) -> Result<Frame, WireError> {
                 let message =
                     it.as_object().ok_or(WireError::Invalid { field: "messages", reason: "not an object".into() })?;
                 let chat = decode_chat_body(message)?;
+                let act = act_field(message, &chat.1)?;
                 Ok(WireMessage {
                     id: id_field(message, "id")?,
                     seq: u64_field(message, "seq")?,
@@ -331,9 +368,12 @@ pub fn decode(value: &Value) -> Result<Frame, WireError> {
                     text: chat.1,
                     timestamp: chat.2,
                     sig: sig_field(message)?,
+                    act,
                 })
             })?,
         }),
+        "mc.typing" => Ok(Frame::Typing { room: room_field(object, "room")? }),
+        "mc.read" => Ok(Frame::Read { room: room_field(object, "room")?, id: id_field(object, "id")? }),
         other => Err(WireError::UnknownType(truncate(other, 40))),
     }
 }
@@ -361,6 +401,7 @@ fn decode_chat(object: &Map<String, Value>) -> Result<ChatFrame, WireError> {
             seq: u64_field(object, "seq")?,
             room: room_field(object, "room")?,
             sig: sig_field(object)?,
+            act: act_field(object, &text)?,
         }),
         _ => None,
     };
@@ -430,6 +471,38 @@ fn decode_invitation(value: &Value) -> Result<Invitation, WireError> {
         since,
         sig: sig_field(object)?,
     })
+}
+
+/// An optional `act`; a reaction's text must be a short emoji-like string.
+fn act_field(object: &Map<String, Value>, text: &str) -> Result<Option<Action>, WireError> {
+    let act = match object.get("act") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(act)) => act,
+        Some(_) => return Err(WireError::Invalid { field: "act", reason: "not an object".into() }),
+    };
+    let to = id_field(act, "to")?;
+    let act = match str_field(act, "k")? {
+        "reply" => {
+            let quote = str_field(act, "quote")?;
+            if quote.chars().count() > MAX_QUOTE_CHARS {
+                return Err(WireError::TooLong { field: "quote", limit: MAX_QUOTE_CHARS });
+            }
+            Action::Reply { to, author: username_field(act, "by")?, quote: quote.to_owned() }
+        }
+        "react" => {
+            if !is_reaction(text) {
+                return Err(WireError::Invalid { field: "message", reason: "not a reaction".into() });
+            }
+            let on = act.get("on").and_then(Value::as_bool);
+            Action::React { to, on: on.ok_or(WireError::Invalid { field: "on", reason: "not a boolean".into() })? }
+        }
+        "edit" => Action::Edit { to },
+        "delete" => Action::Delete { to, seq: u64_field(act, "seq")? },
+        other => {
+            return Err(WireError::Invalid { field: "act", reason: format!("unknown kind {}", truncate(other, 20)) });
+        }
+    };
+    Ok(Some(act))
 }
 
 /// An optional `sig`: absent or null is no signature; anything else must be one.
@@ -595,6 +668,7 @@ mod tests {
                 seq: 3,
                 room: RoomId::direct(&user("alice"), &user("bob")),
                 sig: None,
+                act: None,
             }),
         });
         let value = encode(&frame);
@@ -644,6 +718,7 @@ mod tests {
                     text: "x".into(),
                     timestamp: Millis(1),
                     sig: Some(Signature([6; 64])),
+                    act: None,
                 }],
             },
         ];
@@ -703,6 +778,7 @@ mod tests {
                 seq: u64::MAX,
                 room: RoomId::group_from_random([1; 16]),
                 sig: Some(Signature([0xff; 64])),
+                act: None,
             }),
         });
         assert!(encoded_len(&encode(&frame)) <= MAX_FRAME_BYTES);

@@ -14,6 +14,8 @@ pub enum WorkerError {
     NotSignedIn,
     #[error("That conversation does not exist")]
     NoSuchRoom,
+    #[error("That message is no longer in the conversation")]
+    NoSuchMessage,
     #[error("That is not a valid username")]
     NotAUsername,
     #[error("{user}'s key changed since that safety number was shown; compare the new one")]

@@ -171,7 +171,9 @@ impl WorkerModel {
         // invitation waits for the user's answer.
         let chat = loaded.account.as_ref().filter(|_| !locked).map(|it| {
             let config = NodeConfig { identity: identity.clone(), ..NodeConfig::default() };
-            ChatNode::restore_with(it.username.clone(), &snapshot, now, config)
+            let mut node = ChatNode::restore_with(it.username.clone(), &snapshot, now, config);
+            let _ = node.handle_command(now, crate::chat::Command::SetPrivacy((&loaded.settings).into()));
+            node
         });
         // While locked the sealed contact book was not opened: it must not be written over.
         let mut contacts_read_only = locked;
@@ -214,6 +216,7 @@ impl WorkerModel {
             entropy: (random, 0),
             drop_log: LogBudget::new(DROP_LOG.0, DROP_LOG.1),
             view_dirty: false,
+            search: Default::default(),
         };
         model.write(migration);
         model.renew_token(random);

@@ -12,7 +12,7 @@
 //! protected history, nor a sealed one reach the chat layer.
 //!
 //! Files: [`loader`] (reading storage at start and on a reload), `requests` (the popup's requests),
-//! `passphrase` (the vault's requests), `reports` (the engine's reports, timers, reads), `view` (what the
+//! `passphrase` (the vault's requests), `search` (search and the room around a hit), `reports` (the engine's reports, timers, reads), `view` (what the
 //! popup shows), [`error`], and `mem_shell` (an in-memory shell for tests and benches, feature `mem-shell`).
 
 mod error;
@@ -22,6 +22,7 @@ mod mem_shell;
 mod passphrase;
 mod reports;
 mod requests;
+mod search;
 mod view;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -117,6 +118,8 @@ enum WholeRead {
     RemovePassphrase {
         key: at_rest::Key,
     },
+    /// To build the search index.
+    Search(search::PendingSearch),
 }
 
 pub struct WorkerModel {
@@ -161,6 +164,8 @@ pub struct WorkerModel {
     drop_log: LogBudget,
     /// The input being handled changed the view.
     view_dirty: bool,
+    /// The search index, once built, and the message a search opened ([`search`]).
+    search: search::SearchState,
 }
 
 impl WorkerModel {
@@ -292,6 +297,7 @@ impl WorkerModel {
     fn select(&mut self, room: Option<RoomId>) {
         self.selected_room = room;
         self.window = OPEN_ROOM_WINDOW;
+        self.search.unfocus();
     }
 
     /// No popup is open any more: nothing is being read, so new messages count as unread again.

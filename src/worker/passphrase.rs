@@ -72,7 +72,7 @@ impl WorkerModel {
                 at_rest::change(&key, &new, salt, nonces, current.as_ref(), all)
             }
             WholeRead::RemovePassphrase { key } => at_rest::disable(&key, current.as_ref(), all),
-            WholeRead::Export | WholeRead::Import(_) => return Ok(()),
+            WholeRead::Export | WholeRead::Import(_) | WholeRead::Search(_) => return Ok(()),
         }?;
         for problem in &rekeyed.problems {
             self.push(Effect::Log(format!("multichat: {problem}")));

@@ -239,6 +239,7 @@ impl WorkerModel {
         let mut writes = Vec::new();
         let mut rest = Vec::new();
         let mut stored = Vec::new();
+        let mut indexed = Vec::new();
         let mut dropped = Vec::new();
         let mut invited = Vec::new();
         let mut requested = Vec::new();
@@ -268,7 +269,12 @@ impl WorkerModel {
                 Output::Event(event) => {
                     changed = true;
                     match event {
-                        ChatEvent::MessageStored { room, id, incoming: true } => stored.push((room, id)),
+                        ChatEvent::MessageStored { room, id, incoming } => {
+                            indexed.push((room.clone(), id.clone()));
+                            if incoming {
+                                stored.push((room, id));
+                            }
+                        }
                         ChatEvent::HistoryProblem(problem) => self.history_problems.push(problem.to_string()),
                         ChatEvent::PendingProblem(problem) => self.history_problems.push(problem),
                         // One quiet notification per request (not per message), all under one id, so a
@@ -316,6 +322,7 @@ impl WorkerModel {
                 notification_id: view.notification_id(),
             });
         }
+        self.index_stored(&indexed);
         self.write(writes);
         for effect in rest {
             self.push(effect);

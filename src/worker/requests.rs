@@ -5,7 +5,8 @@ use crate::account::Username;
 use crate::at_rest::AtRestError;
 use crate::bridge::{EngineStatus, Request, Response, WorkerToEngine};
 use crate::chat::history::PAGE_SIZE;
-use crate::chat::{Command, RoomId};
+use crate::chat::node::ActOn;
+use crate::chat::{ChatError, Command, MessageId, RoomId};
 use crate::entropy::{Entropy, TOKEN_DERIVATION};
 use crate::identity::Identity;
 use crate::storage::{self, AccountRecord, Key, Snapshot};
@@ -90,6 +91,7 @@ impl WorkerModel {
                 }
                 self.drain_chat(now);
                 self.chat = None;
+                self.search = Default::default();
                 self.select(None);
                 self.loaded.account = None;
                 self.engine = EngineStatus::Offline;
@@ -101,6 +103,9 @@ impl WorkerModel {
             Request::SaveSettings { settings } => {
                 settings.validate()?;
                 let write = storage::set(Key::Settings, &settings);
+                if let Some(chat) = self.chat.as_mut() {
+                    let _ = chat.handle_command(now, Command::SetPrivacy((&settings).into()));
+                }
                 self.loaded.settings = settings;
                 self.write(vec![write]);
                 if self.loaded.account.is_some() {
@@ -129,6 +134,14 @@ impl WorkerModel {
             Request::SendText { room, text } => {
                 let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
                 self.chat_command(now, Command::Send { room, text, random: Entropy::new(random).message_id() }, false)
+            }
+            Request::Reply { room, to, text } => self.act(now, &room, &to, ActOn::Reply { text }, random),
+            Request::React { room, to, emoji } => self.act(now, &room, &to, ActOn::React { emoji }, random),
+            Request::Edit { room, to, text } => self.act(now, &room, &to, ActOn::Edit { text }, random),
+            Request::Delete { room, to } => self.act(now, &room, &to, ActOn::Delete, random),
+            Request::Typing { room } => {
+                let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
+                self.chat_command(now, Command::Typing { room }, false)
             }
             Request::LoadOlder { room } => {
                 let room = RoomId::parse(&room).map_err(|_| WorkerError::NoSuchRoom)?;
@@ -184,6 +197,8 @@ impl WorkerModel {
             Request::SetPassphrase { passphrase } => self.set_passphrase(passphrase),
             Request::ChangePassphrase { old, new } => self.change_passphrase(&old, new),
             Request::RemovePassphrase { passphrase } => self.remove_passphrase(&passphrase),
+            Request::Search { query } => self.search(query),
+            Request::ShowMessage { room, id } => self.show_message(&room, &id),
         }
     }
 
@@ -211,6 +226,10 @@ impl WorkerModel {
                 // The engine follows the imported account and settings (or shuts down when the file has none).
                 self.effects.push_back(Queued::EngineConfig);
                 self.view_changed();
+                Ok(())
+            }
+            WholeRead::Search(pending) => {
+                self.search_read(pending, all);
                 Ok(())
             }
             other => self.rekey(other, &all, random),
@@ -313,6 +332,21 @@ impl WorkerModel {
             let out = gate.set_blocked(blocked);
             self.perform_gate(now, out);
         }
+    }
+
+    /// A reply, reaction, edit or delete of the message `to`.
+    fn act(
+        &mut self,
+        now: Millis,
+        room: &str,
+        to: &str,
+        what: ActOn,
+        random: [u8; 32],
+    ) -> Result<Outcome, WorkerError> {
+        let room = RoomId::parse(room).map_err(|_| WorkerError::NoSuchRoom)?;
+        let to = MessageId::parse(to).map_err(|_| WorkerError::Chat(ChatError::NoSuchMessage))?;
+        let random = Entropy::new(random).message_id();
+        self.chat_command(now, Command::Act { room, to, what, random }, false)
     }
 
     /// Runs a chat command; with `select`, shows the room it returns.

@@ -1,15 +1,18 @@
 //! What the popup shows: the [`View`] of the model, built only when a popup needs it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::WorkerModel;
+use super::search::FocusedWindow;
 use crate::account::Username;
 use crate::auth_gate::{LinkGate, first_contact_notice, unproved_warning};
 use crate::bridge::{
-    AccountView, InvitationView, MemberSummary, MessageState, MessageView, OpenRoom, RequestView, RoomSummary, View,
+    AccountView, InvitationView, MemberSummary, MessageState, MessageView, OpenRoom, QuoteView, ReactionView,
+    RequestView, RoomSummary, View,
 };
+use crate::chat::fold::{self, Shown};
 use crate::chat::names::display_name;
-use crate::chat::{ChatNode, DeliveryState, RoomView, StoredMessage};
+use crate::chat::{ChatNode, DeliveryState, MessageId, RoomId, RoomView};
 use crate::identity::{PublicKey, TrustState, safety_number};
 
 /// What the view says about a member's key.
@@ -28,17 +31,32 @@ impl WorkerModel {
     pub fn view(&self) -> View {
         let rooms: Vec<RoomView> = self.chat.as_ref().map(ChatNode::room_views).unwrap_or_default();
         let open_room = self.selected_room.as_ref().and_then(|selected| {
-            let room = rooms.iter().find(|it| &it.id == selected)?;
+            let room_view = rooms.iter().find(|it| &it.id == selected)?;
             let chat = self.chat.as_ref()?;
             let me = chat.me();
+            let typing: Vec<String> =
+                chat.typing_in(selected).into_iter().map(|it| display_name(it.as_str())).collect();
+            let room =
+                summary(room_view, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user));
+            // Around the message a search opened, else the latest.
+            if let Some(focused) = self.focused_window(selected, self.window) {
+                let FocusedWindow { messages, has_older, has_newer, focus } = focused;
+                return Some(OpenRoom { room, messages, has_older, focus: Some(focus), has_newer, typing });
+            }
             let loaded = chat.messages(selected);
-            let shown = &loaded[loaded.len().saturating_sub(self.window)..];
+            // Replies, reactions, edits and deletes are applied to their targets over all that is loaded.
+            let folded = fold::fold(&loaded);
+            let shown = &folded[folded.len().saturating_sub(self.window)..];
             let has_older =
-                shown.len() < loaded.len() || chat.history(selected).is_some_and(|it| it.next_older_page().is_some());
+                shown.len() < folded.len() || chat.history(selected).is_some_and(|it| it.next_older_page().is_some());
+            let delivery = Delivery::of(chat, selected, &self.blocked_names(chat));
             Some(OpenRoom {
-                room: summary(room, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user)),
-                messages: shown.iter().map(|it| message_view(it, me, chat)).collect(),
+                room,
+                messages: shown.iter().map(|it| message_view(it, me, chat, &delivery, room_view)).collect(),
                 has_older,
+                focus: None,
+                has_newer: false,
+                typing,
             })
         });
         let mut storage_problems: Vec<String> = self.loaded.problems.iter().map(ToString::to_string).collect();
@@ -94,6 +112,11 @@ impl WorkerModel {
             passphrase_set: self.vault.lock.is_some() || self.vault.damaged.is_some(),
             locked: self.locked(),
         }
+    }
+
+    /// Whom the user blocked (a message waiting only for them is never sent).
+    fn blocked_names(&self, chat: &ChatNode) -> BTreeSet<Username> {
+        chat.blocked().clone()
     }
 
     /// How far `user` is trusted: the safety number with their pinned key, whether the user verified it, and
@@ -164,19 +187,78 @@ fn summary(
     }
 }
 
-fn message_view(message: &StoredMessage, me: &Username, chat: &ChatNode) -> MessageView {
+/// What the view needs to say who a message of ours reached: each waiting one's members, the room's
+/// members, and how far each member's read receipt goes.
+struct Delivery {
+    waiting: BTreeMap<MessageId, BTreeSet<Username>>,
+    members: Vec<Username>,
+    /// Per member, the position in the loaded history its receipt names.
+    read_upto: BTreeMap<Username, usize>,
+    positions: BTreeMap<MessageId, usize>,
+    blocked: BTreeSet<Username>,
+}
+
+impl Delivery {
+    fn of(chat: &ChatNode, room: &RoomId, blocked: &BTreeSet<Username>) -> Delivery {
+        let history = chat.history(room);
+        let waiting = history
+            .map(|it| it.meta.outbox.iter().map(|entry| (entry.id.clone(), entry.waiting.clone())).collect())
+            .unwrap_or_default();
+        let members = chat.room(room).map(|it| it.others(chat.me()).cloned().collect()).unwrap_or_default();
+        let positions: BTreeMap<MessageId, usize> =
+            chat.messages(room).iter().enumerate().map(|(n, it)| (it.id.clone(), n)).collect();
+        let read_upto = chat
+            .read_receipts(room)
+            .into_iter()
+            .filter_map(|(user, id)| Some((user.clone(), *positions.get(id)?)))
+            .collect();
+        Delivery { waiting, members, read_upto, positions, blocked: blocked.clone() }
+    }
+}
+
+fn message_view(shown: &Shown, me: &Username, chat: &ChatNode, delivery: &Delivery, room: &RoomView) -> MessageView {
+    let message = shown.message;
     let mine = &message.sender == me;
+    let waiting: Vec<&Username> = delivery.waiting.get(&message.id).map(|it| it.iter().collect()).unwrap_or_default();
+    let never: Vec<&Username> = waiting.iter().copied().filter(|it| delivery.blocked.contains(*it)).collect();
     let state = match (&message.state, mine) {
+        (_, true) if !never.is_empty() && never.len() == waiting.len() => MessageState::Failed,
+        (Some(DeliveryState::Sending | DeliveryState::Failed), true) if !waiting.is_empty() => {
+            let offline = waiting.iter().any(|it| !room.members.iter().any(|m| &&m.username == it && m.online));
+            if offline || message.state == Some(DeliveryState::Failed) {
+                MessageState::Waiting
+            } else {
+                MessageState::Sending
+            }
+        }
         (Some(DeliveryState::Sending), true) => MessageState::Sending,
-        (Some(DeliveryState::Delivered), true) => MessageState::Delivered,
-        (Some(DeliveryState::Failed), true) => MessageState::Failed,
-        (None, true) => MessageState::Delivered,
+        (Some(DeliveryState::Failed), true) => MessageState::Waiting,
+        (_, true) => MessageState::Delivered,
         (_, false) => MessageState::Received,
+    };
+    let failure = (state == MessageState::Failed).then(|| {
+        let names: Vec<String> = never.iter().map(|it| display_name(it.as_str())).collect();
+        format!("Not sent: you blocked {}, so it will not be sent to them", names.join(", "))
+    });
+    let position = delivery.positions.get(&message.id).copied();
+    let (recipients, delivered_to, read_by) = if mine && !message.deleted {
+        let recipients: Vec<String> = delivery.members.iter().map(|it| display_name(it.as_str())).collect();
+        let delivered: Vec<String> =
+            delivery.members.iter().filter(|it| !waiting.contains(it)).map(|it| display_name(it.as_str())).collect();
+        let read: Vec<String> = delivery
+            .read_upto
+            .iter()
+            .filter(|(_, upto)| position.is_some_and(|it| it <= **upto))
+            .map(|(user, _)| display_name(user.as_str()))
+            .collect();
+        (recipients, delivered, read)
+    } else {
+        (Vec::new(), Vec::new(), Vec::new())
     };
     MessageView {
         id: message.id.as_str().to_owned(),
         sender: display_name(message.sender.as_str()),
-        text: message.text.clone(),
+        text: shown.text.clone(),
         timestamp: message.timestamp.0,
         mine,
         state,
@@ -185,5 +267,28 @@ fn message_view(message: &StoredMessage, me: &Username, chat: &ChatNode) -> Mess
             .known_key(&message.sender)
             .and_then(|it| it.introduced_by.as_ref())
             .map(|it| display_name(it.as_str())),
+        edited: shown.edited,
+        deleted: shown.deleted,
+        reactions: shown
+            .reactions
+            .iter()
+            .map(|(emoji, who)| ReactionView {
+                emoji: emoji.clone(),
+                who: who.iter().map(|it| display_name(it.as_str())).collect(),
+                mine: who.contains(me),
+            })
+            .collect(),
+        reply: shown.reply.as_ref().map(|it| QuoteView {
+            to: it.to.as_str().to_owned(),
+            author: display_name(it.author.as_str()),
+            excerpt: it.excerpt.clone(),
+            deleted: it.deleted,
+            loaded: it.loaded,
+        }),
+        recipients,
+        delivered_to,
+        waiting_for: if mine { waiting.iter().map(|it| display_name(it.as_str())).collect() } else { Vec::new() },
+        read_by,
+        failure,
     }
 }

@@ -74,6 +74,8 @@ fn bench() -> Result<()> {
                 .arg(&seed),
         )?;
     }
+    // Search over 100,000 messages in the core: the index built cold, then queries against it.
+    tools::run(std::process::Command::new("cargo").current_dir(root()).args(["bench", "--bench", "search"]))?;
     let dist = build::build()?;
     tools::chromium()?;
     // Service-worker start, per layout: today's, the same wasm embedded in worker.js (as it was loaded
@@ -104,6 +106,15 @@ fn bench() -> Result<()> {
             .current_dir(root())
             .args(["--net", "--pid", "--fork", "--mount-proc", "--", "sh", "-c", script])
             .arg(&seed)
+            .env("MULTICHAT_DIST", build::dist())
+            .env("CHROMIUM", tools::chromium()?),
+    )?;
+    // The same search through the extension: the popup's field to the results painted, cold and warm.
+    tools::run(
+        std::process::Command::new("unshare")
+            .current_dir(root())
+            .args(["--net", "--pid", "--fork", "--mount-proc", "--", "sh", "-c"])
+            .arg("ip link set lo up && exec node tests/bench/search.mjs")
             .env("MULTICHAT_DIST", build::dist())
             .env("CHROMIUM", tools::chromium()?),
     )?;

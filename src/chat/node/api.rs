@@ -219,7 +219,20 @@ impl ChatNode {
                 self.unblock(&username);
                 Ok(None)
             }
-            Command::Send { room, text, random } => self.send_text(&room, text, random).map(|()| Some(room)),
+            Command::Send { room, text, random } => self.send_message(&room, text, None, random).map(|()| Some(room)),
+            Command::Act { room, to, what, random } => self.act_on(&room, &to, what, random).map(|()| Some(room)),
+            Command::Typing { room } => self.typing(&room).map(|()| Some(room)),
+            Command::SetPrivacy(privacy) => {
+                self.privacy = privacy;
+                if !privacy.typing && !self.typing.is_empty() {
+                    let rooms: Vec<RoomId> = self.typing.keys().map(|(room, _)| room.clone()).collect();
+                    self.typing.clear();
+                    for room in rooms {
+                        self.event(ChatEvent::TypingChanged { room });
+                    }
+                }
+                Ok(None)
+            }
             Command::MarkRead { room } => {
                 let history = self.histories.get_mut(&room).ok_or(RoomError::UnknownRoom)?;
                 if history.meta.unread > 0 {
@@ -228,6 +241,7 @@ impl ChatNode {
                     self.stage_write(write);
                     self.event(ChatEvent::RoomsChanged);
                 }
+                self.send_receipt(&room);
                 Ok(Some(room))
             }
             Command::LoadOlder { room } => {

@@ -86,7 +86,8 @@ impl ChatNode {
         let mut found: Vec<WireMessage> = Vec::new();
         for message in history.loaded_messages() {
             if let Some(seqs) = pending.needed.get_mut(&message.sender) {
-                if seqs.remove(&message.seq) {
+                // A tombstone is never relayed: the author's delete, served in its turn, fills the slot.
+                if seqs.remove(&message.seq) && !message.deleted {
                     found.push(WireMessage {
                         id: message.id.clone(),
                         sender: message.sender.clone(),
@@ -94,6 +95,7 @@ impl ChatNode {
                         text: message.text.clone(),
                         timestamp: message.timestamp,
                         sig: message.signature,
+                        act: message.act.clone(),
                     });
                 }
             }

@@ -7,13 +7,21 @@ use super::{
     MAX_WANT_SEQS, Output, legacy_chat,
 };
 use crate::account::Username;
+use crate::chat::actions::Action;
 use crate::chat::history::{self, DeliveryState, OutboxEntry, SenderProgress, StoredMessage};
 use crate::chat::ids::{LinkId, MessageId, RoomId};
 use crate::chat::room::RoomError;
 use crate::chat::wire::{self, ChatExtras, ChatFrame, Frame};
 
 impl ChatNode {
-    pub(super) fn send_text(&mut self, room: &RoomId, text: String, random: [u8; 16]) -> Result<(), ChatError> {
+    /// Sends a message of ours, plain (`act` `None`) or acting on another (see [`crate::chat::actions`]).
+    pub(super) fn send_message(
+        &mut self,
+        room: &RoomId,
+        text: String,
+        act: Option<Action>,
+        random: [u8; 16],
+    ) -> Result<(), ChatError> {
         let record = self.rooms.get(room).ok_or(RoomError::UnknownRoom)?.clone();
         if text.trim().is_empty() {
             return Err(ChatError::EmptyMessage);
@@ -24,13 +32,16 @@ impl ChatNode {
         let id = MessageId::from_random(random);
         let history = self.histories.entry(room.clone()).or_default();
         let seq = history.meta.senders.get(&self.me).map_or(0, SenderProgress::highest).saturating_add(1);
-        let sig = self.sign_message(room, &id, seq, &text, self.now);
+        let sig = self.sign_message(room, &id, seq, &text, self.now, act.as_ref());
         let frame = Frame::Chat(ChatFrame {
             sender: self.me.clone(),
             text: text.clone(),
             timestamp: self.now,
-            ours: Some(ChatExtras { id: id.clone(), seq, room: room.clone(), sig }),
+            ours: Some(ChatExtras { id: id.clone(), seq, room: room.clone(), sig, act: act.clone() }),
         });
+        // The original page would show a reaction, edit or delete as a chat: it is never sent one (a reply
+        // goes as its text alone, in the original shape).
+        let for_legacy = act.as_ref().is_none_or(Action::is_shown);
         let encoded = wire::encode(&frame);
         if wire::encoded_len(&encoded) > wire::MAX_FRAME_BYTES {
             return Err(ChatError::MessageTooLong);
@@ -46,7 +57,9 @@ impl ChatNode {
                     self.last_sent.insert((id.clone(), member), self.now);
                 }
                 Some((link, LinkKind::Legacy)) => {
-                    sends.push(Output::Send { link, frame: legacy_chat(&self.me, &text, self.now) });
+                    if for_legacy {
+                        sends.push(Output::Send { link, frame: legacy_chat(&self.me, &text, self.now) });
+                    }
                     waiting.remove(&member);
                 }
                 _ => {}
@@ -63,6 +76,8 @@ impl ChatNode {
             seq,
             state: Some(state),
             signature: sig,
+            act,
+            deleted: false,
         };
         let history = self.histories.entry(room.clone()).or_default();
         history.meta.senders.entry(self.me.clone()).or_default().record(seq);
@@ -184,7 +199,11 @@ impl ChatNode {
         if incoming {
             history.meta.unread = history.meta.unread.saturating_add(1);
         }
+        let sender = message.sender.clone();
         self.append(message);
+        if incoming {
+            self.stop_typing(&room, &sender);
+        }
         self.event(ChatEvent::MessageStored { room, id, incoming });
     }
 

@@ -92,6 +92,8 @@ impl ChatNode {
                 self.start_serve(PendingServe { link: link_id.clone(), room, needed: [(sender, seqs)].into() })
             }),
             Frame::Batch { room, messages } => self.batch_frame(link_id, &peer, &room, messages),
+            Frame::Typing { room } => self.typing_frame(&peer, &room),
+            Frame::Read { room, id } => self.read_frame(&peer, &room, &id),
         };
         if let Err(reason) = res {
             self.event(ChatEvent::FrameDropped { peer_id, reason });
@@ -114,6 +116,8 @@ impl ChatNode {
                     seq: ours.seq,
                     state: None,
                     signature: None,
+                    act: ours.act,
+                    deleted: false,
                 };
                 self.request_message(peer, message, ours.sig)?;
             }
@@ -129,6 +133,8 @@ impl ChatNode {
                     seq: ours.seq,
                     state: None,
                     signature: None,
+                    act: ours.act,
+                    deleted: false,
                 };
                 let mut acks = Vec::new();
                 let res = self.admit(message, ours.sig, link_id, false, true, &mut acks);
@@ -164,6 +170,8 @@ impl ChatNode {
                     seq: 0,
                     state: None,
                     signature: None,
+                    act: None,
+                    deleted: false,
                 };
                 self.receive(message, None, true, &mut Vec::new());
             }
@@ -282,6 +290,8 @@ impl ChatNode {
                 seq: message.seq,
                 state,
                 signature: None,
+                act: message.act,
+                deleted: false,
             };
             let relayed = &stored.sender != peer;
             if let Err(reason) = self.admit(stored, message.sig, link_id, relayed, false, &mut acks) {

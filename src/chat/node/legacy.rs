@@ -65,7 +65,10 @@ impl ChatNode {
             let pending: Vec<MessageId> =
                 history.meta.outbox.iter().filter(|it| it.waiting.contains(peer)).map(|it| it.id.clone()).collect();
             for id in pending {
-                if let Some((_, message)) = self.histories[&room].find(&id) {
+                // The original page would show a reaction, edit or delete as a chat: it is never sent one.
+                let found =
+                    self.histories[&room].find(&id).filter(|(_, it)| it.act.as_ref().is_none_or(|act| act.is_shown()));
+                if let Some((_, message)) = found.filter(|(_, it)| !it.deleted) {
                     let frame = legacy_chat(&message.sender, &message.text, message.timestamp);
                     self.output(Output::Send { link: link_id.clone(), frame });
                 }

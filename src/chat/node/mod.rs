@@ -58,7 +58,9 @@ use crate::account::Username;
 use crate::identity::{Identity, PublicKey};
 use crate::storage::{Snapshot, StorageWrite, set};
 use crate::time::Millis;
+pub use actions::ActOn;
 
+mod actions;
 mod api;
 mod catchup;
 mod delivery;
@@ -117,6 +119,10 @@ pub const MAX_DIALS_PER_LEGACY_LIST: usize = 16;
 /// Message requests (first messages from usernames with no conversation) waiting for the user; a stranger's
 /// first message beyond it is refused (its sender re-sends it later, as it re-sends anything unacknowledged).
 pub const MAX_PENDING_REQUESTS: usize = 20;
+/// "bob is typing…" is sent at most this often while the user types.
+pub const TYPING_EVERY_MS: u64 = 1_000;
+/// And shown this long after the last one arrived (so it is gone within 5 s after they stop).
+pub const TYPING_SHOWN_MS: u64 = 5_000;
 /// Messages kept per request; later ones are refused until the user accepts (then they are re-sent).
 pub const MAX_MESSAGES_PER_REQUEST: usize = 5;
 
@@ -164,6 +170,20 @@ pub enum Command {
         text: String,
         random: [u8; 16],
     },
+    /// Reply to, react to, edit or delete the message `to` (edit and delete only our own); `random` makes
+    /// the id of the message that does it.
+    Act {
+        room: RoomId,
+        to: MessageId,
+        what: ActOn,
+        random: [u8; 16],
+    },
+    /// The user is typing in `room` (members are told at most every [`TYPING_EVERY_MS`]).
+    Typing {
+        room: RoomId,
+    },
+    /// Whether we send and show typing indicators and read receipts (honoured both ways).
+    SetPrivacy(Privacy),
     MarkRead {
         room: RoomId,
     },
@@ -293,6 +313,10 @@ pub enum ChatEvent {
     RequestsChanged,
     /// A stored record of requests, invitations or blocks could not be read, worded for the user.
     PendingProblem(String),
+    /// Who is typing in `room` changed ([`ChatNode::typing_in`]).
+    TypingChanged {
+        room: RoomId,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -337,6 +361,8 @@ pub enum DropReason {
     NoConversation,
     #[error("the sender is blocked")]
     Blocked,
+    #[error("only a message's author may edit or delete it")]
+    NotTheAuthor,
 }
 
 /// Why a command was refused, worded for the user.
@@ -356,6 +382,32 @@ pub enum ChatError {
     NoRequest(Username),
     #[error("You blocked {0}; unblock them in Settings to chat with them")]
     Blocked(Username),
+    #[error("That message is not here any more (it may have been deleted)")]
+    NoSuchMessage,
+    #[error("You can only edit or delete your own messages")]
+    NotYours,
+    #[error("A reaction is one emoji (or a few characters, no spaces)")]
+    NotAReaction,
+}
+
+/// Typing indicators and read receipts: each is sent only when on, and shown only when on (so receipts
+/// show only between two users who both turned them on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Privacy {
+    pub typing: bool,
+    pub receipts: bool,
+}
+
+impl From<&crate::settings::Settings> for Privacy {
+    fn from(settings: &crate::settings::Settings) -> Privacy {
+        Privacy { typing: settings.typing_indicators, receipts: settings.read_receipts }
+    }
+}
+
+impl Default for Privacy {
+    fn default() -> Privacy {
+        Privacy { typing: true, receipts: false }
+    }
 }
 
 /// How a node is set up. [`NodeConfig::default`] is the secure one for a node with a key; without an
@@ -520,6 +572,15 @@ pub struct ChatNode {
     last_sent: BTreeMap<(MessageId, Username), Millis>,
     pending_serves: Vec<PendingServe>,
     reading: BTreeSet<String>,
+    privacy: Privacy,
+    /// Who is typing where, until when.
+    typing: BTreeMap<(RoomId, Username), Millis>,
+    /// When we last said we are typing, per room.
+    typing_sent: BTreeMap<RoomId, Millis>,
+    /// The last read receipt we sent, per room.
+    receipt_sent: BTreeMap<RoomId, MessageId>,
+    /// Per room and member, the message their last receipt said they read up to (not stored).
+    read_by: BTreeMap<RoomId, BTreeMap<Username, MessageId>>,
     now: Millis,
     ping_counter: u64,
     /// When this node started: the session named in our hellos.
@@ -561,6 +622,11 @@ impl ChatNode {
             last_sent: BTreeMap::new(),
             pending_serves: Vec::new(),
             reading: BTreeSet::new(),
+            privacy: Privacy::default(),
+            typing: BTreeMap::new(),
+            typing_sent: BTreeMap::new(),
+            receipt_sent: BTreeMap::new(),
+            read_by: BTreeMap::new(),
             now,
             ping_counter: 0,
             started_at: now,

@@ -103,6 +103,7 @@ fn chat_from_bob(room: &RoomId, seq: u64) -> Input {
             seq,
             room: room.clone(),
             sig: None,
+            act: None,
         }),
     });
     Input::Frame { link: "dc_1".into(), frame: wire::encode(&frame) }

@@ -22,9 +22,10 @@ enum Part {
     Dials,
     Held,
     Outbox,
+    Typing,
 }
 
-const PARTS: [Part; 4] = [Part::Links, Part::Dials, Part::Held, Part::Outbox];
+const PARTS: [Part; 5] = [Part::Links, Part::Dials, Part::Held, Part::Outbox, Part::Typing];
 
 /// What the node does when a row of the table is due.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +45,8 @@ enum Due {
     Failed(RoomId, MessageId),
     /// Re-send our unacknowledged message to a connected recipient.
     Resend(RoomId, MessageId, Username),
+    /// A member stopped typing a while ago: "… is typing" goes.
+    TypingOver(RoomId, Username),
 }
 
 impl ChatNode {
@@ -126,6 +129,11 @@ impl ChatNode {
                     }
                 }
             }
+            Part::Typing => {
+                for ((room, user), until) in &self.typing {
+                    rows.push((*until, Due::TypingOver(room.clone(), user.clone())));
+                }
+            }
         }
         rows
     }
@@ -170,6 +178,7 @@ impl ChatNode {
                 self.dial(&peer);
             }
             Due::Release(room, sender) => self.release_held(&(room, sender), true),
+            Due::TypingOver(room, user) => self.stop_typing(&room, &user),
             Due::Failed(room, id) => {
                 let history = self.histories.get_mut(&room).expect("rows are listed from the histories");
                 if let Some(write) = history::set_state(&self.me, &room, history, &id, DeliveryState::Failed) {
@@ -179,7 +188,7 @@ impl ChatNode {
             }
             Due::Resend(room, id, member) => {
                 let Some(link) = self.ours_link(&member) else { return };
-                let Some((_, message)) = self.histories[&room].find(&id) else { return };
+                let Some((_, message)) = self.histories[&room].find(&id).filter(|(_, it)| !it.deleted) else { return };
                 let frame = wire::encode(&Frame::Chat(ChatFrame {
                     sender: message.sender.clone(),
                     text: message.text.clone(),
@@ -189,6 +198,7 @@ impl ChatNode {
                         seq: message.seq,
                         room: room.clone(),
                         sig: message.signature,
+                        act: message.act.clone(),
                     }),
                 }));
                 self.last_sent.insert((id, member), now);

@@ -9,11 +9,12 @@ use super::{
     MAX_PENDING_INVITATIONS, PendingInvitation, Verdict,
 };
 use crate::account::Username;
+use crate::chat::actions::Action;
 use crate::chat::history::{self, StoredMessage};
 use crate::chat::ids::{LinkId, MessageId, RoomId};
 use crate::chat::names::display_name;
 use crate::chat::room::{Invitation, RoomRecord};
-use crate::chat::signing::{Signature, message_payload};
+use crate::chat::signing::{Signature, signed_payload};
 use crate::chat::wire::RoomInfo;
 use crate::identity::PublicKey;
 use crate::time::Millis;
@@ -64,8 +65,15 @@ impl ChatNode {
             return if relayed { Verdict::Refused(DropReason::Unsigned) } else { Verdict::Unverified };
         };
         let Some(key) = self.key_of(&message.sender) else { return Verdict::AwaitKey };
-        let payload =
-            message_payload(&message.room, &message.id, message.seq, &message.sender, &message.text, message.timestamp);
+        let payload = signed_payload(
+            &message.room,
+            &message.id,
+            message.seq,
+            &message.sender,
+            &message.text,
+            message.timestamp,
+            message.act.as_ref(),
+        );
         if sig.verifies(&key, &payload) { Verdict::Verified(sig) } else { Verdict::Refused(DropReason::BadSignature) }
     }
 
@@ -82,14 +90,17 @@ impl ChatNode {
         if self.blocked.contains(&message.sender) {
             return Err(DropReason::Blocked);
         }
+        self.check_action(&message)?;
         match self.verdict(&message, sig, relayed) {
             Verdict::Verified(sig) => {
                 message.signature = Some(sig);
+                self.apply_action(&message);
                 self.receive(message, Some(link), live, acks);
                 Ok(())
             }
             Verdict::Unverified => {
                 message.signature = None;
+                self.apply_action(&message);
                 self.receive(message, Some(link), live, acks);
                 Ok(())
             }
@@ -131,9 +142,10 @@ impl ChatNode {
         seq: u64,
         text: &str,
         timestamp: Millis,
+        act: Option<&Action>,
     ) -> Option<Signature> {
         let identity = self.config.identity.as_ref()?;
-        Some(Signature::sign(identity, &message_payload(room, id, seq, &self.me, text, timestamp)))
+        Some(Signature::sign(identity, &signed_payload(room, id, seq, &self.me, text, timestamp, act)))
     }
 
     /// Our invitation of `invitee` to `room`: it starts from what the room holds now.
