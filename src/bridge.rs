@@ -509,6 +509,12 @@ pub enum WorkerToEngine {
         link: LinkId,
         frame: serde_json::Value,
     },
+    /// Send one file chunk (`crate::transfer::wire::encode_chunk`, in standard base64) as a binary message on a
+    /// link whose peer takes files; it waits in the link's send queue like a frame.
+    SendChunk {
+        link: LinkId,
+        data: String,
+    },
     Close {
         link: LinkId,
     },
@@ -554,6 +560,12 @@ pub enum EngineToWorker {
     Frame {
         link: LinkId,
         frame: serde_json::Value,
+    },
+    /// A binary message of ours arrived on a link (a file chunk, `crate::transfer::wire::decode_chunk`), in
+    /// standard base64.
+    Chunk {
+        link: LinkId,
+        data: String,
     },
     LinkDown {
         link: LinkId,

@@ -106,6 +106,10 @@ enum Kind {
     DamagedCopy,
     /// The passphrase's lock record ([`Key::Lock`]).
     Lock,
+    /// A file transfer's record or one of its chunks ([`Key::File`], [`Key::FileChunk`]).
+    File {
+        chunk: bool,
+    },
 }
 
 fn kind(key: &str) -> Option<Kind> {
@@ -121,6 +125,8 @@ fn kind(key: &str) -> Option<Kind> {
         Key::Rooms(owner) | Key::Drafts(owner) | Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => {
             Kind::History(owner)
         }
+        Key::FileIndex(_) | Key::File { .. } => Kind::File { chunk: false },
+        Key::FileChunk { .. } => Kind::File { chunk: true },
     })
 }
 
@@ -140,7 +146,7 @@ fn validate(records: &Snapshot) -> Result<(), String> {
         match kind(key) {
             None => return Err(format!("it holds a record multichat does not know: {key}")),
             Some(Kind::Base | Kind::DamagedCopy | Kind::Lock) => {}
-            Some(Kind::History(_) | Kind::Contacts | Kind::Pending(_)) if sealed => {
+            Some(Kind::History(_) | Kind::Contacts | Kind::Pending(_) | Kind::File { .. }) if sealed => {
                 if value.get("sealed").and_then(Value::as_str).is_none() {
                     return Err(format!(
                         "its {key} record is not sealed, although the history is protected by a passphrase"
@@ -159,6 +165,9 @@ fn validate(records: &Snapshot) -> Result<(), String> {
             }
             Some(Kind::History(owner)) => {
                 owners.insert(owner);
+            }
+            Some(Kind::File { chunk }) => {
+                check_file_value(Key::parse(key), chunk, value).map_err(|err| format!("its {key} record: {err}"))?;
             }
         }
     }
@@ -184,6 +193,22 @@ fn validate(records: &Snapshot) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Whether a file transfer's record or chunk decodes as its key says.
+fn check_file_value(key: Option<Key>, chunk: bool, value: &Value) -> Result<(), String> {
+    use crate::transfer::record::{self, FileIndex, FileKey, IncomingRecord, OutgoingRecord};
+    match key {
+        Some(Key::FileIndex(_)) => FileIndex::deserialize(value).map(|_| ()).map_err(|err| err.to_string()),
+        _ if chunk => record::chunk_bytes(value).map(|_| ()).ok_or_else(|| "not a file chunk".to_owned()),
+        Some(Key::File { file: FileKey::Out(_), .. }) => {
+            OutgoingRecord::deserialize(value).map(|_| ()).map_err(|err| err.to_string())
+        }
+        Some(Key::File { file: FileKey::In { .. }, .. }) => {
+            IncomingRecord::deserialize(value).map(|_| ()).map_err(|err| err.to_string())
+        }
+        _ => Err("not a file record".to_owned()),
+    }
 }
 
 /// The writes that make storage, now holding `current`, hold exactly `imported`: every record of the file

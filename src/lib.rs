@@ -25,4 +25,5 @@ pub mod settings;
 pub mod storage;
 pub mod text;
 pub mod time;
+pub mod transfer;
 pub mod worker;

@@ -52,6 +52,8 @@ pub struct Settings {
     pub relay_only: bool,
     /// Show a system notification when a message arrives while the popup is closed.
     pub notifications: bool,
+    /// The largest file accepted from a peer, in bytes (issue 15); larger offers are refused in words.
+    pub max_file_bytes: u64,
     /// Tell members when we are typing, and show when they are ("bob is typing…"). Honoured both ways: off
     /// neither sends nor shows it.
     pub typing_indicators: bool,
@@ -88,6 +90,7 @@ impl Default for Settings {
             }],
             relay_only: false,
             notifications: true,
+            max_file_bytes: crate::transfer::DEFAULT_MAX_FILE_BYTES,
             typing_indicators: true,
             read_receipts: false,
             hide_notification_text: false,
@@ -111,6 +114,8 @@ pub enum SettingsError {
     TurnLoginIncomplete(String),
     #[error("Relay only needs at least one TURN server (an address starting with turn: or turns:)")]
     RelayOnlyWithoutTurn,
+    #[error("The largest file accepted must be between 1 MB and 4 GB")]
+    BadMaxFileSize,
 }
 
 /// `RTCConfiguration.iceTransportPolicy`: which candidates a connection may use.
@@ -131,6 +136,9 @@ impl IceServer {
 }
 
 /// A TURN address (`turn:` or `turns:`), which the browser refuses without a username and credential.
+/// The smallest "largest file accepted" a user can set: 1 MB.
+pub const MIN_MAX_FILE_BYTES: u64 = 1_000_000;
+
 pub fn is_turn_url(url: &str) -> bool {
     url.starts_with("turn:") || url.starts_with("turns:")
 }
@@ -164,6 +172,9 @@ impl Settings {
         }
         if self.relay_only && !self.ice_servers.iter().any(IceServer::is_turn) {
             return Err(SettingsError::RelayOnlyWithoutTurn);
+        }
+        if !(MIN_MAX_FILE_BYTES..=crate::transfer::HARD_MAX_FILE_BYTES).contains(&self.max_file_bytes) {
+            return Err(SettingsError::BadMaxFileSize);
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::account::Username;
 use crate::chat::ids::RoomId;
 use crate::settings::Settings;
+use crate::transfer::record::FileKey;
 
 /// The layout version this build writes. Bump it with a migration in [`load`].
 pub const SCHEMA_VERSION: u64 = 1;
@@ -38,6 +39,9 @@ pub const SCHEMA_VERSION: u64 = 1;
 /// | `h/<user>/<room>/<page>`  | one page of a room's history                                     |
 /// | `drafts/<user>`           | `user`'s unsent message drafts, by room (sealed like history)    |
 /// | `damaged/<key>`           | a damaged record copied aside before its key was written anew    |
+/// | `files/<user>`            | the index of `user`'s file transfers ([`crate::transfer::record::FileIndex`]) |
+/// | `file/<user>/<file>`      | a file transfer's record ([`crate::transfer::record`], `<file>` is `out/<id>` or `in/<from>/<id>`) |
+/// | `fc/<user>/<file>/<n>`    | chunk `n` of that file's bytes                                   |
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Key {
     SchemaVersion,
@@ -68,6 +72,19 @@ pub enum Key {
     },
     /// A copy of a damaged record, kept as it was for recovery by hand.
     Damaged(Box<Key>),
+    /// Which file transfers `owner` has records of (so they are found without reading all of storage).
+    FileIndex(Username),
+    /// A file `owner` sends or receives: its record.
+    File {
+        owner: Username,
+        file: FileKey,
+    },
+    /// One chunk of that file's bytes.
+    FileChunk {
+        owner: Username,
+        file: FileKey,
+        index: u32,
+    },
 }
 
 impl Key {
@@ -102,6 +119,12 @@ impl Key {
                 if let Some(owner) = raw.strip_prefix("drafts/") {
                     return Some(Key::Drafts(user(owner)?));
                 }
+                if let Some(owner) = raw.strip_prefix("files/") {
+                    return Some(Key::FileIndex(user(owner)?));
+                }
+                if let Some(rest) = raw.strip_prefix("file/").or_else(|| raw.strip_prefix("fc/")) {
+                    return Self::parse_file(raw.starts_with("fc/"), rest);
+                }
                 if let Some(owner) = raw.strip_prefix("chat/").and_then(|it| it.strip_suffix("/rooms")) {
                     return Some(Key::Rooms(user(owner)?));
                 }
@@ -123,11 +146,30 @@ impl Key {
         Some(key)
     }
 
-    /// Whether the record is chat history (the room list, a room's meta or a page, or a damaged copy of one):
-    /// what a passphrase seals ([`crate::at_rest`]).
+    /// `<owner>/<file>` or `<owner>/<file>/<n>` after `file/` or `fc/`.
+    fn parse_file(chunk: bool, rest: &str) -> Option<Key> {
+        let mut parts = rest.split('/');
+        let raw_owner = parts.next()?;
+        let owner = Username::parse(raw_owner).ok().filter(|it| it.as_str() == raw_owner)?;
+        let file = FileKey::parse_path(&mut parts)?;
+        let key = if chunk {
+            let index = parts.next()?;
+            if index != "0" && (index.starts_with('0') || !index.bytes().all(|b| b.is_ascii_digit())) {
+                return None;
+            }
+            Key::FileChunk { owner, file, index: index.parse().ok()? }
+        } else {
+            Key::File { owner, file }
+        };
+        parts.next().is_none().then_some(key)
+    }
+
+    /// Whether the record is chat history (the room list, a room's meta or a page, a file, or a damaged copy
+    /// of one): what a passphrase seals ([`crate::at_rest`]).
     pub fn is_history(&self) -> bool {
         match self {
             Key::Rooms(_) | Key::Drafts(_) | Key::RoomMeta { .. } | Key::HistoryPage { .. } => true,
+            Key::FileIndex(_) | Key::File { .. } | Key::FileChunk { .. } => true,
             Key::Damaged(original) => original.is_history(),
             _ => false,
         }
@@ -151,6 +193,7 @@ impl Key {
             Key::Contacts(owner) | Key::Rooms(owner) | Key::Drafts(owner) => Some(owner),
             Key::Blocked(owner) | Key::Requests(owner) | Key::Invitations(owner) => Some(owner),
             Key::RoomMeta { owner, .. } | Key::HistoryPage { owner, .. } => Some(owner),
+            Key::FileIndex(owner) | Key::File { owner, .. } | Key::FileChunk { owner, .. } => Some(owner),
             Key::Damaged(original) => original.owner(),
             _ => None,
         }
@@ -190,6 +233,9 @@ impl fmt::Display for Key {
             Key::RoomMeta { owner, room } => write!(f, "h/{owner}/{room}/meta"),
             Key::HistoryPage { owner, room, page } => write!(f, "h/{owner}/{room}/{page}"),
             Key::Damaged(original) => write!(f, "{}{original}", Self::DAMAGED_PREFIX),
+            Key::FileIndex(owner) => write!(f, "files/{owner}"),
+            Key::File { owner, file } => write!(f, "file/{owner}/{file}"),
+            Key::FileChunk { owner, file, index } => write!(f, "fc/{owner}/{file}/{index}"),
         }
     }
 }

@@ -524,6 +524,41 @@ fn with_junk(messages: Vec<ChannelMessage>, junk: Vec<(usize, Vec<u8>)>) -> Vec<
     out
 }
 
+#[test]
+fn file_chunks_travel_as_raw_binary_only_between_peers_that_read_binary_json_frames() {
+    let chunk = multichat_core::transfer::wire::encode_chunk(
+        &multichat_core::transfer::TransferId::from_random([3; 16]),
+        7,
+        &[1, 2, 3],
+    );
+    let mut encoder = Encoder::new(Serialization::Json);
+    let message = encoder.encode_bytes(chunk.clone()).expect("a 1.5 or multichat peer reads binary frames");
+    assert_eq!(binary(&message), &chunk[..], "sent as it is, no JSON around it");
+    let mut decoder = Decoder::new(Serialization::Json);
+    assert_eq!(decode_all(&mut decoder, vec![message]), [Received::Bytes(chunk.clone())]);
+    // JSON still decodes as JSON on the same connection.
+    let frame = encoder.encode(&json!({"type": "mc.ping", "n": 1})).unwrap();
+    assert_eq!(decode_all(&mut decoder, frame), [Received::Value(json!({"type": "mc.ping", "n": 1}))]);
+
+    // Never to PeerJS 1.0-1.4 (it reads text frames only), never on the other serializations, never bytes
+    // that could be read as JSON, never more than a channel message.
+    encoder.set_json_frames(JsonFrames::Text);
+    assert_eq!(encoder.encode_bytes(chunk.clone()), Err(FramingError::BytesNotCarried));
+    for serialization in [Serialization::Binary, Serialization::Raw] {
+        assert_eq!(Encoder::new(serialization).encode_bytes(chunk.clone()), Err(FramingError::BytesNotCarried));
+    }
+    let json_encoder = Encoder::new(Serialization::Json);
+    assert_eq!(json_encoder.encode_bytes(b"{\"type\":1}".to_vec()), Err(FramingError::BytesNotCarried));
+    assert_eq!(json_encoder.encode_bytes(Vec::new()), Err(FramingError::BytesNotCarried));
+    let mut huge = vec![0u8; MAX_CHANNEL_MESSAGE_BYTES + 1];
+    huge[0] = 0;
+    assert!(matches!(json_encoder.encode_bytes(huge.clone()), Err(FramingError::MessageTooBig { .. })));
+    assert!(matches!(decoder.decode(ChannelMessage::Binary(huge)), Err(FramingError::MessageTooBig { .. })));
+    // A zero byte in a text frame (1.x) is not taken for bytes: it is just not JSON.
+    let text = ChannelMessage::Text("\u{0}mcf".to_owned());
+    assert!(matches!(decoder.decode(text), Err(FramingError::InvalidJson(_))));
+}
+
 proptest! {
     #[test]
     fn pack_then_unpack_is_canonical_identity(value in pack_value()) {

@@ -513,6 +513,27 @@ fn two_peers_connect_and_exchange_values_through_the_server() {
     assert_eq!(world.peer("bob").send(&conn, &json!(1)), Err(PeerError::NotOpen));
 }
 
+#[test]
+fn file_chunks_go_as_raw_bytes_to_a_binary_frame_peer_and_never_to_peerjs_12() {
+    let mut world = World::new(&["alice", "bob"]);
+    world.legacy.insert("dave".into(), PeerJs12::default());
+    let to_bob = world.peer("alice").connect("bob", DialOptions::default(), b"bbbbbbbbbb", Millis(0)).unwrap();
+    let to_dave = world.peer("alice").connect("dave", DialOptions::default(), b"aaaaaaaaaa", Millis(0)).unwrap();
+    world.settle();
+    let chunk = multichat_core::transfer::wire::encode_chunk(
+        &multichat_core::transfer::TransferId::from_random([5; 16]),
+        0,
+        b"file bytes",
+    );
+    world.peer("alice").send_bytes(&to_bob, chunk.clone()).unwrap();
+    assert!(matches!(world.peer("alice").send_bytes(&to_dave, chunk.clone()), Err(PeerError::Framing(_))));
+    world.settle();
+    assert!(world.events_of("bob").contains(&PeerEvent::Bytes { connection: to_bob.clone(), bytes: chunk.clone() }));
+    assert_eq!(world.frames_from("alice", &to_dave), Vec::<ChannelMessage>::new(), "nothing reached 1.2.0");
+    assert_eq!(world.legacy["dave"].thrown, Vec::<String>::new());
+    assert_eq!(world.peer("bob").send_bytes("dc_nothing", chunk), Err(PeerError::NotOpen));
+}
+
 fn chat(sender: &str, message: &str) -> Value {
     json!({"type": "chat", "chat": {"sender": sender, "message": message, "timestamp": 1_700_000_000_000u64}})
 }

@@ -24,6 +24,7 @@ fn turn_settings() -> Settings {
         }],
         relay_only: true,
         notifications: false,
+        max_file_bytes: multichat_core::transfer::DEFAULT_MAX_FILE_BYTES,
         typing_indicators: true,
         read_receipts: false,
         hide_notification_text: false,

@@ -44,3 +44,7 @@ mod worker_drafts;
 mod peerjs_codec;
 // The PeerJS peer: signaling, reconnects, connections through a simulated server.
 mod peerjs_peer;
+// File transfers (issue 15): a simulated network (`transfer_sim`), honest flows, and hostile peers.
+mod transfer;
+mod transfer_attacks;
+mod transfer_sim;

@@ -221,6 +221,23 @@ impl Engine {
                     }
                 }
             }
+            WorkerToEngine::SendChunk { link, data } => {
+                let Some(bytes) = multichat_core::transfer::record::chunk_bytes(&serde_json::Value::String(data))
+                else {
+                    log("multichat engine: a file chunk from the worker was not base64");
+                    return;
+                };
+                match self.host().map(|host| host.send_bytes(&link, bytes)) {
+                    Some(Ok(())) => {}
+                    Some(Err(err @ PeerError::NotOpen)) => {
+                        self.report(EngineToWorker::LinkDown { link, reason: err.to_string() })
+                    }
+                    Some(Err(err)) => log(&format!("multichat engine: a file chunk was not sent: {err}")),
+                    None => {
+                        self.report(EngineToWorker::LinkDown { link, reason: "multichat is not connected".to_owned() })
+                    }
+                }
+            }
             WorkerToEngine::Close { link } => {
                 if let Some(host) = self.host() {
                     host.close(&link);
@@ -260,6 +277,10 @@ impl Engine {
             }
             PeerEvent::Data { connection, value } => {
                 self.report(EngineToWorker::Frame { link: connection, frame: value })
+            }
+            PeerEvent::Bytes { connection, bytes } => {
+                let data = multichat_core::transfer::record::chunk_base64(&bytes);
+                self.report(EngineToWorker::Chunk { link: connection, data })
             }
             PeerEvent::ConnectionClosed { connection, peer, outgoing, was_open, error } => {
                 let reason = error.map(for_people).unwrap_or_else(|| "closed".to_owned());

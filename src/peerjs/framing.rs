@@ -148,6 +148,9 @@ pub enum Received {
     /// The remote called `close({flush: true})`: every message it sent before has arrived (on an
     /// ordered channel) and the connection should now be closed.
     Close,
+    /// Bytes of ours that are not a value: on a `json` connection, a binary frame whose first byte is 0,
+    /// which no JSON text starts with (a file chunk, `crate::transfer::wire`). Only multichat writes these.
+    Bytes(Vec<u8>),
 }
 
 /// Why a value could not be encoded or a message not decoded. Every decode error costs at most the
@@ -168,6 +171,8 @@ pub enum FramingError {
     NotBinary(Serialization),
     #[error("malformed chunk: {0}")]
     MalformedChunk(&'static str),
+    #[error("raw bytes go only on a json connection to a peer that reads binary frames, starting with a zero byte")]
+    BytesNotCarried,
     #[error("chunked message {id} announces {total} pieces, allowed are 1 to {limit}")]
     ChunkTotalOutOfRange { id: u64, total: u64, limit: usize },
     #[error("chunk {n} of message {id} is outside its {total} pieces")]
@@ -213,6 +218,20 @@ impl Encoder {
     /// Writes `json` values in the frames the peer reads; set it before the first value goes out.
     pub fn set_json_frames(&mut self, frames: JsonFrames) {
         self.json_frames = frames;
+    }
+
+    /// One binary message of raw bytes ([`Received::Bytes`] at the other end): only on a `json` connection
+    /// whose peer reads binary frames (PeerJS 1.5 and multichat; 1.0-1.4 would fail on it), only bytes that
+    /// start with a zero byte (so they are never read as JSON), and at most [`MAX_CHANNEL_MESSAGE_BYTES`].
+    pub fn encode_bytes(&self, bytes: Vec<u8>) -> Result<ChannelMessage, FramingError> {
+        if self.serialization != Serialization::Json
+            || self.json_frames != JsonFrames::Binary
+            || bytes.first() != Some(&0)
+        {
+            return Err(FramingError::BytesNotCarried);
+        }
+        check_channel_size(bytes.len())?;
+        Ok(ChannelMessage::Binary(bytes))
     }
 
     /// The messages that carry `value`, in sending order.
@@ -398,11 +417,14 @@ impl Decoder {
     pub fn decode(&mut self, message: ChannelMessage) -> Result<Option<Received>, FramingError> {
         match self.serialization {
             Serialization::Json => {
-                let bytes = match message {
-                    ChannelMessage::Binary(b) => b,
-                    ChannelMessage::Text(s) => s.into_bytes(),
+                let (bytes, binary) = match message {
+                    ChannelMessage::Binary(b) => (b, true),
+                    ChannelMessage::Text(s) => (s.into_bytes(), false),
                 };
                 check_channel_size(bytes.len())?;
+                if binary && bytes.first() == Some(&0) {
+                    return Ok(Some(Received::Bytes(bytes)));
+                }
                 let text = String::from_utf8_lossy(&bytes);
                 let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
                 let value: serde_json::Value =

@@ -220,6 +220,15 @@ impl Peer {
         Ok(())
     }
 
+    /// Sends raw bytes (a file chunk) on a `json` connection whose peer reads binary frames
+    /// ([`Encoder::encode_bytes`]).
+    pub fn send_bytes(&mut self, connection: &str, bytes: Vec<u8>) -> Result<(), PeerError> {
+        let conn = self.connections.get_mut(connection).filter(|it| it.open).ok_or(PeerError::NotOpen)?;
+        let message = conn.encoder.encode_bytes(bytes).map_err(|err| PeerError::Framing(err.to_string()))?;
+        self.outputs.push_back(Output::SendChannel { connection: connection.to_owned(), message });
+        Ok(())
+    }
+
     /// Closes a connection: says goodbye the PeerJS way (`__peerData: close`) if it is open.
     pub fn close(&mut self, connection: &str) {
         if let Some(conn) = self.connections.get_mut(connection)
@@ -602,6 +611,7 @@ impl Peer {
         }
         match decoded {
             Ok(Some(Received::Value(value))) => self.event(PeerEvent::Data { connection, value }),
+            Ok(Some(Received::Bytes(bytes))) => self.event(PeerEvent::Bytes { connection, bytes }),
             Ok(Some(Received::Close)) => {
                 let error = PeerError::ClosedByPeer(conn.peer.clone());
                 self.drop_connection(&connection, Some(error));

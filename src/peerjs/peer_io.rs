@@ -210,6 +210,11 @@ pub enum PeerEvent {
         connection: ConnectionId,
         value: Value,
     },
+    /// Raw bytes of ours on a `json` connection ([`super::framing::Received::Bytes`]: a file chunk).
+    Bytes {
+        connection: ConnectionId,
+        bytes: Vec<u8>,
+    },
     /// A connection ended; if it never opened, this is a failed dial (or a failed incoming attempt).
     ConnectionClosed {
         connection: ConnectionId,

@@ -58,6 +58,12 @@ impl WorkerModel {
                 }
                 None => self.chat_input(now, Input::Frame { link, frame }),
             },
+            // Files are not taken by the worker yet (issue 15; we announce no `files` capability, so no peer
+            // of ours sends chunks): one is dropped like a frame nobody reads.
+            EngineToWorker::Chunk { link, data } => {
+                let line = format!("dropped a file chunk of {} bytes on {link}: files are not taken yet", data.len());
+                self.log_dropped(now, &line);
+            }
             EngineToWorker::LinkDown { link, reason: _ } => {
                 if let Some(gate) = self.gate.as_mut() {
                     gate.link_down(&link);

@@ -47,6 +47,9 @@ impl BenchPeer {
                 PeerEvent::Data { connection, value } => {
                     json!({ "kind": "data", "connection": connection, "value": value })
                 }
+                PeerEvent::Bytes { connection, bytes } => {
+                    json!({ "kind": "bytes", "connection": connection, "length": bytes.len() })
+                }
                 PeerEvent::ConnectionClosed { connection, error, .. } => {
                     json!({ "kind": "closed", "connection": connection, "error": error.map(|it| it.to_string()) })
                 }

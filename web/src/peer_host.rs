@@ -119,6 +119,13 @@ impl PeerHost {
         result
     }
 
+    /// Sends raw bytes (a file chunk) on a connection, through its send queue like any message.
+    pub fn send_bytes(&self, connection: &str, bytes: Vec<u8>) -> Result<(), PeerError> {
+        let result = self.state.borrow_mut().peer.send_bytes(connection, bytes);
+        self.drive();
+        result
+    }
+
     /// Bytes waiting to go out on a connection (for flow control by callers that send a lot).
     pub fn buffered_bytes(&self, connection: &str) -> u64 {
         self.state.borrow().links.get(connection).map_or(0, RtcLink::buffered_bytes)

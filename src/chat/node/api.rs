@@ -52,6 +52,21 @@ impl ChatNode {
         self.histories.values().map(|it| it.meta.unread).sum()
     }
 
+    /// A link to `username` on which files may go: ready, speaking our protocol, and its hello announced
+    /// [`crate::transfer::CAPABILITY`]. Never a link to the original page or a stock PeerJS client.
+    pub fn files_link(&self, username: &Username) -> Option<&LinkId> {
+        self.links
+            .iter()
+            .filter(|(_, it)| &it.peer == username && it.kind == LinkKind::Ours && it.files)
+            .map(|(id, _)| id)
+            .next()
+    }
+
+    /// The user a link is to, when the link speaks our protocol and takes files.
+    pub fn files_peer(&self, link: &LinkId) -> Option<&Username> {
+        self.links.get(link).filter(|it| it.kind == LinkKind::Ours && it.files).map(|it| &it.peer)
+    }
+
     pub fn is_online(&self, username: &Username) -> bool {
         self.links.values().any(|it| &it.peer == username && it.is_ready())
     }

@@ -44,6 +44,7 @@ impl ChatNode {
                 if hello.user == peer {
                     if let Some(link) = self.links.get_mut(link_id) {
                         link.session = hello.session.or(link.session);
+                        link.files = hello.capabilities.iter().any(|it| it == crate::transfer::CAPABILITY);
                     }
                     // Answer a first hello, and a second one on a link already greeted (the peer restarted
                     // and lost it). A restarted peer has sent its hello already and does not answer ours,

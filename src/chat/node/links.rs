@@ -51,6 +51,7 @@ impl ChatNode {
             session: None,
             served: BTreeMap::new(),
             gossip: Vec::new(),
+            files: false,
         };
         self.links.insert(link_id.clone(), link);
         // Our dialer told us it speaks our protocol: greet it. On a link we dialed, the peer greets first.

@@ -503,6 +503,8 @@ struct Link {
     /// For a legacy peer, the peers its page listed for a direct room the user has not chatted in yet:
     /// dialed once the user writes there (see `legacy.rs`), never on a stranger's word alone.
     gossip: Vec<Username>,
+    /// The peer's hello announced [`crate::transfer::CAPABILITY`]: files may be sent on this link.
+    files: bool,
 }
 
 impl Link {

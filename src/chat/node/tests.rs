@@ -312,3 +312,42 @@ fn a_dialer_without_our_metadata_gets_only_original_frames() {
         }
     }
 }
+
+#[test]
+fn files_go_only_on_links_whose_hello_announced_them() {
+    // Our peer with the capability.
+    let (mut node, _) = alice_linked_to_bob();
+    assert_eq!(node.files_link(&user("bob")), None, "bob's hello did not announce files");
+    let mut with_files = caps();
+    with_files.push(crate::transfer::CAPABILITY.to_owned());
+    let hello = Hello { version: 1, user: user("bob"), capabilities: with_files, auth: None, session: None };
+    node.handle_input(Millis(1_000), Input::Frame { link: "dc_1".into(), frame: wire::encode(&Frame::Hello(hello)) });
+    assert_eq!(node.files_link(&user("bob")), Some(&"dc_1".to_owned()));
+    assert_eq!(node.files_peer(&"dc_1".to_owned()), Some(&user("bob")));
+
+    // An older multichat, without it.
+    let mut node = ChatNode::new(user("alice"), Millis(1_000));
+    let metadata = json!({"peerIds": [], "multichat": {"v": 1}});
+    node.handle_input(
+        Millis(1_000),
+        Input::LinkUp { link: "dc_2".into(), peer_id: user("carol").peer_id(), metadata, outgoing: false },
+    );
+    let older = vec!["ack".to_owned(), "sync".to_owned(), "rooms".to_owned(), "ping".to_owned()];
+    let hello = Hello { version: 1, user: user("carol"), capabilities: older, auth: None, session: None };
+    node.handle_input(Millis(1_000), Input::Frame { link: "dc_2".into(), frame: wire::encode(&Frame::Hello(hello)) });
+    assert_eq!(node.files_link(&user("carol")), None);
+
+    // The original page, even one that writes "files" somewhere in what it sends.
+    let metadata = json!({"peerIds": [], "caps": ["files"]});
+    node.handle_input(
+        Millis(1_000),
+        Input::LinkUp { link: "dc_3".into(), peer_id: user("dave").peer_id(), metadata, outgoing: false },
+    );
+    let connections = json!({"type": "connections", "peerIds": [], "caps": ["files"]});
+    node.handle_input(Millis(1_000), Input::Frame { link: "dc_3".into(), frame: connections });
+    let chat = legacy_chat(&user("dave"), "hi", Millis(5));
+    node.handle_input(Millis(1_000), Input::Frame { link: "dc_3".into(), frame: chat });
+    assert!(node.is_online(&user("dave")));
+    assert_eq!(node.files_link(&user("dave")), None);
+    assert_eq!(node.files_peer(&"dc_3".to_owned()), None);
+}
