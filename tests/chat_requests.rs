@@ -448,3 +448,55 @@ mod worker {
         assert_eq!(view(&alice).blocked, ["mallory", "trent"], "and opens again with the session's key");
     }
 }
+
+/// The original page's shape (no id, no seq, no signature), as its users send it.
+fn original_chat(sender: &str, text: &str, timestamp: u64) -> Value {
+    wire::encode(&Frame::Chat(ChatFrame {
+        sender: user(sender),
+        text: text.into(),
+        timestamp: Millis(timestamp),
+        ours: None,
+    }))
+}
+
+#[test]
+fn a_stranger_posing_as_the_original_page_gets_a_request_not_a_conversation() {
+    // Skipping our protocol must not skip the request: the original page's dialect is open to anyone.
+    let mut alice = Alice::new();
+    for n in 0..30 {
+        let stranger = format!("page{n}");
+        let link = format!("dc_p{n}");
+        alice.input(Input::LinkUp {
+            link: link.clone(),
+            peer_id: user(&stranger).peer_id(),
+            metadata: json!({"peerIds": []}),
+            outgoing: false,
+        });
+        for k in 0..8 {
+            alice.frame(&link, original_chat(&stranger, &format!("buy now {k}"), 2_000 + k));
+        }
+    }
+    let outputs = alice.take();
+    assert!(alice.node.room_views().is_empty(), "{} conversations were created", alice.node.room_views().len());
+    assert_eq!(alice.node.total_unread(), 0, "no badge");
+    assert_eq!(stored(&outputs), 0, "nothing of a stranger's is stored as a message");
+    let requests = alice.node.requests();
+    assert_eq!(requests.len(), MAX_PENDING_REQUESTS);
+    assert!(requests.iter().all(|it| it.messages.len() == MAX_MESSAGES_PER_REQUEST));
+
+    // Accepted, the page's conversation is a normal one: its kept messages, and what it writes next.
+    let room = alice.command(Command::AcceptRequest { username: user("page0") }).unwrap();
+    let texts: Vec<String> = alice.node.messages(&room).iter().map(|it| it.text.clone()).collect();
+    assert_eq!(texts.len(), MAX_MESSAGES_PER_REQUEST, "{texts:?}");
+    alice.frame("dc_p0", original_chat("page0", "after accept", 9_000));
+    assert!(alice.node.messages(&room).iter().any(|it| it.text == "after accept"));
+    // Nothing of our protocol went to the page.
+    let outputs = alice.take();
+    for output in &outputs {
+        if let Output::Send { link, frame } = output {
+            if link == "dc_p0" {
+                assert_eq!(frame["type"], "chat", "a frame the original page does not read: {frame}");
+            }
+        }
+    }
+}
