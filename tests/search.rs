@@ -16,6 +16,9 @@ const LINK: &str = "dc_search";
 fn alice() -> MemShell {
     let mut shell = MemShell::new();
     shell.request(Request::SignIn { username: "alice".into() }, Millis(1));
+    // Bob is a contact: a stranger's first messages would wait as a request, not be history.
+    shell.request(Request::OpenDirect { username: "bob".into() }, Millis(2));
+    shell.request(Request::SelectRoom { room: None }, Millis(2));
     link_bob(&mut shell, Millis(3));
     shell
 }

@@ -157,6 +157,23 @@ impl ChatNode {
                 }
                 let room = match self.links.get(link_id).and_then(|it| it.room.clone()) {
                     Some(room) => room,
+                    // Skipping our protocol does not skip the request: a stranger's page waits like anyone.
+                    None if self.needs_request(peer) => {
+                        let message = StoredMessage {
+                            id: MessageId::for_legacy(&chat.sender, chat.timestamp.0, &chat.text),
+                            room: RoomId::direct(&self.me, peer),
+                            sender: chat.sender,
+                            text: chat.text,
+                            timestamp: chat.timestamp,
+                            received_at: self.now,
+                            seq: 0,
+                            state: None,
+                            signature: None,
+                            act: None,
+                            deleted: false,
+                        };
+                        return self.request_message(peer, message, None);
+                    }
                     None => self
                         .rooms
                         .ensure_direct(&self.me, peer)

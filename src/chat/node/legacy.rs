@@ -37,6 +37,9 @@ impl ChatNode {
         });
         let room = match bound {
             Some(room) => room,
+            // A stranger's page makes no conversation by connecting: its first chat is a message request, and
+            // the link is bound to the direct room once the user accepts it.
+            None if self.needs_request(peer) => return,
             None => match self.rooms.ensure_direct(&self.me, peer) {
                 Ok((room, created)) => {
                     if created {

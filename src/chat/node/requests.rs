@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::{
-    ChatError, ChatEvent, ChatNode, DropReason, MAX_MESSAGES_PER_REQUEST, MAX_PENDING_REQUESTS, MessageRequest, Output,
-    Verdict,
+    ChatError, ChatEvent, ChatNode, DropReason, LinkKind, MAX_MESSAGES_PER_REQUEST, MAX_PENDING_REQUESTS,
+    MessageRequest, Output, Verdict,
 };
 use crate::account::Username;
 use crate::chat::history::StoredMessage;
@@ -156,6 +156,16 @@ impl ChatNode {
             self.send_acks(&link, &room, acks);
             // Catch-up brings what the request did not keep.
             self.send_sync(&link, &room);
+        }
+        // An original page's link waited unbound (see `greet_legacy`): it belongs to the conversation now.
+        let legacy: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, it)| &it.peer == peer && it.kind == LinkKind::Legacy && it.room.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for link in legacy {
+            self.greet_legacy(&link, peer);
         }
         self.write_requests();
         self.event(ChatEvent::RequestsChanged);
