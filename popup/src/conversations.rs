@@ -9,6 +9,7 @@ use dioxus::prelude::*;
 use multichat_core::bridge::{Request, RoomSummary};
 use multichat_core::settings::Settings;
 
+use crate::i18n::{Tr, use_tr};
 use crate::ui::use_ui;
 
 /// What the tools bar shows besides its buttons.
@@ -23,6 +24,7 @@ enum Asking {
 #[component]
 pub(crate) fn ConversationTools(room: RoomSummary) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     let mut asking = use_signal(|| Asking::Nothing);
     let mut name = use_signal(String::new);
     let id = room.id.clone();
@@ -33,27 +35,31 @@ pub(crate) fn ConversationTools(room: RoomSummary) -> Element {
     let (muted, pinned) = (room.muted, room.pinned);
     let remove_id = room.id.clone();
     let is_group = room.is_group;
-    let (remove_label, question) = if is_group {
-        ("Leave group", format!("Leave {}? Its members are told, and its history is deleted here.", room.title))
+    let (remove_label, question, confirm) = if is_group {
+        (tr.t("leave_group"), tr.f("leave_group_question", &[&room.title]), tr.t("leave_group_yes"))
     } else {
-        ("Delete conversation", format!("Delete the conversation with {} and its history?", room.title))
+        (
+            tr.t("delete_conversation"),
+            tr.f("delete_conversation_question", &[&room.title]),
+            tr.t("delete_conversation_yes"),
+        )
     };
     let title = room.title.clone();
     rsx! {
-        div { class: "conversation-tools", role: "toolbar", aria_label: "Conversation tools",
+        div { class: "conversation-tools", role: "toolbar", aria_label: tr.t("conversation_tools"),
             button {
                 r#type: "button",
                 class: "secondary",
                 aria_pressed: "{pinned}",
                 onclick: move |_| ui.send(pin(None, None, Some(!pinned))),
-                if pinned { "Unpin" } else { "Pin to top" }
+                if pinned { {tr.t("unpin")} } else { {tr.t("pin_to_top")} }
             }
             button {
                 r#type: "button",
                 class: "secondary",
                 aria_pressed: "{muted}",
                 onclick: move |_| ui.send(mute(None, Some(!muted), None)),
-                if muted { "Unmute" } else { "Mute" }
+                if muted { {tr.t("unmute")} } else { {tr.t("mute")} }
             }
             button {
                 r#type: "button",
@@ -62,24 +68,24 @@ pub(crate) fn ConversationTools(room: RoomSummary) -> Element {
                     name.set(title.clone());
                     asking.set(Asking::Rename);
                 },
-                "Rename"
+                {tr.t("rename")}
             }
             button { r#type: "button", class: "secondary danger", onclick: move |_| asking.set(Asking::Remove), "{remove_label}" }
         }
         if asking() == Asking::Rename {
             form {
                 class: "rename",
-                aria_label: "Rename conversation",
+                aria_label: tr.t("rename_conversation"),
                 onsubmit: move |evt: FormEvent| {
                     evt.prevent_default();
                     ui.send(rename(Some(name()), None, None));
                     asking.set(Asking::Nothing);
                 },
-                label { r#for: "local-name", "Name shown on this device (empty: its own name)" }
+                label { r#for: "local-name", {tr.t("local_name")} }
                 div { class: "row",
                     input { id: "local-name", autocomplete: "off", value: "{name}", oninput: move |e| name.set(e.value()) }
-                    button { r#type: "submit", "Save name" }
-                    button { r#type: "button", class: "secondary", onclick: move |_| asking.set(Asking::Nothing), "Cancel" }
+                    button { r#type: "submit", {tr.t("save_name")} }
+                    button { r#type: "button", class: "secondary", onclick: move |_| asking.set(Asking::Nothing), {tr.t("cancel")} }
                 }
             }
         }
@@ -95,9 +101,9 @@ pub(crate) fn ConversationTools(room: RoomSummary) -> Element {
                             ui.send(if is_group { Request::LeaveGroup { room } } else { Request::DeleteConversation { room } });
                             asking.set(Asking::Nothing);
                         },
-                        "Yes, {remove_label.to_lowercase()}"
+                        "{confirm}"
                     }
-                    button { r#type: "button", class: "secondary", onclick: move |_| asking.set(Asking::Nothing), "Cancel" }
+                    button { r#type: "button", class: "secondary", onclick: move |_| asking.set(Asking::Nothing), {tr.t("cancel")} }
                 }
             }
         }
@@ -107,14 +113,19 @@ pub(crate) fn ConversationTools(room: RoomSummary) -> Element {
 /// The last message and the marks (pinned, muted) of one row of the conversation list.
 #[component]
 pub(crate) fn RowExtras(room: RoomSummary) -> Element {
-    let marks = row_marks(&room);
+    let tr = use_tr();
+    let marks = row_marks(tr, &room);
     rsx! {
         if !marks.is_empty() {
             span { class: "room-marks", "{marks}" }
         }
         if let Some(last) = room.last_message {
             span { class: "room-last",
-                if last.mine { "You: " } else if room.is_group { "{last.sender}: " }
+                if last.mine {
+                    {tr.f("last_message_from", &[&tr.t("you")])}
+                } else if room.is_group {
+                    {tr.f("last_message_from", &[&last.sender])}
+                }
                 "{last.text}"
             }
         }
@@ -122,11 +133,11 @@ pub(crate) fn RowExtras(room: RoomSummary) -> Element {
 }
 
 /// "pinned", "muted" or both, for a row's visible marks and its accessible name.
-pub(crate) fn row_marks(room: &RoomSummary) -> String {
+pub(crate) fn row_marks(tr: Tr, room: &RoomSummary) -> String {
     match (room.pinned, room.muted) {
-        (true, true) => "pinned, muted".to_owned(),
-        (true, false) => "pinned".to_owned(),
-        (false, true) => "muted".to_owned(),
+        (true, true) => tr.t("marks_pinned_muted"),
+        (true, false) => tr.t("marks_pinned"),
+        (false, true) => tr.t("marks_muted"),
         (false, false) => String::new(),
     }
 }
@@ -135,6 +146,7 @@ pub(crate) fn row_marks(room: &RoomSummary) -> String {
 #[component]
 pub(crate) fn NotificationPrivacy(settings: Settings) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     let hidden = settings.hide_notification_text;
     rsx! {
         label { class: "check notification-privacy",
@@ -146,7 +158,7 @@ pub(crate) fn NotificationPrivacy(settings: Settings) -> Element {
                     ui.send(Request::SaveSettings { settings });
                 },
             }
-            "Hide message text in notifications"
+            {tr.t("hide_notification_text")}
         }
     }
 }

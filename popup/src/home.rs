@@ -282,7 +282,7 @@ fn RoomButton(room: RoomSummary, index: usize) -> Element {
     parts.extend(key_notice.clone());
     parts.extend(when.clone());
     parts.extend(unread.clone());
-    let marks = crate::conversations::row_marks(&room);
+    let marks = crate::conversations::row_marks(tr, &room);
     if !marks.is_empty() {
         parts.push(marks);
     }

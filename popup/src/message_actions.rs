@@ -7,6 +7,7 @@
 use dioxus::prelude::*;
 use multichat_core::bridge::{MessageState, MessageView, QuoteView, Request};
 
+use crate::i18n::{Tr, use_tr};
 use crate::ui::use_ui;
 
 /// The reactions offered in the palette.
@@ -20,13 +21,14 @@ pub(crate) fn message_dom_id(id: &str) -> String {
 /// The quoted message above a reply; a click scrolls the log to it.
 #[component]
 pub(crate) fn Quote(quote: QuoteView) -> Element {
-    let excerpt = if quote.deleted { "This message was deleted".to_owned() } else { quote.excerpt.clone() };
+    let tr = use_tr();
+    let excerpt = if quote.deleted { tr.t("message_deleted") } else { quote.excerpt.clone() };
     let target = message_dom_id(&quote.to);
     rsx! {
         button {
             r#type: "button",
             class: "quote",
-            aria_label: "Reply to {quote.author}: {excerpt}",
+            aria_label: tr.f("reply_to", &[&quote.author, &excerpt]),
             disabled: !quote.loaded,
             onclick: move |_| jump_to(&target),
             span { class: "quote-author", "{quote.author}" }
@@ -50,12 +52,14 @@ fn jump_to(dom_id: &str) {
 
 #[component]
 pub(crate) fn Deleted() -> Element {
-    rsx! { p { class: "text deleted", "This message was deleted" } }
+    let tr = use_tr();
+    rsx! { p { class: "text deleted", {tr.t("message_deleted")} } }
 }
 
 /// Below the text: "edited", the reactions, the actions and the delivery state.
 #[component]
 pub(crate) fn Extras(room: String, message: MessageView) -> Element {
+    let tr = use_tr();
     let mut open = use_signal(|| Open::Nothing);
     if message.deleted {
         return rsx! {};
@@ -63,21 +67,21 @@ pub(crate) fn Extras(room: String, message: MessageView) -> Element {
     let id = message.id.clone();
     rsx! {
         if message.edited {
-            span { class: "edited", "edited" }
+            span { class: "edited", {tr.t("edited")} }
         }
         if !message.reactions.is_empty() {
-            div { class: "reactions", aria_label: "Reactions",
+            div { class: "reactions", aria_label: tr.t("reactions"),
                 for reaction in message.reactions.clone() {
                     ReactionButton { key: "{reaction.emoji}", room: room.clone(), to: id.clone(), emoji: reaction.emoji.clone(), who: reaction.who.clone(), mine: reaction.mine }
                 }
             }
         }
         div { class: "actions",
-            button { r#type: "button", class: "link", onclick: move |_| open.set(Open::Reply), "Reply" }
-            button { r#type: "button", class: "link", onclick: move |_| open.set(Open::React), "React" }
+            button { r#type: "button", class: "link", onclick: move |_| open.set(Open::Reply), {tr.t("reply")} }
+            button { r#type: "button", class: "link", onclick: move |_| open.set(Open::React), {tr.t("react")} }
             if message.mine {
-                button { r#type: "button", class: "link", onclick: move |_| open.set(Open::Edit), "Edit" }
-                button { r#type: "button", class: "link", onclick: move |_| open.set(Open::Delete), "Delete" }
+                button { r#type: "button", class: "link", onclick: move |_| open.set(Open::Edit), {tr.t("edit")} }
+                button { r#type: "button", class: "link", onclick: move |_| open.set(Open::Delete), {tr.t("delete")} }
             }
         }
         match open() {
@@ -105,6 +109,7 @@ enum Open {
 #[component]
 fn ReactionButton(room: String, to: String, emoji: String, who: Vec<String>, mine: bool) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     let count = who.len();
     let names = who.join(", ");
     let (room_id, target, chosen) = (room.clone(), to.clone(), emoji.clone());
@@ -113,7 +118,7 @@ fn ReactionButton(room: String, to: String, emoji: String, who: Vec<String>, min
             r#type: "button",
             class: if mine { "reaction mine" } else { "reaction" },
             aria_pressed: "{mine}",
-            aria_label: "{emoji} {count}: {names}",
+            aria_label: tr.f("reaction_label", &[&emoji, &count.to_string(), &names]),
             onclick: move |_| ui.send(Request::React { room: room_id.clone(), to: target.clone(), emoji: chosen.clone() }),
             "{emoji} {count}"
         }
@@ -124,8 +129,9 @@ fn ReactionButton(room: String, to: String, emoji: String, who: Vec<String>, min
 #[component]
 fn Palette(room: String, to: String, open: Signal<Open>) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     rsx! {
-        div { class: "palette", role: "group", aria_label: "Choose a reaction",
+        div { class: "palette", role: "group", aria_label: tr.t("choose_reaction"),
             for emoji in PALETTE {
                 button {
                     key: "{emoji}",
@@ -141,7 +147,7 @@ fn Palette(room: String, to: String, open: Signal<Open>) -> Element {
                     "{emoji}"
                 }
             }
-            button { r#type: "button", class: "secondary", onclick: move |_| open.set(Open::Nothing), "Cancel" }
+            button { r#type: "button", class: "secondary", onclick: move |_| open.set(Open::Nothing), {tr.t("cancel")} }
         }
     }
 }
@@ -150,9 +156,10 @@ fn Palette(room: String, to: String, open: Signal<Open>) -> Element {
 #[component]
 fn TextForm(room: String, to: String, initial: String, edit: bool, open: Signal<Open>) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     let mut text = use_signal(|| initial.clone());
-    let label = if edit { "Edited message" } else { "Reply" };
-    let submit_label = if edit { "Save" } else { "Send reply" };
+    let label = if edit { tr.t("edited_message") } else { tr.t("reply") };
+    let submit_label = if edit { tr.t("save") } else { tr.t("send_reply") };
     rsx! {
         form {
             class: "act-form row",
@@ -172,7 +179,7 @@ fn TextForm(room: String, to: String, initial: String, edit: bool, open: Signal<
             },
             input { aria_label: label, value: "{text}", autofocus: true, oninput: move |evt| text.set(evt.value()) }
             button { r#type: "submit", "{submit_label}" }
-            button { r#type: "button", class: "secondary", onclick: move |_| open.set(Open::Nothing), "Cancel" }
+            button { r#type: "button", class: "secondary", onclick: move |_| open.set(Open::Nothing), {tr.t("cancel")} }
         }
     }
 }
@@ -180,6 +187,7 @@ fn TextForm(room: String, to: String, initial: String, edit: bool, open: Signal<
 #[component]
 fn ConfirmDelete(room: String, to: String, open: Signal<Open>) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     rsx! {
         div { class: "act-form row",
             button {
@@ -189,9 +197,9 @@ fn ConfirmDelete(room: String, to: String, open: Signal<Open>) -> Element {
                     ui.send(Request::Delete { room: room.clone(), to: to.clone() });
                     open.set(Open::Nothing);
                 },
-                "Delete for everyone"
+                {tr.t("delete_for_everyone")}
             }
-            button { r#type: "button", class: "secondary", onclick: move |_| open.set(Open::Nothing), "Cancel" }
+            button { r#type: "button", class: "secondary", onclick: move |_| open.set(Open::Nothing), {tr.t("cancel")} }
         }
     }
 }
@@ -199,42 +207,41 @@ fn ConfirmDelete(room: String, to: String, open: Signal<Open>) -> Element {
 /// Delivery of one of my messages, in words.
 #[component]
 fn Status(message: MessageView) -> Element {
-    let (class, text) = status_text(&message);
+    let (class, text) = status_text(use_tr(), &message);
     rsx! {
         span { class: "state {class}", role: "status", "{text}" }
     }
 }
 
-fn names(list: &[String]) -> String {
+fn names(tr: Tr, list: &[String]) -> String {
     match list {
         [] => String::new(),
         [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        [init @ .., last] => tr.f("names_and", &[&init.join(", "), last]),
     }
 }
 
-fn status_text(message: &MessageView) -> (&'static str, String) {
+fn status_text(tr: Tr, message: &MessageView) -> (&'static str, String) {
     let total = message.recipients.len();
     let group = total > 1;
     let delivered = message.delivered_to.len();
     let mut text = match message.state {
         MessageState::Received => return ("", String::new()),
-        MessageState::Sending => "Sending…".to_owned(),
-        MessageState::Delivered if group => format!("Delivered to all {total}"),
-        MessageState::Delivered => "Delivered".to_owned(),
-        MessageState::Waiting => {
-            format!("Waiting for {} to come online", names(&message.waiting_for))
-        }
+        MessageState::Sending => tr.t("state_sending"),
+        MessageState::Delivered if group => tr.f("delivered_all", &[&total.to_string()]),
+        MessageState::Delivered => tr.t("state_delivered"),
+        MessageState::Waiting => tr.f("waiting_for", &[&names(tr, &message.waiting_for)]),
         MessageState::Failed => {
-            let reason = message.failure.clone().unwrap_or_else(|| "it cannot be sent".to_owned());
-            return ("failed", format!("Failed: {reason}"));
+            let reason = message.failure.clone().unwrap_or_else(|| tr.t("cannot_be_sent"));
+            return ("failed", tr.f("failed_reason", &[&reason]));
         }
     };
     if group && message.state != MessageState::Delivered && delivered > 0 {
-        text = format!("Delivered to {delivered} of {total} ({}) · {text}", names(&message.delivered_to));
+        let (done, all) = (delivered.to_string(), total.to_string());
+        text = tr.f("delivered_some", &[&done, &all, &names(tr, &message.delivered_to), &text]);
     }
     if !message.read_by.is_empty() {
-        text = format!("{text} · Read by {}", names(&message.read_by));
+        text = tr.f("read_by", &[&text, &names(tr, &message.read_by)]);
     }
     let class = match message.state {
         MessageState::Waiting => "waiting",
@@ -247,10 +254,11 @@ fn status_text(message: &MessageView) -> (&'static str, String) {
 /// "bob is typing…" under the log.
 #[component]
 pub(crate) fn Typing(names: Vec<String>) -> Element {
+    let tr = use_tr();
     let text = match names.as_slice() {
         [] => String::new(),
-        [one] => format!("{one} is typing…"),
-        many => format!("{} are typing…", self::names(many)),
+        [one] => tr.f("typing_one", &[one]),
+        many => tr.f("typing_many", &[&self::names(tr, many)]),
     };
     rsx! {
         p { class: "typing", role: "status", aria_live: "polite", "{text}" }
@@ -274,6 +282,7 @@ pub(crate) fn use_typing(room: String) -> Callback<()> {
 #[component]
 pub(crate) fn PrivacySettings(settings: multichat_core::settings::Settings) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     let (typing_base, receipts_base) = (settings.clone(), settings.clone());
     rsx! {
         label { class: "check",
@@ -286,7 +295,7 @@ pub(crate) fn PrivacySettings(settings: multichat_core::settings::Settings) -> E
                     ui.send(Request::SaveSettings { settings: changed });
                 },
             }
-            "Typing indicators (show when I am typing, and when others are)"
+            {tr.t("typing_indicators")}
         }
         label { class: "check",
             input {
@@ -298,7 +307,7 @@ pub(crate) fn PrivacySettings(settings: multichat_core::settings::Settings) -> E
                     ui.send(Request::SaveSettings { settings: changed });
                 },
             }
-            "Read receipts (only between people who both turn them on)"
+            {tr.t("read_receipts")}
         }
     }
 }

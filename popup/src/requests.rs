@@ -9,28 +9,28 @@
 use dioxus::prelude::*;
 use multichat_core::bridge::{Request, RequestView};
 
+use crate::i18n::use_tr;
 use crate::ui::use_ui;
 
 /// The message requests waiting, oldest first; nothing when there are none.
 #[component]
 pub(crate) fn Requests(requests: Vec<RequestView>) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     if requests.is_empty() {
         return rsx! {};
     }
-    let count = requests.len();
+    let count = requests.len().to_string();
     rsx! {
         section { class: "requests", aria_labelledby: "requests-heading",
-            h2 { id: "requests-heading", "Message requests ({count})" }
-            p { class: "hint",
-                "People you have no conversation with. Nothing they send shows as a conversation until you accept."
-            }
-            ul { aria_label: "Message requests",
+            h2 { id: "requests-heading", {tr.f("requests_heading", &[&count])} }
+            p { class: "hint", {tr.t("requests_hint")} }
+            ul { aria_label: tr.t("message_requests"),
                 for request in requests {
-                    li { key: "request-{request.from}", class: "request", aria_label: "Message request from {request.from}",
+                    li { key: "request-{request.from}", class: "request", aria_label: tr.f("request_from", &[&request.from]),
                         p { class: "request-from", strong { "{request.from}" }
                             if request.messages > 1 {
-                                span { class: "request-count", " · {request.messages} messages" }
+                                span { class: "request-count", " " {tr.f("request_count", &[&request.messages.to_string()])} }
                             }
                         }
                         p { class: "request-text", "{request.first_text}" }
@@ -38,22 +38,22 @@ pub(crate) fn Requests(requests: Vec<RequestView>) -> Element {
                             button {
                                 r#type: "button",
                                 // Named for the sender first, as a conversation's button is: accepting opens it.
-                                aria_label: "{request.from}: accept the message request",
+                                aria_label: tr.f("accept_request", &[&request.from]),
                                 onclick: {
                                     let username = request.from.clone();
                                     move |_| ui.send(Request::AcceptRequest { username: username.clone() })
                                 },
-                                "Accept"
+                                {tr.t("accept")}
                             }
                             button {
                                 r#type: "button",
                                 class: "secondary",
-                                aria_label: "Block {request.from}",
+                                aria_label: tr.f("block_user", &[&request.from]),
                                 onclick: {
                                     let username = request.from.clone();
                                     move |_| ui.send(Request::BlockUser { username: username.clone() })
                                 },
-                                "Block"
+                                {tr.t("block")}
                             }
                         }
                     }
@@ -67,16 +67,15 @@ pub(crate) fn Requests(requests: Vec<RequestView>) -> Element {
 #[component]
 pub(crate) fn BlockedList(blocked: Vec<String>) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     rsx! {
         details { class: "settings blocked",
-            summary { "Blocked" }
-            section { aria_label: "Blocked usernames",
+            summary { {tr.t("blocked")} }
+            section { aria_label: tr.t("blocked_usernames"),
                 if blocked.is_empty() {
-                    p { class: "empty", "Nobody is blocked." }
+                    p { class: "empty", {tr.t("nobody_blocked")} }
                 } else {
-                    p { class: "hint",
-                        "multichat refuses their connections, stores nothing they send and never dials them."
-                    }
+                    p { class: "hint", {tr.t("blocked_hint")} }
                     ul {
                         for username in blocked {
                             li { key: "blocked-{username}", class: "row",
@@ -84,12 +83,12 @@ pub(crate) fn BlockedList(blocked: Vec<String>) -> Element {
                                 button {
                                     r#type: "button",
                                     class: "secondary",
-                                    aria_label: "Unblock {username}",
+                                    aria_label: tr.f("unblock_user", &[&username]),
                                     onclick: {
                                         let username = username.clone();
                                         move |_| ui.send(Request::UnblockUser { username: username.clone() })
                                     },
-                                    "Unblock"
+                                    {tr.t("unblock")}
                                 }
                             }
                         }

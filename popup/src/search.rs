@@ -11,6 +11,7 @@ use multichat_core::bridge::{Request, Response, SearchHit, SearchResults};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
+use crate::i18n::{Tr, use_tr};
 use crate::ui::use_ui;
 
 const FIELD_ID: &str = "search-field";
@@ -20,6 +21,7 @@ const LIST_ID: &str = "search-results";
 #[component]
 pub(crate) fn SearchPanel() -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     let mut open = use_signal(|| false);
     let mut query = use_signal(String::new);
     let mut results = use_signal(|| None::<SearchResults>);
@@ -71,19 +73,19 @@ pub(crate) fn SearchPanel() -> Element {
             ui.send(Request::ShowMessage { room: hit.room.clone(), id: hit.id.clone() });
         }
     };
-    let status = status_text(&query(), waiting(), results().as_ref(), failed());
+    let status = status_text(tr, &query(), waiting(), results().as_ref(), failed());
     // Which query the listed results answer (tests wait for it).
     let answered = results().map(|it| it.query).unwrap_or_default();
     let active = (count > 0).then(|| format!("search-hit-{}", selected().min(count - 1)));
     rsx! {
-        section { class: "search", aria_label: "Search messages",
+        section { class: "search", aria_label: tr.t("search_messages"),
             if !open() {
                 button {
                     r#type: "button",
                     class: "secondary search-open",
                     "aria-keyshortcuts": "/ Control+K",
                     onclick: move |_| show.call(()),
-                    "Search messages"
+                    {tr.t("search_messages")}
                 }
             } else {
                 div { class: "row",
@@ -91,11 +93,11 @@ pub(crate) fn SearchPanel() -> Element {
                         id: FIELD_ID,
                         r#type: "search",
                         role: "combobox",
-                        aria_label: "Search messages",
+                        aria_label: tr.t("search_messages"),
                         "aria-controls": LIST_ID,
                         "aria-expanded": if count > 0 { "true" } else { "false" },
                         "aria-activedescendant": active.unwrap_or_default(),
-                        placeholder: "Search all conversations",
+                        placeholder: tr.t("search_placeholder"),
                         autocomplete: "off",
                         spellcheck: false,
                         value: "{query}",
@@ -135,14 +137,14 @@ pub(crate) fn SearchPanel() -> Element {
                             query.set(String::new());
                             results.set(None);
                         },
-                        "Close"
+                        {tr.t("close")}
                     }
                 }
                 if let Some(status) = status {
                     p { class: "search-status", role: "status", "data-query": "{answered}", "{status}" }
                 }
                 if count > 0 {
-                    ul { id: LIST_ID, class: "search-results", role: "listbox", aria_label: "Messages found",
+                    ul { id: LIST_ID, class: "search-results", role: "listbox", aria_label: tr.t("messages_found"),
                         for (index, hit) in hits.into_iter().enumerate() {
                             HitItem {
                                 key: "{hit.room}/{hit.id}",
@@ -161,8 +163,9 @@ pub(crate) fn SearchPanel() -> Element {
 
 #[component]
 fn HitItem(hit: SearchHit, index: usize, selected: bool, on_open: EventHandler<usize>) -> Element {
-    let sender = if hit.mine { "You".to_owned() } else { hit.sender.clone() };
-    let when = short_date(hit.timestamp);
+    let tr = use_tr();
+    let sender = if hit.mine { tr.t("you") } else { hit.sender.clone() };
+    let when = short_date(tr, hit.timestamp);
     let snippet = hit.snippet.clone();
     rsx! {
         li {
@@ -191,12 +194,13 @@ fn HitItem(hit: SearchHit, index: usize, selected: bool, on_open: EventHandler<u
 #[component]
 pub(crate) fn ShowLatest(room: String) -> Element {
     let ui = use_ui();
+    let tr = use_tr();
     rsx! {
         button {
             r#type: "button",
             class: "newer secondary",
             onclick: move |_| ui.send(Request::SelectRoom { room: Some(room.clone()) }),
-            "Show the latest messages"
+            {tr.t("show_latest")}
         }
     }
 }
@@ -214,7 +218,13 @@ pub(crate) fn message_element_id(id: &str) -> String {
     format!("message-{id}")
 }
 
-fn status_text(query: &str, waiting: bool, results: Option<&SearchResults>, failed: Option<String>) -> Option<String> {
+fn status_text(
+    tr: Tr,
+    query: &str,
+    waiting: bool,
+    results: Option<&SearchResults>,
+    failed: Option<String>,
+) -> Option<String> {
     if let Some(message) = failed {
         return Some(message);
     }
@@ -222,17 +232,18 @@ fn status_text(query: &str, waiting: bool, results: Option<&SearchResults>, fail
         return None;
     }
     if waiting && results.is_none_or(|it| it.query != query) {
-        return Some("Searching…".to_owned());
+        return Some(tr.t("searching"));
     }
     let results = results?;
     let mut text = match (results.hits.len(), results.more) {
-        (0, _) => format!("No message contains “{}”", query.trim()),
-        (1, false) => "1 message found".to_owned(),
-        (n, false) => format!("{n} messages found"),
-        (n, true) => format!("More than {n} messages found; the {n} newest are listed"),
+        (0, _) => tr.f("search_none", &[query.trim()]),
+        (1, false) => tr.t("search_one"),
+        (n, false) => tr.f("search_many", &[&n.to_string()]),
+        (n, true) => tr.f("search_more", &[&n.to_string()]),
     };
     if results.left_out > 0 {
-        text.push_str(&format!(" (the {} oldest messages are too many to search)", results.left_out));
+        text.push(' ');
+        text.push_str(&tr.f("search_left_out", &[&results.left_out.to_string()]));
     }
     Some(text)
 }
@@ -256,8 +267,8 @@ fn document() -> Option<web_sys::Document> {
     web_sys::window()?.document()
 }
 
-/// A message's date and time in the user's locale; `None` beyond what a JS date holds (a peer's clock).
-fn short_date(timestamp: u64) -> Option<String> {
+/// A message's date and time in the popup's language; `None` beyond what a JS date holds (a peer's clock).
+fn short_date(tr: Tr, timestamp: u64) -> Option<String> {
     const MAX_DATE_MS: u64 = 8_640_000_000_000_000;
     if timestamp > MAX_DATE_MS {
         return None;
@@ -267,7 +278,7 @@ fn short_date(timestamp: u64) -> Option<String> {
     for (name, value) in [("dateStyle", "medium"), ("timeStyle", "short")] {
         let _ = js_sys::Reflect::set(&options, &name.into(), &value.into());
     }
-    Some(String::from(date.to_locale_string("default", &options)))
+    Some(String::from(date.to_locale_string(&tr.locale(), &options)))
 }
 
 /// The keyboard shortcut's listener on the document, removed when the home screen goes.

@@ -658,6 +658,8 @@ export async function engineEvaluator(browser) {
  */
 export function engineSendQueues(evaluate) {
   return evaluate(`import('./multichat_engine.js').then((engine) => engine.engine_send_queues())`);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The popup as a product (issue 16): the browser's language, views of the popup page, axe-core, screenshots.
 

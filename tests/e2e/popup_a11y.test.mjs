@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  assertLoopbackOnly, assertNoProblems, axeViolations, freshProfileDir, launchBrowser, openPopupView, removeProfileDir,
-  screenshot, signIn, startPeerServer,
+  assertLoopbackOnly, assertNoProblems, axeViolations, freshProfileDir, launchBrowser, launchStockBrowser, openPopupView,
+  peerjsPageFiles, removeProfileDir, screenshot, signIn, startPeerServer, startStaticServer,
 } from './harness.mjs';
 
 assertLoopbackOnly();
@@ -42,10 +42,25 @@ async function checkScreen(browser, name, prepare) {
 
 const home = (page) => page.getByRole('heading', { name: 'Conversations' }).waitFor();
 
+/** A stranger: the stock `peerjs` client of tests/e2e/stranger/, signed in to the test's server as `name`. */
+async function strangerPage(strangers, pages, name) {
+  const page = await strangers.context.newPage();
+  await page.goto(pages.url('/index.html'));
+  await page.waitForFunction(() => window.stranger && typeof window.peerjs?.Peer === 'function');
+  await page.evaluate(({ name, settings }) => window.stranger.register(name, settings), { name, settings: server.settings });
+  return page;
+}
+
 test('every screen passes axe-core in light and dark, and is screenshotted in both', { timeout: 240000 }, async (t) => {
   const profile = freshProfileDir('popup-a11y');
   t.after(() => removeProfileDir(profile));
   const browser = await launchBrowser(profile);
+  const strangers = await launchStockBrowser();
+  const pages = await startStaticServer(peerjsPageFiles('stranger'));
+  t.after(async () => {
+    await strangers.browser.close();
+    await pages.close();
+  });
   try {
     await checkScreen(browser, 'sign-in', (page) => page.getByLabel('Username', { exact: true }).waitFor());
     const popup = await openPopupView(browser);
@@ -75,7 +90,17 @@ test('every screen passes axe-core in light and dark, and is screenshotted in bo
       await page.getByText('Protect history with a passphrase').click();
       await page.getByText('At least 8 characters.').waitFor();
     });
-    // The lead adds the requests and search screens here, one line each, once they are merged.
+    // Search across the conversations: the field and its status, opened from the home screen.
+    await checkScreen(browser, 'search', async (page) => {
+      await page.getByRole('button', { name: 'Search messages' }).click();
+      await page.getByRole('combobox', { name: 'Search messages' }).fill('hello');
+      await page.getByRole('status').filter({ hasText: 'No message contains' }).waitFor();
+    });
+    // A message request: a stranger on the stock peerjs client writes to alice, who has no conversation.
+    const sam = await strangerPage(strangers, pages, 'sam');
+    await sam.evaluate(() => window.stranger.write('alice', ['hi alice, it is sam']));
+    await popup.getByRole('listitem', { name: 'Message request from sam' }).waitFor({ timeout: 20000 });
+    await checkScreen(browser, 'requests', (page) => page.getByRole('button', { name: 'sam: accept the message request' }).waitFor());
 
     // Locked: the unlock screen, and the erase confirmation (a loud warning, readable in both themes).
     await popup.getByText('Protect history with a passphrase').click();
@@ -106,6 +131,7 @@ test('every screen passes axe-core in light and dark, and is screenshotted in bo
     await popup.getByLabel('Theme').selectOption('system');
     await popup.locator('html:not([data-theme])').waitFor({ state: 'attached' });
     assertNoProblems(browser);
+    assert.deepEqual(strangers.problems, []);
   } finally {
     await browser.context.close();
   }
