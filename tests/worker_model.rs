@@ -52,7 +52,7 @@ fn the_engine_follows_the_account_and_settings() {
 }
 
 /// Delivers engine commands between two profiles as if their engines shared one data connection.
-fn pump(a: &mut Profile, b: &mut Profile, link: &str, now: Millis) {
+pub(crate) fn pump(a: &mut Profile, b: &mut Profile, link: &str, now: Millis) {
     for _ in 0..50 {
         let from_a: Vec<WorkerToEngine> = a.to_engine.drain(..).collect();
         let from_b: Vec<WorkerToEngine> = b.to_engine.drain(..).collect();
@@ -512,7 +512,7 @@ fn an_export_holds_every_stored_record_and_imports_into_another_install() {
 }
 
 /// Alice and bob signed in, with a direct room between them open on alice's side and one link up.
-fn chatting() -> (Profile, Profile, String) {
+pub(crate) fn chatting() -> (Profile, Profile, String) {
     let mut alice = signed_in("alice", 1);
     let mut bob = signed_in("bob", 50);
     alice.request(Request::OpenDirect { username: "bob".into() }, Millis(10));

@@ -572,7 +572,7 @@ fn MessageText(text: String) -> Element {
 #[component]
 fn Composer(room: String) -> Element {
     let ui = use_ui();
-    let typing = message_actions::use_typing(room.clone());
+    let (typing, typing_sent) = message_actions::use_typing(room.clone());
     let mut text = use_signal(String::new);
     // A callback (which is `Copy`) because both the form and the Enter key use it.
     let submit = use_callback(move |()| {
@@ -582,6 +582,7 @@ fn Composer(room: String) -> Element {
             return;
         }
         text.set(String::new());
+        typing_sent.call(());
         ui.send_or(Request::SendText { room: room.clone(), text: typed.clone() }, move || {
             // Refused: give the text back unless the user has started typing something else.
             if text.peek().is_empty() {

@@ -173,7 +173,7 @@ test('two original pages on PeerJS 1.2.0 and a multichat user form one merged me
     for (const original of [nico, oona]) {
       await waitFor('both pages to show mia\'s chat', async () => (await chats(original)).includes(`${me}: hello mesh`));
     }
-    await waitFor('mia\'s message to show Delivered', async () => (await lastState(ext)) === 'Delivered');
+    await waitFor('mia\'s message to show Delivered to both pages', async () => (await lastState(ext)) === 'Delivered to all 2');
     await nico.page.evaluate(() => window.sendChat('nico to all'));
     await oona.page.evaluate(() => window.sendChat('oona to all'));
     await log(ext).getByText('nico to all', { exact: true }).waitFor({ timeout: 20000 });
