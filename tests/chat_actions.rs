@@ -2,9 +2,11 @@
 //! sees them, also one who was offline and caught up; the original page is never sent one; and typing
 //! indicators and read receipts behave as their settings say.
 
+use multichat_core::bridge::Request;
 use multichat_core::chat::fold::fold;
 use multichat_core::chat::node::{ActOn, Privacy, TYPING_SHOWN_MS};
 use multichat_core::chat::{Command, MessageId, RoomId};
+use multichat_core::time::Millis;
 use serde_json::Value;
 
 use crate::chat_sim::{Sim, user};
@@ -219,6 +221,45 @@ fn typing_shows_within_a_second_and_goes_five_seconds_after_the_last() {
     assert!(sim.node("alice").typing_in(&room).is_empty());
     // Nothing of it was stored.
     assert_eq!(sim.stored("bob", &room).len(), 1);
+}
+
+#[test]
+fn typing_right_after_sending_a_message_is_shown() {
+    // A message ends "… is typing" on the other side at once, so the next keystroke must say so again even
+    // within a second of the last one that did (the browser e2e typed "hel" just after sending "first":
+    // nothing was ever shown).
+    let mut sim = Sim::new(&["alice", "bob"], &[]);
+    let room = sim.open_direct("alice", "bob");
+    sim.command("alice", Command::Typing { room: room.clone() });
+    sim.send("alice", &room, "first");
+    assert!(sim.node("bob").typing_in(&room).is_empty());
+    sim.advance(300);
+    sim.command("alice", Command::Typing { room: room.clone() });
+    assert_eq!(sim.node("bob").typing_in(&room), [&user("alice")], "typing again 300 ms after a message");
+    // The limit of one frame a second still holds while she goes on typing.
+    sim.advance(300);
+    sim.command("alice", Command::Typing { room: room.clone() });
+    sim.advance(TYPING_SHOWN_MS - 100);
+    assert!(sim.node("bob").typing_in(&room).is_empty(), "a keystroke within the second renewed it");
+}
+
+#[test]
+fn the_worker_refreshes_the_popup_when_typing_expires() {
+    // Through two worker models: the expiry is on the worker's timer, and its view update reaches the
+    // popup with no other input (no engine report, no request) in between.
+    let (mut alice, mut bob, room) = crate::worker_model::chatting();
+    alice.request(Request::Typing { room: room.clone() }, Millis(1_000));
+    crate::worker_model::pump(&mut alice, &mut bob, "dc_1", Millis(1_010));
+    assert_eq!(bob.view().open_room.unwrap().typing, ["alice"]);
+    let until = Millis(1_010 + TYPING_SHOWN_MS);
+    assert!(bob.model.next_timeout().is_some_and(|it| it <= until), "{:?}", bob.model.next_timeout());
+    bob.timeout(Millis(until.0 - 1));
+    assert_eq!(bob.view().open_room.unwrap().typing, ["alice"]);
+    assert_eq!(bob.model.next_timeout(), Some(until), "the next timer is the expiry");
+    let updates = bob.view_updates;
+    bob.timeout(until);
+    assert!(bob.view().open_room.unwrap().typing.is_empty());
+    assert_eq!(bob.view_updates, updates + 1, "one fresh view for the popup");
 }
 
 #[test]

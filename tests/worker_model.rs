@@ -512,7 +512,7 @@ fn an_export_holds_every_stored_record_and_imports_into_another_install() {
 }
 
 /// Alice and bob signed in, with a direct room between them open on alice's side and one link up.
-fn chatting() -> (Profile, Profile, String) {
+pub(crate) fn chatting() -> (Profile, Profile, String) {
     let mut alice = signed_in("alice", 1);
     let mut bob = signed_in("bob", 50);
     alice.request(Request::OpenDirect { username: "bob".into() }, Millis(10));

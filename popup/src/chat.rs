@@ -460,7 +460,7 @@ fn Composer(room: String, draft: String) -> Element {
     // The draft the worker holds, so an unchanged box sends nothing.
     let mut stored = use_signal(|| draft.clone());
     let mut typing = use_signal(|| 0_u64);
-    let typing_indicator = message_actions::use_typing(room.clone());
+    let (typing_indicator, typing_sent) = message_actions::use_typing(room.clone());
     let draft_room = room.clone();
     let save_draft = use_callback(move |()| {
         let current = text.peek().clone();
@@ -479,6 +479,7 @@ fn Composer(room: String, draft: String) -> Element {
         text.set(String::new());
         // Sending a message ends its draft (the worker forgets it too).
         stored.set(String::new());
+        typing_sent.call(());
         ui.send_or(Place::Composer, Request::SendText { room: room.clone(), text: typed.clone() }, move || {
             // Refused: give the text back unless the user has started typing something else.
             if text.peek().is_empty() {

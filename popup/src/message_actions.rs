@@ -265,17 +265,21 @@ pub(crate) fn Typing(names: Vec<String>) -> Element {
     }
 }
 
-/// Tells the worker the user is typing in `room`, at most once a second.
-pub(crate) fn use_typing(room: String) -> Callback<()> {
+/// Tells the worker the user is typing in `room`, at most once a second: the first callback is for each
+/// keystroke, the second for a message sent (its arrival ends "… is typing" on the other side, so the next
+/// keystroke tells the worker again at once).
+pub(crate) fn use_typing(room: String) -> (Callback<()>, Callback<()>) {
     let ui = use_ui();
     let mut last = use_signal(|| 0.0f64);
-    use_callback(move |()| {
+    let typed = use_callback(move |()| {
         let now = js_sys::Date::now();
         if now - *last.peek() >= 1_000.0 {
             last.set(now);
             ui.send(Request::Typing { room: room.clone() });
         }
-    })
+    });
+    let sent = use_callback(move |()| last.set(0.0));
+    (typed, sent)
 }
 
 /// Settings: typing indicators and read receipts, each saved as soon as it is switched.

@@ -88,7 +88,8 @@ test('reply, reaction, edit and delete show on every member, also one who was of
     // Cat comes back and catches up on all of it.
     cat.browser = await launchBrowser(cat.profile, { extensionDir: cat.extensionDir });
     cat.popup = await openPopup(cat.browser);
-    await openConversation(cat, 'crew');
+    // The popup reopens the conversation she had open when her browser closed.
+    await cat.popup.getByRole('heading', { name: 'crew', exact: true }).waitFor({ timeout: 20000 });
     await expectConversation(cat);
     await message(ann, 'hello everyone').getByText('Delivered to all 2').waitFor({ timeout: 30000 });
     // Nothing of the deleted message is left in cat's storage.

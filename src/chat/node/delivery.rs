@@ -95,6 +95,9 @@ impl ChatNode {
         for send in sends {
             self.output(send);
         }
+        // Its arrival ends "… is typing" on the other side, so the next keystroke says so again at once
+        // rather than after the once-a-second limit.
+        self.typing_sent.remove(room);
         if room.is_direct() {
             self.merge_held_gossip(room);
         }
