@@ -12,6 +12,7 @@ use crate::account::Username;
 use crate::chat::history::{DeliveryState, StoredMessage};
 use crate::chat::ids::{LinkId, MessageId, RoomId};
 use crate::chat::wire::{self, ChatFrame, Frame, WireMessage};
+use crate::time::Millis;
 
 impl ChatNode {
     // -----------------------------------------------------------------------------------------------------
@@ -108,41 +109,20 @@ impl ChatNode {
             return Err(DropReason::SenderMismatch);
         }
         match chat.ours {
-            Some(ours) if self.is_direct_with(&ours.room, peer) && self.needs_request(peer) => {
-                let message = StoredMessage {
-                    id: ours.id,
-                    room: ours.room,
-                    sender: chat.sender,
-                    text: chat.text,
-                    timestamp: chat.timestamp,
-                    received_at: self.now,
-                    seq: ours.seq,
-                    state: None,
-                    signature: None,
-                    act: ours.act,
-                    deleted: false,
-                };
-                self.request_message(peer, message, ours.sig)?;
-            }
             Some(ours) => {
-                let room = self.room_for(&ours.room, peer)?;
-                let message = StoredMessage {
-                    id: ours.id,
-                    room: room.clone(),
-                    sender: chat.sender,
-                    text: chat.text,
-                    timestamp: chat.timestamp,
-                    received_at: self.now,
-                    seq: ours.seq,
-                    state: None,
-                    signature: None,
-                    act: ours.act,
-                    deleted: false,
-                };
-                let mut acks = Vec::new();
-                let res = self.admit(message, ours.sig, link_id, false, true, &mut acks);
-                self.send_acks(link_id, &room, acks);
-                res?;
+                // A stranger's first messages wait as a request; everything else goes to the room it names.
+                let in_request = self.is_direct_with(&ours.room, peer) && self.needs_request(peer);
+                let room = if in_request { ours.room.clone() } else { self.room_for(&ours.room, peer)? };
+                let message = self.incoming(ours.id, room.clone(), chat.sender, chat.text, chat.timestamp, ours.seq);
+                let message = StoredMessage { act: ours.act, ..message };
+                if in_request {
+                    self.request_message(peer, message, ours.sig)?;
+                } else {
+                    let mut acks = Vec::new();
+                    let res = self.admit(message, ours.sig, link_id, false, true, &mut acks);
+                    self.send_acks(link_id, &room, acks);
+                    res?;
+                }
             }
             None => {
                 // A multichat dialer sends the original shape only while it takes us for the original page
@@ -155,48 +135,52 @@ impl ChatNode {
                 if self.links[link_id].kind == LinkKind::Unknown {
                     self.become_ready(link_id, LinkKind::Legacy);
                 }
-                let room = match self.links.get(link_id).and_then(|it| it.room.clone()) {
+                let bound = self.links.get(link_id).and_then(|it| it.room.clone());
+                // Skipping our protocol does not skip the request: a stranger's page waits like anyone.
+                let in_request = bound.is_none() && self.needs_request(peer);
+                let room = match bound {
                     Some(room) => room,
-                    // Skipping our protocol does not skip the request: a stranger's page waits like anyone.
-                    None if self.needs_request(peer) => {
-                        let message = StoredMessage {
-                            id: MessageId::for_legacy(&chat.sender, chat.timestamp.0, &chat.text),
-                            room: RoomId::direct(&self.me, peer),
-                            sender: chat.sender,
-                            text: chat.text,
-                            timestamp: chat.timestamp,
-                            received_at: self.now,
-                            seq: 0,
-                            state: None,
-                            signature: None,
-                            act: None,
-                            deleted: false,
-                        };
-                        return self.request_message(peer, message, None);
-                    }
+                    None if in_request => RoomId::direct(&self.me, peer),
                     None => self
                         .rooms
                         .ensure_direct(&self.me, peer)
                         .map(|(room, _)| room)
                         .map_err(|_| DropReason::SenderMismatch)?,
                 };
-                let message = StoredMessage {
-                    id: MessageId::for_legacy(&chat.sender, chat.timestamp.0, &chat.text),
-                    room,
-                    sender: chat.sender,
-                    text: chat.text,
-                    timestamp: chat.timestamp,
-                    received_at: self.now,
-                    seq: 0,
-                    state: None,
-                    signature: None,
-                    act: None,
-                    deleted: false,
-                };
+                let id = MessageId::for_legacy(&chat.sender, chat.timestamp.0, &chat.text);
+                let message = self.incoming(id, room, chat.sender, chat.text, chat.timestamp, 0);
+                if in_request {
+                    return self.request_message(peer, message, None);
+                }
                 self.receive(message, None, true, &mut Vec::new());
             }
         }
         Ok(())
+    }
+
+    /// A message as it arrived, before its signature is checked (received now, not yet acted on).
+    fn incoming(
+        &self,
+        id: MessageId,
+        room: RoomId,
+        sender: Username,
+        text: String,
+        timestamp: Millis,
+        seq: u64,
+    ) -> StoredMessage {
+        StoredMessage {
+            id,
+            room,
+            sender,
+            text,
+            timestamp,
+            received_at: self.now,
+            seq,
+            state: None,
+            signature: None,
+            act: None,
+            deleted: false,
+        }
     }
 
     /// The room a frame names, if `peer` may speak in it. A direct room is created on first contact.
