@@ -193,6 +193,32 @@ pub enum Request {
     /// "Forgot passphrase": erases everything stored (history, contacts, identity key, account, settings)
     /// and starts over as a new install.
     EraseEverything,
+    /// A piece of a file the user sends to `room` (issue 15): `data` is bytes `offset..` in standard base64,
+    /// a whole number of [`crate::transfer::CHUNK_BYTES`] chunks except the file's last piece. The worker
+    /// stores each piece; once all `size` bytes are stored, the file is sent (see [`FileView`]).
+    SendFilePiece {
+        /// Names this upload among the popup's pieces (chosen by the popup).
+        upload: String,
+        room: String,
+        name: String,
+        mime: String,
+        size: u64,
+        offset: u64,
+        data: String,
+    },
+    /// Accept or decline a file waiting for the user's answer ([`FileStatus::AwaitingYou`]).
+    AnswerFile {
+        key: String,
+        accept: bool,
+    },
+    /// Stop sending or receiving a file.
+    CancelFile {
+        key: String,
+    },
+    /// The bytes of a stored file, answered with [`Response::File`].
+    OpenFile {
+        key: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -206,6 +232,8 @@ pub enum Response {
     Export { file_name: String, json: String },
     /// The answer to [`Request::Search`].
     Search { results: SearchResults },
+    /// The answer to [`Request::OpenFile`]: the file's bytes in standard base64.
+    File { name: String, mime: String, data: String },
 }
 
 /// Everything the popup renders. The popup keeps no state of its own beyond what it is typing.
@@ -350,7 +378,12 @@ pub struct OpenRoom {
     /// What the user had typed in this room's message box and not sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<String>,
+    /// Files sent and received in this conversation, oldest first (issue 15).
+    #[serde(default)]
+    pub files: Vec<FileView>,
 }
+
+pub use crate::transfer::view::{FileStatus, FileView};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageView {

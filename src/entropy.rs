@@ -35,6 +35,8 @@ pub enum Purpose {
     MessageId,
     /// A group room's id.
     GroupId,
+    /// A file transfer's id (issue 15).
+    FileId,
 }
 
 impl Purpose {
@@ -46,6 +48,7 @@ impl Purpose {
             Purpose::Handshake(index) => ("handshake", Some(index)),
             Purpose::MessageId => ("message-id", None),
             Purpose::GroupId => ("group-id", None),
+            Purpose::FileId => ("file-id", None),
         };
         let mut label = format!("multichat/{name}").into_bytes();
         if let Some(index) = index {
@@ -101,6 +104,11 @@ impl Entropy {
     pub fn group_id(&self) -> [u8; 16] {
         self.bytes(Purpose::GroupId)
     }
+
+    /// A file transfer's id.
+    pub fn file_id(&self) -> [u8; 16] {
+        self.bytes(Purpose::FileId)
+    }
 }
 
 /// Whether an account record's token, made with derivation `version` (0 for records that do not say),
@@ -127,6 +135,7 @@ mod tests {
             Purpose::Handshake(1),
             Purpose::MessageId,
             Purpose::GroupId,
+            Purpose::FileId,
         ]
         .map(Purpose::label);
         for (i, x) in labels.iter().enumerate() {

@@ -6,6 +6,8 @@ mod bridge_json;
 mod text_linkify;
 // The worker model: requests, engine reports and storage, two workers chatting.
 mod worker_model;
+// Files and images through the worker: stored, sent, received, accepted, refused, cancelled (issue 15).
+mod worker_files;
 // Managing conversations in the worker: delete, leave, mute, rename, pin, notification clicks.
 mod worker_conversations;
 // TURN logins and "Relay only": saved, exported, imported, and on every connection.

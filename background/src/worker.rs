@@ -451,6 +451,11 @@ impl WorkerHandle {
                 let random = random_bytes::<32>()?;
                 self.with_model(|model| model.handle_read(found, now(), random));
             }
+            Effect::ReadFile { keys, then } => {
+                let found = chrome::storage_read(&keys).await?;
+                let random = random_bytes::<32>()?;
+                self.with_model(|model| model.handle_file_read(then, found, now(), random));
+            }
             Effect::ReadAll => {
                 let all = chrome::storage_read_all().await?;
                 let random = random_bytes::<32>()?;

@@ -19,7 +19,7 @@ use crate::ui::{ErrorAt, Link, Place, understood_username, use_ui};
 pub(crate) fn Conversation(open: OpenRoom) -> Element {
     let ui = use_ui();
     let tr = use_tr();
-    let OpenRoom { room, messages, has_older, draft, focus, has_newer, typing } = open;
+    let OpenRoom { room, messages, has_older, draft, focus, has_newer, typing, files } = open;
     // Warnings about every contact, not only this conversation's: the user must see them wherever they are.
     let every_room = match ui.link() {
         Link::Ready(view) => view.rooms,

@@ -66,9 +66,9 @@ pub const MAX_ROOM_NAME_CHARS: usize = 100;
 pub const MAX_LIST_LEN: usize = 512;
 
 /// Capabilities we announce in `mc.hello`. A peer lacking one is sent nothing that needs it.
-/// [`crate::transfer::CAPABILITY`] (issue 15) joins them once the worker takes files: until then a peer must
-/// not offer us any.
-pub const OUR_CAPABILITIES: [&str; 6] = ["ack", "sync", "rooms", "ping", "actions", "typing"];
+/// [`crate::transfer::CAPABILITY`] (issue 15): the worker takes files, so our peers may offer us some.
+pub const OUR_CAPABILITIES: [&str; 7] =
+    ["ack", "sync", "rooms", "ping", "actions", "typing", crate::transfer::CAPABILITY];
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {

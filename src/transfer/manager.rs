@@ -423,8 +423,13 @@ impl Transfers {
             return Err(DropReason::NotInRoom);
         }
         let refuse = |reason| {
-            let refused =
-                TransferEvent::Refused { from: from.clone(), name: offer.name.clone(), size: offer.size, reason };
+            let refused = TransferEvent::Refused {
+                from: from.clone(),
+                room: offer.room.clone(),
+                name: offer.name.clone(),
+                size: offer.size,
+                reason,
+            };
             let cancel = wire::Cancel { id: offer.id, by: self.me.clone(), reason, sig: None };
             (refused, FileFrame::Cancel(cancel))
         };

@@ -22,7 +22,8 @@
 //!
 //! Submodules: `wire` (the frames and the chunk header), `hash` (SHA-256 whose state can be stored, so a
 //! transfer resumes after a restart without reading its chunks back), `incoming` and `outgoing` (one
-//! transfer each way), `record` (what the worker stores and its states), `manager` (`Transfers`).
+//! transfer each way), `record` (what the worker stores and its states), `manager` (`Transfers`), `view`
+//! (how a transfer shows in its conversation).
 //! This file holds what they share; it imports none of them, and they import each other without a cycle.
 
 pub mod hash;
@@ -31,6 +32,7 @@ pub mod manager;
 pub mod outgoing;
 pub mod output;
 pub mod record;
+pub mod view;
 pub mod wire;
 
 use std::fmt;

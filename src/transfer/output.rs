@@ -46,7 +46,7 @@ pub enum TransferEvent {
     /// A transfer ended without the file (with `peer`), and why.
     Ended { key: FileKey, peer: Username, reason: Refusal, by: Party },
     /// An offer was refused before anything was stored (too big, or too many at once), and why.
-    Refused { from: Username, name: String, size: u64, reason: Refusal },
+    Refused { from: Username, room: crate::chat::ids::RoomId, name: String, size: u64, reason: Refusal },
 }
 
 /// Where the transfers put their outputs: signs every frame as it is queued.

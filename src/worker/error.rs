@@ -47,4 +47,6 @@ pub enum WorkerError {
     Import(#[from] ImportError),
     #[error(transparent)]
     Passphrase(#[from] AtRestError),
+    #[error(transparent)]
+    File(#[from] crate::transfer::TransferError),
 }

@@ -138,6 +138,8 @@ fn keys_to_read(snapshot: &Snapshot) -> Vec<String> {
         wanted.push(Key::Rooms(user.clone()).to_string());
         wanted.extend(pending::keys(user));
         wanted.push(Key::Drafts(user.clone()).to_string());
+        wanted.push(Key::FileIndex(user.clone()).to_string());
+        wanted.extend(super::files::record_keys(user, snapshot));
         wanted.extend(history::meta_keys(user, snapshot));
         wanted.extend(history::open_page_keys(user, snapshot));
     }
@@ -197,6 +199,14 @@ impl WorkerModel {
         });
         problems.extend(read_problems);
         let drafts = super::drafts::Drafts::restore(&snapshot, loaded.account.as_ref(), &mut problems);
+        let files = loaded.account.as_ref().filter(|_| !locked).zip(identity.as_ref()).map(|(account, identity)| {
+            super::files::Files::restore(
+                account.username.clone(),
+                identity.clone(),
+                loaded.settings.max_file_bytes,
+                &snapshot,
+            )
+        });
         let mut model = WorkerModel {
             loaded,
             engine: EngineStatus::Offline,
@@ -220,6 +230,7 @@ impl WorkerModel {
             view_dirty: false,
             search: Default::default(),
             drafts,
+            files,
         };
         model.write(migration);
         model.renew_token(random);

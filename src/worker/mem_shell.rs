@@ -161,6 +161,11 @@ impl MemShell {
                     let random = self.random();
                     self.model.handle_read(found, now, random);
                 }
+                Effect::ReadFile { keys, then } => {
+                    let found = read(&self.disk, &keys);
+                    let random = self.random();
+                    self.model.handle_file_read(then, found, now, random);
+                }
                 Effect::ReadAll => {
                     let all = self.disk.clone();
                     let random = self.random();

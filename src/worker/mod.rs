@@ -14,13 +14,14 @@
 //! Files: [`loader`] (reading storage at start and on a reload), `requests` (the popup's requests),
 //! `conversations` (deleting, leaving, renaming, muting and pinning a conversation; notification clicks),
 //! `passphrase` (the vault's requests), `search` (search and the room around a hit), `reports` (the engine's
-//! reports, timers, reads), `view` (what the
+//! reports, timers, reads), `files` (files and images: the transfers hosted), `view` (what the
 //! popup shows), [`error`], and `mem_shell` (an in-memory shell for tests and benches, feature `mem-shell`).
 
 mod conversations;
 mod drafts;
 mod erase;
 mod error;
+mod files;
 pub mod loader;
 #[cfg(feature = "mem-shell")]
 mod mem_shell;
@@ -34,6 +35,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 pub use conversations::HIDDEN_TEXT;
 pub use error::WorkerError;
+pub use files::FileRead;
 pub use loader::{LoadStep, Loader};
 #[cfg(feature = "mem-shell")]
 pub use mem_shell::MemShell;
@@ -73,6 +75,9 @@ pub enum Effect {
     Read(Vec<String>),
     /// Read every stored record and hand them to [`WorkerModel::handle_read_all`].
     ReadAll,
+    /// Read these keys (chunks of files) and hand what was found, with `then`, to
+    /// [`WorkerModel::handle_file_read`].
+    ReadFile { keys: Vec<String>, then: FileRead },
     /// Change the browser-session storage (`chrome.storage.session`): where the history key is kept.
     Session(StorageWrite),
     /// Rebuild the model from storage: run [`WorkerModel::reloader`] and hand it to [`WorkerModel::reload`].
@@ -179,6 +184,8 @@ pub struct WorkerModel {
     search: search::SearchState,
     /// The signed-in user's unsent drafts.
     drafts: drafts::Drafts,
+    /// The signed-in user's files (none while locked or without an identity key).
+    files: Option<files::Files>,
 }
 
 impl WorkerModel {

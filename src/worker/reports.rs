@@ -56,13 +56,13 @@ impl WorkerModel {
                     let out = gate.inbound(&link, frame, now);
                     self.perform_gate(now, out);
                 }
+                None if crate::transfer::wire::is_file_frame(&frame) => self.file_frame(now, &link, &frame),
                 None => self.chat_input(now, Input::Frame { link, frame }),
             },
-            // Files are not taken by the worker yet (issue 15; we announce no `files` capability, so no peer
-            // of ours sends chunks): one is dropped like a frame nobody reads.
+            // A file chunk changes the view only as its progress shows (`files.rs`).
             EngineToWorker::Chunk { link, data } => {
-                let line = format!("dropped a file chunk of {} bytes on {link}: files are not taken yet", data.len());
-                self.log_dropped(now, &line);
+                self.file_chunk(now, &link, data);
+                return self.end_input();
             }
             EngineToWorker::LinkDown { link, reason: _ } => {
                 if let Some(gate) = self.gate.as_mut() {
@@ -75,6 +75,7 @@ impl WorkerModel {
                 self.chat_input(now, Input::DialFailed { peer_id });
             }
         }
+        self.sync_file_links(now);
         self.finish(now);
         self.view_changed();
         self.end_input();
@@ -122,7 +123,11 @@ impl WorkerModel {
             self.chat_input(now, input);
         }
         for (link, frame) in to_chat {
-            self.chat_input(now, Input::Frame { link, frame });
+            if crate::transfer::wire::is_file_frame(&frame) {
+                self.file_frame(now, &link, &frame);
+            } else {
+                self.chat_input(now, Input::Frame { link, frame });
+            }
         }
         for peer_id in dial_failed {
             self.chat_input(now, Input::DialFailed { peer_id });

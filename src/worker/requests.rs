@@ -91,6 +91,7 @@ impl WorkerModel {
                 }
                 self.drain_chat(now);
                 self.chat = None;
+                self.files = None;
                 self.search = Default::default();
                 self.select(None);
                 self.loaded.account = None;
@@ -105,6 +106,9 @@ impl WorkerModel {
                 let write = storage::set(Key::Settings, &settings);
                 if let Some(chat) = self.chat.as_mut() {
                     let _ = chat.handle_command(now, Command::SetPrivacy((&settings).into()));
+                }
+                if let Some(files) = self.files.as_mut() {
+                    files.set_max_file_bytes(settings.max_file_bytes);
                 }
                 self.loaded.settings = settings;
                 self.write(vec![write]);
@@ -209,6 +213,10 @@ impl WorkerModel {
             }
             Request::SaveDraft { room, text } => self.save_draft(&room, text),
             Request::EraseEverything => self.erase_everything(now),
+            piece @ Request::SendFilePiece { .. } => self.file_piece(now, random, piece),
+            Request::AnswerFile { key, accept } => self.answer_file(now, &key, accept),
+            Request::CancelFile { key } => self.cancel_file(now, &key),
+            Request::OpenFile { key } => self.open_file(&key),
         }
     }
 

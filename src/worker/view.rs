@@ -51,6 +51,7 @@ impl WorkerModel {
                     has_newer,
                     typing,
                     draft: self.drafts.get(selected),
+                    files: self.file_views(selected),
                 });
             }
             let loaded = chat.messages(selected);
@@ -68,6 +69,7 @@ impl WorkerModel {
                 has_newer: false,
                 typing,
                 draft: self.drafts.get(selected),
+                files: self.file_views(selected),
             })
         });
         let mut storage_problems: Vec<String> = self.loaded.problems.iter().map(ToString::to_string).collect();

@@ -67,6 +67,15 @@ impl ChatNode {
         self.links.get(link).filter(|it| it.kind == LinkKind::Ours && it.files).map(|it| &it.peer)
     }
 
+    /// Every link on which files may go ([`ChatNode::files_link`]), with the user it is to and the session
+    /// its peer's hello named (a new one when the peer restarted).
+    pub fn files_links(&self) -> impl Iterator<Item = (&LinkId, &Username, Option<u64>)> {
+        self.links
+            .iter()
+            .filter(|(_, it)| it.kind == LinkKind::Ours && it.files)
+            .map(|(id, it)| (id, &it.peer, it.session))
+    }
+
     pub fn is_online(&self, username: &Username) -> bool {
         self.links.values().any(|it| &it.peer == username && it.is_ready())
     }

@@ -315,14 +315,14 @@ fn a_dialer_without_our_metadata_gets_only_original_frames() {
 
 #[test]
 fn files_go_only_on_links_whose_hello_announced_them() {
-    // Our peer with the capability.
-    let (mut node, _) = alice_linked_to_bob();
-    assert_eq!(node.files_link(&user("bob")), None, "bob's hello did not announce files");
-    let mut with_files = caps();
-    with_files.push(crate::transfer::CAPABILITY.to_owned());
-    let hello = Hello { version: 1, user: user("bob"), capabilities: with_files, auth: None, session: None };
-    node.handle_input(Millis(1_000), Input::Frame { link: "dc_1".into(), frame: wire::encode(&Frame::Hello(hello)) });
+    // Our peer with the capability (ours include it: the worker takes files).
+    assert!(caps().iter().any(|it| it == crate::transfer::CAPABILITY));
+    let (node, _) = alice_linked_to_bob();
     assert_eq!(node.files_link(&user("bob")), Some(&"dc_1".to_owned()));
+    assert_eq!(
+        node.files_links().map(|(link, peer, _)| (link.clone(), peer.clone())).collect::<Vec<_>>(),
+        [("dc_1".to_owned(), user("bob"))]
+    );
     assert_eq!(node.files_peer(&"dc_1".to_owned()), Some(&user("bob")));
 
     // An older multichat, without it.
