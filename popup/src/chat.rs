@@ -27,8 +27,15 @@ pub(crate) fn Conversation(open: OpenRoom) -> Element {
     };
     // Members who wrote something in sight were online once, whatever the signaling server says now.
     let heard_from: Vec<String> = messages.iter().filter(|it| !it.mine).map(|it| it.sender.clone()).collect();
+    let drop_room = room.id.clone();
     rsx! {
         section { class: "conversation", aria_labelledby: "room-title",
+            // A file dropped anywhere on the conversation is sent to it.
+            ondragover: move |evt: DragEvent| evt.prevent_default(),
+            ondrop: move |evt: DragEvent| {
+                evt.prevent_default();
+                crate::files::send_files(ui, drop_room.clone(), crate::files::dropped_files(&evt));
+            },
             div { class: "room-header",
                 button {
                     class: "back",
@@ -48,7 +55,7 @@ pub(crate) fn Conversation(open: OpenRoom) -> Element {
                 InviteForm { key: "{room.id}", room: room.id.clone() }
             }
             // Keyed by room: switching rooms starts a fresh log (scrolled to the bottom) and that room's draft.
-            MessageLog { key: "{room.id}", room: room.id.clone(), messages, has_older, focus, has_newer }
+            MessageLog { key: "{room.id}", room: room.id.clone(), messages, has_older, focus, has_newer, files }
             message_actions::Typing { names: typing }
             ErrorAt { place: Place::Composer }
             Composer { key: "{room.id}", room: room.id.clone(), draft: draft.unwrap_or_default() }
@@ -318,6 +325,7 @@ fn MessageLog(
     has_older: bool,
     focus: Option<String>,
     has_newer: bool,
+    files: Vec<multichat_core::bridge::FileView>,
 ) -> Element {
     let ui = use_ui();
     let latest_room = room.clone();
@@ -366,11 +374,14 @@ fn MessageLog(
                     {tr.t("load_older")}
                 }
             }
-            if messages.is_empty() {
+            if messages.is_empty() && files.is_empty() {
                 p { class: "empty", {tr.t("no_messages")} }
             }
             for message in messages {
                 MessageItem { key: "{message.id}", room: log_room.clone(), focused: focus.as_ref() == Some(&message.id), message }
+            }
+            for file in files {
+                crate::files::FileItem { key: "{file.key}", file }
             }
             if has_newer {
                 crate::search::ShowLatest { room: latest_room }
@@ -462,6 +473,7 @@ fn Composer(room: String, draft: String) -> Element {
     let mut typing = use_signal(|| 0_u64);
     let (typing_indicator, typing_sent) = message_actions::use_typing(room.clone());
     let draft_room = room.clone();
+    let (paste_room, attach_room) = (room.clone(), room.clone());
     let save_draft = use_callback(move |()| {
         let current = text.peek().clone();
         if *stored.peek() != current {
@@ -513,6 +525,13 @@ fn Composer(room: String, draft: String) -> Element {
                     });
                 },
                 onblur: move |_| save_draft.call(()),
+                onpaste: move |evt: ClipboardEvent| {
+                    let pasted = crate::files::pasted_files(&evt);
+                    if !pasted.is_empty() {
+                        evt.prevent_default();
+                        crate::files::send_files(ui, paste_room.clone(), pasted);
+                    }
+                },
                 onkeydown: move |evt: KeyboardEvent| {
                     // While an input method is composing, Enter confirms the composition, not the message.
                     if evt.key() == Key::Enter && !evt.modifiers().shift() && !evt.is_composing() {
@@ -521,6 +540,7 @@ fn Composer(room: String, draft: String) -> Element {
                     }
                 },
             }
+            crate::files::Attach { room: attach_room }
             button { r#type: "submit", {tr.t("send")} }
         }
     }

@@ -9,6 +9,7 @@ mod bridge;
 mod chat;
 mod conversations;
 mod download;
+mod files;
 mod home;
 mod i18n;
 mod message_actions;

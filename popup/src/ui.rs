@@ -114,7 +114,7 @@ impl Ui {
                     }
                 }
                 // Asked for with `ask`.
-                Response::Search { .. } => {}
+                Response::Search { .. } | Response::File { .. } => {}
             }
         });
         if let Err(err) = sent {
@@ -124,6 +124,11 @@ impl Ui {
 }
 
 impl Ui {
+    /// Shows `message` at `place`, as a refused request's would be.
+    pub(crate) fn show_error(mut self, place: Place, message: String) {
+        self.error.set(Some((place, message)));
+    }
+
     /// Sends `request` and hands the worker's answer to `on_reply`, whatever it is (a search's results).
     pub(crate) fn ask(mut self, request: Request, on_reply: impl FnOnce(Response) + 'static) {
         let Some(bridge) = self.bridge.peek().clone() else { return };

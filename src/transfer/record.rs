@@ -182,6 +182,12 @@ pub fn chunk_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// Bytes from standard base64 (a chunk or a whole file as the worker and the popup pass them).
+pub fn base64_bytes(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
 /// A stored chunk's bytes back; `None` when the value is not a chunk.
 pub fn chunk_bytes(value: &serde_json::Value) -> Option<Vec<u8>> {
     use base64::Engine as _;
