@@ -434,3 +434,65 @@ fn a_piece_out_of_order_is_refused_and_nothing_is_sent() {
     assert!(matches!(alice.request(skipped, Millis(21)), Response::Error { .. }));
     assert!(files(&alice).is_empty(), "no file is offered from a broken upload");
 }
+
+#[test]
+fn a_sender_whose_worker_restarts_mid_transfer_resumes_on_the_link_the_engine_kept() {
+    let (mut alice, mut bob, room) = contacts();
+    connect(&mut alice, &mut bob, "dc_1", Millis(20));
+    let file = bytes_of(40 * CHUNK_BYTES as usize + 7, 12);
+    send_file(&mut alice, &room, "long.bin", "application/octet-stream", &file, Millis(30));
+    pump_with(&mut alice, &mut bob, "dc_1", Millis(31), Wire { max_chunks: Some(10), ..Wire::default() });
+    assert_eq!(only_file(&bob).done, 10 * u64::from(CHUNK_BYTES));
+
+    // Chrome stopped alice's service worker: what it had queued for the engine is lost, the engine and its
+    // link stay, and the restarted worker learns of the link from the engine's hello.
+    alice.to_engine.clear();
+    alice.restart(Millis(40));
+    let info = LinkInfo {
+        link: "dc_1".into(),
+        peer_id: "secure-p2p-multichat-bob".into(),
+        metadata: serde_json::json!({"peerIds": [], "multichat": {"v": 1}}),
+        outgoing: true,
+        sessions: Some(SessionPair { local_sdp: sdp_with_certificate(10), remote_sdp: sdp_with_certificate(20) }),
+    };
+    let status = multichat_core::bridge::EngineStatus::Online;
+    alice.engine(EngineToWorker::Hello { status, links: vec![info] }, Millis(41));
+    let (chunks, _) = pump(&mut alice, &mut bob, "dc_1", Millis(42));
+    assert!(chunks >= 31, "the rest of the file crossed ({chunks} chunks)");
+    assert!(chunks < 41, "from where bob's storage stood, not from the start ({chunks} chunks)");
+    let got = only_file(&bob);
+    assert_eq!(got.status, FileStatus::Done, "{got:?}");
+    assert_eq!(open(&mut bob, &got.key), file);
+    alice.request(Request::SelectRoom { room: Some(room) }, Millis(43));
+    assert_eq!(only_file(&alice).status, FileStatus::Done);
+}
+
+#[test]
+fn a_receiver_whose_worker_restarts_mid_transfer_is_sent_the_rest_on_the_same_link() {
+    let (mut alice, mut bob, room) = contacts();
+    connect(&mut alice, &mut bob, "dc_1", Millis(20));
+    let file = bytes_of(40 * CHUNK_BYTES as usize + 7, 13);
+    send_file(&mut alice, &room, "long.bin", "application/octet-stream", &file, Millis(30));
+    pump_with(&mut alice, &mut bob, "dc_1", Millis(31), Wire { max_chunks: Some(10), ..Wire::default() });
+
+    // Bob's service worker stops: the chunks his engine was still to report are lost with it; alice's
+    // worker, which sent them, knows nothing of it. Bob's restarted worker greets again on the same link.
+    alice.to_engine.clear();
+    bob.to_engine.clear();
+    bob.restart(Millis(40));
+    let info = LinkInfo {
+        link: "dc_1".into(),
+        peer_id: "secure-p2p-multichat-alice".into(),
+        metadata: serde_json::json!({"peerIds": [], "multichat": {"v": 1}}),
+        outgoing: false,
+        sessions: Some(SessionPair { local_sdp: sdp_with_certificate(20), remote_sdp: sdp_with_certificate(10) }),
+    };
+    let status = multichat_core::bridge::EngineStatus::Online;
+    bob.engine(EngineToWorker::Hello { status, links: vec![info] }, Millis(41));
+    pump(&mut alice, &mut bob, "dc_1", Millis(42));
+    bob.request(Request::SelectRoom { room: Some(room.clone()) }, Millis(43));
+    let got = only_file(&bob);
+    assert_eq!(got.status, FileStatus::Done, "{got:?}");
+    assert_eq!(open(&mut bob, &got.key), file);
+    assert_eq!(only_file(&alice).status, FileStatus::Done);
+}

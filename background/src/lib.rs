@@ -6,6 +6,7 @@
 
 mod engine;
 mod worker;
+mod worker_storage;
 
 use wasm_bindgen::prelude::*;
 

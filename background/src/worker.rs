@@ -23,6 +23,8 @@ use multichat_core::time::Millis;
 use multichat_core::worker::{Arrival, Effect, LoadStep, Loader, WorkerError, WorkerModel};
 use multichat_web::chrome::{self, Port};
 use multichat_web::{ShellError, convert, now, random_bytes};
+
+use crate::worker_storage;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 
@@ -372,7 +374,7 @@ impl WorkerHandle {
                 None => replies.push((reply, commands)),
             }
         }
-        let stored = chrome::storage_apply(&coalesce(writes)).await;
+        let stored = worker_storage::apply(&coalesce(writes)).await;
         if let Err(err) = &stored {
             self.recover(err).await;
         }
@@ -423,10 +425,10 @@ impl WorkerHandle {
             match effect {
                 Some(Effect::Write(more)) => writes.extend(more),
                 Some(effect) => {
-                    chrome::storage_apply(&coalesce(std::mem::take(&mut writes))).await?;
+                    worker_storage::apply(&coalesce(std::mem::take(&mut writes))).await?;
                     self.perform_one(effect, performed, popup).await?;
                 }
-                None => return chrome::storage_apply(&coalesce(writes)).await,
+                None => return worker_storage::apply(&coalesce(writes)).await,
             }
         }
     }
@@ -438,7 +440,7 @@ impl WorkerHandle {
         popup: Option<&(Port, u64)>,
     ) -> Result<(), ShellError> {
         match effect {
-            Effect::Write(writes) => chrome::storage_apply(&writes).await?,
+            Effect::Write(writes) => worker_storage::apply(&writes).await?,
             Effect::Reply(response) => {
                 if let Some((port, id)) = popup {
                     let _ = port.post(&WorkerToPopup::Reply { id: *id, response });
@@ -447,17 +449,17 @@ impl WorkerHandle {
             }
             Effect::Engine(command) => performed.commands.push(command),
             Effect::Read(keys) => {
-                let found = chrome::storage_read(&keys).await?;
+                let found = worker_storage::read(&keys).await?;
                 let random = random_bytes::<32>()?;
                 self.with_model(|model| model.handle_read(found, now(), random));
             }
             Effect::ReadFile { keys, then } => {
-                let found = chrome::storage_read(&keys).await?;
+                let found = worker_storage::read(&keys).await?;
                 let random = random_bytes::<32>()?;
                 self.with_model(|model| model.handle_file_read(then, found, now(), random));
             }
             Effect::ReadAll => {
-                let all = chrome::storage_read_all().await?;
+                let all = worker_storage::read_all().await?;
                 let random = random_bytes::<32>()?;
                 self.with_model(|model| model.handle_read_all(all, now(), random));
             }
@@ -657,7 +659,7 @@ impl WorkerHandle {
 async fn run_loader(mut loader: Loader) -> Result<Loader, ShellError> {
     loop {
         match loader.next_step() {
-            LoadStep::Read(keys) => loader.read(chrome::storage_read(&keys).await?),
+            LoadStep::Read(keys) => loader.read(worker_storage::read(&keys).await?),
             LoadStep::ReadSession(keys) => {
                 let mut found = Snapshot::default();
                 for key in keys {

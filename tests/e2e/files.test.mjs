@@ -45,6 +45,27 @@ function bytesOf(length, seed) {
   return out;
 }
 
+/** How many keys starting with `prefix` the worker keeps in IndexedDB (file chunks) and in chrome.storage.local. */
+async function storedKeys(u, prefix) {
+  const [worker] = u.browser.context.serviceWorkers();
+  return worker.evaluate(async (prefix) => {
+    const db = await new Promise((resolve, reject) => {
+      const request = indexedDB.open('multichat-files', 1);
+      request.onupgradeneeded = () => request.result.createObjectStore('chunks');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const keys = await new Promise((resolve, reject) => {
+      const request = db.transaction('chunks').objectStore('chunks').getAllKeys();
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    db.close();
+    const local = Object.keys(await chrome.storage.local.get(null));
+    return { indexedDb: keys.filter((it) => it.startsWith(prefix)).length, local: local.filter((it) => it.startsWith(prefix)).length };
+  }, prefix);
+}
+
 function fileItem(u, name) {
   return u.popup.getByRole('log', { name: 'Messages' }).locator('.message.file', { hasText: name });
 }
@@ -110,6 +131,7 @@ test('a 25 MB file arrives intact while both popups are closed mid-transfer', { 
   const size = 25 * 1000 * 1000;
   const bytes = bytesOf(size, 7);
   const expected = sha256(bytes);
+  const chunksBefore = await storedKeys(bob, 'fc/bob/in/alice/');
   await alice.popup.setInputFiles('#file-picker', { name: 'big.bin', mimeType: 'application/octet-stream', buffer: bytes });
   // Once the popup has handed every piece over, the worker has it stored and offers it: bytes start to move.
   const receiving = fileItem(bob, 'big.bin').getByRole('progressbar');
@@ -133,6 +155,10 @@ test('a 25 MB file arrives intact while both popups are closed mid-transfer', { 
   const received = readFileSync(await download.path());
   assert.equal(received.length, size);
   assert.equal(sha256(received), expected, 'the SHA-256 of what bob saved equals the file alice sent');
+  // Its 382 chunks of 64 KiB are kept in IndexedDB, none in chrome.storage.local.
+  const stored = await storedKeys(bob, 'fc/bob/in/alice/');
+  assert.equal(stored.indexedDb - chunksBefore.indexedDb, 382);
+  assert.equal(stored.local, 0);
   // Alice's side says it is done: no progress bar and no waiting left.
   await fileItem(alice, 'big.bin').getByRole('button', { name: 'Save big.bin' }).waitFor({ timeout: 20000 });
   assert.equal(await fileItem(alice, 'big.bin').getByRole('progressbar').count(), 0);
@@ -154,14 +180,12 @@ test('a file over the recipient\'s limit is refused in words on both sides, and 
     });
     port.postMessage({ id: 1, request: { kind: 'get_view' } });
   }));
-  const [worker] = bob.browser.context.serviceWorkers();
-  const keysBefore = await worker.evaluate(async () => Object.keys(await chrome.storage.local.get(null)).filter((it) => it.startsWith('fc/bob/in/')).length);
+  const keysBefore = await storedKeys(bob, 'fc/bob/in/');
 
   await alice.popup.setInputFiles('#file-picker', { name: 'over.bin', mimeType: 'application/octet-stream', buffer: bytesOf(1_500_000, 9) });
   await fileItem(alice, 'over.bin').getByText('bob accepts files up to 1.0 MB; over.bin is 1.5 MB.').waitFor({ timeout: 30000 });
   await fileItem(bob, 'over.bin')
     .getByText('alice tried to send you over.bin (1.5 MB), larger than your limit of 1.0 MB (Settings).')
     .waitFor({ timeout: 10000 });
-  const keysAfter = await worker.evaluate(async () => Object.keys(await chrome.storage.local.get(null)).filter((it) => it.startsWith('fc/bob/in/')).length);
-  assert.equal(keysAfter, keysBefore, 'no chunk of the refused file is stored');
+  assert.deepEqual(await storedKeys(bob, 'fc/bob/in/'), keysBefore, 'no chunk of the refused file is stored');
 });

@@ -1,7 +1,8 @@
 //! The web shell shared by the background worker, the engine host and the popup.
 //!
 //! It binds the browser and turns JS values into core types and back; it holds no chat logic.
-//! [`chrome`] is the only module in the project that names `chrome.*`.
+//! [`chrome`] is the only module in the project that names `chrome.*`; [`file_store`] keeps files' bytes in
+//! IndexedDB.
 
 #[cfg(feature = "bench-api")]
 pub mod bench_api;
@@ -9,6 +10,7 @@ pub mod chrome;
 pub mod connection_test;
 pub mod convert;
 pub mod error;
+pub mod file_store;
 pub mod peer_host;
 pub mod rtc;
 pub mod ws;

@@ -136,6 +136,15 @@ fn bench() -> Result<()> {
             .env("MULTICHAT_DIST", build::dist())
             .env("CHROMIUM", tools::chromium()?),
     )?;
+    // File transfer throughput through the extension next to a bare data channel between two pages.
+    tools::run(
+        std::process::Command::new("unshare")
+            .current_dir(root())
+            .args(["--net", "--pid", "--fork", "--mount-proc", "--", "sh", "-c"])
+            .arg("ip link set lo up && exec node tests/bench/file_transfer.mjs")
+            .env("MULTICHAT_DIST", build::dist())
+            .env("CHROMIUM", tools::chromium()?),
+    )?;
     // Our PeerJS client next to the stock one, through a local PeerJS server: first hosted in a plain page
     // like the stock client (like for like), then end to end through the extension's engine.
     let page = root().join("target/bench-page");
