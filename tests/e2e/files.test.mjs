@@ -136,6 +136,8 @@ test('a 25 MB file arrives intact while both popups are closed mid-transfer', { 
   // Once the popup has handed every piece over, the worker has it stored and offers it: bytes start to move.
   const receiving = fileItem(bob, 'big.bin').getByRole('progressbar');
   await receiving.waitFor({ timeout: 120000 });
+  // Some of it stored on bob's side (the bar moves every 5 %), not all.
+  await bob.popup.waitForFunction(() => Number(document.querySelector('.message.file progress')?.value) > 0, null, { timeout: 60000 });
   const done = Number(await receiving.getAttribute('value'));
   await alice.popup.close();
   await bob.popup.close();
