@@ -271,7 +271,7 @@ impl WorkerModel {
         let Some(files) = self.files.as_mut() else { return };
         match event {
             TransferEvent::Progress { key, done, total, .. } => {
-                let step = if total == 0 { 20 } else { done.saturating_mul(20) / total };
+                let step = done.saturating_mul(20).checked_div(total).unwrap_or(20);
                 if files.shown_progress.insert(key, step) != Some(step) {
                     self.view_changed();
                 }
