@@ -335,6 +335,9 @@ fn MessageLog(
     // older ones is never interrupted.
     let mut following = use_signal(|| true);
     let newest = messages.last().map(|it| (it.id.clone(), it.mine));
+    let no_items = messages.is_empty() && files.is_empty();
+    // Each file goes before the first message that is newer than it.
+    let mut slots = crate::files::slots(&messages, files).into_iter();
     // Effects run once the DOM is updated (so the new message's height is in scrollHeight): on the first
     // render, which opens the conversation at its newest message, and whenever a newer message arrives.
     use_effect(use_reactive!(|newest, focus| {
@@ -374,13 +377,18 @@ fn MessageLog(
                     {tr.t("load_older")}
                 }
             }
-            if messages.is_empty() && files.is_empty() {
+            if no_items {
                 p { class: "empty", {tr.t("no_messages")} }
             }
-            for message in messages {
-                MessageItem { key: "{message.id}", room: log_room.clone(), focused: focus.as_ref() == Some(&message.id), message }
+            for (message, files_before) in messages.into_iter().zip(slots.by_ref()) {
+                Fragment { key: "{message.id}",
+                    for file in files_before {
+                        crate::files::FileItem { key: "{file.key}", file }
+                    }
+                    MessageItem { room: log_room.clone(), focused: focus.as_ref() == Some(&message.id), message }
+                }
             }
-            for file in files {
+            for file in slots.flatten() {
                 crate::files::FileItem { key: "{file.key}", file }
             }
             if has_newer {

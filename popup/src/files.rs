@@ -10,7 +10,7 @@ use std::rc::Rc;
 use dioxus::html::HasFileData;
 use dioxus::prelude::*;
 use dioxus::web::WebEventExt;
-use multichat_core::bridge::{FileStatus, FileView, Request, Response};
+use multichat_core::bridge::{FileStatus, FileView, MessageView, Request, Response};
 use multichat_core::transfer::human_size;
 use multichat_core::transfer::record::{base64_bytes, chunk_base64};
 use wasm_bindgen::{JsCast, JsValue};
@@ -147,6 +147,16 @@ pub(crate) fn Attach(room: String) -> Element {
 
 fn element_by_id(id: &str) -> Option<web_sys::Element> {
     web_sys::window()?.document()?.get_element_by_id(id)
+}
+
+/// The files to show before each message (by time), and after the last one (the last slot).
+pub(crate) fn slots(messages: &[MessageView], files: Vec<FileView>) -> Vec<Vec<FileView>> {
+    let mut slots = vec![Vec::new(); messages.len() + 1];
+    for file in files {
+        let at = messages.iter().position(|it| it.timestamp > file.timestamp).unwrap_or(messages.len());
+        slots[at].push(file);
+    }
+    slots
 }
 
 /// One file in the log.

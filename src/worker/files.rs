@@ -61,6 +61,8 @@ pub(super) struct Files {
     uploads: BTreeMap<String, Upload>,
     /// Offers refused before anything was stored (too big, too many), shown in their room until a restart.
     refused: Vec<FileView>,
+    /// How many offers were refused so far: names each refused one's view.
+    refusals: u64,
     /// The last progress step (a twentieth) shown per transfer, so a view goes out every 5 %, not per chunk.
     shown_progress: BTreeMap<FileKey, u64>,
 }
@@ -68,7 +70,12 @@ pub(super) struct Files {
 impl Files {
     /// The user's transfers as storage holds them (the index and the records it names).
     pub(super) fn restore(me: Username, identity: Identity, max_file_bytes: u64, snapshot: &Snapshot) -> Files {
-        let limits = Limits { max_file_bytes, ..Limits::default() };
+        // A wider window than the core's default: a chunk's round trip here passes through two workers, their
+        // storage and four extension ports. 120 chunks of 64 KiB in flight per link (7.5 MiB) stay below the
+        // engine's channel high water (8 MiB), so its send queue holds no file bytes beyond what the channel
+        // buffers.
+        let limits =
+            Limits { max_file_bytes, window_chunks: 96, link_window_chunks: 120, ack_every: 8, ..Limits::default() };
         let index: FileIndex = snapshot
             .get(&Key::FileIndex(me.clone()))
             .and_then(|it| serde_json::from_value(it.clone()).ok())
@@ -88,6 +95,7 @@ impl Files {
             links: BTreeMap::new(),
             uploads: BTreeMap::new(),
             refused: Vec::new(),
+            refusals: 0,
             shown_progress: BTreeMap::new(),
         }
     }
@@ -278,8 +286,9 @@ impl WorkerModel {
             }
             TransferEvent::Refused { from, room, name, size, reason } => {
                 let detail = crate::transfer::ended_words(&name, size, &from, reason, &crate::transfer::Party::Us);
+                files.refusals += 1;
                 files.refused.push(FileView {
-                    key: format!("refused/{}/{}", from.as_str(), files.refused.len()),
+                    key: format!("refused/{}/{}", from.as_str(), files.refusals),
                     room: room.as_str().to_owned(),
                     name,
                     mime: String::new(),

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { assertLoopbackOnly, openPopup, startPeerServer } from './harness.mjs';
+import { assertLoopbackOnly, axeViolations, openPopup, screenshot, startPeerServer } from './harness.mjs';
 import { chatUser, closeUsers, expectMessage, openDirect, relaunch, removeAll, send } from './chat-user.mjs';
 
 assertLoopbackOnly();
@@ -66,6 +66,12 @@ async function storedKeys(u, prefix) {
   }, prefix);
 }
 
+/** axe-core finds nothing wrong with what `u`'s popup shows now (screenshotted as `name` for review). */
+async function assertAccessible(u, name) {
+  await screenshot(u.popup, name);
+  assert.deepEqual(await axeViolations(u.popup), [], `${name}: axe-core violations`);
+}
+
 function fileItem(u, name) {
   return u.popup.getByRole('log', { name: 'Messages' }).locator('.message.file', { hasText: name });
 }
@@ -113,9 +119,11 @@ test('a 1 MB picture pasted arrives as a thumbnail that opens full size, and is 
   // Alice's own log shows it too.
   await alice.popup.getByRole('button', { name: 'Show noise.png full size' }).waitFor({ timeout: 20000 });
 
+  await assertAccessible(bob, 'files-thumbnail');
   await thumbnail.click();
   const full = bob.popup.getByRole('dialog', { name: 'noise.png' });
   await full.waitFor();
+  await assertAccessible(bob, 'files-full-size');
   assert.equal(await full.locator('img').evaluate((img) => img.naturalWidth), 600);
   await full.getByRole('button', { name: 'Close' }).click();
   await full.waitFor({ state: 'detached' });
@@ -190,4 +198,6 @@ test('a file over the recipient\'s limit is refused in words on both sides, and 
     .getByText('alice tried to send you over.bin (1.5 MB), larger than your limit of 1.0 MB (Settings).')
     .waitFor({ timeout: 10000 });
   assert.deepEqual(await storedKeys(bob, 'fc/bob/in/'), keysBefore, 'no chunk of the refused file is stored');
+  await assertAccessible(alice, 'files-sender');
+  await assertAccessible(bob, 'files-refused');
 });
