@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::peerjs::Serialization;
+pub use crate::phrase::{Arg, Code, Phrase};
 pub use crate::search::{SearchHit, SearchResults};
 use crate::settings::Settings;
 
@@ -200,8 +201,8 @@ pub enum Request {
 pub enum Response {
     /// Boxed: the view is large, and every other answer small.
     View { view: Box<View> },
-    /// The request was refused; `message` is written for the user.
-    Error { message: String },
+    /// The request was refused; `message` is said to the user in the popup's language.
+    Error { message: Phrase },
     /// The answer to [`Request::ExportData`]: a JSON document for the popup to save as `file_name`.
     Export { file_name: String, json: String },
     /// The answer to [`Request::Search`].
@@ -471,13 +472,12 @@ pub enum EngineStatus {
     /// The connection dropped; the engine is retrying with the same id.
     Reconnecting {
         attempt: u32,
-        /// Why we are not online, written for the user.
-        #[serde(default)]
-        message: String,
+        /// Why we are not online, for the user.
+        message: Phrase,
     },
-    /// The engine gave up; `message` is written for the user (e.g. the username is taken).
+    /// The engine gave up; `message` is for the user (e.g. the username is taken).
     Failed {
-        message: String,
+        message: Phrase,
     },
 }
 

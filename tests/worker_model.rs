@@ -44,7 +44,7 @@ fn the_engine_follows_the_account_and_settings() {
     alice.request(Request::SaveSettings { settings: settings.clone() }, Millis(3));
     assert!(matches!(&alice.to_engine[..], [WorkerToEngine::Configure { settings: s, .. }] if *s == settings));
 
-    let failed = EngineStatus::Failed { message: "taken".into() };
+    let failed = EngineStatus::Failed { message: multichat_core::bridge::Code::PeerIdTaken.into() };
     alice.engine(EngineToWorker::Status { status: failed.clone() }, Millis(4));
     assert_eq!(view(&alice).engine, failed);
     alice.request(Request::SignOut, Millis(5));
@@ -485,6 +485,7 @@ fn an_export_holds_every_stored_record_and_imports_into_another_install() {
     damaged["records"][&page] = serde_json::json!({"messages": "torn"});
     let refused = other.request(Request::ImportData { json: damaged.to_string() }, Millis(2_001));
     let Response::Error { message } = refused else { panic!("a damaged file is refused") };
+    let message = message.english();
     assert!(
         message.starts_with("The export file is damaged (part ") && message.ends_with("nothing was changed"),
         "{message}"
@@ -530,7 +531,7 @@ fn texts(profile: &Profile) -> Vec<String> {
 
 fn error(response: Response) -> String {
     match response {
-        Response::Error { message } => message,
+        Response::Error { message } => message.english(),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -582,7 +583,7 @@ fn a_request_is_answered_once_after_its_writes_and_before_its_engine_commands() 
     };
     assert_eq!(
         refused,
-        vec![Effect::Reply(Response::Error { message: "That conversation does not exist".into() })],
+        vec![Effect::Reply(Response::Error { message: multichat_core::bridge::Code::NoSuchRoom.into() })],
         "a refusal queues nothing else"
     );
 }

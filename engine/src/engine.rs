@@ -17,6 +17,8 @@ use multichat_core::chat::node::{MAX_FRAME_BURST, MAX_FRAMES_PER_SECOND};
 use multichat_core::log_budget::LogBudget;
 use multichat_core::peerjs::framing::DecoderLimits;
 use multichat_core::peerjs::{DialOptions, PeerConfig, PeerError, PeerEvent, RateLimit, SignalingState, signal};
+use multichat_core::phrase::{Code, Phrase};
+use multichat_core::worker::peer_phrase;
 use multichat_web::chrome::Port;
 use multichat_web::peer_host::PeerHost;
 use multichat_web::{ShellError, chrome, convert, now};
@@ -163,9 +165,7 @@ impl Engine {
                 // Keep the token of a running peer when the worker has none, so a reconfigure is not a new session.
                 let Some(token) = token.or_else(|| current.as_ref().map(|it| it.token.clone())).or_else(fresh_token)
                 else {
-                    self.set_status(EngineStatus::Failed {
-                        message: "The browser's random number source failed.".to_owned(),
-                    });
+                    self.set_status(EngineStatus::Failed { message: Code::EngineNoRandomness.into() });
                     return;
                 };
                 let ice_transport_policy = settings.ice_transport_policy();
@@ -261,7 +261,7 @@ impl Engine {
         let engine = self.clone();
         match PeerHost::start(config, move |event| engine.peer_event(event)) {
             Ok(host) => self.0.borrow_mut().host = Some(host),
-            Err(err) => self.set_status(EngineStatus::Failed { message: err.to_string() }),
+            Err(err) => self.set_status(EngineStatus::Failed { message: Phrase::new(Code::EngineFailed).with(err) }),
         }
     }
 
@@ -394,10 +394,10 @@ fn engine_status(state: SignalingState) -> EngineStatus {
         SignalingState::Online => EngineStatus::Online,
         // The user has to act on these (another username, other server settings); we keep retrying anyway.
         SignalingState::Retrying { error: error @ (PeerError::IdTaken | PeerError::ServerRefused(_)), .. } => {
-            EngineStatus::Failed { message: error.to_string() }
+            EngineStatus::Failed { message: peer_phrase(&error) }
         }
         SignalingState::Retrying { attempt, error, .. } => {
-            EngineStatus::Reconnecting { attempt, message: error.to_string() }
+            EngineStatus::Reconnecting { attempt, message: peer_phrase(&error) }
         }
         SignalingState::Destroyed => EngineStatus::Offline,
     }

@@ -127,9 +127,9 @@ fn EngineLine(status: EngineStatus) -> Element {
         EngineStatus::Connecting => ("status connecting", tr.t("status_connecting")),
         EngineStatus::Online => ("status online", tr.t("status_online")),
         EngineStatus::Reconnecting { attempt, message } => {
-            ("status connecting", tr.f("status_reconnecting", &[&message, &attempt.to_string()]))
+            ("status connecting", tr.f("status_reconnecting", &[&tr.say(&message), &attempt.to_string()]))
         }
-        EngineStatus::Failed { message } => ("status failed error", message),
+        EngineStatus::Failed { message } => ("status failed error", tr.say(&message)),
     };
     rsx! {
         p { role: "status", aria_live: "polite", class: "{class}", "{text}" }

@@ -105,7 +105,7 @@ impl Ui {
                     on_answer(true);
                 }
                 Response::Error { message } => {
-                    self.error.set(Some((place, message)));
+                    self.error.set(Some((place, self.tr.say(&message))));
                     on_answer(false);
                 }
                 Response::Export { file_name, json } => {

@@ -33,7 +33,7 @@ mod view;
 use std::collections::{BTreeMap, VecDeque};
 
 pub use conversations::HIDDEN_TEXT;
-pub use error::WorkerError;
+pub use error::{WorkerError, peer_phrase, settings_phrase, storage_write_failed};
 pub use loader::{LoadStep, Loader};
 #[cfg(feature = "mem-shell")]
 pub use mem_shell::MemShell;

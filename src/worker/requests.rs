@@ -38,7 +38,7 @@ impl WorkerModel {
             Err(err) => {
                 self.effects.truncate(mark);
                 self.view_dirty = false;
-                self.push(Effect::Reply(Response::Error { message: err.to_string() }));
+                self.push(Effect::Reply(Response::Error { message: err.phrase() }));
             }
             Ok(Outcome::Queued) => self.finish(now),
             Ok(outcome) => {
@@ -249,7 +249,7 @@ impl WorkerModel {
             other => self.rekey(other, &all, random),
         };
         if let Err(err) = outcome {
-            self.push(Effect::Reply(Response::Error { message: err.to_string() }));
+            self.push(Effect::Reply(Response::Error { message: err.phrase() }));
         }
         self.end_input();
     }
