@@ -215,8 +215,8 @@ pub struct View {
     pub account: Option<AccountView>,
     pub engine: EngineStatus,
     pub settings: Settings,
-    /// Problems the worker met loading storage, worded for the user.
-    pub storage_problems: Vec<String>,
+    /// Problems the worker met loading storage, for the user.
+    pub storage_problems: Vec<Phrase>,
     /// Every conversation: pinned ones first, then by most recent activity.
     pub rooms: Vec<RoomSummary>,
     /// The conversation the popup shows, with its latest messages.
@@ -316,9 +316,15 @@ pub struct MemberSummary {
     /// The user compared safety numbers with this member and marked the key verified.
     #[serde(default)]
     pub verified: bool,
-    /// Why we could not reach this member lately (written for people), while they are offline.
+    /// Why we could not reach this member lately, while they are offline (or the warning about an allowed
+    /// unverified link while it is up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
+    pub problem: Option<Phrase>,
+    /// We were ever connected to this username: they are online now, their key is pinned, or a conversation
+    /// holds a message of theirs. A username never reached may never have been online (a typo, say), where
+    /// a contact who is offline now was reached before.
+    #[serde(default)]
+    pub reached: bool,
     /// The member proved an identity key other than the pinned one: the safety number with the new key.
     /// Messages from it are held until the user accepts or rejects it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -326,10 +332,10 @@ pub struct MemberSummary {
     /// A connection as this member did not prove their pinned key: the red warning, until the user
     /// chooses "Allow unverified for this contact" or "Block".
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unproved: Option<String>,
+    pub unproved: Option<Phrase>,
     /// The member's key was pinned on first contact and not verified yet: what the conversation says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_notice: Option<String>,
+    pub key_notice: Option<Phrase>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,9 +398,9 @@ pub struct MessageView {
     /// For ours, with read receipts on at both ends: who has read it.
     #[serde(default)]
     pub read_by: Vec<String>,
-    /// Why it will never be sent, worded for people ([`MessageState::Failed`]).
+    /// Why it will never be sent, for the user ([`MessageState::Failed`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
+    pub failure: Option<Phrase>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -573,7 +579,7 @@ pub enum EngineToWorker {
     },
     DialFailed {
         peer_id: String,
-        reason: String,
+        reason: Phrase,
     },
 }
 

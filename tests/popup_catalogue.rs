@@ -8,15 +8,23 @@ use std::path::{Path, PathBuf};
 
 use multichat_core::account::{Username, UsernameError};
 use multichat_core::at_rest::AtRestError;
+use multichat_core::auth_gate::{
+    first_contact_notice, first_contact_phrase, unproved_phrase, unproved_warning, unverified_phrase,
+    unverified_warning,
+};
 use multichat_core::bridge::{Code, Phrase};
 use multichat_core::chat::ChatError;
+use multichat_core::chat::RoomId;
+use multichat_core::chat::history::HistoryError;
 use multichat_core::chat::room::RoomError;
 use multichat_core::connection_test::{CandidateType, ConnectionTest, Refusal, Signaling};
 use multichat_core::export::ImportError;
 use multichat_core::identity::ContactError;
+use multichat_core::identity::Unproved;
 use multichat_core::peerjs::PeerError;
 use multichat_core::settings::{Settings, SettingsError};
-use multichat_core::worker::{WorkerError, peer_phrase};
+use multichat_core::storage::StorageError;
+use multichat_core::worker::{WorkerError, history_phrase, peer_phrase, storage_phrase};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -272,6 +280,33 @@ fn the_worker_s_refusals_read_in_english_as_they_did() {
     ];
     for err in peer_errors {
         check_english(peer_phrase(&err), err.to_string());
+    }
+}
+
+#[test]
+fn the_warnings_and_storage_problems_read_in_english_as_they_did() {
+    let bob = Username::parse("bob").expect("a username");
+    for how in [Unproved::NoHello, Unproved::OriginalPage, Unproved::NoHandshake, Unproved::NoProof] {
+        check_english(unproved_phrase(&bob, how), unproved_warning(&bob, how));
+    }
+    check_english(unverified_phrase(&bob), unverified_warning(&bob));
+    check_english(first_contact_phrase(&bob), first_contact_notice(&bob));
+    let room = RoomId::direct(&bob, &Username::parse("alice").expect("a username"));
+    let history = [
+        HistoryError::CorruptRooms { reason: "expected a list".into() },
+        HistoryError::CorruptMeta { room: room.clone(), reason: "torn".into() },
+        HistoryError::CorruptPage { room: room.clone(), page: 2, reason: "torn".into() },
+        HistoryError::MissingPage { room, page: 3 },
+    ];
+    for err in history {
+        check_english(history_phrase(&err), err.to_string());
+    }
+    let storage = [
+        StorageError::NewerSchema { found: 99 },
+        StorageError::Corrupt { key: "settings".into(), reason: "expected a map".into() },
+    ];
+    for err in storage {
+        check_english(storage_phrase(&err), err.to_string());
     }
 }
 

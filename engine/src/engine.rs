@@ -196,10 +196,7 @@ impl Engine {
             WorkerToEngine::Greet => self.greet(),
             WorkerToEngine::Dial { peer_id, metadata, serialization } => {
                 let Some(host) = self.host() else {
-                    self.report(EngineToWorker::DialFailed {
-                        peer_id,
-                        reason: "multichat is not connected".to_owned(),
-                    });
+                    self.report(EngineToWorker::DialFailed { peer_id, reason: Code::NotConnected.into() });
                     return;
                 };
                 let options = DialOptions { metadata, serialization, reliable: true };
@@ -283,9 +280,9 @@ impl Engine {
                 self.report(EngineToWorker::Chunk { link: connection, data })
             }
             PeerEvent::ConnectionClosed { connection, peer, outgoing, was_open, error } => {
-                let reason = error.map(for_people).unwrap_or_else(|| "closed".to_owned());
+                let reason = error.map(for_people).unwrap_or_else(|| Code::ConnectionClosed.into());
                 if was_open {
-                    self.report(EngineToWorker::LinkDown { link: connection, reason });
+                    self.report(EngineToWorker::LinkDown { link: connection, reason: reason.to_string() });
                 } else if outgoing {
                     self.report(EngineToWorker::DialFailed { peer_id: peer, reason });
                 }
@@ -408,17 +405,17 @@ fn fresh_token() -> Option<String> {
     multichat_web::random_bytes::<12>().ok().map(|random| signal::random_token(&random))
 }
 
-/// The error's text with a multichat peer named by its username, as people know it.
-fn for_people(error: PeerError) -> String {
+/// The error's words, with a multichat peer named by its username, as people know it.
+fn for_people(error: PeerError) -> Phrase {
     let name = |peer: String| Username::from_peer_id(&peer).map(|it| it.to_string()).unwrap_or(peer);
-    match error {
+    let error = match error {
         PeerError::PeerUnavailable(peer) => PeerError::PeerUnavailable(name(peer)),
         PeerError::IceFailed(peer) => PeerError::IceFailed(name(peer)),
         PeerError::PeerGone(peer) => PeerError::PeerGone(name(peer)),
         PeerError::ClosedByPeer(peer) => PeerError::ClosedByPeer(name(peer)),
         other => other,
-    }
-    .to_string()
+    };
+    peer_phrase(&error)
 }
 
 fn session_pair(host: &PeerHost, connection: &str) -> Option<SessionPair> {

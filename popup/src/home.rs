@@ -2,7 +2,7 @@
 //! username", starting a conversation, and the conversation list (arrow keys move through it).
 
 use dioxus::prelude::*;
-use multichat_core::bridge::{Request, RoomSummary, View};
+use multichat_core::bridge::{MemberSummary, Request, RoomSummary, View};
 use multichat_core::qr::text_qr;
 use multichat_core::settings::Settings;
 use wasm_bindgen::{JsCast, JsValue};
@@ -323,14 +323,21 @@ fn RoomButton(room: RoomSummary, index: usize) -> Element {
     }
 }
 
+/// A member's presence in a word: online, offline (reached before), or not reached yet (never connected to:
+/// perhaps never online, or mistyped).
+pub(crate) fn presence_word(tr: Tr, member: &MemberSummary) -> String {
+    match (member.online, member.reached) {
+        (true, _) => tr.t("online"),
+        (false, true) => tr.t("offline"),
+        (false, false) => tr.t("not_reached"),
+    }
+}
+
 /// Who of the other members is connected, in words.
 fn presence_text(tr: Tr, room: &RoomSummary) -> String {
     // A direct conversation with an original page may hold that page's mesh: then it reads like a group.
     if !room.is_group && room.members.len() <= 1 {
-        return match room.members.first() {
-            Some(member) if member.online => tr.t("online"),
-            _ => tr.t("offline"),
-        };
+        return room.members.first().map_or_else(|| tr.t("offline"), |member| presence_word(tr, member));
     }
     let online: Vec<&str> = room.members.iter().filter(|it| it.online).map(|it| it.username.as_str()).collect();
     match (room.members.len(), online.is_empty()) {

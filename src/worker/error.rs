@@ -5,6 +5,7 @@
 use crate::account::{MAX_USERNAME_CHARS, Username, UsernameError};
 use crate::at_rest::{AtRestError, MIN_PASSPHRASE_CHARS};
 use crate::chat::ChatError;
+use crate::chat::history::HistoryError;
 use crate::chat::room::RoomError;
 use crate::chat::wire::{MAX_LIST_LEN, MAX_ROOM_NAME_CHARS};
 use crate::export::ImportError;
@@ -12,6 +13,7 @@ use crate::identity::ContactError;
 use crate::peerjs::PeerError;
 use crate::phrase::{Code, Phrase};
 use crate::settings::SettingsError;
+use crate::storage::{SCHEMA_VERSION, StorageError};
 
 /// A request the worker refused. Nothing was changed by it. The popup shows its [`WorkerError::phrase`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -173,5 +175,25 @@ pub fn peer_phrase(err: &PeerError) -> Phrase {
         PeerError::NotOpen => Code::NotOpen.into(),
         PeerError::TooManyConnections => Code::TooManyConnections.into(),
         PeerError::Framing(detail) => Phrase::new(Code::Framing).with(detail),
+    }
+}
+
+/// A part of the history that could not be read, as the popup shows it.
+pub fn history_phrase(err: &HistoryError) -> Phrase {
+    match err {
+        HistoryError::CorruptRooms { reason } => Phrase::new(Code::RoomsDamaged).with(reason),
+        HistoryError::CorruptMeta { room, reason } => Phrase::new(Code::RoomMetaDamaged).with(room).with(reason),
+        HistoryError::CorruptPage { room, page, reason } => {
+            Phrase::new(Code::HistoryPageDamaged).with(page).with(room).with(reason)
+        }
+        HistoryError::MissingPage { room, page } => Phrase::new(Code::HistoryPageMissing).with(page).with(room),
+    }
+}
+
+/// A stored record that could not be read, as the popup shows it.
+pub fn storage_phrase(err: &StorageError) -> Phrase {
+    match err {
+        StorageError::NewerSchema { found } => Phrase::new(Code::StorageNewer).with(found).with(SCHEMA_VERSION),
+        StorageError::Corrupt { key, reason } => Phrase::new(Code::StorageCorrupt).with(key).with(reason),
     }
 }

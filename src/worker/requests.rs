@@ -316,10 +316,8 @@ impl WorkerModel {
             gate.accept_new_key(&user, &pending, now)?
         } else {
             let out = gate.reject_new_key(&user, &pending)?;
-            self.unreachable.insert(
-                user.peer_id(),
-                format!("You rejected {user}'s new identity key; multichat will not connect with it."),
-            );
+            self.unreachable
+                .insert(user.peer_id(), crate::phrase::Phrase::new(crate::phrase::Code::RejectedKey).with(&user));
             out
         };
         self.perform_gate(now, out);

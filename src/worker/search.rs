@@ -158,8 +158,8 @@ impl WorkerModel {
         let histories = rooms.iter().filter_map(|room| Some((room, chat.history(room)?)));
         let (index, problems) = SearchIndex::build(&owner, histories, &opened.snapshot);
         self.search.index = Some(index);
-        self.add_problems(opened.problems.iter().map(ToString::to_string));
-        self.add_problems(problems.iter().map(ToString::to_string));
+        self.add_problems(opened.problems.iter().map(super::passphrase_phrase));
+        self.add_problems(problems.iter().map(super::history_phrase));
         match pending {
             PendingSearch::Query(query) => {
                 let results = self.search_results(&query);
