@@ -80,7 +80,7 @@ fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
                     if named {
                         "{member.username} "
                     }
-                    span { class: "presence", {crate::home::presence_word(tr, &member)} }
+                    span { class: "presence", {crate::ui::presence_word(tr, &member)} }
                     if member.verified {
                         span { class: "auth verified", title: tr.t("verified_title"), {tr.t("verified_mark")} }
                     }

@@ -2,7 +2,7 @@
 //! username", starting a conversation, and the conversation list (arrow keys move through it).
 
 use dioxus::prelude::*;
-use multichat_core::bridge::{MemberSummary, Request, RoomSummary, View};
+use multichat_core::bridge::{Request, RoomSummary, View};
 use multichat_core::qr::text_qr;
 use multichat_core::settings::Settings;
 use wasm_bindgen::{JsCast, JsValue};
@@ -11,7 +11,7 @@ use crate::chat::{Invitations, UnprovedAlerts, short_time};
 use crate::i18n::{Tr, use_tr};
 use crate::passphrase::PassphraseForm;
 use crate::settings::{SettingsPanel, YourData};
-use crate::ui::{ErrorAt, Link, Place, understood_username, use_ui};
+use crate::ui::{ErrorAt, Link, Place, presence_word, understood_username, use_ui};
 
 #[component]
 pub(crate) fn SignIn(settings: Settings) -> Element {
@@ -320,16 +320,6 @@ fn RoomButton(room: RoomSummary, index: usize) -> Element {
                 span { class: "unread", "{unread}" }
             }
         }
-    }
-}
-
-/// A member's presence in a word: online, offline (reached before), or not reached yet (never connected to:
-/// perhaps never online, or mistyped).
-pub(crate) fn presence_word(tr: Tr, member: &MemberSummary) -> String {
-    match (member.online, member.reached) {
-        (true, _) => tr.t("online"),
-        (false, true) => tr.t("offline"),
-        (false, false) => tr.t("not_reached"),
     }
 }
 

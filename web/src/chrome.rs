@@ -307,7 +307,9 @@ fn chrome_namespace(namespace: &str) -> Option<Object> {
 /// Firefox's `sidebarAction.open`.
 pub fn has_side_panel() -> bool {
     let opener = |namespace: &str| {
-        chrome_namespace(namespace).and_then(|it| Reflect::get(&it, &"open".into()).ok()).is_some_and(|it| it.is_function())
+        chrome_namespace(namespace)
+            .and_then(|it| Reflect::get(&it, &"open".into()).ok())
+            .is_some_and(|it| it.is_function())
     };
     opener("sidePanel") || opener("sidebarAction")
 }
@@ -339,7 +341,9 @@ pub fn open_side_panel(window_id: Option<f64>) -> impl std::future::Future<Outpu
     async move {
         let promise: js_sys::Promise =
             called.and_then(|it| it.dyn_into()).map_err(|err| ShellError::from_js("sidePanel.open", &err))?;
-        wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|err| ShellError::from_js("sidePanel.open", &err))?;
+        wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map_err(|err| ShellError::from_js("sidePanel.open", &err))?;
         Ok(())
     }
 }
