@@ -56,34 +56,6 @@ impl From<Code> for Phrase {
     }
 }
 
-/// For logs and tests: the code and its values, not the sentence (which only the catalogue has).
-impl std::fmt::Display for Phrase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code.key())?;
-        for (at, arg) in self.args.iter().enumerate() {
-            f.write_str(if at == 0 { "(" } else { ", " })?;
-            match arg {
-                Arg::Text(text) => write!(f, "{text:?}")?,
-                Arg::Phrase(phrase) => write!(f, "{phrase}")?,
-                Arg::List(list) => {
-                    f.write_str("[")?;
-                    for (at, it) in list.iter().enumerate() {
-                        if at > 0 {
-                            f.write_str(", ")?;
-                        }
-                        write!(f, "{it}")?;
-                    }
-                    f.write_str("]")?;
-                }
-            }
-        }
-        if !self.args.is_empty() {
-            f.write_str(")")?;
-        }
-        Ok(())
-    }
-}
-
 /// The English the popup says, from `_locales/en/messages.json`: for the core's tests, which check the words.
 #[cfg(feature = "mem-shell")]
 impl Phrase {

@@ -198,8 +198,8 @@ fn every_code_the_worker_may_send_is_in_every_catalogue_with_its_values() {
 /// Each phrase has as many values as its code takes, and reads in English as the error's own sentence.
 #[track_caller]
 fn check_english(phrase: Phrase, english: String) {
-    assert_eq!(phrase.args.len(), phrase.code.arity(), "{phrase}");
-    assert_eq!(phrase.english(), english, "{phrase}");
+    assert_eq!(phrase.args.len(), phrase.code.arity(), "{phrase:?}");
+    assert_eq!(phrase.english(), english, "{phrase:?}");
 }
 
 #[test]

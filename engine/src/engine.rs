@@ -280,9 +280,11 @@ impl Engine {
                 self.report(EngineToWorker::Chunk { link: connection, data })
             }
             PeerEvent::ConnectionClosed { connection, peer, outgoing, was_open, error } => {
+                // A link down's reason is for logs (the worker shows none); a failed dial's is shown.
+                let logged = error.as_ref().map_or_else(|| "closed".to_owned(), ToString::to_string);
                 let reason = error.map(for_people).unwrap_or_else(|| Code::ConnectionClosed.into());
                 if was_open {
-                    self.report(EngineToWorker::LinkDown { link: connection, reason: reason.to_string() });
+                    self.report(EngineToWorker::LinkDown { link: connection, reason: logged });
                 } else if outgoing {
                     self.report(EngineToWorker::DialFailed { peer_id: peer, reason });
                 }

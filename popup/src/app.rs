@@ -76,7 +76,7 @@ pub(crate) fn App() -> Element {
             main { class: if room_open { "room-open" },
                 // Storage problems show on every screen: a damaged record may be the very conversation open.
                 for problem in problems {
-                    p { role: "alert", class: "error", "{problem}" }
+                    p { role: "alert", class: "error", {tr.say(&problem)} }
                 }
                 // A refusal with no control of its own shows first, in sight.
                 ErrorAt { place: Place::Top }
