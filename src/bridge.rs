@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::peerjs::Serialization;
+pub use crate::phrase::{Arg, Code, Phrase};
 pub use crate::search::{SearchHit, SearchResults};
 use crate::settings::Settings;
 
@@ -226,8 +227,8 @@ pub enum Request {
 pub enum Response {
     /// Boxed: the view is large, and every other answer small.
     View { view: Box<View> },
-    /// The request was refused; `message` is written for the user.
-    Error { message: String },
+    /// The request was refused; `message` is said to the user in the popup's language.
+    Error { message: Phrase },
     /// The answer to [`Request::ExportData`]: a JSON document for the popup to save as `file_name`.
     Export { file_name: String, json: String },
     /// The answer to [`Request::Search`].
@@ -242,8 +243,8 @@ pub struct View {
     pub account: Option<AccountView>,
     pub engine: EngineStatus,
     pub settings: Settings,
-    /// Problems the worker met loading storage, worded for the user.
-    pub storage_problems: Vec<String>,
+    /// Problems the worker met loading storage, for the user.
+    pub storage_problems: Vec<Phrase>,
     /// Every conversation: pinned ones first, then by most recent activity.
     pub rooms: Vec<RoomSummary>,
     /// The conversation the popup shows, with its latest messages.
@@ -343,9 +344,15 @@ pub struct MemberSummary {
     /// The user compared safety numbers with this member and marked the key verified.
     #[serde(default)]
     pub verified: bool,
-    /// Why we could not reach this member lately (written for people), while they are offline.
+    /// Why we could not reach this member lately, while they are offline (or the warning about an allowed
+    /// unverified link while it is up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
+    pub problem: Option<Phrase>,
+    /// We were ever connected to this username: they are online now, their key is pinned, or a conversation
+    /// holds a message of theirs. A username never reached may never have been online (a typo, say), where
+    /// a contact who is offline now was reached before.
+    #[serde(default)]
+    pub reached: bool,
     /// The member proved an identity key other than the pinned one: the safety number with the new key.
     /// Messages from it are held until the user accepts or rejects it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -353,10 +360,10 @@ pub struct MemberSummary {
     /// A connection as this member did not prove their pinned key: the red warning, until the user
     /// chooses "Allow unverified for this contact" or "Block".
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unproved: Option<String>,
+    pub unproved: Option<Phrase>,
     /// The member's key was pinned on first contact and not verified yet: what the conversation says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_notice: Option<String>,
+    pub key_notice: Option<Phrase>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -424,9 +431,9 @@ pub struct MessageView {
     /// For ours, with read receipts on at both ends: who has read it.
     #[serde(default)]
     pub read_by: Vec<String>,
-    /// Why it will never be sent, worded for people ([`MessageState::Failed`]).
+    /// Why it will never be sent, for the user ([`MessageState::Failed`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
+    pub failure: Option<Phrase>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -504,13 +511,12 @@ pub enum EngineStatus {
     /// The connection dropped; the engine is retrying with the same id.
     Reconnecting {
         attempt: u32,
-        /// Why we are not online, written for the user.
-        #[serde(default)]
-        message: String,
+        /// Why we are not online, for the user.
+        message: Phrase,
     },
-    /// The engine gave up; `message` is written for the user (e.g. the username is taken).
+    /// The engine gave up; `message` is for the user (e.g. the username is taken).
     Failed {
-        message: String,
+        message: Phrase,
     },
 }
 
@@ -606,7 +612,7 @@ pub enum EngineToWorker {
     },
     DialFailed {
         peer_id: String,
-        reason: String,
+        reason: Phrase,
     },
 }
 

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use crate::peerjs::signal::{ServerMessage, display_address};
+use crate::phrase::{Code, Phrase};
 use crate::settings::Settings;
 
 /// `RTCIceCandidate.type`, read from the candidate line (`… typ host …`).
@@ -31,13 +32,13 @@ impl CandidateType {
         }
     }
 
-    fn words(self) -> &'static str {
-        match self {
-            CandidateType::Host => "host (this device's own addresses)",
-            CandidateType::Srflx => "srflx (your public address, found through a STUN server)",
-            CandidateType::Prflx => "prflx (an address a peer saw)",
-            CandidateType::Relay => "relay (through your TURN server)",
-        }
+    fn words(self) -> Phrase {
+        Phrase::new(match self {
+            CandidateType::Host => Code::CandidateHost,
+            CandidateType::Srflx => Code::CandidateSrflx,
+            CandidateType::Prflx => Code::CandidatePrflx,
+            CandidateType::Relay => Code::CandidateRelay,
+        })
     }
 }
 
@@ -46,8 +47,8 @@ impl CandidateType {
 pub enum Signaling {
     /// It accepted the connection (`OPEN`).
     Reachable,
-    /// It answered, but refused (a wrong key, or another error frame), in its words.
-    Refused(String),
+    /// It answered, but refused (a wrong key, or another error frame): why.
+    Refused(Refusal),
     /// No socket opened, or it closed before answering, within the test's time.
     Unreachable,
 }
@@ -58,11 +59,22 @@ impl Signaling {
         match frame.map(ServerMessage::parse) {
             None => Signaling::Unreachable,
             Some(Ok(ServerMessage::Open)) => Signaling::Reachable,
-            Some(Ok(ServerMessage::Error { message })) => Signaling::Refused(message),
-            Some(Ok(ServerMessage::IdTaken)) => Signaling::Refused("the test's id was taken".to_owned()),
-            Some(Ok(_)) | Some(Err(_)) => Signaling::Refused("it answered with something other than PeerJS".to_owned()),
+            Some(Ok(ServerMessage::Error { message })) => Signaling::Refused(Refusal::Said(message)),
+            Some(Ok(ServerMessage::IdTaken)) => Signaling::Refused(Refusal::IdTaken),
+            Some(Ok(_)) | Some(Err(_)) => Signaling::Refused(Refusal::NotPeerJs),
         }
     }
+}
+
+/// Why the signaling server refused the test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// An error frame, in the server's words.
+    Said(String),
+    /// The test's random id was taken.
+    IdTaken,
+    /// It answered with something that is not a PeerJS frame.
+    NotPeerJs,
 }
 
 /// Everything one test observed.
@@ -75,26 +87,31 @@ pub struct ConnectionTest {
 }
 
 impl ConnectionTest {
-    /// One sentence per finding, for the settings form.
-    pub fn sentences(&self, settings: &Settings) -> Vec<String> {
+    /// One sentence per finding, for the settings form (said in the popup's language).
+    pub fn sentences(&self, settings: &Settings) -> Vec<Phrase> {
         let server = display_address(&settings.server);
         let mut said = vec![match &self.signaling {
-            Signaling::Reachable => format!("Signaling server {server}: reachable."),
-            Signaling::Refused(why) => format!("Signaling server {server}: reachable, but it refused us: {why}."),
-            Signaling::Unreachable => format!("Signaling server {server}: not reachable."),
+            Signaling::Reachable => Phrase::new(Code::TestServerReachable).with(&server),
+            Signaling::Refused(why) => {
+                let said = Phrase::new(Code::TestServerRefused).with(&server);
+                match why {
+                    Refusal::Said(words) => said.with(words),
+                    Refusal::IdTaken => said.with_phrase(Code::TestIdTaken.into()),
+                    Refusal::NotPeerJs => said.with_phrase(Code::TestNotPeerjs.into()),
+                }
+            }
+            Signaling::Unreachable => Phrase::new(Code::TestServerUnreachable).with(&server),
         }];
         if let Some(error) = &self.ice_error {
-            said.push(format!("No connection could be prepared: {error}."));
+            said.push(Phrase::new(Code::TestNoConnection).with(error));
         } else if self.gathered.is_empty() {
-            said.push("No ICE candidates were gathered, so peers could not reach you.".to_owned());
+            said.push(Phrase::new(Code::TestNoCandidates));
         } else {
-            let kinds: Vec<&str> = self.gathered.iter().map(|it| it.words()).collect();
-            said.push(format!("Candidates gathered: {}.", kinds.join(", ")));
+            let kinds = self.gathered.iter().map(|it| it.words()).collect();
+            said.push(Phrase::new(Code::TestCandidates).with_list(kinds));
         }
         if settings.relay_only && !self.gathered.contains(&CandidateType::Relay) {
-            said.push(
-                "Relay only is on but no relay candidate was gathered: check the TURN address and login.".to_owned(),
-            );
+            said.push(Phrase::new(Code::TestRelayMissing));
         }
         said
     }
@@ -123,7 +140,7 @@ mod tests {
         assert_eq!(Signaling::from_first_frame(Some(r#"{"type":"OPEN"}"#)), Signaling::Reachable);
         assert_eq!(
             Signaling::from_first_frame(Some(r#"{"type":"INVALID-KEY"}"#)),
-            Signaling::Refused("Invalid key provided".to_owned())
+            Signaling::Refused(Refusal::Said("Invalid key provided".to_owned()))
         );
         assert!(matches!(Signaling::from_first_frame(Some("<html>")), Signaling::Refused(_)));
         assert_eq!(Signaling::from_first_frame(None), Signaling::Unreachable);
@@ -142,8 +159,9 @@ mod tests {
         assert_eq!(
             test.sentences(&settings),
             [
-                "Signaling server 127.0.0.1:9000: reachable.",
-                "Candidates gathered: host (this device's own addresses), relay (through your TURN server).",
+                Phrase::new(Code::TestServerReachable).with("127.0.0.1:9000"),
+                Phrase::new(Code::TestCandidates)
+                    .with_list(vec![Code::CandidateHost.into(), Code::CandidateRelay.into()]),
             ]
         );
         settings.relay_only = true;
@@ -151,9 +169,9 @@ mod tests {
         assert_eq!(
             nothing.sentences(&settings),
             [
-                "Signaling server 127.0.0.1:9000: not reachable.",
-                "No ICE candidates were gathered, so peers could not reach you.",
-                "Relay only is on but no relay candidate was gathered: check the TURN address and login.",
+                Phrase::new(Code::TestServerUnreachable).with("127.0.0.1:9000"),
+                Phrase::new(Code::TestNoCandidates),
+                Phrase::new(Code::TestRelayMissing),
             ]
         );
     }

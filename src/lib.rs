@@ -18,6 +18,7 @@ pub mod export;
 pub mod identity;
 pub mod log_budget;
 pub mod peerjs;
+pub mod phrase;
 pub mod qr;
 pub mod search;
 pub mod send_queue;

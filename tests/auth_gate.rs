@@ -91,7 +91,7 @@ mod squatters {
         fn apply(&mut self, out: GateOutput, now: Millis) {
             for closing in out.close {
                 self.closed.push(closing.link.clone());
-                self.reasons.push(closing.reason);
+                self.reasons.push(closing.reason.english());
                 self.chat.handle_input(now, Input::LinkDown { link: closing.link });
                 self.drain();
             }
@@ -378,6 +378,7 @@ mod squatters {
         assert_eq!(out.to_chat_link_up.len(), 1, "the held link goes to the chat node now");
         let (peer_id, warning) = out.warnings[0].clone();
         assert_eq!(peer_id, user("bob").peer_id());
+        let warning = warning.english();
         assert!(warning.contains("unverified"), "{warning}");
         alice.apply(out, Millis(120));
         assert_eq!(alice.texts_from(&room, "bob"), ["from bob's old laptop"], "what it held, in order");

@@ -18,7 +18,10 @@ fn request_frames_have_a_stable_shape() {
 fn every_worker_frame_round_trips_through_json() {
     let frames = [
         WorkerToPopup::Reply { id: 1, response: Response::View { view: Box::default() } },
-        WorkerToPopup::Reply { id: 2, response: Response::Error { message: "no".into() } },
+        WorkerToPopup::Reply {
+            id: 2,
+            response: Response::Error { message: multichat_core::bridge::Code::NotSignedIn.into() },
+        },
         WorkerToPopup::Reply {
             id: 3,
             response: Response::Export {

@@ -6,6 +6,25 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use multichat_core::account::{Username, UsernameError};
+use multichat_core::at_rest::AtRestError;
+use multichat_core::auth_gate::{
+    first_contact_notice, first_contact_phrase, unproved_phrase, unproved_warning, unverified_phrase,
+    unverified_warning,
+};
+use multichat_core::bridge::{Code, Phrase};
+use multichat_core::chat::ChatError;
+use multichat_core::chat::RoomId;
+use multichat_core::chat::history::HistoryError;
+use multichat_core::chat::room::RoomError;
+use multichat_core::connection_test::{CandidateType, ConnectionTest, Refusal, Signaling};
+use multichat_core::export::ImportError;
+use multichat_core::identity::ContactError;
+use multichat_core::identity::Unproved;
+use multichat_core::peerjs::PeerError;
+use multichat_core::settings::{Settings, SettingsError};
+use multichat_core::storage::StorageError;
+use multichat_core::worker::{WorkerError, history_phrase, peer_phrase, storage_phrase};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -145,6 +164,185 @@ fn the_manifest_takes_its_name_and_description_from_the_catalogues() {
             assert!(messages.contains_key(key), "_locales/{lang} has no \"{key}\" for the manifest's {field}");
         }
     }
+}
+
+#[test]
+fn every_code_the_worker_may_send_is_in_every_catalogue_with_its_values() {
+    let mut problems = Vec::new();
+    let keys: BTreeSet<&str> = Code::ALL.iter().map(|it| it.key()).collect();
+    assert_eq!(keys.len(), Code::ALL.len(), "two codes share a catalogue key");
+    for (lang, messages) in catalogues() {
+        for code in Code::ALL {
+            let Some(entry) = messages.get(code.key()) else {
+                problems.push(format!("_locales/{lang} has no \"{}\"", code.key()));
+                continue;
+            };
+            match shape(entry) {
+                Err(err) => problems.push(format!("_locales/{lang} \"{}\" {err}", code.key())),
+                Ok((_, placeholders)) => {
+                    let contents: BTreeSet<String> = placeholders.into_values().collect();
+                    let wanted: BTreeSet<String> = (1..=code.arity()).map(|n| format!("${n}")).collect();
+                    if contents != wanted {
+                        problems.push(format!(
+                            "_locales/{lang} \"{}\" takes {contents:?}, the code gives {wanted:?}",
+                            code.key()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "the worker's words are not all in the catalogues:\n{}", problems.join("\n"));
+}
+
+/// Each phrase has as many values as its code takes, and reads in English as the error's own sentence.
+#[track_caller]
+fn check_english(phrase: Phrase, english: String) {
+    assert_eq!(phrase.args.len(), phrase.code.arity(), "{phrase:?}");
+    assert_eq!(phrase.english(), english, "{phrase:?}");
+}
+
+#[test]
+fn the_worker_s_refusals_read_in_english_as_they_did() {
+    let bob = Username::parse("bob").expect("a username");
+    let refusals = [
+        WorkerError::NotSignedIn,
+        WorkerError::NoSuchRoom,
+        WorkerError::NoSuchMessage,
+        WorkerError::NotAGroup,
+        WorkerError::NotAUsername,
+        WorkerError::SafetyNumberChanged { user: bob.clone() },
+        WorkerError::NewKeyChangedAgain { user: bob.clone() },
+        WorkerError::ContactsDamaged,
+        WorkerError::NoKnownKey { user: bob.clone() },
+        WorkerError::NoNewKey { user: bob.clone() },
+        WorkerError::NoRandomness { detail: "NotSupportedError".into() },
+        WorkerError::PassphraseInShell,
+        UsernameError::Empty.into(),
+        UsernameError::TooLong.into(),
+        UsernameError::BadCharacters.into(),
+        SettingsError::EmptyHost.into(),
+        SettingsError::BadPort.into(),
+        SettingsError::EmptyKey.into(),
+        SettingsError::BadIceUrl("http://x".into()).into(),
+        SettingsError::TurnLoginIncomplete("turn:127.0.0.1:3478".into()).into(),
+        SettingsError::RelayOnlyWithoutTurn.into(),
+        SettingsError::BadMaxFileSize.into(),
+        ChatError::Room(RoomError::UnknownRoom).into(),
+        ChatError::Room(RoomError::WithYourself).into(),
+        ChatError::Room(RoomError::NotAGroup).into(),
+        ChatError::Room(RoomError::EmptyName).into(),
+        ChatError::Room(RoomError::NameTooLong).into(),
+        ChatError::Room(RoomError::TooManyMembers).into(),
+        ChatError::EmptyMessage.into(),
+        ChatError::MessageTooLong.into(),
+        ChatError::SignedOut.into(),
+        ChatError::NoInvitation.into(),
+        ChatError::NoRequest(bob.clone()).into(),
+        ChatError::Blocked(bob.clone()).into(),
+        ChatError::NoSuchMessage.into(),
+        ChatError::NotYours.into(),
+        ChatError::NotAReaction.into(),
+        ContactError::UnknownContact(bob.clone()).into(),
+        ContactError::NoSuchPendingKey(bob.clone()).into(),
+        ContactError::KeyMismatch(bob.clone()).into(),
+        ContactError::NewerVersion { found: 9 }.into(),
+        ContactError::Corrupt("expected a map".into()).into(),
+        ImportError::NotAnExport { reason: "no format".into() }.into(),
+        ImportError::NewerVersion { found: 7 }.into(),
+        ImportError::Damaged { problem: "part 3".into() }.into(),
+        AtRestError::TooShort.into(),
+        AtRestError::WrongPassphrase.into(),
+        AtRestError::Locked.into(),
+        AtRestError::NotSet.into(),
+        AtRestError::AlreadySet.into(),
+        AtRestError::DamagedLock { reason: "torn".into() }.into(),
+        AtRestError::NewerLock { found: 3 }.into(),
+        AtRestError::BadSessionKey.into(),
+        AtRestError::Unreadable { key: "h/bob/r/1".into() }.into(),
+    ];
+    for err in refusals {
+        check_english(err.phrase(), err.to_string());
+    }
+    let peer_errors = [
+        PeerError::IdTaken,
+        PeerError::ServerRefused("Invalid key provided".into()),
+        PeerError::ServerUnreachable("127.0.0.1:9000".into()),
+        PeerError::NetworkLost,
+        PeerError::InvalidId("a  b".into()),
+        PeerError::PeerUnavailable("bob".into()),
+        PeerError::IceFailed("bob".into()),
+        PeerError::PeerGone("bob".into()),
+        PeerError::ClosedByPeer("bob".into()),
+        PeerError::NotOpen,
+        PeerError::TooManyConnections,
+        PeerError::Framing("too big".into()),
+    ];
+    for err in peer_errors {
+        check_english(peer_phrase(&err), err.to_string());
+    }
+}
+
+#[test]
+fn the_warnings_and_storage_problems_read_in_english_as_they_did() {
+    let bob = Username::parse("bob").expect("a username");
+    for how in [Unproved::NoHello, Unproved::OriginalPage, Unproved::NoHandshake, Unproved::NoProof] {
+        check_english(unproved_phrase(&bob, how), unproved_warning(&bob, how));
+    }
+    check_english(unverified_phrase(&bob), unverified_warning(&bob));
+    check_english(first_contact_phrase(&bob), first_contact_notice(&bob));
+    let room = RoomId::direct(&bob, &Username::parse("alice").expect("a username"));
+    let history = [
+        HistoryError::CorruptRooms { reason: "expected a list".into() },
+        HistoryError::CorruptMeta { room: room.clone(), reason: "torn".into() },
+        HistoryError::CorruptPage { room: room.clone(), page: 2, reason: "torn".into() },
+        HistoryError::MissingPage { room, page: 3 },
+    ];
+    for err in history {
+        check_english(history_phrase(&err), err.to_string());
+    }
+    let storage = [
+        StorageError::NewerSchema { found: 99 },
+        StorageError::Corrupt { key: "settings".into(), reason: "expected a map".into() },
+    ];
+    for err in storage {
+        check_english(storage_phrase(&err), err.to_string());
+    }
+}
+
+#[test]
+fn the_connection_test_reads_in_english_as_it_did() {
+    let mut settings = Settings::default();
+    settings.server.host = "127.0.0.1".into();
+    settings.server.port = 9000;
+    settings.relay_only = true;
+    let found = ConnectionTest {
+        signaling: Signaling::Refused(Refusal::NotPeerJs),
+        gathered: [CandidateType::Relay, CandidateType::Host, CandidateType::Srflx].into(),
+        ice_error: None,
+    };
+    let said: Vec<String> = found.sentences(&settings).into_iter().map(|it| it.english()).collect();
+    assert_eq!(
+        said,
+        [
+            "Signaling server 127.0.0.1:9000: reachable, but it refused us: it answered with something other than PeerJS.",
+            "Candidates gathered: host (this device's own addresses), srflx (your public address, found through a STUN server), relay (through your TURN server).",
+        ]
+    );
+    let refused = ConnectionTest {
+        signaling: Signaling::Refused(Refusal::Said("Invalid key provided".into())),
+        gathered: BTreeSet::new(),
+        ice_error: Some("RTCPeerConnection is not defined".into()),
+    };
+    let said: Vec<String> = refused.sentences(&settings).into_iter().map(|it| it.english()).collect();
+    assert_eq!(
+        said,
+        [
+            "Signaling server 127.0.0.1:9000: reachable, but it refused us: Invalid key provided.",
+            "No connection could be prepared: RTCPeerConnection is not defined.",
+            "Relay only is on but no relay candidate was gathered: check the TURN address and login.",
+        ]
+    );
 }
 
 #[test]

@@ -167,7 +167,7 @@ fn a_sealed_history_is_searched_only_once_unlocked() {
     shell.restart_browser(Millis(2_000_000));
     assert!(locked(&shell.view()));
     let refused = shell.request(Request::Search { query: "quetzalcoatl".into() }, Millis(2_000_100));
-    assert!(matches!(&refused, Response::Error { message } if message.contains("locked")), "{refused:?}");
+    assert!(matches!(&refused, Response::Error { message } if message.english().contains("locked")), "{refused:?}");
 
     shell.request(Request::Unlock { passphrase: passphrase.into() }, Millis(2_000_200));
     assert!(!locked(&shell.view()));

@@ -61,6 +61,7 @@ fn an_incomplete_turn_login_is_refused_in_words_and_nothing_is_saved() {
     settings.ice_servers[0].credential = None;
     let refused = alice.request(Request::SaveSettings { settings }, Millis(1));
     let Response::Error { message } = refused else { panic!("refused") };
+    let message = message.english();
     assert!(message.contains("turn:127.0.0.1:3478 needs both a username and a password"), "{message}");
     assert_eq!(alice.view().settings, Settings::default());
 
@@ -69,6 +70,7 @@ fn an_incomplete_turn_login_is_refused_in_words_and_nothing_is_saved() {
     else {
         panic!("refused")
     };
+    let message = message.english();
     assert!(message.contains("Relay only needs at least one TURN server"), "{message}");
 }
 

@@ -218,7 +218,7 @@ fn the_base_storage_loads_without_problems() {
     let shell = started(base());
     let read = &shell.read_at_start;
     let view = shell.view();
-    assert_eq!(view.storage_problems, Vec::<String>::new());
+    assert!(view.storage_problems.is_empty(), "{:?}", view.storage_problems);
     assert!(shell.last_writes.is_empty(), "{:?}", shell.last_writes);
     assert_eq!(view.rooms.len(), 2);
     for key in ["schema_version", "account", "settings", "ui", "identity", "contacts/alice", "chat/alice/rooms"] {

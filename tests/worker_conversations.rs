@@ -43,7 +43,7 @@ fn group() -> (MemShell, MemShell, String) {
 
 fn refused(response: Response) -> String {
     match response {
-        Response::Error { message } => message,
+        Response::Error { message } => message.english(),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

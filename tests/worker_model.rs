@@ -44,7 +44,7 @@ fn the_engine_follows_the_account_and_settings() {
     alice.request(Request::SaveSettings { settings: settings.clone() }, Millis(3));
     assert!(matches!(&alice.to_engine[..], [WorkerToEngine::Configure { settings: s, .. }] if *s == settings));
 
-    let failed = EngineStatus::Failed { message: "taken".into() };
+    let failed = EngineStatus::Failed { message: multichat_core::bridge::Code::PeerIdTaken.into() };
     alice.engine(EngineToWorker::Status { status: failed.clone() }, Millis(4));
     assert_eq!(view(&alice).engine, failed);
     alice.request(Request::SignOut, Millis(5));
@@ -92,6 +92,8 @@ fn two_workers_chat_and_history_survives_a_restart() {
     assert_eq!(peer_id, "secure-p2p-multichat-bob");
     alice.to_engine.clear();
     let room = view(&alice).open_room.expect("the new conversation is shown").room.id;
+    let never = member(&alice, "bob");
+    assert!(!never.online && !never.reached, "a username never reached (maybe never online): {never:?}");
 
     let link = "dc_test1";
     alice.engine(
@@ -164,6 +166,8 @@ fn two_workers_chat_and_history_survives_a_restart() {
     let again = view(&alice).open_room.expect("the open conversation is remembered").messages;
     assert_eq!(again.len(), 3);
     assert_eq!(again[1].text, "hi alice");
+    let offline = member(&alice, "bob");
+    assert!(!offline.online && offline.reached, "a contact reached before, offline now: {offline:?}");
 }
 
 #[test]
@@ -320,6 +324,7 @@ fn sent_text(profile: &Profile, link: &str) -> String {
 fn a_known_contact_that_acts_as_the_original_page_is_held_with_a_warning_until_alice_decides() {
     let mut alice = squatted_alice();
     let warning = member(&alice, "bob").unproved.expect("a red warning on bob");
+    let warning = warning.english();
     assert!(warning.contains("without proving bob's identity key"), "{warning}");
     assert!(!member(&alice, "bob").online, "the chat node never heard of the link");
     assert!(!texts(&alice).contains(&"squatter text".to_owned()));
@@ -355,7 +360,7 @@ fn a_known_contact_that_acts_as_the_original_page_is_held_with_a_warning_until_a
     let bob = member(&alice, "bob");
     assert_eq!(bob.unproved, None);
     assert!(bob.online && !bob.authenticated);
-    assert!(bob.problem.expect("unverified, said on the member").contains("unverified"));
+    assert!(bob.problem.expect("unverified, said on the member").english().contains("unverified"));
     assert!(texts(&alice).contains(&"squatter text".to_owned()));
 }
 
@@ -365,7 +370,7 @@ fn blocking_unverified_links_closes_the_held_one_and_the_next() {
     alice.request(Request::BlockUnverified { username: "bob".into() }, Millis(9_100));
     assert!(alice.to_engine.iter().any(|it| matches!(it, WorkerToEngine::Close { link } if link == "dc_2")));
     assert_eq!(member(&alice, "bob").unproved, None);
-    assert!(member(&alice, "bob").problem.expect("why it was closed").contains("block"));
+    assert!(member(&alice, "bob").problem.expect("why it was closed").english().contains("block"));
     alice.engine(EngineToWorker::LinkDown { link: "dc_2".into(), reason: "closed".into() }, Millis(9_110));
     alice.to_engine.clear();
     let info = LinkInfo {
@@ -409,7 +414,7 @@ fn a_damaged_room_list_is_kept_aside_before_a_new_one_is_written() {
     let damaged = serde_json::json!({"v": 1, "rooms": "not a list"});
     alice.disk.0.insert(key.clone(), damaged.clone());
     alice.restart(Millis(20));
-    assert!(view(&alice).storage_problems.iter().any(|it| it.contains("list of conversations is damaged")));
+    assert!(view(&alice).storage_problems.iter().any(|it| it.english().contains("list of conversations is damaged")));
     alice.request(Request::OpenDirect { username: "carol".into() }, Millis(30));
     assert_eq!(alice.disk.0.get(&format!("damaged/{key}")), Some(&damaged), "the damaged list is copied aside");
     assert_ne!(alice.disk.0.get(&key), Some(&damaged), "and a readable list is written in its place");
@@ -485,6 +490,7 @@ fn an_export_holds_every_stored_record_and_imports_into_another_install() {
     damaged["records"][&page] = serde_json::json!({"messages": "torn"});
     let refused = other.request(Request::ImportData { json: damaged.to_string() }, Millis(2_001));
     let Response::Error { message } = refused else { panic!("a damaged file is refused") };
+    let message = message.english();
     assert!(
         message.starts_with("The export file is damaged (part ") && message.ends_with("nothing was changed"),
         "{message}"
@@ -530,7 +536,7 @@ fn texts(profile: &Profile) -> Vec<String> {
 
 fn error(response: Response) -> String {
     match response {
-        Response::Error { message } => message,
+        Response::Error { message } => message.english(),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -582,7 +588,7 @@ fn a_request_is_answered_once_after_its_writes_and_before_its_engine_commands() 
     };
     assert_eq!(
         refused,
-        vec![Effect::Reply(Response::Error { message: "That conversation does not exist".into() })],
+        vec![Effect::Reply(Response::Error { message: multichat_core::bridge::Code::NoSuchRoom.into() })],
         "a refusal queues nothing else"
     );
 }
@@ -700,7 +706,7 @@ fn a_damaged_lock_keeps_the_history_locked_and_is_never_overwritten() {
     alice.restart(Millis(40));
     let shown = view(&alice);
     assert!(shown.locked && shown.passphrase_set && shown.rooms.is_empty());
-    assert!(shown.storage_problems.iter().any(|it| it.contains("passphrase record is damaged")), "{shown:?}");
+    assert!(shown.storage_problems.iter().any(|it| it.english().contains("passphrase record is damaged")), "{shown:?}");
     let before = alice.disk.clone();
     for request in [
         Request::Unlock { passphrase: PASSPHRASE.into() },
@@ -734,7 +740,10 @@ fn a_damaged_history_page_is_reported_after_a_restart_and_the_rest_loads() {
     mo.request(Request::GetView, Millis(1_001));
     let shown = view(&mo);
     assert!(
-        shown.storage_problems.iter().any(|it| it.contains("Part 0 of the history") && it.contains("damaged")),
+        shown
+            .storage_problems
+            .iter()
+            .any(|it| it.english().contains("Part 0 of the history") && it.english().contains("damaged")),
         "the damaged page is reported: {:?}",
         shown.storage_problems
     );

@@ -254,7 +254,7 @@ impl WorkerHandle {
                     // Keys and ids come from this; a weak stand-in would be worse than refusing.
                     Err(err) => {
                         drop(state);
-                        let message = WorkerError::NoRandomness { detail: err.to_string() }.to_string();
+                        let message = WorkerError::NoRandomness { detail: err.to_string() }.phrase();
                         let _ =
                             port.post(&WorkerToPopup::Reply { id: frame.id, response: Response::Error { message } });
                         return;
@@ -296,7 +296,7 @@ impl WorkerHandle {
         if let Err(err) = outcome {
             self.recover(&err).await;
             if let (Some((port, id)), false) = (&popup, performed.replied) {
-                let message = format!("Could not save to the browser's storage ({}); nothing was changed", err.detail);
+                let message = multichat_core::worker::storage_write_failed(&err.detail);
                 let _ = port.post(&WorkerToPopup::Reply { id: *id, response: Response::Error { message } });
             }
             performed.commands.clear();

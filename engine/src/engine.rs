@@ -17,6 +17,8 @@ use multichat_core::chat::node::{MAX_FRAME_BURST, MAX_FRAMES_PER_SECOND};
 use multichat_core::log_budget::LogBudget;
 use multichat_core::peerjs::framing::DecoderLimits;
 use multichat_core::peerjs::{DialOptions, PeerConfig, PeerError, PeerEvent, RateLimit, SignalingState, signal};
+use multichat_core::phrase::{Code, Phrase};
+use multichat_core::worker::peer_phrase;
 use multichat_web::chrome::Port;
 use multichat_web::peer_host::PeerHost;
 use multichat_web::{ShellError, chrome, convert, now};
@@ -163,9 +165,7 @@ impl Engine {
                 // Keep the token of a running peer when the worker has none, so a reconfigure is not a new session.
                 let Some(token) = token.or_else(|| current.as_ref().map(|it| it.token.clone())).or_else(fresh_token)
                 else {
-                    self.set_status(EngineStatus::Failed {
-                        message: "The browser's random number source failed.".to_owned(),
-                    });
+                    self.set_status(EngineStatus::Failed { message: Code::EngineNoRandomness.into() });
                     return;
                 };
                 let ice_transport_policy = settings.ice_transport_policy();
@@ -196,10 +196,7 @@ impl Engine {
             WorkerToEngine::Greet => self.greet(),
             WorkerToEngine::Dial { peer_id, metadata, serialization } => {
                 let Some(host) = self.host() else {
-                    self.report(EngineToWorker::DialFailed {
-                        peer_id,
-                        reason: "multichat is not connected".to_owned(),
-                    });
+                    self.report(EngineToWorker::DialFailed { peer_id, reason: Code::NotConnected.into() });
                     return;
                 };
                 let options = DialOptions { metadata, serialization, reliable: true };
@@ -261,7 +258,7 @@ impl Engine {
         let engine = self.clone();
         match PeerHost::start(config, move |event| engine.peer_event(event)) {
             Ok(host) => self.0.borrow_mut().host = Some(host),
-            Err(err) => self.set_status(EngineStatus::Failed { message: err.to_string() }),
+            Err(err) => self.set_status(EngineStatus::Failed { message: Phrase::new(Code::EngineFailed).with(err) }),
         }
     }
 
@@ -283,9 +280,11 @@ impl Engine {
                 self.report(EngineToWorker::Chunk { link: connection, data })
             }
             PeerEvent::ConnectionClosed { connection, peer, outgoing, was_open, error } => {
-                let reason = error.map(for_people).unwrap_or_else(|| "closed".to_owned());
+                // A link down's reason is for logs (the worker shows none); a failed dial's is shown.
+                let logged = error.as_ref().map_or_else(|| "closed".to_owned(), ToString::to_string);
+                let reason = error.map(for_people).unwrap_or_else(|| Code::ConnectionClosed.into());
                 if was_open {
-                    self.report(EngineToWorker::LinkDown { link: connection, reason });
+                    self.report(EngineToWorker::LinkDown { link: connection, reason: logged });
                 } else if outgoing {
                     self.report(EngineToWorker::DialFailed { peer_id: peer, reason });
                 }
@@ -394,10 +393,10 @@ fn engine_status(state: SignalingState) -> EngineStatus {
         SignalingState::Online => EngineStatus::Online,
         // The user has to act on these (another username, other server settings); we keep retrying anyway.
         SignalingState::Retrying { error: error @ (PeerError::IdTaken | PeerError::ServerRefused(_)), .. } => {
-            EngineStatus::Failed { message: error.to_string() }
+            EngineStatus::Failed { message: peer_phrase(&error) }
         }
         SignalingState::Retrying { attempt, error, .. } => {
-            EngineStatus::Reconnecting { attempt, message: error.to_string() }
+            EngineStatus::Reconnecting { attempt, message: peer_phrase(&error) }
         }
         SignalingState::Destroyed => EngineStatus::Offline,
     }
@@ -408,17 +407,17 @@ fn fresh_token() -> Option<String> {
     multichat_web::random_bytes::<12>().ok().map(|random| signal::random_token(&random))
 }
 
-/// The error's text with a multichat peer named by its username, as people know it.
-fn for_people(error: PeerError) -> String {
+/// The error's words, with a multichat peer named by its username, as people know it.
+fn for_people(error: PeerError) -> Phrase {
     let name = |peer: String| Username::from_peer_id(&peer).map(|it| it.to_string()).unwrap_or(peer);
-    match error {
+    let error = match error {
         PeerError::PeerUnavailable(peer) => PeerError::PeerUnavailable(name(peer)),
         PeerError::IceFailed(peer) => PeerError::IceFailed(name(peer)),
         PeerError::PeerGone(peer) => PeerError::PeerGone(name(peer)),
         PeerError::ClosedByPeer(peer) => PeerError::ClosedByPeer(name(peer)),
         other => other,
-    }
-    .to_string()
+    };
+    peer_phrase(&error)
 }
 
 fn session_pair(host: &PeerHost, connection: &str) -> Option<SessionPair> {

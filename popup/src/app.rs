@@ -70,12 +70,13 @@ pub(crate) fn App() -> Element {
                     aria_label: tr.t("open_in_tab"),
                     "↗"
                 }
+                SidePanelButton {}
             }
             // An open conversation fills the popup and scrolls only its message log.
             main { class: if room_open { "room-open" },
                 // Storage problems show on every screen: a damaged record may be the very conversation open.
                 for problem in problems {
-                    p { role: "alert", class: "error", "{problem}" }
+                    p { role: "alert", class: "error", {tr.say(&problem)} }
                 }
                 // A refusal with no control of its own shows first, in sight.
                 ErrorAt { place: Place::Top }
@@ -107,16 +108,75 @@ fn listen_for_shortcuts(mut ui: Ui) {
     listener.forget();
 }
 
-/// Sets `data-theme` on the document, which the stylesheet's colours follow (none: the system's).
+/// Sets `data-theme` on the document, which the stylesheet's colours follow (none: the system's), and keeps
+/// it in this page's `localStorage` (a cache of the worker's setting, not a record), where `theme.js` reads
+/// it before the first paint of the next view: a dark choice never opens on a light frame.
 fn apply_theme(theme: Theme) {
-    let Some(root) = web_sys::window().and_then(|it| it.document()).and_then(|it| it.document_element()) else {
-        return;
+    let Some(window) = web_sys::window() else { return };
+    let Some(root) = window.document().and_then(|it| it.document_element()) else { return };
+    let name = match theme {
+        Theme::System => None,
+        Theme::Light => Some("light"),
+        Theme::Dark => Some("dark"),
     };
-    let _ = match theme {
-        Theme::System => root.remove_attribute("data-theme"),
-        Theme::Light => root.set_attribute("data-theme", "light"),
-        Theme::Dark => root.set_attribute("data-theme", "dark"),
+    let _ = match name {
+        None => root.remove_attribute("data-theme"),
+        Some(name) => root.set_attribute("data-theme", name),
     };
+    // Through `Reflect`: a missing `localStorage` (or one that throws) only costs the cache.
+    let Ok(cache) = js_sys::Reflect::get(&window, &"localStorage".into()) else { return };
+    let method = if name.is_some() { "setItem" } else { "removeItem" };
+    if let Ok(call) = js_sys::Reflect::get(&cache, &method.into()).and_then(|it| it.dyn_into::<js_sys::Function>()) {
+        let _ = call.call2(&cache, &THEME_CACHE.into(), &name.unwrap_or_default().into());
+    }
+}
+
+/// The `localStorage` key `popup/static/theme.js` reads.
+const THEME_CACHE: &str = "multichat-theme";
+
+/// "Open in the side panel", where the browser has one for extensions (Chrome's side panel, Firefox's
+/// sidebar), except in the side panel itself (hidden by the stylesheet). The page closes itself when it is
+/// the toolbar popup: the side panel shows the same live view.
+#[component]
+fn SidePanelButton() -> Element {
+    let tr = use_tr();
+    let mut window_id = use_signal(|| None::<f64>);
+    let mut failed = use_signal(|| None::<String>);
+    // Asked for at once: `sidePanel.open` must be called in the click's handler, before anything awaits.
+    use_hook(move || spawn(async move { window_id.set(multichat_web::chrome::current_window_id().await) }));
+    if !multichat_web::chrome::has_side_panel() {
+        return rsx! {};
+    }
+    rsx! {
+        button { r#type: "button", class: "open-panel", title: tr.t("open_in_side_panel"),
+            aria_label: tr.t("open_in_side_panel"),
+            onclick: move |_| {
+                failed.set(None);
+                let opened = multichat_web::chrome::open_side_panel(*window_id.peek());
+                spawn(async move {
+                    match opened.await {
+                        Ok(()) if current_view() == "popup" => {
+                            if let Some(window) = web_sys::window() {
+                                let _ = window.close();
+                            }
+                        }
+                        Ok(()) => {}
+                        Err(err) => failed.set(Some(err.detail)),
+                    }
+                });
+            },
+            "◧"
+        }
+        if let Some(detail) = failed() {
+            p { role: "alert", class: "error panel-error", {tr.f("side_panel_failed", &[&detail])} }
+        }
+    }
+}
+
+/// Which view of the page this is (`data-view`, set by `main.js` from the URL): popup, tab or panel.
+fn current_view() -> String {
+    let root = web_sys::window().and_then(|it| it.document()).and_then(|it| it.document_element());
+    root.and_then(|it| it.get_attribute("data-view")).unwrap_or_default()
 }
 
 #[component]
@@ -127,9 +187,9 @@ fn EngineLine(status: EngineStatus) -> Element {
         EngineStatus::Connecting => ("status connecting", tr.t("status_connecting")),
         EngineStatus::Online => ("status online", tr.t("status_online")),
         EngineStatus::Reconnecting { attempt, message } => {
-            ("status connecting", tr.f("status_reconnecting", &[&message, &attempt.to_string()]))
+            ("status connecting", tr.f("status_reconnecting", &[&tr.say(&message), &attempt.to_string()]))
         }
-        EngineStatus::Failed { message } => ("status failed error", message),
+        EngineStatus::Failed { message } => ("status failed error", tr.say(&message)),
     };
     rsx! {
         p { role: "status", aria_live: "polite", class: "{class}", "{text}" }

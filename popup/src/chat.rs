@@ -26,7 +26,6 @@ pub(crate) fn Conversation(open: OpenRoom) -> Element {
         _ => Vec::new(),
     };
     // Members who wrote something in sight were online once, whatever the signaling server says now.
-    let heard_from: Vec<String> = messages.iter().filter(|it| !it.mine).map(|it| it.sender.clone()).collect();
     let drop_room = room.id.clone();
     rsx! {
         section { class: "conversation", aria_labelledby: "room-title",
@@ -47,7 +46,7 @@ pub(crate) fn Conversation(open: OpenRoom) -> Element {
                 }
                 div { class: "room-heading",
                     h2 { id: "room-title", "{room.title}" }
-                    Members { is_group: room.is_group, members: room.members.clone(), heard_from }
+                    Members { is_group: room.is_group, members: room.members.clone() }
                 }
             }
             UnprovedAlerts { rooms: every_room }
@@ -64,21 +63,22 @@ pub(crate) fn Conversation(open: OpenRoom) -> Element {
 }
 
 #[component]
-fn Members(is_group: bool, members: Vec<MemberSummary>, heard_from: Vec<String>) -> Element {
+fn Members(is_group: bool, members: Vec<MemberSummary>) -> Element {
     // Hooks first, before any early return, so their order never changes between renders.
     let ui = use_ui();
     let tr = use_tr();
     if members.is_empty() {
         return rsx! { p { class: "members empty", {tr.t("only_you_invite")} } };
     }
-    let problems: Vec<MemberSummary> = members.iter().filter(|it| it.problem.is_some()).cloned().collect();
+    let problems: Vec<MemberSummary> =
+        members.iter().filter(|it| it.problem.is_some() || !(it.online || it.reached)).cloned().collect();
     let numbers: Vec<MemberSummary> = members.iter().filter(|it| it.safety_number.is_some()).cloned().collect();
     let key_changes: Vec<MemberSummary> =
         members.iter().filter(|it| it.new_key_safety_number.is_some()).cloned().collect();
     // A direct conversation's title names its one member; one holding an original page's mesh names all.
     let named = is_group || members.len() > 1;
     let new_keys: Vec<(String, String)> =
-        members.iter().filter_map(|it| Some((it.username.clone(), it.key_notice.clone()?))).collect();
+        members.iter().filter_map(|it| Some((it.username.clone(), tr.say(it.key_notice.as_ref()?)))).collect();
     rsx! {
         ul { class: "members", aria_label: tr.t("members"),
             for member in members {
@@ -87,7 +87,7 @@ fn Members(is_group: bool, members: Vec<MemberSummary>, heard_from: Vec<String>)
                     if named {
                         "{member.username} "
                     }
-                    span { class: "presence", if member.online { {tr.t("online")} } else { {tr.t("offline")} } }
+                    span { class: "presence", {crate::ui::presence_word(tr, &member)} }
                     if member.verified {
                         span { class: "auth verified", title: tr.t("verified_title"), {tr.t("verified_mark")} }
                     }
@@ -130,10 +130,12 @@ fn Members(is_group: bool, members: Vec<MemberSummary>, heard_from: Vec<String>)
         }
         for member in problems {
             p { key: "problem-{member.username}", class: "notice", role: "status",
-                "{member.problem.clone().unwrap_or_default()}"
-                if !member.online {
+                if let Some(problem) = &member.problem {
+                    {tr.say(problem)}
                     " "
-                    if never_reached(&member, &heard_from) {
+                }
+                if !member.online {
+                    if !member.reached {
                         {tr.f("never_online", &[&member.username])}
                     } else {
                         {tr.t("messages_wait")}
@@ -142,16 +144,6 @@ fn Members(is_group: bool, members: Vec<MemberSummary>, heard_from: Vec<String>)
             }
         }
     }
-}
-
-/// A member we never reached: no key of theirs was ever pinned, and nothing of theirs is in sight. The
-/// signaling server only says whether a username is online now; a name that has never been online (a typo,
-/// say) looks like this, where a contact who is offline has a key or messages.
-fn never_reached(member: &MemberSummary, heard_from: &[String]) -> bool {
-    member.safety_number.is_none()
-        && member.new_key_safety_number.is_none()
-        && !member.authenticated
-        && !heard_from.contains(&member.username)
 }
 
 /// Invitations to groups, each with Accept and Decline: nothing of a group is joined before Accept.
@@ -200,7 +192,7 @@ pub(crate) fn UnprovedAlerts(rooms: Vec<RoomSummary>) -> Element {
         if let Some(text) = &member.unproved
             && !warned.iter().any(|(user, _)| user == &member.username)
         {
-            warned.push((member.username.clone(), text.clone()));
+            warned.push((member.username.clone(), tr.say(text)));
         }
     }
     rsx! {

@@ -11,7 +11,7 @@ use crate::chat::{Invitations, UnprovedAlerts, short_time};
 use crate::i18n::{Tr, use_tr};
 use crate::passphrase::PassphraseForm;
 use crate::settings::{SettingsPanel, YourData};
-use crate::ui::{ErrorAt, Link, Place, understood_username, use_ui};
+use crate::ui::{ErrorAt, Link, Place, presence_word, understood_username, use_ui};
 
 #[component]
 pub(crate) fn SignIn(settings: Settings) -> Element {
@@ -327,10 +327,7 @@ fn RoomButton(room: RoomSummary, index: usize) -> Element {
 fn presence_text(tr: Tr, room: &RoomSummary) -> String {
     // A direct conversation with an original page may hold that page's mesh: then it reads like a group.
     if !room.is_group && room.members.len() <= 1 {
-        return match room.members.first() {
-            Some(member) if member.online => tr.t("online"),
-            _ => tr.t("offline"),
-        };
+        return room.members.first().map_or_else(|| tr.t("offline"), |member| presence_word(tr, member));
     }
     let online: Vec<&str> = room.members.iter().filter(|it| it.online).map(|it| it.username.as_str()).collect();
     match (room.members.len(), online.is_empty()) {

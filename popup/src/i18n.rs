@@ -4,10 +4,12 @@
 //! so no language is compiled into the popup's wasm.
 //!
 //! The language is the one chosen in Settings, or else the browser's first preferred language we have,
-//! or else English. `tests/popup_catalogue.rs` checks that every key used here is in every catalogue.
+//! or else English. `tests/popup_catalogue.rs` checks that every key used here is in every catalogue, and
+//! every [`Code`] the worker, the engine and the connection test may send (`w_…` keys) too.
 
 use dioxus::prelude::*;
 use js_sys::{Function, Object, Promise, Reflect};
+use multichat_core::bridge::{Arg, Code, Phrase};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -51,6 +53,24 @@ impl Tr {
                 .and_then(|it| it.as_string())
         };
         substitute(&message, &content, args)
+    }
+
+    /// What the worker, the engine or the connection test said (a [`Phrase`]), in the popup's language.
+    pub(crate) fn say(self, phrase: &Phrase) -> String {
+        let args: Vec<String> = phrase
+            .args
+            .iter()
+            .map(|arg| match arg {
+                Arg::Text(text) => text.clone(),
+                Arg::Phrase(it) => self.say(it),
+                Arg::List(list) => {
+                    let separator = self.say(&Phrase::new(Code::ListSeparator));
+                    list.iter().map(|it| self.say(it)).collect::<Vec<_>>().join(&separator)
+                }
+            })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.f(phrase.code.key(), &args)
     }
 
     /// The language shown, as a BCP 47 tag (`zh-CN`), for dates and times.

@@ -232,7 +232,7 @@ fn status_text(tr: Tr, message: &MessageView) -> (&'static str, String) {
         MessageState::Delivered => tr.t("state_delivered"),
         MessageState::Waiting => tr.f("waiting_for", &[&names(tr, &message.waiting_for)]),
         MessageState::Failed => {
-            let reason = message.failure.clone().unwrap_or_else(|| tr.t("cannot_be_sent"));
+            let reason = message.failure.as_ref().map_or_else(|| tr.t("cannot_be_sent"), |it| tr.say(it));
             return ("failed", tr.f("failed_reason", &[&reason]));
         }
     };

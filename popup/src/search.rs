@@ -43,7 +43,7 @@ pub(crate) fn SearchPanel() -> Element {
                     results.set(Some(found));
                     selected.set(0);
                 }
-                Response::Error { message } => failed.set(Some(message)),
+                Response::Error { message } => failed.set(Some(tr.say(&message))),
                 _ => {}
             }
         });

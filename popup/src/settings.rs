@@ -6,6 +6,7 @@ use multichat_core::bridge::Request;
 use std::collections::BTreeMap;
 
 use multichat_core::settings::{IceServer, Settings, Theme, is_turn_url};
+use multichat_core::worker::settings_phrase;
 
 use crate::i18n::{LANGUAGES, Tr, use_tr};
 use crate::ui::{ErrorAt, Place, use_ui};
@@ -247,7 +248,7 @@ fn SettingsForm(settings: Settings) -> Element {
                     class: "secondary",
                     disabled: testing(),
                     onclick: move |_| {
-                        let checked = fields.settings(tr, &test_base).and_then(|it| it.validate().map(|()| it).map_err(|err| err.to_string()));
+                        let checked = fields.settings(tr, &test_base).and_then(|it| it.validate().map(|()| it).map_err(|err| tr.say(&settings_phrase(&err))));
                         match checked {
                             Err(message) => tested.set(vec![message]),
                             Ok(settings) => {
@@ -255,7 +256,7 @@ fn SettingsForm(settings: Settings) -> Element {
                                 tested.set(vec![tr.t("testing")]);
                                 spawn(async move {
                                     let result = multichat_web::connection_test::run(&settings).await;
-                                    tested.set(result.sentences(&settings));
+                                    tested.set(result.sentences(&settings).iter().map(|it| tr.say(it)).collect());
                                     testing.set(false);
                                 });
                             }

@@ -4,7 +4,7 @@
 
 use dioxus::prelude::*;
 use multichat_core::account::{PEER_ID_PREFIX, Username};
-use multichat_core::bridge::{Request, Response, View};
+use multichat_core::bridge::{MemberSummary, Request, Response, View};
 
 use crate::bridge::Bridge;
 use crate::i18n::Tr;
@@ -105,7 +105,7 @@ impl Ui {
                     on_answer(true);
                 }
                 Response::Error { message } => {
-                    self.error.set(Some((place, message)));
+                    self.error.set(Some((place, self.tr.say(&message))));
                     on_answer(false);
                 }
                 Response::Export { file_name, json } => {
@@ -201,5 +201,15 @@ pub(crate) fn understood_username(typed: &str) -> String {
     match Username::from_peer_id(trimmed) {
         Some(username) => username.as_str().to_owned(),
         None => trimmed.strip_prefix(PEER_ID_PREFIX).map_or_else(|| typed.to_owned(), ToOwned::to_owned),
+    }
+}
+
+/// A member's presence in a word: online, offline (reached before), or not reached yet (never connected to:
+/// perhaps never online, or mistyped).
+pub(crate) fn presence_word(tr: Tr, member: &MemberSummary) -> String {
+    match (member.online, member.reached) {
+        (true, _) => tr.t("online"),
+        (false, true) => tr.t("offline"),
+        (false, false) => tr.t("not_reached"),
     }
 }

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::notices::unverified_warning;
+use super::notices::unverified_phrase;
 use crate::account::Username;
 use crate::bridge::{LinkId, LinkInfo};
 use crate::chat::wire::{self, Frame, Hello};
@@ -39,6 +39,7 @@ use crate::identity::{
     ContactBook, ContactError, Handshake, Identity, LinkContext, Observation, PublicKey, Role, Step, Unproved,
     UnprovedOutcome, dtls_fingerprint,
 };
+use crate::phrase::{Code, Phrase};
 use crate::time::Millis;
 
 /// A dialer that says in its metadata that it speaks our protocol must greet within this long. Longer than
@@ -76,7 +77,7 @@ pub struct ChatLinkUp {
 pub struct Closing {
     pub link: LinkId,
     pub peer_id: String,
-    pub reason: String,
+    pub reason: Phrase,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -110,7 +111,7 @@ pub struct GateOutput {
     pub to_chat: Vec<(LinkId, Value)>,
     pub alerts: Vec<Alert>,
     /// An unverified link of a contact the user allowed: (peer id, text) for the member while it lasts.
-    pub warnings: Vec<(String, String)>,
+    pub warnings: Vec<(String, Phrase)>,
     /// Usernames whose key was just pinned for the first time: the conversation says plainly that the key
     /// is new and unverified ([`crate::auth_gate::first_contact_notice`]).
     pub first_contact: Vec<Username>,
@@ -203,7 +204,7 @@ impl LinkGate {
             .map(|(id, _)| id.clone())
             .collect();
         for link in open {
-            let reason = format!("You blocked {}; multichat closed the connection.", who(&self.links[&link].peer_id));
+            let reason = Phrase::new(Code::ClosedBlocked).with(who(&self.links[&link].peer_id));
             self.close(&link, reason, &mut out);
         }
         out
@@ -223,8 +224,7 @@ impl LinkGate {
         out.logs.push(format!(
             "{MAX_UNGREETED_LINKS} connections are open that have not greeted: the oldest, from {gate}, was closed"
         ));
-        let reason =
-            format!("The connection with {} did not greet while many others waited; multichat closed it.", who(&gate));
+        let reason = Phrase::new(Code::ClosedCrowded).with(who(&gate));
         self.close(&link, reason, out);
     }
 
@@ -270,7 +270,7 @@ impl LinkGate {
             // Nothing crosses it: no handshake, no hello, no frame to the chat node.
             out.logs.push(format!("refused a connection from {user}, whom the user blocked"));
             self.refused.insert(link.clone());
-            let reason = format!("You blocked {user}; multichat refused the connection.");
+            let reason = Phrase::new(Code::RefusedBlocked).with(&user);
             out.close.push(Closing { link, peer_id, reason });
             return out;
         }
@@ -285,7 +285,7 @@ impl LinkGate {
                 Ok(pair) => pair,
                 Err(err) => {
                     let who = who(&peer_id);
-                    let reason = format!("multichat refused the connection with {who}: {err}.");
+                    let reason = Phrase::new(Code::RefusedConnection).with(who).with(err);
                     self.refused.insert(link.clone());
                     out.close.push(Closing { link, peer_id, reason });
                     return out;
@@ -356,22 +356,16 @@ impl LinkGate {
                 Standing::Fresh if gate.outgoing => self.unproved(&link, Unproved::OriginalPage, now, &mut out),
                 Standing::Fresh if pinned => self.unproved(&link, Unproved::NoHello, now, &mut out),
                 Standing::Fresh => {
-                    let reason = format!(
-                        "The connection with {who} never greeted, though it said it is multichat. multichat closed it, and nothing was sent over it."
-                    );
+                    let reason = Phrase::new(Code::ClosedNeverGreeted).with(&who);
                     self.close(&link, reason, &mut out);
                 }
                 Standing::AwaitingProof if pinned => self.unproved(&link, Unproved::NoProof, now, &mut out),
                 _ => {
                     let replayed = gate.handshake.as_ref().is_some_and(Handshake::saw_foreign_proof);
                     let reason = if replayed {
-                        format!(
-                            "Could not verify the connection with {who}: the other side sent a proof of identity recorded on another connection, so someone may be replaying an old handshake. multichat refused it, and nothing was sent over it."
-                        )
+                        Phrase::new(Code::RefusedReplayed).with(&who)
                     } else {
-                        format!(
-                            "Could not verify the connection with {who}: the other side never proved its identity key. multichat refused it, and nothing was sent over it."
-                        )
+                        Phrase::new(Code::RefusedNeverProved).with(&who)
                     };
                     self.close(&link, reason, &mut out);
                 }
@@ -420,10 +414,7 @@ impl LinkGate {
         let step = gate.handshake.as_mut().map(|it| it.handle_hello(auth));
         match step {
             Some(Err(err)) => {
-                let reason = format!(
-                    "Could not verify the connection with {}: {err}. multichat refused it, and nothing was sent over it.",
-                    who(&gate.peer_id)
-                );
+                let reason = Phrase::new(Code::RefusedUnverifiable).with(who(&gate.peer_id)).with(err);
                 self.close(link, reason, out);
             }
             Some(Ok(Step::Send { proof, .. })) => {
@@ -459,10 +450,7 @@ impl LinkGate {
         let Some(handshake) = gate.handshake.as_mut() else { return };
         match handshake.handle_proof(frame) {
             Err(err) => {
-                let reason = format!(
-                    "Could not verify the connection with {}: {err}. multichat refused it, and nothing was sent over it.",
-                    who(&gate.peer_id)
-                );
+                let reason = Phrase::new(Code::RefusedUnverifiable).with(who(&gate.peer_id)).with(err);
                 self.close(link, reason, out);
             }
             Ok(Step::Verified(key)) => self.verified(link, key, now, out),
@@ -500,7 +488,7 @@ impl LinkGate {
     fn verified(&mut self, link: &str, key: PublicKey, now: Millis, out: &mut GateOutput) {
         let peer_id = self.links[link].peer_id.clone();
         let Some(username) = Username::from_peer_id(&peer_id) else {
-            self.close(link, format!("{peer_id} is not a multichat user"), out);
+            self.close(link, Phrase::new(Code::NotAMultichatUser).with(&peer_id), out);
             return;
         };
         let pending_before = self.contacts.get(&username).and_then(|it| it.pending_key.as_ref()).map(|it| it.key);
@@ -525,7 +513,7 @@ impl LinkGate {
                 out.alerts.push(Alert { username, kind: AlertKind::KeyChanged { new }, first_time });
             }
             Observation::Rejected => {
-                self.close(link, format!("{username} uses a key you rejected; multichat did not connect."), out);
+                self.close(link, Phrase::new(Code::UsesRejectedKey).with(&username), out);
             }
         }
     }
@@ -539,7 +527,7 @@ impl LinkGate {
             // This side cannot verify anyone (no identity key, or an engine that reports no descriptions):
             // nothing the peer did, so no alert; the member shows unverified.
             if let Some(user) = username.as_ref().filter(|it| self.contacts.get(it).is_some()) {
-                out.warnings.push((peer_id, unverified_warning(user)));
+                out.warnings.push((peer_id, unverified_phrase(user)));
             }
             self.links.get_mut(link).expect("checked above").standing = Standing::Unverified;
             self.admit(link, out);
@@ -558,9 +546,7 @@ impl LinkGate {
             }
             UnprovedOutcome::Allowed => self.allow(link, &username, out),
             UnprovedOutcome::Blocked => {
-                let reason = format!(
-                    "A connection as {username} did not prove {username}'s identity key, and you chose to block such connections; multichat closed it."
-                );
+                let reason = Phrase::new(Code::ClosedUnprovedBlocked).with(&username);
                 self.close(link, reason, out);
             }
             UnprovedOutcome::Held { first_time } => {
@@ -584,7 +570,7 @@ impl LinkGate {
                     .map(|(id, _)| id.clone())
                     .collect();
                 for id in older {
-                    self.close(&id, "Replaced by a newer unproved connection.".to_owned(), out);
+                    self.close(&id, Code::ReplacedUnproved.into(), out);
                 }
             }
         }
@@ -598,14 +584,12 @@ impl LinkGate {
             id.as_str() != link && it.peer_id == peer_id && it.admitted && matches!(it.standing, Standing::Verified(_))
         });
         if proved_open {
-            let reason = format!(
-                "A connection as {username} did not prove {username}'s identity key while a verified one is open; multichat closed it."
-            );
+            let reason = Phrase::new(Code::ClosedUnprovedWhileVerified).with(username);
             self.close(link, reason, out);
             return;
         }
         self.links.get_mut(link).expect("checked by the caller").standing = Standing::Unverified;
-        out.warnings.push((peer_id, unverified_warning(username)));
+        out.warnings.push((peer_id, unverified_phrase(username)));
         self.admit(link, out);
     }
 
@@ -639,7 +623,7 @@ impl LinkGate {
         out.send.push((link.to_owned(), wire::encode(&Frame::Hello(hello))));
     }
 
-    fn close(&mut self, link: &str, reason: String, out: &mut GateOutput) {
+    fn close(&mut self, link: &str, reason: Phrase, out: &mut GateOutput) {
         let Some(gate) = self.links.remove(link) else { return };
         self.refused.insert(link.to_owned());
         let held_before = matches!(gate.standing, Standing::KeyChanged(_) | Standing::Unproved(_));
@@ -676,7 +660,7 @@ impl LinkGate {
         self.contacts.reject_new_key(username, key)?;
         let mut out = GateOutput { contacts_changed: true, ..GateOutput::default() };
         for link in self.links_of(username, |it| *it == Standing::KeyChanged(*key)) {
-            let reason = format!("You rejected {username}'s new identity key; multichat will not connect with it.");
+            let reason = Phrase::new(Code::RejectedKey).with(username);
             self.close(&link, reason, &mut out);
         }
         Ok(out)
@@ -699,7 +683,7 @@ impl LinkGate {
         self.contacts.block_unverified(username)?;
         let mut out = GateOutput { contacts_changed: true, ..GateOutput::default() };
         for link in self.links_of(username, |it| matches!(it, Standing::Unproved(_))) {
-            let reason = format!("You blocked connections as {username} that do not prove {username}'s identity key.");
+            let reason = Phrase::new(Code::BlockedUnproved).with(username);
             self.close(&link, reason, &mut out);
         }
         Ok(out)

@@ -13,4 +13,7 @@ pub use link_gate::{
     Alert, AlertKind, ChatLinkUp, Closing, GateOutput, HELLO_DEADLINE_MS, LinkGate, MAX_UNGREETED_LINKS,
     ORIGINAL_PAGE_GRACE_MS,
 };
-pub use notices::{first_contact_notice, unproved_warning, unverified_warning};
+pub use notices::{
+    first_contact_notice, first_contact_phrase, unproved_phrase, unproved_warning, unverified_phrase,
+    unverified_warning,
+};

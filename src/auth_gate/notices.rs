@@ -1,7 +1,9 @@
-//! What the user is told about a contact's identity, worded for people.
+//! What the user is told about a contact's identity, worded for people: in English for notifications, and as
+//! a [`Phrase`] for the popup (the same words, from its catalogue).
 
 use crate::account::Username;
 use crate::identity::Unproved;
+use crate::phrase::{Code, Phrase};
 
 /// A contact whose pinned key a link did not prove, held until the user decides (the red warning, and
 /// the notification's text).
@@ -30,4 +32,25 @@ pub fn first_contact_notice(user: &Username) -> String {
     format!(
         "multichat met {user}'s identity key for the first time and will warn you if it ever changes. It is new and unverified: compare safety numbers with {user} (in person or on a call) to be sure it is really {user}."
     )
+}
+
+/// [`unproved_warning`] for the popup, said in its language.
+pub fn unproved_phrase(user: &Username, how: Unproved) -> Phrase {
+    let what = match how {
+        Unproved::NoHello => Code::UnprovedNoHello,
+        Unproved::OriginalPage => Code::UnprovedOriginalPage,
+        Unproved::NoHandshake => Code::UnprovedNoHandshake,
+        Unproved::NoProof => Code::UnprovedNoProof,
+    };
+    Phrase::new(Code::UnprovedWarning).with(user).with_phrase(what.into())
+}
+
+/// [`unverified_warning`] for the popup.
+pub fn unverified_phrase(user: &Username) -> Phrase {
+    Phrase::new(Code::UnverifiedWarning).with(user)
+}
+
+/// [`first_contact_notice`] for the popup.
+pub fn first_contact_phrase(user: &Username) -> Phrase {
+    Phrase::new(Code::FirstContact).with(user)
 }

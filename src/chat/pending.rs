@@ -12,6 +12,7 @@ use super::history::StoredMessage;
 use super::ids::RoomId;
 use super::signing::Invitation;
 use crate::account::Username;
+use crate::phrase::{Code, Phrase};
 use crate::storage::{Key, Snapshot};
 use crate::time::Millis;
 
@@ -62,7 +63,7 @@ pub struct LoadedPending {
     pub requests: RequestsRecord,
     pub invitations: InvitationsRecord,
     pub blocked: BlockedRecord,
-    pub problems: Vec<String>,
+    pub problems: Vec<Phrase>,
     /// Keys whose stored record could not be read: not written over (a damaged block list must not be
     /// replaced by an empty one).
     pub damaged: BTreeSet<String>,
@@ -79,9 +80,9 @@ pub fn keys(owner: &Username) -> [String; 3] {
 
 pub fn load(owner: &Username, snapshot: &Snapshot) -> LoadedPending {
     let mut loaded = LoadedPending::default();
-    loaded.requests = decode(snapshot, Key::Requests(owner.clone()), "message requests", &mut loaded);
-    loaded.invitations = decode(snapshot, Key::Invitations(owner.clone()), "waiting invitations", &mut loaded);
-    loaded.blocked = decode(snapshot, Key::Blocked(owner.clone()), "blocked usernames", &mut loaded);
+    loaded.requests = decode(snapshot, Key::Requests(owner.clone()), Code::RequestsDamaged, &mut loaded);
+    loaded.invitations = decode(snapshot, Key::Invitations(owner.clone()), Code::InvitationsDamaged, &mut loaded);
+    loaded.blocked = decode(snapshot, Key::Blocked(owner.clone()), Code::BlocksDamaged, &mut loaded);
     loaded
 }
 
@@ -104,14 +105,14 @@ pub fn check(key: &Key, value: &Value) -> Result<(), String> {
 fn decode<T: for<'de> Deserialize<'de> + Default>(
     snapshot: &Snapshot,
     key: Key,
-    what: &str,
+    damaged: Code,
     loaded: &mut LoadedPending,
 ) -> T {
     let Some(value) = snapshot.get(&key) else { return T::default() };
     match T::deserialize(value) {
         Ok(it) => it,
         Err(err) => {
-            loaded.problems.push(format!("Your stored {what} are damaged ({err}); they were kept as they were"));
+            loaded.problems.push(Phrase::new(damaged).with(err));
             loaded.damaged.insert(key.to_string());
             T::default()
         }

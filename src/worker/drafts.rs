@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::requests::Outcome;
 use super::{WorkerError, WorkerModel};
 use crate::chat::RoomId;
+use crate::phrase::{Code, Phrase};
 use crate::storage::{self, AccountRecord, Key, Snapshot};
 
 /// The longest draft kept, in characters (a message box holds far less in practice).
@@ -19,13 +20,13 @@ pub(super) struct Drafts(BTreeMap<String, String>);
 impl Drafts {
     /// The drafts stored for `account`'s user. A damaged record is reported and read as none; it is replaced
     /// only when the user types a new draft.
-    pub(super) fn restore(snapshot: &Snapshot, account: Option<&AccountRecord>, problems: &mut Vec<String>) -> Drafts {
+    pub(super) fn restore(snapshot: &Snapshot, account: Option<&AccountRecord>, problems: &mut Vec<Phrase>) -> Drafts {
         let Some(account) = account else { return Drafts::default() };
         let Some(value) = snapshot.get(&Key::Drafts(account.username.clone())) else { return Drafts::default() };
         match serde_json::from_value::<BTreeMap<String, String>>(value.clone()) {
             Ok(drafts) => Drafts(drafts),
             Err(_) => {
-                problems.push("Your unsent drafts could not be read; they were left out".to_owned());
+                problems.push(Code::DraftsUnreadable.into());
                 Drafts::default()
             }
         }

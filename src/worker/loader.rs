@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::{DROP_LOG, SESSION_KEY, WorkerModel};
+use super::{DROP_LOG, SESSION_KEY, WorkerModel, passphrase_phrase};
 use crate::at_rest::{self, Vault};
 use crate::auth_gate::LinkGate;
 use crate::bridge::EngineStatus;
@@ -17,6 +17,7 @@ use crate::chat::{history, pending};
 use crate::entropy::{Entropy, TOKEN_DERIVATION, token_needs_renewal};
 use crate::identity::{ContactBook, Identity, IdentityRecord};
 use crate::log_budget::LogBudget;
+use crate::phrase::{Code, Phrase};
 use crate::storage::{self, AccountRecord, Key, Snapshot};
 use crate::time::Millis;
 
@@ -42,7 +43,7 @@ pub struct Loader {
     asked: BTreeSet<String>,
     /// Read before the vault was known: opened when it is.
     unopened: Snapshot,
-    problems: Vec<String>,
+    problems: Vec<Phrase>,
     session_asked: bool,
 }
 
@@ -98,7 +99,7 @@ impl Loader {
         match &self.vault {
             Some(vault) => {
                 let opened = vault.incoming(found);
-                self.problems.extend(opened.problems.iter().map(ToString::to_string));
+                self.problems.extend(opened.problems.iter().map(passphrase_phrase));
                 self.read.0.extend(opened.snapshot.0);
             }
             None => self.unopened.0.extend(found.0),
@@ -114,7 +115,7 @@ impl Loader {
 
     fn open_with(&mut self, vault: Vault) {
         if let Some(err) = &vault.damaged {
-            self.problems.push(err.to_string());
+            self.problems.push(passphrase_phrase(err));
         }
         let unopened = std::mem::take(&mut self.unopened);
         self.vault = Some(vault);
@@ -165,9 +166,7 @@ impl WorkerModel {
         };
         let identity_damaged = identity.is_err();
         let identity = identity.unwrap_or_else(|reason| {
-            problems.push(format!(
-                "Your identity key record is damaged ({reason}); chats are unverified until it is repaired"
-            ));
+            problems.push(Phrase::new(Code::IdentityDamaged).with(reason));
             None
         });
         // Our messages and invitations are signed, others' verified against the keys links prove, and an
@@ -186,8 +185,7 @@ impl WorkerModel {
                 Some(Ok(book)) => book,
                 Some(Err(err)) => {
                     contacts_read_only = true;
-                    problems
-                        .push(format!("Your list of known contacts' keys is damaged ({err}); it was kept as it was"));
+                    problems.push(Phrase::new(Code::ContactsDamagedKept).with(err));
                     ContactBook::new()
                 }
             };

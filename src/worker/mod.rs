@@ -34,7 +34,9 @@ mod view;
 use std::collections::{BTreeMap, VecDeque};
 
 pub use conversations::HIDDEN_TEXT;
-pub use error::WorkerError;
+pub use error::{
+    WorkerError, history_phrase, passphrase_phrase, peer_phrase, settings_phrase, storage_phrase, storage_write_failed,
+};
 pub use files::FileRead;
 pub use loader::{LoadStep, Loader};
 #[cfg(feature = "mem-shell")]
@@ -46,6 +48,7 @@ use crate::bridge::{EngineStatus, Response, WorkerToEngine};
 use crate::chat::{ChatNode, RoomId};
 use crate::identity::{Identity, PublicKey};
 use crate::log_budget::LogBudget;
+use crate::phrase::Phrase;
 use crate::storage::{self, Key, Loaded, StorageWrite};
 use crate::time::Millis;
 
@@ -151,12 +154,12 @@ pub struct WorkerModel {
     /// How many of the open room's latest messages the popup shows.
     window: usize,
     /// Problems met loading chat history, worded for the user.
-    history_problems: Vec<String>,
+    history_problems: Vec<Phrase>,
     /// The last reason a dial to a peer (by PeerJS id) failed, until a link to it comes up; not stored.
-    unreachable: BTreeMap<String, String>,
+    unreachable: BTreeMap<String, Phrase>,
     /// Warnings about a peer's unverified connection (a contact the user allowed without the handshake), by
     /// PeerJS id; shown while such a link is up (online and not authenticated).
-    warnings: BTreeMap<String, String>,
+    warnings: BTreeMap<String, Phrase>,
     /// This install's identity key (one per install, kept across sign-outs so contacts keep trusting it).
     identity: Option<Identity>,
     /// The stored identity record exists but is damaged: it is reported and never overwritten.
@@ -264,7 +267,7 @@ impl WorkerModel {
     }
 
     /// Problems met reading storage (records that did not decrypt), for the view.
-    fn add_problems(&mut self, problems: impl IntoIterator<Item = String>) {
+    fn add_problems(&mut self, problems: impl IntoIterator<Item = Phrase>) {
         self.history_problems.extend(problems);
     }
 

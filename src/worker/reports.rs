@@ -191,7 +191,7 @@ impl WorkerModel {
     pub fn handle_read(&mut self, found: Snapshot, now: Millis, random: [u8; 32]) {
         self.begin(random);
         let opened = self.vault.incoming(found);
-        self.add_problems(opened.problems.iter().map(ToString::to_string));
+        self.add_problems(opened.problems.iter().map(super::passphrase_phrase));
         self.chat_input(now, Input::Read(opened.snapshot));
         self.finish(now);
         self.view_changed();
@@ -280,7 +280,9 @@ impl WorkerModel {
                                 stored.push((room, id));
                             }
                         }
-                        ChatEvent::HistoryProblem(problem) => self.history_problems.push(problem.to_string()),
+                        ChatEvent::HistoryProblem(problem) => {
+                            self.history_problems.push(super::history_phrase(&problem))
+                        }
                         ChatEvent::PendingProblem(problem) => self.history_problems.push(problem),
                         // One quiet notification per request (not per message), all under one id, so a
                         // flood of strangers replaces one notification rather than piling them up.

@@ -38,7 +38,7 @@ impl WorkerModel {
             Err(err) => {
                 self.effects.truncate(mark);
                 self.view_dirty = false;
-                self.push(Effect::Reply(Response::Error { message: err.to_string() }));
+                self.push(Effect::Reply(Response::Error { message: err.phrase() }));
             }
             Ok(Outcome::Queued) => self.finish(now),
             Ok(outcome) => {
@@ -257,7 +257,7 @@ impl WorkerModel {
             other => self.rekey(other, &all, random),
         };
         if let Err(err) = outcome {
-            self.push(Effect::Reply(Response::Error { message: err.to_string() }));
+            self.push(Effect::Reply(Response::Error { message: err.phrase() }));
         }
         self.end_input();
     }
@@ -324,10 +324,8 @@ impl WorkerModel {
             gate.accept_new_key(&user, &pending, now)?
         } else {
             let out = gate.reject_new_key(&user, &pending)?;
-            self.unreachable.insert(
-                user.peer_id(),
-                format!("You rejected {user}'s new identity key; multichat will not connect with it."),
-            );
+            self.unreachable
+                .insert(user.peer_id(), crate::phrase::Phrase::new(crate::phrase::Code::RejectedKey).with(&user));
             out
         };
         self.perform_gate(now, out);

@@ -133,11 +133,11 @@ impl WorkerModel {
     /// Every stored record, read to build the index; then what waited for it.
     pub(super) fn search_read(&mut self, pending: PendingSearch, all: Snapshot) {
         let Some(owner) = self.loaded.account.as_ref().map(|it| it.username.clone()) else {
-            self.push(Effect::Reply(Response::Error { message: WorkerError::NotSignedIn.to_string() }));
+            self.push(Effect::Reply(Response::Error { message: WorkerError::NotSignedIn.phrase() }));
             return;
         };
         let Some(chat) = self.chat.as_ref() else {
-            self.push(Effect::Reply(Response::Error { message: WorkerError::NotSignedIn.to_string() }));
+            self.push(Effect::Reply(Response::Error { message: WorkerError::NotSignedIn.phrase() }));
             return;
         };
         // Only this user's pages that the chat layer does not hold are opened (decrypting is the costly part).
@@ -158,8 +158,8 @@ impl WorkerModel {
         let histories = rooms.iter().filter_map(|room| Some((room, chat.history(room)?)));
         let (index, problems) = SearchIndex::build(&owner, histories, &opened.snapshot);
         self.search.index = Some(index);
-        self.add_problems(opened.problems.iter().map(ToString::to_string));
-        self.add_problems(problems.iter().map(ToString::to_string));
+        self.add_problems(opened.problems.iter().map(super::passphrase_phrase));
+        self.add_problems(problems.iter().map(super::history_phrase));
         match pending {
             PendingSearch::Query(query) => {
                 let results = self.search_results(&query);
@@ -170,7 +170,7 @@ impl WorkerModel {
                     self.reply_with_view();
                     self.view_changed();
                 }
-                Err(err) => self.push(Effect::Reply(Response::Error { message: err.to_string() })),
+                Err(err) => self.push(Effect::Reply(Response::Error { message: err.phrase() })),
             },
         }
     }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::WorkerModel;
 use super::search::FocusedWindow;
 use crate::account::Username;
-use crate::auth_gate::{LinkGate, first_contact_notice, unproved_warning};
+use crate::auth_gate::{LinkGate, first_contact_phrase, unproved_phrase};
 use crate::bridge::{
     AccountView, InvitationView, LastMessage, MemberSummary, MessageState, MessageView, OpenRoom, QuoteView,
     ReactionView, RequestView, RoomSummary, View,
@@ -14,6 +14,7 @@ use crate::chat::fold::{self, Shown};
 use crate::chat::names::display_name;
 use crate::chat::{ChatNode, DeliveryState, MessageId, RoomId, RoomView};
 use crate::identity::{PublicKey, TrustState, safety_number};
+use crate::phrase::{Code, Phrase};
 
 /// What the view says about a member's key.
 #[derive(Default)]
@@ -22,9 +23,11 @@ pub(super) struct Trust {
     pub verified: bool,
     pub new_key_safety_number: Option<String>,
     /// The red warning: a link as this contact did not prove the pinned key, and the user has not decided.
-    pub unproved: Option<String>,
+    pub unproved: Option<Phrase>,
     /// The key was pinned on first contact and is not verified yet.
-    pub key_notice: Option<String>,
+    pub key_notice: Option<Phrase>,
+    /// A key of theirs is pinned, or the conversation holds a message of theirs: we reached them before.
+    pub reached: bool,
 }
 
 impl WorkerModel {
@@ -38,8 +41,9 @@ impl WorkerModel {
             let me = chat.me();
             let typing: Vec<String> =
                 chat.typing_in(selected).into_iter().map(|it| display_name(it.as_str())).collect();
-            let room =
-                summary(room_view, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user));
+            let room = summary(room_view, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| {
+                self.trust_in(selected, user)
+            });
             // Around the message a search opened, else the latest.
             if let Some(focused) = self.focused_window(selected, self.window) {
                 let FocusedWindow { messages, has_older, has_newer, focus } = focused;
@@ -72,7 +76,7 @@ impl WorkerModel {
                 files: self.file_views(selected),
             })
         });
-        let mut storage_problems: Vec<String> = self.loaded.problems.iter().map(ToString::to_string).collect();
+        let mut storage_problems: Vec<Phrase> = self.loaded.problems.iter().map(super::storage_phrase).collect();
         storage_problems.extend(self.history_problems.iter().cloned());
         View {
             account: self
@@ -86,8 +90,9 @@ impl WorkerModel {
             rooms: rooms
                 .iter()
                 .map(|it| {
-                    let mut summary =
-                        summary(it, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| self.trust(user));
+                    let mut summary = summary(it, &self.unreachable, &self.warnings, self.gate.as_ref(), &|user| {
+                        self.trust_in(&it.id, user)
+                    });
                     summary.last_message = self.chat.as_ref().and_then(|chat| last_message(chat, &it.id));
                     summary
                 })
@@ -147,10 +152,22 @@ impl WorkerModel {
             safety_number: self.safety_number_with(&contact.key),
             verified: contact.state == TrustState::Verified,
             new_key_safety_number: contact.pending_key.as_ref().and_then(|it| self.safety_number_with(&it.key)),
-            unproved: contact.unproved.as_ref().map(|it| unproved_warning(user, it.how)),
+            unproved: contact.unproved.as_ref().map(|it| unproved_phrase(user, it.how)),
             key_notice: (contact.state == TrustState::Pinned && contact.pending_key.is_none())
-                .then(|| first_contact_notice(user)),
+                .then(|| first_contact_phrase(user)),
+            reached: true,
         }
+    }
+
+    /// [`WorkerModel::trust`], with `reached` also true when `room` holds a message of `user`'s.
+    fn trust_in(&self, room: &RoomId, user: &Username) -> Trust {
+        let trust = self.trust(user);
+        let heard = self
+            .chat
+            .as_ref()
+            .and_then(|chat| chat.history(room))
+            .is_some_and(|history| history.meta.senders.get(user).is_some_and(|it| it.highest() > 0));
+        Trust { reached: trust.reached || heard, ..trust }
     }
 
     /// The safety number of our key and `key` (cached: each costs 5,200 SHA-512 rounds).
@@ -168,8 +185,8 @@ impl WorkerModel {
 
 fn summary(
     room: &RoomView,
-    unreachable: &BTreeMap<String, String>,
-    warnings: &BTreeMap<String, String>,
+    unreachable: &BTreeMap<String, Phrase>,
+    warnings: &BTreeMap<String, Phrase>,
     gate: Option<&LinkGate>,
     trust: &dyn Fn(&Username) -> Trust,
 ) -> RoomSummary {
@@ -194,6 +211,7 @@ fn summary(
                     safety_number: trust.safety_number,
                     verified: trust.verified,
                     problem: warning.or_else(|| if it.online { None } else { unreachable.get(&peer_id).cloned() }),
+                    reached: it.online || trust.reached,
                     new_key_safety_number: trust.new_key_safety_number,
                     unproved: trust.unproved,
                     key_notice: trust.key_notice,
@@ -275,7 +293,7 @@ fn message_view(shown: &Shown, me: &Username, chat: &ChatNode, delivery: &Delive
     };
     let failure = (state == MessageState::Failed).then(|| {
         let names: Vec<String> = never.iter().map(|it| display_name(it.as_str())).collect();
-        format!("Not sent: you blocked {}, so it will not be sent to them", names.join(", "))
+        Phrase::new(Code::NotSentBlocked).with(names.join(", "))
     });
     let position = delivery.positions.get(&message.id).copied();
     let (recipients, delivered_to, read_by) = if mine && !message.deleted {

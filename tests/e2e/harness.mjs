@@ -536,7 +536,7 @@ export const FIREFOX_ADDON_UUID = '3b3c6a2e-9f4e-4c1a-8c1d-6d9b0f1e2a3b';
  * `installFirefoxAddon` can install dist/ for good. Returns `{ browser, problems }`; `problems` collects
  * console errors and uncaught exceptions of the pages opened with `openFirefoxPopup`.
  */
-export async function launchFirefox({ profileDir } = {}) {
+export async function launchFirefox({ profileDir, prefs = {} } = {}) {
   const browser = await puppeteer.launch({
     browser: 'firefox',
     executablePath: FIREFOX,
@@ -551,6 +551,7 @@ export async function launchFirefox({ profileDir } = {}) {
       'xpinstall.signatures.required': false,
       // Add-ons found in the profile's extensions/ folder start enabled, without asking.
       'extensions.autoDisableScopes': 0,
+      ...prefs,
     },
   });
   return { browser, problems: [] };

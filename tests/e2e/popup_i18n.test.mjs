@@ -1,5 +1,6 @@
 // The popup as a product (issue 16), languages: the popup speaks the browser's language (French, Simplified
-// Chinese; English otherwise), `<html lang>` follows, and a language chosen in Settings wins and is kept.
+// Chinese; English otherwise), the worker's words (a refused username) and the connection test's findings
+// included, `<html lang>` follows, and a language chosen in Settings wins and is kept.
 // The browser's language is set with `--accept-lang` (headless Chromium ignores `--lang` and LANGUAGE).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -10,14 +11,17 @@ import {
 
 assertLoopbackOnly();
 
+const PORT = 9162;
 let server;
-before(async () => { server = await startPeerServer({ port: 9162 }); });
+before(async () => { server = await startPeerServer({ port: PORT }); });
 after(() => server.close());
 
-for (const [languages, lang, heading, settings] of [
-  ['fr-FR,fr', 'fr', 'Choisissez un nom d’utilisateur', 'Réglages'],
-  ['zh-CN,zh', 'zh-CN', '选择一个用户名', '设置'],
-  ['de-DE,de', 'en', 'Choose a username', 'Settings'],
+for (const [languages, lang, heading, settings, refused, testButton, reachable] of [
+  ['fr-FR,fr', 'fr', 'Choisissez un nom d’utilisateur', 'Réglages', 'ne peut contenir que des lettres A-Z',
+    'Tester la connexion', `Serveur de signalisation 127.0.0.1:${PORT} : joignable.`],
+  ['zh-CN,zh', 'zh-CN', '选择一个用户名', '设置', '用户名只能使用字母 A-Z', '测试连接', `信令服务器 127.0.0.1:${PORT}：可以连接。`],
+  ['de-DE,de', 'en', 'Choose a username', 'Settings', 'may only use letters A-Z', 'Test connection',
+    `Signaling server 127.0.0.1:${PORT}: reachable.`],
 ]) {
   test(`a browser in ${languages} shows the popup in ${lang}`, { timeout: 60000 }, async (t) => {
     const profile = freshProfileDir(`popup-i18n-${lang}`);
@@ -28,6 +32,20 @@ for (const [languages, lang, heading, settings] of [
       await popup.getByRole('heading', { name: heading }).waitFor();
       assert.equal(await popup.evaluate(() => document.documentElement.lang), lang);
       await popup.getByText(settings, { exact: true }).waitFor();
+      // The worker's refusal of a username, in the popup's language.
+      await popup.locator('#username').fill('bad name!');
+      await popup.locator('#username').press('Enter');
+      await popup.getByRole('alert').filter({ hasText: refused }).waitFor();
+      // The connection test's findings, in the popup's language.
+      await popup.getByText(settings, { exact: true }).click();
+      await popup.locator('#server-host').fill('127.0.0.1');
+      await popup.locator('#server-port').fill(String(PORT));
+      await popup.locator('#server-path').fill(server.path);
+      // The first checkbox of the connection group: "Use a secure connection (wss)", off for this server.
+      await popup.locator('fieldset.group label.check input[type=checkbox]').first().uncheck();
+      await popup.locator('#ice-servers').fill('');
+      await popup.getByRole('button', { name: testButton }).click();
+      await popup.getByText(reachable, { exact: true }).waitFor({ timeout: 20000 });
       assertNoProblems(browser);
     } finally {
       await browser.context.close();

@@ -1,11 +1,13 @@
 // The popup as a product (issue 16), views: a draft survives closing and reopening the popup (and is sealed
-// when a passphrase is set), and several views of the popup page (the toolbar popup, a tab, the side panel's
-// page) show the same live view: a message sent from the tab shows in the popup at once.
+// when a passphrase is set), and several views of the popup page (the toolbar popup, a tab, Chrome's real side
+// panel, opened with the header's button) show the same live view: a message sent from the tab, or typed in
+// the side panel, shows in the popup at once. A dark theme chosen in Settings is on the page before its first
+// paint.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
   assertLoopbackOnly, assertNoProblems, freshProfileDir, launchBrowser, openPopupView, removeProfileDir, signIn,
-  startPeerServer,
+  startPeerServer, withTimeout,
 } from './harness.mjs';
 
 assertLoopbackOnly();
@@ -18,6 +20,66 @@ async function storedText(browser) {
   const [worker] = browser.context.serviceWorkers();
   return JSON.stringify(await worker.evaluate(() => chrome.storage.local.get(null)));
 }
+
+/**
+ * Chrome's side panel, found among the browser's DevTools targets (Playwright does not surface it) by its
+ * page, `popup/index.html?view=panel`. Resolves with `{ evaluate, type }`: `evaluate(expression)` runs there
+ * (promises awaited) and returns its JSON value; `type(text)` types into the focused element as a keyboard
+ * does (`Input.insertText`), then presses Enter.
+ */
+async function sidePanel(browser) {
+  const cdp = await browser.context.browser().newBrowserCDPSession();
+  const deadline = Date.now() + 10000;
+  let target;
+  while (!target) {
+    const { targetInfos } = await cdp.send('Target.getTargets');
+    target = targetInfos.find((it) => it.url.endsWith('/popup/index.html?view=panel'));
+    if (!target && Date.now() > deadline) {
+      throw new Error(`no side panel within 10 s; targets: ${targetInfos.map((it) => `${it.type} ${it.url}`).join(', ')}`);
+    }
+    if (!target) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false });
+  let nextId = 1;
+  const waiting = new Map();
+  cdp.on('Target.receivedMessageFromTarget', ({ sessionId: from, message }) => {
+    if (from !== sessionId) return;
+    const reply = JSON.parse(message);
+    waiting.get(reply.id)?.(reply);
+    waiting.delete(reply.id);
+  });
+  const call = async (method, params) => {
+    const id = nextId++;
+    const replied = new Promise((resolve) => waiting.set(id, resolve));
+    await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) });
+    const reply = await withTimeout(replied, 10000, `the side panel did not answer ${method}`);
+    if (reply.error || reply.result?.exceptionDetails) {
+      throw new Error(`${method} in the side panel failed: ${JSON.stringify(reply.error ?? reply.result.exceptionDetails)}`);
+    }
+    return reply.result;
+  };
+  const evaluate = async (expression) => {
+    const result = await call('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
+    return result.result.value;
+  };
+  const waitFor = async (expression, what, timeout = 5000) => {
+    const until = Date.now() + timeout;
+    while (!(await evaluate(expression))) {
+      if (Date.now() > until) throw new Error(`the side panel never showed ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const type = async (text) => {
+    await call('Input.insertText', { text });
+    for (const type of ['keyDown', 'keyUp']) {
+      await call('Input.dispatchKeyEvent', { type, key: 'Enter', code: 'Enter', windowsVirtualKeyCode: 13, text: type === 'keyDown' ? '\r' : undefined });
+    }
+  };
+  return { evaluate, waitFor, type };
+}
+
+/** Whether the message log of a page (the side panel's, evaluated there) shows `text`. */
+const logShows = (text) => `[...document.querySelectorAll('[role=log] *')].some((it) => it.textContent === ${JSON.stringify(text)})`;
 
 async function openChat(page, username) {
   await page.getByLabel('Username to chat with').fill(username);
@@ -71,7 +133,7 @@ test('a draft survives closing and reopening the popup, sealed once a passphrase
   }
 });
 
-test('a message sent from the tab view shows in the popup and the side panel page at once', { timeout: 120000 }, async (t) => {
+test('the tab and the side panel show the same live view as the popup, both ways', { timeout: 120000 }, async (t) => {
   const profile = freshProfileDir('popup-views');
   t.after(() => removeProfileDir(profile));
   const browser = await launchBrowser(profile);
@@ -86,20 +148,76 @@ test('a message sent from the tab view shows in the popup and the side panel pag
     ]);
     await tab.getByRole('log', { name: 'Messages' }).waitFor();
     assert.equal(await tab.evaluate(() => document.documentElement.dataset.view), 'tab');
-    const panel = await openPopupView(browser, { view: 'panel', viewport: { width: 320, height: 700 } });
-    await panel.getByRole('log', { name: 'Messages' }).waitFor();
+    // "Open in the side panel" opens Chrome's side panel on the same page (the click is the user gesture
+    // `sidePanel.open` needs); from the tab, which stays open.
+    await tab.getByRole('button', { name: 'Open in the side panel' }).click();
+    const panel = await sidePanel(browser);
+    await panel.waitFor(`document.documentElement.dataset.view === 'panel' && !!document.querySelector('[role=log]')`, 'the conversation');
+    assert.equal(await panel.evaluate(`!!document.querySelector('.open-panel') && getComputedStyle(document.querySelector('.open-panel')).display`), 'none',
+      'no "Open in the side panel" inside the side panel');
 
     const box = tab.getByLabel('Message', { exact: true });
     await box.fill('written in the tab');
-    const sent = performance.now();
+    let sent = performance.now();
     await box.press('Enter');
-    for (const view of [popup, panel]) {
-      await view.getByRole('log', { name: 'Messages' }).getByText('written in the tab').waitFor({ timeout: 2000 });
+    await popup.getByRole('log', { name: 'Messages' }).getByText('written in the tab').waitFor({ timeout: 2000 });
+    await panel.waitFor(logShows('written in the tab'), '"written in the tab"', 2000);
+    console.log(`# from the tab's Enter to the popup and the side panel: ${Math.round(performance.now() - sent)} ms`);
+
+    // Typed in the side panel: in the popup and the tab at once.
+    await panel.evaluate(`document.querySelector('textarea').focus()`);
+    sent = performance.now();
+    await panel.type('written in the side panel');
+    for (const view of [popup, tab]) {
+      await view.getByRole('log', { name: 'Messages' }).getByText('written in the side panel').waitFor({ timeout: 2000 });
     }
-    console.log(`# from the tab's Enter to the popup and the panel: ${Math.round(performance.now() - sent)} ms`);
+    console.log(`# from the side panel's Enter to the popup and the tab: ${Math.round(performance.now() - sent)} ms`);
+
     // Going back in the popup goes back everywhere: one view.
     await popup.getByRole('button', { name: 'Back to conversations' }).click();
     await tab.getByRole('heading', { name: 'Conversations' }).waitFor({ timeout: 2000 });
+    await panel.waitFor(`[...document.querySelectorAll('h2')].some((it) => it.textContent === 'Conversations')`, 'the conversation list', 2000);
+
+    // From the toolbar popup's page the button opens the side panel and closes the popup: one view is enough.
+    await Promise.all([popup.waitForEvent('close'), popup.getByRole('button', { name: 'Open in the side panel' }).click()]);
+    assertNoProblems(browser);
+  } finally {
+    await browser.context.close();
+  }
+});
+
+test('a dark theme chosen in Settings is on the page before its first paint', { timeout: 120000 }, async (t) => {
+  const profile = freshProfileDir('popup-theme');
+  t.after(() => removeProfileDir(profile));
+  const browser = await launchBrowser(profile);
+  try {
+    let popup = await openPopupView(browser, { colorScheme: 'light' });
+    await signIn(popup, 'jude', server.settings);
+    await popup.getByText('Settings', { exact: true }).click();
+    await popup.getByLabel('Theme').selectOption('dark');
+    await popup.locator('html[data-theme="dark"]').waitFor({ state: 'attached' });
+    await popup.close();
+    // Before any script of the page runs, note the theme the document has when <body> first exists (the
+    // parser reached it: nothing of the page was painted before) and at the first animation frame.
+    await browser.context.addInitScript(() => {
+      const seen = {};
+      globalThis.multichatFirstTheme = seen;
+      const note = () => {
+        if (!('atBody' in seen) && document.body) seen.atBody = document.documentElement.dataset.theme ?? null;
+      };
+      new MutationObserver(note).observe(document, { childList: true, subtree: true });
+      requestAnimationFrame(() => {
+        note();
+        seen.atFirstFrame = document.documentElement.dataset.theme ?? null;
+        seen.background = getComputedStyle(document.documentElement).getPropertyValue('--bg').trim();
+      });
+    });
+    popup = await openPopupView(browser, { colorScheme: 'light' });
+    await popup.waitForFunction(() => 'atFirstFrame' in (globalThis.multichatFirstTheme ?? {}));
+    const seen = await popup.evaluate(() => globalThis.multichatFirstTheme);
+    assert.deepEqual(seen, { atBody: 'dark', atFirstFrame: 'dark', background: '#16181d' },
+      'the first frame is dark on a light system');
+    await popup.getByRole('heading', { name: 'Conversations' }).waitFor();
     assertNoProblems(browser);
   } finally {
     await browser.context.close();

@@ -296,3 +296,54 @@ pub async fn open_tab(path: &str) -> Result<(), ShellError> {
     tabs_create(&properties).await.map_err(|err| ShellError::from_js("tabs.create", &err))?;
     Ok(())
 }
+
+/// The `chrome.<namespace>` object, if this browser has it.
+fn chrome_namespace(namespace: &str) -> Option<Object> {
+    let chrome = Reflect::get(&js_sys::global(), &"chrome".into()).ok()?;
+    Reflect::get(&chrome, &namespace.into()).ok()?.dyn_into::<Object>().ok()
+}
+
+/// True where this browser gives extensions a side panel: Chrome's `sidePanel.open` (Chrome 116 and later),
+/// Firefox's `sidebarAction.open`.
+pub fn has_side_panel() -> bool {
+    let opener = |namespace: &str| {
+        chrome_namespace(namespace)
+            .and_then(|it| Reflect::get(&it, &"open".into()).ok())
+            .is_some_and(|it| it.is_function())
+    };
+    opener("sidePanel") || opener("sidebarAction")
+}
+
+/// The id of the browser window this page is in (`windows.getCurrent`), which Chrome's `sidePanel.open` needs.
+pub async fn current_window_id() -> Option<f64> {
+    let windows = chrome_namespace("windows")?;
+    let get_current: Function = Reflect::get(&windows, &"getCurrent".into()).ok()?.dyn_into().ok()?;
+    let promise: js_sys::Promise = get_current.call0(&windows).ok()?.dyn_into().ok()?;
+    let window = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    Reflect::get(&window, &"id".into()).ok()?.as_f64()
+}
+
+/// Opens the extension's side panel: in window `window_id` with Chrome's `sidePanel.open`, else Firefox's
+/// `sidebarAction.open`. Both browsers refuse without a user gesture, so call it from the click's handler
+/// before anything awaits: the call is made before this returns, and the future only waits for the answer.
+pub fn open_side_panel(window_id: Option<f64>) -> impl std::future::Future<Output = Result<(), ShellError>> {
+    let called = (|| {
+        if let (Some(side_panel), Some(window_id)) = (chrome_namespace("sidePanel"), window_id) {
+            let open: Function = Reflect::get(&side_panel, &"open".into())?.dyn_into()?;
+            let options = Object::new();
+            Reflect::set(&options, &"windowId".into(), &JsValue::from_f64(window_id))?;
+            return open.call1(&side_panel, &options);
+        }
+        let sidebar = chrome_namespace("sidebarAction").ok_or_else(|| JsValue::from_str("no side panel here"))?;
+        let open: Function = Reflect::get(&sidebar, &"open".into())?.dyn_into()?;
+        open.call0(&sidebar)
+    })();
+    async move {
+        let promise: js_sys::Promise =
+            called.and_then(|it| it.dyn_into()).map_err(|err| ShellError::from_js("sidePanel.open", &err))?;
+        wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map_err(|err| ShellError::from_js("sidePanel.open", &err))?;
+        Ok(())
+    }
+}

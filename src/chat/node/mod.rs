@@ -323,7 +323,7 @@ pub enum ChatEvent {
     /// Message requests or the block list changed.
     RequestsChanged,
     /// A stored record of requests, invitations or blocks could not be read, worded for the user.
-    PendingProblem(String),
+    PendingProblem(crate::phrase::Phrase),
     /// Who is typing in `room` changed ([`ChatNode::typing_in`]).
     TypingChanged {
         room: RoomId,
