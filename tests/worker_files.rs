@@ -241,10 +241,10 @@ fn progress_shows_on_both_sides_and_a_restarted_receiver_resumes() {
     connect(&mut alice, &mut bob, "dc_1", Millis(20));
     let file = bytes_of(40 * CHUNK_BYTES as usize + 123, 2);
     send_file(&mut alice, &room, "notes.bin", "application/octet-stream", &file, Millis(30));
-    pump_with(&mut alice, &mut bob, "dc_1", Millis(31), Wire { max_chunks: Some(12), ..Wire::default() });
+    pump_with(&mut alice, &mut bob, "dc_1", Millis(31), Wire { max_chunks: Some(30), ..Wire::default() });
     let theirs = only_file(&bob);
     assert_eq!(theirs.status, FileStatus::Moving);
-    assert_eq!(theirs.done, 12 * u64::from(CHUNK_BYTES), "12 chunks stored on bob's side");
+    assert_eq!(theirs.done, 30 * u64::from(CHUNK_BYTES), "30 chunks stored on bob's side");
     let mine = only_file(&alice);
     assert_eq!(mine.status, FileStatus::Moving);
     assert!(mine.done > 0 && mine.done < file.len() as u64, "alice sees what bob acknowledged: {}", mine.done);

@@ -75,7 +75,7 @@ impl Files {
         // engine's channel high water (8 MiB), so its send queue holds no file bytes beyond what the channel
         // buffers.
         let limits =
-            Limits { max_file_bytes, window_chunks: 96, link_window_chunks: 120, ack_every: 8, ..Limits::default() };
+            Limits { max_file_bytes, window_chunks: 96, link_window_chunks: 120, ack_every: 24, ..Limits::default() };
         let index: FileIndex = snapshot
             .get(&Key::FileIndex(me.clone()))
             .and_then(|it| serde_json::from_value(it.clone()).ok())
