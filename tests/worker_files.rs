@@ -219,6 +219,8 @@ fn a_picture_to_a_contact_arrives_whole_and_survives_restarts() {
         (FileStatus::Done, true, false, 300_000, 300_000)
     );
     assert_eq!(got.name, "cat.png");
+    // Bob's popup is not open: he is told, as for a message.
+    assert_eq!(bob.notified.last().map(|it| it.text.as_str()), Some("alice sent you cat.png"));
     assert_eq!(open(&mut bob, &got.key), picture, "bob's stored bytes are the picture");
     let mine = only_file(&alice);
     assert_eq!((mine.status, mine.mine, mine.done), (FileStatus::Done, true, 300_000));
@@ -239,10 +241,10 @@ fn progress_shows_on_both_sides_and_a_restarted_receiver_resumes() {
     connect(&mut alice, &mut bob, "dc_1", Millis(20));
     let file = bytes_of(40 * CHUNK_BYTES as usize + 123, 2);
     send_file(&mut alice, &room, "notes.bin", "application/octet-stream", &file, Millis(30));
-    pump_with(&mut alice, &mut bob, "dc_1", Millis(31), Wire { max_chunks: Some(12), ..Wire::default() });
+    pump_with(&mut alice, &mut bob, "dc_1", Millis(31), Wire { max_chunks: Some(30), ..Wire::default() });
     let theirs = only_file(&bob);
     assert_eq!(theirs.status, FileStatus::Moving);
-    assert_eq!(theirs.done, 12 * u64::from(CHUNK_BYTES), "12 chunks stored on bob's side");
+    assert_eq!(theirs.done, 30 * u64::from(CHUNK_BYTES), "30 chunks stored on bob's side");
     let mine = only_file(&alice);
     assert_eq!(mine.status, FileStatus::Moving);
     assert!(mine.done > 0 && mine.done < file.len() as u64, "alice sees what bob acknowledged: {}", mine.done);
@@ -297,6 +299,8 @@ fn a_file_from_someone_not_a_contact_waits_for_accept_and_can_be_declined() {
     let offered = only_file(&bob);
     assert_eq!(offered.status, FileStatus::AwaitingYou, "{offered:?}");
     assert_eq!(received_chunk_keys(&bob), 0, "nothing is fetched before Accept");
+    let told = bob.notified.last().expect("bob is told a file waits for him");
+    assert_eq!(told.text, "alice wants to send you photo.jpg (70 KB). Open multichat to accept or decline.");
     assert_eq!(only_file(&alice).detail.as_deref(), Some("Waiting for bob to accept"));
 
     bob.request(Request::AnswerFile { key: offered.key.clone(), accept: true }, Millis(50));

@@ -75,7 +75,7 @@ impl Files {
         // engine's channel high water (8 MiB), so its send queue holds no file bytes beyond what the channel
         // buffers.
         let limits =
-            Limits { max_file_bytes, window_chunks: 96, link_window_chunks: 120, ack_every: 8, ..Limits::default() };
+            Limits { max_file_bytes, window_chunks: 96, link_window_chunks: 120, ack_every: 24, ..Limits::default() };
         let index: FileIndex = snapshot
             .get(&Key::FileIndex(me.clone()))
             .and_then(|it| serde_json::from_value(it.clone()).ok())
@@ -307,8 +307,41 @@ impl WorkerModel {
                 files.refused.drain(..excess);
                 self.view_changed();
             }
+            TransferEvent::Offered { key } => {
+                self.view_changed();
+                self.notify_file(&key, true);
+            }
+            TransferEvent::Received { key } => {
+                self.view_changed();
+                self.notify_file(&key, false);
+            }
             _ => self.view_changed(),
         }
+    }
+
+    /// A notification for a file that waits for "Accept" (`offered`) or arrived, as for a message: not for a
+    /// muted conversation, nor one the popup shows; its name hidden with the message text.
+    fn notify_file(&mut self, key: &FileKey, offered: bool) {
+        let FileKey::In { from, id } = key else { return };
+        let (Some(files), Some(chat)) = (self.files.as_ref(), self.chat.as_ref()) else { return };
+        let Some(record) = files.transfers.incoming(from, *id) else { return };
+        let room = record.offer.room.clone();
+        let Some(view) = chat.room_views().into_iter().find(|it| it.id == room) else { return };
+        if view.prefs.muted || !offered && self.popup_open && self.selected_room.as_ref() == Some(&room) {
+            return;
+        }
+        let sender = crate::chat::names::display_name(from.as_str());
+        let text = if self.loaded.settings.hide_notification_text {
+            super::HIDDEN_TEXT.to_owned()
+        } else if offered {
+            let size = crate::transfer::human_size(record.offer.size);
+            format!("{sender} wants to send you {} ({size}). Open multichat to accept or decline.", record.offer.name)
+        } else {
+            format!("{sender} sent you {}", record.offer.name)
+        };
+        let arrival =
+            super::Arrival { sender, text, room_title: view.title.clone(), notification_id: view.notification_id() };
+        self.notify(arrival);
     }
 
     /// What the shell read for an [`Effect::ReadFile`]. `random`: 32 fresh bytes (for sealing).

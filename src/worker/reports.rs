@@ -350,7 +350,7 @@ impl WorkerModel {
         }
     }
 
-    fn notify(&mut self, arrival: Arrival) {
+    pub(super) fn notify(&mut self, arrival: Arrival) {
         if self.notifications_enabled() {
             self.push(Effect::Notify(arrival));
         }
