@@ -8,7 +8,7 @@ use multichat_core::storage::Key;
 use multichat_core::transfer::manager::{Limits, TransferEvent};
 use multichat_core::transfer::record::{FileKey, IncomingState, RecipientState};
 use multichat_core::transfer::wire::Refusal;
-use multichat_core::transfer::{CHUNK_BYTES, Party, TransferId, ended_words, hash};
+use multichat_core::transfer::{CHUNK_BYTES, Party, TransferId, ended_phrase, hash};
 
 use crate::transfer_sim::{Net, Side, direct, file_bytes, user};
 
@@ -90,7 +90,7 @@ fn a_file_from_someone_not_a_contact_waits_for_accept_and_can_be_declined() {
     let state = &net.get("alice").outgoing_record(second).unwrap().recipients[&user("bob")].state;
     assert_eq!(*state, RecipientState::Ended { reason: Refusal::Declined, by: Party::Them(user("bob")) });
     assert_eq!(
-        ended_words("more.pdf", 200_000, &user("bob"), Refusal::Declined, &Party::Them(user("bob"))),
+        ended_phrase("more.pdf", 200_000, &user("bob"), Refusal::Declined, &Party::Them(user("bob"))).english(),
         "bob declined more.pdf."
     );
 }
@@ -117,7 +117,7 @@ fn a_file_over_the_recipients_limit_is_refused_in_words_and_nothing_is_stored() 
             .any(|it| matches!(it, TransferEvent::Ended { reason, .. } if *reason == refusal))
     );
     assert_eq!(
-        ended_words("film.mp4", 2_500_000, &user("bob"), refusal, &Party::Them(user("bob"))),
+        ended_phrase("film.mp4", 2_500_000, &user("bob"), refusal, &Party::Them(user("bob"))).english(),
         "bob accepts files up to 1.0 MB; film.mp4 is 2.5 MB."
     );
     let bob = net.get("bob");

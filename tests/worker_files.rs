@@ -186,6 +186,11 @@ fn files(profile: &MemShell) -> Vec<FileView> {
     view(profile).open_room.expect("a conversation is open").files
 }
 
+/// A file's detail in English, its sentences joined as the popup joins them.
+fn said(detail: &[multichat_core::phrase::Phrase]) -> Option<String> {
+    (!detail.is_empty()).then(|| detail.iter().map(|it| it.english()).collect::<Vec<_>>().join(" "))
+}
+
 fn only_file(profile: &MemShell) -> FileView {
     let files = files(profile);
     assert_eq!(files.len(), 1, "one file in the conversation: {files:?}");
@@ -269,7 +274,7 @@ fn a_file_to_an_offline_contact_waits_and_goes_when_they_are_back() {
     send_file(&mut alice, &room, "report.pdf", "application/pdf", &file, Millis(30));
     let waiting = only_file(&alice);
     assert_eq!(waiting.status, FileStatus::Waiting);
-    assert_eq!(waiting.detail.as_deref(), Some("Waiting for bob to come online"));
+    assert_eq!(said(&waiting.detail).as_deref(), Some("Waiting for bob to come online"));
     // Alice's worker restarts before bob is back: the file was stored, it still goes.
     alice.restart(Millis(40));
     alice.request(Request::SelectRoom { room: Some(room.clone()) }, Millis(41));
@@ -301,7 +306,7 @@ fn a_file_from_someone_not_a_contact_waits_for_accept_and_can_be_declined() {
     assert_eq!(received_chunk_keys(&bob), 0, "nothing is fetched before Accept");
     let told = bob.notified.last().expect("bob is told a file waits for him");
     assert_eq!(told.text, "alice wants to send you photo.jpg (70 KB). Open multichat to accept or decline.");
-    assert_eq!(only_file(&alice).detail.as_deref(), Some("Waiting for bob to accept"));
+    assert_eq!(said(&only_file(&alice).detail).as_deref(), Some("Waiting for bob to accept"));
 
     bob.request(Request::AnswerFile { key: offered.key.clone(), accept: true }, Millis(50));
     pump(&mut alice, &mut bob, "dc_1", Millis(51));
@@ -316,7 +321,7 @@ fn a_file_from_someone_not_a_contact_waits_for_accept_and_can_be_declined() {
     pump(&mut alice, &mut bob, "dc_1", Millis(63));
     let declined = files(&alice).into_iter().find(|it| it.name == "other.jpg").unwrap();
     assert_eq!(declined.status, FileStatus::Failed);
-    assert_eq!(declined.detail.as_deref(), Some("bob declined other.jpg."));
+    assert_eq!(said(&declined.detail).as_deref(), Some("bob declined other.jpg."));
 }
 
 #[test]
@@ -332,11 +337,11 @@ fn a_file_over_the_recipient_s_limit_is_refused_in_words_and_nothing_is_stored()
     assert_eq!(chunks, 0, "no chunk of a refused file is sent");
     let refused = only_file(&alice);
     assert_eq!(refused.status, FileStatus::Failed);
-    assert_eq!(refused.detail.as_deref(), Some("bob accepts files up to 1.0 MB; big.zip is 1.5 MB."));
+    assert_eq!(said(&refused.detail).as_deref(), Some("bob accepts files up to 1.0 MB; big.zip is 1.5 MB."));
     let theirs = only_file(&bob);
     assert_eq!(theirs.status, FileStatus::Failed);
     assert_eq!(
-        theirs.detail.as_deref(),
+        said(&theirs.detail).as_deref(),
         Some("alice tried to send you big.zip (1.5 MB), larger than your limit of 1.0 MB (Settings).")
     );
     assert_eq!(received_chunk_keys(&bob), 0);
@@ -353,8 +358,8 @@ fn either_side_can_cancel_and_the_other_is_told() {
     let key = only_file(&bob).key;
     assert!(matches!(bob.request(Request::CancelFile { key }, Millis(32)), Response::View { .. }));
     pump(&mut alice, &mut bob, "dc_1", Millis(33));
-    assert_eq!(only_file(&bob).detail.as_deref(), Some("You cancelled a.bin."));
-    assert_eq!(only_file(&alice).detail.as_deref(), Some("bob cancelled a.bin."));
+    assert_eq!(said(&only_file(&bob).detail).as_deref(), Some("You cancelled a.bin."));
+    assert_eq!(said(&only_file(&alice).detail).as_deref(), Some("bob cancelled a.bin."));
     assert_eq!(received_chunk_keys(&bob), 0, "the chunks of a cancelled file are removed");
 
     // Larger than the window, so it cannot all be in flight before the cancel.
@@ -366,7 +371,7 @@ fn either_side_can_cancel_and_the_other_is_told() {
     pump(&mut alice, &mut bob, "dc_1", Millis(43));
     let theirs = files(&bob).into_iter().find(|it| it.name == "b.bin").unwrap();
     assert_eq!(theirs.status, FileStatus::Failed);
-    assert_eq!(theirs.detail.as_deref(), Some("alice cancelled b.bin."));
+    assert_eq!(said(&theirs.detail).as_deref(), Some("alice cancelled b.bin."));
 }
 
 #[test]

@@ -198,8 +198,8 @@ pub(crate) fn FileItem(file: FileView) -> Element {
                 }
                 p { class: "hint", {tr.f("file_progress", &[&human_size(file.done), &size])} }
             }
-            if let Some(detail) = file.detail.clone() {
-                p { class: if file.status == FileStatus::Failed { "notice file-failed" } else { "hint" }, role: "status", "{detail}" }
+            if !file.detail.is_empty() {
+                p { class: if file.status == FileStatus::Failed { "notice file-failed" } else { "hint" }, role: "status", {file.detail.iter().map(|it| tr.say(it)).collect::<Vec<_>>().join(" ")} }
             }
             div { class: "row",
                 if file.status == FileStatus::AwaitingYou {

@@ -40,6 +40,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::account::Username;
+use crate::phrase::{Code, Phrase};
 
 /// The capability our peers announce in `mc.hello` when they take files. A peer without it is sent none
 /// of this module's frames.
@@ -223,32 +224,47 @@ pub enum Party {
 }
 
 /// What the user reads about a transfer that ended without the file: `name` of `size` bytes, with `peer`
-/// (its author for a file we receive, the recipient for one we send), ended by `by` for `reason`.
-pub fn ended_words(name: &str, size: u64, peer: &Username, reason: wire::Refusal, by: &Party) -> String {
+/// (its author for a file we receive, the recipient for one we send), ended by `by` for `reason`; said by the
+/// popup in its language.
+pub fn ended_phrase(name: &str, size: u64, peer: &Username, reason: wire::Refusal, by: &Party) -> Phrase {
     use wire::Refusal;
     let peer = crate::chat::names::display_name(peer.as_str());
     let size = human_size(size);
     match (reason, by) {
         (Refusal::TooBig { limit }, Party::Them(_)) => {
-            format!("{peer} accepts files up to {}; {name} is {size}.", human_size(limit))
+            Phrase::new(Code::FileTooBigForThem).with(peer).with(human_size(limit)).with(name).with(size)
         }
-        (Refusal::TooBig { limit }, Party::Us) => format!(
-            "{peer} tried to send you {name} ({size}), larger than your limit of {} (Settings).",
-            human_size(limit)
-        ),
-        (Refusal::Declined, Party::Them(_)) => format!("{peer} declined {name}."),
-        (Refusal::Declined, Party::Us) => format!("You declined {name}."),
-        (Refusal::Cancelled, Party::Them(_)) => format!("{peer} cancelled {name}."),
-        (Refusal::Cancelled, Party::Us) => format!("You cancelled {name}."),
-        (Refusal::Busy, Party::Them(_)) => {
-            format!("{peer} is receiving too many files at once; send {name} again later.")
+        (Refusal::TooBig { limit }, Party::Us) => {
+            Phrase::new(Code::FileTooBigForUs).with(peer).with(name).with(size).with(human_size(limit))
         }
-        (Refusal::Busy, Party::Us) => format!("{peer} sent too many files at once; {name} was refused."),
-        (Refusal::Corrupt, Party::Us) => {
-            format!("{name} from {peer} arrived damaged (its SHA-256 did not match) and was discarded.")
-        }
-        (Refusal::Corrupt, Party::Them(_)) => {
-            format!("{peer} received {name} damaged and discarded it; send it again.")
+        (Refusal::Declined, Party::Them(_)) => Phrase::new(Code::FileDeclinedByThem).with(peer).with(name),
+        (Refusal::Declined, Party::Us) => Phrase::new(Code::FileDeclinedByUs).with(name),
+        (Refusal::Cancelled, Party::Them(_)) => Phrase::new(Code::FileCancelledByThem).with(peer).with(name),
+        (Refusal::Cancelled, Party::Us) => Phrase::new(Code::FileCancelledByUs).with(name),
+        (Refusal::Busy, Party::Them(_)) => Phrase::new(Code::FileBusyThem).with(peer).with(name),
+        (Refusal::Busy, Party::Us) => Phrase::new(Code::FileBusyUs).with(peer).with(name),
+        (Refusal::Corrupt, Party::Us) => Phrase::new(Code::FileCorruptForUs).with(name).with(peer),
+        (Refusal::Corrupt, Party::Them(_)) => Phrase::new(Code::FileCorruptForThem).with(peer).with(name),
+    }
+}
+
+impl TransferError {
+    /// The refusal as words for the popup's catalogue (its `Display` is the English of logs and tests).
+    pub fn phrase(&self) -> Phrase {
+        match self {
+            TransferError::BadId => Code::FileBadId.into(),
+            TransferError::TooBig { size, limit } => {
+                Phrase::new(Code::FileTooBigToSend).with(human_size(*size)).with(human_size(*limit))
+            }
+            TransferError::BadName => Phrase::new(Code::FileBadName).with(MAX_NAME_CHARS),
+            TransferError::NoRecipients => Code::FileNoRecipients.into(),
+            TransferError::DuplicateId => Code::FileDuplicateId.into(),
+            TransferError::UnknownTransfer => Code::FileUnknown.into(),
+            TransferError::NotWaiting => Code::FileNotWaiting.into(),
+            TransferError::Busy => Code::FileBusy.into(),
+            TransferError::SizeMismatch { read, declared } => {
+                Phrase::new(Code::FileSizeMismatch).with(read).with(declared)
+            }
         }
     }
 }

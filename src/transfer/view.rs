@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::record::{IncomingRecord, IncomingState, OutgoingRecord, RecipientState};
-use super::{ended_words, is_displayable_image};
+use super::{ended_phrase, is_displayable_image};
 use crate::account::Username;
 use crate::chat::names::display_name;
+use crate::phrase::{Code, Phrase};
 
 /// Where a file stands, as the popup shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,9 +44,9 @@ pub struct FileView {
     pub status: FileStatus,
     /// Bytes received (ours: the fewest any recipient still receiving has).
     pub done: u64,
-    /// Waiting for whom, or why it failed, worded for people.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    /// Waiting for whom, or why it failed (one sentence per recipient it failed for), said by the popup.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detail: Vec<Phrase>,
     /// The file's bytes are all stored here, so it can be opened and saved.
     pub stored: bool,
 }
@@ -57,12 +58,12 @@ impl FileView {
         let (status, detail) = match &record.state {
             IncomingState::AwaitingUser => (
                 FileStatus::AwaitingYou,
-                Some(format!("{} wants to send you this file.", display_name(offer.from.as_str()))),
+                vec![Phrase::new(Code::FileWantsToSend).with(display_name(offer.from.as_str()))],
             ),
-            IncomingState::Receiving => (FileStatus::Moving, None),
-            IncomingState::Complete => (FileStatus::Done, None),
+            IncomingState::Receiving => (FileStatus::Moving, Vec::new()),
+            IncomingState::Complete => (FileStatus::Done, Vec::new()),
             IncomingState::Ended { reason, by } => {
-                (FileStatus::Failed, Some(ended_words(&offer.name, offer.size, &offer.from, *reason, by)))
+                (FileStatus::Failed, vec![ended_phrase(&offer.name, offer.size, &offer.from, *reason, by)])
             }
         };
         FileView {
@@ -99,25 +100,31 @@ impl FileView {
                 RecipientState::Sending => moving = Some(moving.map_or(bytes, |it| it.min(bytes))),
                 RecipientState::Done => done += 1,
                 RecipientState::Ended { reason, by } => {
-                    failed.push(ended_words(&offer.name, offer.size, user, *reason, by));
+                    failed.push(ended_phrase(&offer.name, offer.size, user, *reason, by));
                 }
             }
         }
-        let names =
-            |users: &[&Username]| users.iter().map(|it| display_name(it.as_str())).collect::<Vec<_>>().join(", ");
+        let names = |users: &[&Username]| {
+            users.iter().map(|it| Phrase::new(Code::Text).with(display_name(it.as_str()))).collect::<Vec<_>>()
+        };
         let total = record.recipients.len();
         let (status, shown_done, detail) = if let Some(bytes) = moving {
-            (FileStatus::Moving, bytes, None)
+            (FileStatus::Moving, bytes, Vec::new())
         } else if !waiting_offline.is_empty() {
-            (FileStatus::Waiting, 0, Some(format!("Waiting for {} to come online", names(&waiting_offline))))
+            (FileStatus::Waiting, 0, vec![Phrase::new(Code::FileWaitingOnline).with_list(names(&waiting_offline))])
         } else if !waiting_online.is_empty() {
-            (FileStatus::Waiting, 0, Some(format!("Waiting for {} to accept", names(&waiting_online))))
+            (FileStatus::Waiting, 0, vec![Phrase::new(Code::FileWaitingAccept).with_list(names(&waiting_online))])
         } else if done > 0 {
-            let detail = (!failed.is_empty()).then(|| failed.join(" "));
-            let detail = detail.or_else(|| (total > 1).then(|| format!("Delivered to {done} of {total}")));
+            let detail = if !failed.is_empty() {
+                failed
+            } else if total > 1 {
+                vec![Phrase::new(Code::FileDeliveredToSome).with(done).with(total)]
+            } else {
+                Vec::new()
+            };
             (FileStatus::Done, offer.size, detail)
         } else {
-            (FileStatus::Failed, 0, Some(failed.join(" ")))
+            (FileStatus::Failed, 0, failed)
         };
         FileView {
             key: record.key().to_string(),

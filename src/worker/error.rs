@@ -81,6 +81,7 @@ impl WorkerError {
             WorkerError::Contact(err) => contact_phrase(err),
             WorkerError::Import(err) => import_phrase(err),
             WorkerError::Passphrase(err) => passphrase_phrase(err),
+            WorkerError::File(err) => err.phrase(),
         }
     }
 }

@@ -285,7 +285,7 @@ impl WorkerModel {
                 }
             }
             TransferEvent::Refused { from, room, name, size, reason } => {
-                let detail = crate::transfer::ended_words(&name, size, &from, reason, &crate::transfer::Party::Us);
+                let detail = crate::transfer::ended_phrase(&name, size, &from, reason, &crate::transfer::Party::Us);
                 files.refusals += 1;
                 files.refused.push(FileView {
                     key: format!("refused/{}/{}", from.as_str(), files.refusals),
@@ -299,7 +299,7 @@ impl WorkerModel {
                     image: false,
                     status: crate::bridge::FileStatus::Failed,
                     done: 0,
-                    detail: Some(detail),
+                    detail: vec![detail],
                     stored: false,
                 });
                 // Only the latest few: a peer offering many cannot grow this.
@@ -348,7 +348,7 @@ impl WorkerModel {
     pub fn handle_file_read(&mut self, then: FileRead, found: Snapshot, now: Millis, random: [u8; 32]) {
         self.begin(random);
         let opened = self.vault.incoming(found);
-        self.add_problems(opened.problems.iter().map(ToString::to_string));
+        self.add_problems(opened.problems.iter().map(super::passphrase_phrase));
         let found = opened.snapshot;
         let Some(me) = self.files.as_ref().map(|it| it.me.clone()) else { return self.end_input() };
         match then {
@@ -368,7 +368,7 @@ impl WorkerModel {
                 let reply = self.assemble(&me, &key, &found);
                 self.push(Effect::Reply(match reply {
                     Ok(response) => response,
-                    Err(err) => Response::Error { message: err.to_string() },
+                    Err(err) => Response::Error { message: err.phrase() },
                 }));
             }
         }
