@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use multichat_core::chat::history::{self, DeliveryState};
+use multichat_core::chat::wire;
 use multichat_core::chat::{ChatNode, Command, Input, Output, RoomId, StoredMessage};
+use multichat_core::send_queue::MAX_LINK_QUEUED_BYTES;
 use multichat_core::storage::Snapshot;
 use multichat_core::time::Millis;
 
@@ -33,6 +35,13 @@ struct Net {
     /// Chat and batch frames lost in flight when a link closed.
     lost_messages: usize,
     closes: usize,
+    /// The engine's bound on bytes per link, modelled: with it on, a link whose frames in flight from one
+    /// side would pass [`MAX_LINK_QUEUED_BYTES`] closes, as the engine closes it. Frames drain only between
+    /// the nodes' steps (a node's whole step is queued first), so a step's output is never smaller here than
+    /// on a slow channel.
+    bounded: bool,
+    queued: BTreeMap<(String, &'static str), u64>,
+    peak_queued: u64,
 }
 
 impl Net {
@@ -61,6 +70,9 @@ impl Net {
             close_after: None,
             lost_messages: 0,
             closes: 0,
+            bounded: false,
+            queued: BTreeMap::new(),
+            peak_queued: 0,
         }
     }
 
@@ -97,6 +109,7 @@ impl Net {
         let before = self.in_flight.len();
         let lost: Vec<_> = self.in_flight.iter().filter(|(link, ..)| link == id).cloned().collect();
         self.in_flight.retain(|(link, ..)| link != id);
+        self.queued.retain(|(link, _), _| link != id);
         self.lost_messages +=
             lost.iter().filter(|(.., frame)| frame["type"] == "chat" || frame["type"] == "mc.batch").count();
         debug_assert_eq!(before - self.in_flight.len(), lost.len());
@@ -151,6 +164,18 @@ impl Net {
             Output::Send { link, frame } => {
                 let Some(&(a, b)) = self.links.get(&link) else { return };
                 let to = if a == name { b } else { a };
+                if self.bounded {
+                    let queued = self.queued.entry((link.clone(), name)).or_default();
+                    *queued += wire::encoded_len(&frame) as u64;
+                    self.peak_queued = self.peak_queued.max(*queued);
+                    if *queued > MAX_LINK_QUEUED_BYTES {
+                        // The engine drops what waited and closes the link.
+                        self.in_flight.push_back((link.clone(), to, frame));
+                        self.closes += 1;
+                        self.close(&link);
+                        return;
+                    }
+                }
                 self.in_flight.push_back((link, to, frame));
             }
             Output::Close { link } => self.close(&link),
@@ -166,6 +191,9 @@ impl Net {
     fn deliver(&mut self, link: &str, to: &'static str, frame: serde_json::Value) {
         let Some(&(a, b)) = self.links.get(link) else { return };
         let from = if a == to { b } else { a };
+        if let Some(queued) = self.queued.get_mut(&(link.to_owned(), from)) {
+            *queued = queued.saturating_sub(wire::encoded_len(&frame) as u64);
+        }
         if let Some((overflow_from, overflow_to, kind, left)) = self.close_after.as_mut()
             && *overflow_from == from
             && *overflow_to == to
@@ -282,4 +310,52 @@ fn catch_up_cut_by_a_closed_link_is_served_in_full_on_the_next_one() {
     got.sort();
     expected.sort();
     assert_eq!(got, expected, "bob has every message of carol's, once, from alice's catch-up");
+}
+
+/// Issue 13's gap: catch-up of up to [`multichat_core::chat::node::CATCHUP_MAX_MESSAGES`] messages was sent
+/// at once, so an honest backlog of near-limit texts passed the engine's 16 MiB bound, the link was closed,
+/// and every reconnect did the same: the member never caught up. Served in pieces, each asked for once the
+/// last one arrived, it completes on one link.
+#[test]
+fn a_thirty_mib_catch_up_completes_under_the_engines_bound() {
+    let mut net = Net::new(&["alice", "bob", "carol"]);
+    let room = net.command("alice", Command::CreateGroup { name: "friends".into(), random: [9; 16] }).unwrap();
+    for other in ["bob", "carol"] {
+        net.command("alice", Command::Invite { room: room.clone(), username: user(other) });
+    }
+    net.advance(5_000);
+    net.send("bob", &room, "bob is here");
+    net.advance(5_000);
+    net.set_reachable("bob", false);
+    // Carol writes 30 MiB of texts near the 12 KB limit while bob is away, then leaves: only alice can
+    // catch him up.
+    let filler = "x".repeat(wire::MAX_TEXT_BYTES - 16);
+    let mut expected = vec![("bob".to_owned(), "bob is here".to_owned())];
+    let mut backlog_bytes = 0;
+    for i in 0.. {
+        let text = format!("carol {i:05} {filler}");
+        backlog_bytes += text.len();
+        net.send("carol", &room, &text);
+        expected.push(("carol".to_owned(), text));
+        if backlog_bytes >= 30 << 20 {
+            break;
+        }
+    }
+    net.advance(5_000);
+    net.set_reachable("carol", false);
+    net.bounded = true;
+    net.set_reachable("bob", true);
+    net.advance(120_000);
+    let mut got = net.stored_once("bob", &room);
+    println!(
+        "backlog {} messages, {backlog_bytes} B of text; links closed at the bound: {}; peak queued on a link: {} B",
+        expected.len() - 1,
+        net.closes,
+        net.peak_queued
+    );
+    assert_eq!(net.closes, 0, "no link was closed at the engine's bound");
+    got.sort();
+    expected.sort();
+    assert_eq!(got.len(), expected.len(), "bob holds every message of the backlog");
+    assert!(got == expected, "bob holds exactly the backlog, each message once");
 }
