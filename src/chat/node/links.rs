@@ -1,6 +1,6 @@
 //! Links: coming up, greeting, going down, dialing and redialing, and duplicates between two peers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -52,6 +52,9 @@ impl ChatNode {
             served: BTreeMap::new(),
             gossip: Vec::new(),
             files: false,
+            pulls: false,
+            pieces_out: BTreeSet::new(),
+            deferred_syncs: BTreeMap::new(),
         };
         self.links.insert(link_id.clone(), link);
         // Our dialer told us it speaks our protocol: greet it. On a link we dialed, the peer greets first.

@@ -113,7 +113,7 @@ impl ChatNode {
                     for entry in &history.meta.outbox {
                         // Only a message in a loaded page can be marked or re-sent (the outbox's pages are
                         // always loaded; a damaged one is not).
-                        let Some((_, message)) = history.find(&entry.id) else { continue };
+                        let Some((_, message)) = history.find_near(entry.page, &entry.id) else { continue };
                         if message.state == Some(DeliveryState::Sending) {
                             let at = entry.sent_at.saturating_add(FAILED_AFTER_MS);
                             rows.push((at, Due::Failed(room.clone(), entry.id.clone())));
