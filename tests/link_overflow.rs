@@ -42,6 +42,10 @@ struct Net {
     bounded: bool,
     queued: BTreeMap<(String, &'static str), u64>,
     peak_queued: u64,
+    /// With it on, frames are delivered at most this many bytes per 100 ms of the clock (over all links):
+    /// a slow channel, so timers fire while a long catch-up is still on its way.
+    bandwidth: Option<u64>,
+    tick_left: u64,
 }
 
 impl Net {
@@ -73,6 +77,8 @@ impl Net {
             bounded: false,
             queued: BTreeMap::new(),
             peak_queued: 0,
+            bandwidth: None,
+            tick_left: 0,
         }
     }
 
@@ -129,7 +135,11 @@ impl Net {
                     self.perform(name, output);
                 }
             }
-            if let Some((link, to, frame)) = self.in_flight.pop_front() {
+            let len = self.in_flight.front().map(|(.., frame)| wire::encoded_len(frame) as u64);
+            let fits = |len: u64| self.bandwidth.is_none_or(|full| len <= self.tick_left || self.tick_left == full);
+            if let Some(len) = len.filter(|it| fits(*it)) {
+                self.tick_left = self.tick_left.saturating_sub(len);
+                let (link, to, frame) = self.in_flight.pop_front().unwrap();
                 moved = true;
                 self.deliver(&link, to, frame);
             }
@@ -227,6 +237,7 @@ impl Net {
         let end = self.now.saturating_add(ms);
         while self.now < end {
             self.now = self.now.saturating_add(100).min(end);
+            self.tick_left = self.bandwidth.unwrap_or(0);
             let now = self.now;
             for node in self.nodes.values_mut() {
                 if node.node.poll_timeout().is_some_and(|it| it <= now) {
@@ -353,6 +364,7 @@ fn a_thirty_mib_catch_up_completes_under_the_engines_bound() {
     net.advance(5_000);
     net.set_reachable("carol", false);
     net.bounded = true;
+    net.bandwidth = Some(BYTES_PER_TICK);
     net.set_reachable("bob", true);
     net.advance(120_000);
     let mut got = net.stored_once("bob", &room);
@@ -367,4 +379,44 @@ fn a_thirty_mib_catch_up_completes_under_the_engines_bound() {
     expected.sort();
     assert_eq!(got.len(), expected.len(), "bob holds every message of the backlog");
     assert!(got == expected, "bob holds exactly the backlog, each message once");
+}
+
+/// 2 MB a second: a slow channel, so a 30 MiB catch-up takes 15 s of the clock and every timer (pings,
+/// the outbox's re-sends) fires meanwhile.
+const BYTES_PER_TICK: u64 = 200_000;
+
+/// The same backlog in the author's own outbox: on the member's return its messages are due to be re-sent
+/// all at once. Re-sent as they were, they passed the engine's bound as catch-up did.
+#[test]
+fn a_thirty_mib_outbox_reaches_a_member_back_online_under_the_engines_bound() {
+    let mut net = Net::new(&["alice", "bob"]);
+    net.set_reachable("bob", false);
+    let room = net.command("alice", Command::OpenDirect { username: user("bob") }).unwrap();
+    let filler = "x".repeat(wire::MAX_TEXT_BYTES - 16);
+    let mut expected = Vec::new();
+    let mut backlog_bytes = 0;
+    while backlog_bytes < 30 << 20 {
+        let text = format!("alice {:05} {filler}", expected.len());
+        backlog_bytes += text.len();
+        net.send("alice", &room, &text);
+        expected.push(("alice".to_owned(), text));
+    }
+    net.advance(5_000);
+    net.bounded = true;
+    net.bandwidth = Some(BYTES_PER_TICK);
+    net.set_reachable("bob", true);
+    net.advance(120_000);
+    println!(
+        "outbox {} messages, {backlog_bytes} B of text; links closed at the bound: {}; peak queued on a link: {} B",
+        expected.len(),
+        net.closes,
+        net.peak_queued
+    );
+    assert_eq!(net.closes, 0, "no link was closed at the engine's bound");
+    let got = net.stored_once("bob", &room);
+    assert_eq!(got.len(), expected.len(), "bob holds every message of the outbox");
+    assert!(got == expected, "bob holds exactly the outbox, each message once, in order");
+    let not_delivered =
+        net.stored_messages("alice", &room).into_iter().filter(|it| it.state != Some(DeliveryState::Delivered)).count();
+    assert_eq!(not_delivered, 0, "alice sees each one delivered");
 }
