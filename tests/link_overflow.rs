@@ -285,12 +285,13 @@ fn messages_in_the_outbox_come_again_after_the_link_is_closed_full() {
     for (_, text) in texts_of("alice", 300) {
         net.send("alice", &room, &text);
     }
-    // Bob comes back; the first link takes 40 of alice's chats, then the engine's queue is full and closes it.
-    net.close_after = Some(("alice", "bob", "chat", 40));
+    // Bob comes back and asks for the conversation's history (he had none of it): alice's outbox goes as
+    // catch-up, and the engine's queue is full at its first batch and closes the link.
+    net.close_after = Some(("alice", "bob", "mc.batch", 0));
     net.set_reachable("bob", true);
     net.advance(120_000);
     assert_eq!(net.closes, 1, "the link was closed once, full");
-    assert!(net.lost_messages > 100, "most of the messages were dropped with the link ({} lost)", net.lost_messages);
+    assert!(net.lost_messages > 0, "the messages were dropped with the link ({} frames lost)", net.lost_messages);
     assert_eq!(net.stored_once("bob", &room), texts_of("alice", 300), "every message once, in order");
     let not_delivered: Vec<String> = net
         .stored_messages("alice", &room)

@@ -222,7 +222,13 @@ impl ChatNode {
         room: &RoomId,
         heads: &BTreeMap<Username, u64>,
     ) -> Result<(), DropReason> {
+        let new_room = self.rooms.get(room).is_none();
         let room = self.room_for(room, peer)?;
+        // A direct room made by the peer's `mc.sync` (we had not chatted yet): ask for its history too, or
+        // only the peer's outbox would bring it.
+        if new_room {
+            self.send_sync(link_id, &room);
+        }
         let Some(link) = self.links.get_mut(link_id) else { return Ok(()) };
         // A pulling peer's `mc.sync` answers the room's last piece (or asks afresh): its slot is free. With
         // every slot taken by other rooms, the request waits for one.

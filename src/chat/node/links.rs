@@ -55,6 +55,7 @@ impl ChatNode {
             pulls: false,
             pieces_out: BTreeSet::new(),
             deferred_syncs: BTreeMap::new(),
+            resent: (self.now, 0),
         };
         self.links.insert(link_id.clone(), link);
         // Our dialer told us it speaks our protocol: greet it. On a link we dialed, the peer greets first.

@@ -520,6 +520,9 @@ struct Link {
     pieces_out: BTreeSet<RoomId>,
     /// The peer's `mc.sync` of rooms that wait for a slot, by room (a later one replaces an earlier one).
     deferred_syncs: BTreeMap<RoomId, BTreeMap<Username, u64>>,
+    /// Bytes of our messages re-sent on this link since the `Millis`: at most [`CATCHUP_PIECE_BYTES`] every
+    /// [`RESEND_AFTER_MS`], the rest put off to the next round (catch-up brings them meanwhile).
+    resent: (Millis, usize),
 }
 
 impl Link {
