@@ -34,6 +34,12 @@ pub struct RoomsRecord {
 /// Groups we left that are remembered, to tell members who were offline.
 pub const MAX_LEFT_ROOMS: usize = 64;
 
+/// The most members a group holds, us included. A group is a full mesh: each member keeps a link to each
+/// other one (63 here), and the engine's connections, the pings every 3 s and the catch-up every link
+/// starts are all per link; 64 leaves room under the engine's connection slots for direct conversations
+/// and the links that have not greeted yet. Invitations past it are refused (`DropReason::RoomFull`).
+pub const MAX_ROOM_MEMBERS: usize = 64;
+
 /// A group we left: whom to tell, and the leave as we signed it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeftRoom {

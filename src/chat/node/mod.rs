@@ -382,6 +382,8 @@ pub enum DropReason {
     Blocked,
     #[error("only a message's author may edit or delete it")]
     NotTheAuthor,
+    #[error("the invitation would make the group larger than {} members; it is refused", super::room::MAX_ROOM_MEMBERS)]
+    RoomFull,
 }
 
 /// Why a command was refused, worded for the user.
