@@ -101,6 +101,11 @@ pub enum RoomKind {
 }
 
 impl RoomRecord {
+    /// The group holds [`MAX_ROOM_MEMBERS`]: nobody more can be invited.
+    pub fn is_full(&self) -> bool {
+        self.members.len() >= MAX_ROOM_MEMBERS
+    }
+
     /// The direct room between the owner and `peer` (`id` must be `RoomId::direct` of the two).
     pub fn direct(id: RoomId, peer: Username, pages_hint: u32) -> RoomRecord {
         let members = id.direct_members().map(|(a, b)| [a, b].into()).unwrap_or_else(|| [peer].into());
@@ -139,7 +144,7 @@ pub enum RoomError {
     EmptyName,
     #[error("A room name can be at most {} characters long", super::wire::MAX_ROOM_NAME_CHARS)]
     NameTooLong,
-    #[error("A room can have at most {} members", super::wire::MAX_LIST_LEN)]
+    #[error("This group is full: a group can have at most {MAX_ROOM_MEMBERS} members")]
     TooManyMembers,
 }
 
@@ -195,7 +200,8 @@ impl RoomsRecord {
             return false;
         }
         let name = check_name(name).unwrap_or_else(|_| "Unnamed room".to_owned());
-        let mut all: BTreeSet<Username> = members.iter().take(super::wire::MAX_LIST_LEN - 1).cloned().collect();
+        let mut all: BTreeSet<Username> =
+            members.iter().filter(|it| *it != me).take(MAX_ROOM_MEMBERS - 1).cloned().collect();
         all.insert(me.clone());
         let invitations = invitations.into_iter().filter(|(invitee, _)| all.contains(invitee)).collect();
         self.rooms.push(RoomRecord {
@@ -210,13 +216,13 @@ impl RoomsRecord {
         true
     }
 
-    /// Adds a member to a group we are in, by its invitation. False when the room is unknown or full, or
-    /// the invitee is a member already.
+    /// Adds a member to a group we are in, by its invitation. False when the room is unknown or full
+    /// ([`MAX_ROOM_MEMBERS`]), or the invitee is a member already.
     pub fn add_member(&mut self, id: &RoomId, invitation: Invitation) -> bool {
         let Some(record) = self.get_mut(id).filter(|it| !it.id.is_direct()) else { return false };
         let member_or_gone =
             record.members.contains(&invitation.invitee) || record.departed.contains(&invitation.invitee);
-        if record.members.len() >= super::wire::MAX_LIST_LEN || member_or_gone {
+        if record.is_full() || member_or_gone {
             return false;
         }
         record.members.insert(invitation.invitee.clone());

@@ -5,7 +5,6 @@ use crate::account::Username;
 use crate::chat::history::{self, RoomHistory, StoredMessage};
 use crate::chat::ids::{LinkId, RoomId};
 use crate::chat::room::{RoomActivity, RoomError, RoomRecord, RoomView};
-use crate::chat::wire;
 use crate::time::Millis;
 
 impl ChatNode {
@@ -197,7 +196,7 @@ impl ChatNode {
                 if self.blocked.contains(&username) {
                     return Err(ChatError::Blocked(username));
                 }
-                if record.members.len() >= wire::MAX_LIST_LEN {
+                if record.is_full() && !record.members.contains(&username) {
                     return Err(RoomError::TooManyMembers.into());
                 }
                 if !record.members.contains(&username) {
