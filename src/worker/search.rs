@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use super::requests::Outcome;
 use super::{Effect, WholeRead, WorkerError, WorkerModel};
 use crate::bridge::{MessageState, MessageView, Response};
-use crate::chat::actions::Action;
 use crate::chat::names::display_name;
 use crate::chat::{ChatNode, DeliveryState, MessageId, RoomId};
 use crate::search::{Indexed, SearchHit, SearchIndex, SearchResults};
@@ -182,12 +181,7 @@ impl WorkerModel {
         for (room, id) in stored {
             let Some(history) = chat.history(room) else { continue };
             let Some((page, message)) = history.find(id) else { continue };
-            if matches!(message.act, Some(Action::Delete { .. })) {
-                // The index holds the old text, which a delete erased from storage: it is built again from
-                // storage at the next search.
-                self.search.index = None;
-                return;
-            }
+            // An edit or a delete is applied to its target's entry (a deleted text is blanked there too).
             let position = history.pages.get(&page).and_then(|it| it.iter().position(|it| &it.id == id)).unwrap_or(0);
             index.insert(message, page, position);
         }
