@@ -233,3 +233,34 @@ fn an_edited_message_is_found_by_its_new_text_and_a_deleted_one_not_at_all() {
     link_bob(&mut shell, Millis(1_000_001));
     check(&mut shell, 1_000_100, "built after a restart");
 }
+
+/// Issue 15's gap: the conversation opened around a hit showed its messages as first written, without their
+/// edits, reactions or the message they reply to.
+#[test]
+fn a_hit_opened_shows_its_edit_reactions_and_reply() {
+    let mut shell = alice();
+    let room = bob_room(&shell);
+    shell.request(Request::SelectRoom { room: Some(room.clone()) }, Millis(20_000));
+    shell.request(Request::SendText { room: room.clone(), text: "lunch at noon?".into() }, Millis(20_001));
+    let id_of = |shell: &MemShell, text: &str| {
+        open_room(shell).messages.iter().find(|it| it.text == text).expect("the message is shown").id.clone()
+    };
+    let lunch = id_of(&shell, "lunch at noon?");
+    let edit = Request::Edit { room: room.clone(), to: lunch.clone(), text: "lunch at one, by the pier?".into() };
+    shell.request(edit, Millis(20_002));
+    shell.request(Request::React { room: room.clone(), to: lunch.clone(), emoji: "👍".into() }, Millis(20_003));
+    let reply = Request::Reply { room: room.clone(), to: lunch.clone(), text: "or the pier café".into() };
+    shell.request(reply, Millis(20_004));
+    let hit = search(&mut shell, "pier", 20_010).hits.into_iter().find(|it| it.id == lunch).expect("found");
+    shell.request(Request::ShowMessage { room: room.clone(), id: hit.id }, Millis(20_011));
+    let open = open_room(&shell);
+    assert_eq!(open.focus.as_deref(), Some(lunch.as_str()), "opened around the hit");
+    let shown = open.messages.iter().find(|it| it.id == lunch).expect("the hit is shown");
+    assert_eq!(shown.text, "lunch at one, by the pier?");
+    assert!(shown.edited, "shown as edited");
+    let reactions: Vec<(&str, bool)> = shown.reactions.iter().map(|it| (it.emoji.as_str(), it.mine)).collect();
+    assert_eq!(reactions, vec![("👍", true)], "its reaction");
+    let answer = open.messages.iter().find(|it| it.text == "or the pier café").expect("the reply is shown");
+    let quote = answer.reply.as_ref().expect("shown as a reply");
+    assert_eq!((quote.to.as_str(), quote.excerpt.as_str()), (lunch.as_str(), "lunch at one, by the pier?"));
+}
