@@ -12,7 +12,7 @@
 //!
 //! Pure: no clock, no storage access. The worker hands in pages and asks; [`crate::worker`] does the rest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -62,6 +62,8 @@ pub struct IndexedMessage {
     pub state: Option<DeliveryState>,
     /// The seq of the author's edit whose text this is (0: as first written).
     edit_seq: u64,
+    /// A reply's action (what it quotes); `None` for any other message.
+    reply: Option<Box<Action>>,
     /// Edited since (a newer entry holds its text) or deleted: never found or shown, its text blanked.
     gone: bool,
 }
@@ -121,6 +123,7 @@ impl SearchIndex {
             verified: message.signature.is_some(),
             state: message.state,
             edit_seq: 0,
+            reply: message.act.clone().filter(Action::is_shown).map(Box::new),
             gone: false,
         }
     }
@@ -205,6 +208,9 @@ pub struct SearchIndex {
     left_out: u64,
     /// Entries of `messages` that are gone (edited since, or deleted).
     n_gone: usize,
+    /// The reactions and edits of indexed messages, by room and target: what the conversation opened around
+    /// a hit folds into its messages ([`SearchIndex::as_stored`]).
+    actions: BTreeMap<(u32, MessageId), Vec<StoredMessage>>,
 }
 
 /// What a search can find: what people wrote (a reply too), never a tombstone nor a reaction, edit or
@@ -229,11 +235,14 @@ impl SearchIndex {
         let mut index = SearchIndex { owner: Some(owner.clone()), ..SearchIndex::default() };
         let mut all = Vec::new();
         let mut actions = Vec::new();
+        let mut reactions = Vec::new();
         let mut take = |index: &mut SearchIndex, message: &StoredMessage, page: u32, at: usize| {
             if searchable(message) {
                 all.push(index.entry(message, page, at));
             } else if let Some(action) = EditOrDelete::of(message) {
-                actions.push(action);
+                actions.push((action, message.clone()));
+            } else if matches!(message.act, Some(Action::React { .. })) {
+                reactions.push(message.clone());
             }
         };
         for (room, history) in rooms {
@@ -256,38 +265,61 @@ impl SearchIndex {
                 }
             }
         }
-        index.apply_all(&mut all, actions);
+        index.apply_all(&mut all, actions, reactions);
         index.fill(all);
         (index, problems)
     }
 
-    /// Applies edits and deletes to the entries they target, before the index is filled.
-    fn apply_all(&mut self, all: &mut Vec<IndexedMessage>, actions: Vec<EditOrDelete>) {
-        let mut at: BTreeMap<(u32, &MessageId), usize> = BTreeMap::new();
+    /// Applies edits and deletes to the entries they target, before the index is filled, and keeps the
+    /// edits and reactions of the entries left.
+    fn apply_all(
+        &mut self,
+        all: &mut Vec<IndexedMessage>,
+        actions: Vec<(EditOrDelete, StoredMessage)>,
+        reactions: Vec<StoredMessage>,
+    ) {
+        let mut at: BTreeMap<(u32, MessageId), usize> = BTreeMap::new();
         for (n, entry) in all.iter().enumerate() {
-            at.insert((entry.room, &entry.id), n);
+            at.insert((entry.room, entry.id.clone()), n);
         }
         let mut edits: BTreeMap<usize, (u64, String)> = BTreeMap::new();
-        let mut deleted = Vec::new();
-        for action in actions {
+        let mut deleted = BTreeSet::new();
+        let mut kept: BTreeMap<usize, Vec<StoredMessage>> = BTreeMap::new();
+        for (action, message) in actions {
             let Some(room) = self.rooms.find(&action.room) else { continue };
-            let Some(&n) = at.get(&(room, &action.to)) else { continue };
+            let Some(&n) = at.get(&(room, action.to.clone())) else { continue };
             if self.senders.find(&action.author) != Some(all[n].sender) {
                 continue;
             }
             match action.text {
-                Some(text) if edits.get(&n).is_none_or(|(seq, _)| *seq < action.seq) => {
-                    edits.insert(n, (action.seq, text));
+                Some(text) => {
+                    if edits.get(&n).is_none_or(|(seq, _)| *seq < action.seq) {
+                        edits.insert(n, (action.seq, text));
+                    }
+                    kept.entry(n).or_default().push(message);
                 }
-                Some(_) => {}
-                None => deleted.push(n),
+                None => {
+                    deleted.insert(n);
+                }
+            }
+        }
+        for reaction in reactions {
+            let (Some(room), Some(Action::React { to, .. })) = (self.rooms.find(&reaction.room), &reaction.act) else {
+                continue;
+            };
+            if let Some(&n) = at.get(&(room, to.clone())) {
+                kept.entry(n).or_default().push(reaction);
             }
         }
         for (n, (seq, text)) in edits {
             all[n].text = text.into();
             all[n].edit_seq = seq;
         }
-        deleted.sort_unstable();
+        for (n, messages) in kept {
+            if !deleted.contains(&n) {
+                self.actions.insert((all[n].room, all[n].id.clone()), messages);
+            }
+        }
         for n in deleted.into_iter().rev() {
             all.remove(n);
         }
@@ -328,7 +360,13 @@ impl SearchIndex {
     /// as of the edit; the old text is found no more), a delete by its author takes it out.
     pub fn insert(&mut self, message: &StoredMessage, page: u32, position: usize) {
         if let Some(action) = EditOrDelete::of(message) {
-            self.apply(action);
+            self.apply(action, message);
+            return;
+        }
+        if let (Some(Action::React { to, .. }), Some(room)) = (&message.act, self.rooms.find(&message.room))
+            && self.messages.iter().rev().any(|it| !it.gone && it.room == room && &it.id == to)
+        {
+            self.actions.entry((room, to.clone())).or_default().push(message.clone());
             return;
         }
         if !searchable(message) {
@@ -343,7 +381,7 @@ impl SearchIndex {
         }
     }
 
-    fn apply(&mut self, action: EditOrDelete) {
+    fn apply(&mut self, action: EditOrDelete, message: &StoredMessage) {
         let (Some(room), Some(author)) = (self.rooms.find(&action.room), self.senders.find(&action.author)) else {
             return;
         };
@@ -357,9 +395,44 @@ impl SearchIndex {
         let edited =
             action.text.map(|text| IndexedMessage { text: text.into(), edit_seq: action.seq, ..target.clone() });
         self.forget(n);
-        if let Some(entry) = edited {
-            self.push(entry);
+        let key = (room, action.to);
+        match edited {
+            Some(entry) => {
+                self.push(entry);
+                self.actions.entry(key).or_default().push(message.clone());
+            }
+            None => {
+                self.actions.remove(&key);
+            }
         }
+    }
+
+    /// Indexed messages as stored, with the edits and reactions on them, for [`crate::chat::fold::fold`]:
+    /// the conversation opened around a hit shows them as the latest messages are shown. What the index
+    /// does not keep is left out: each message's seq, and its signature (`verified` says it was checked).
+    pub fn as_stored(&self, messages: &[Indexed<'_>]) -> Vec<StoredMessage> {
+        let mut stored = Vec::new();
+        for Indexed { room, sender, message } in messages {
+            stored.push(StoredMessage {
+                id: message.id.clone(),
+                room: (*room).clone(),
+                sender: (*sender).clone(),
+                text: message.text.to_string(),
+                timestamp: message.timestamp,
+                received_at: message.received_at,
+                seq: 0,
+                state: message.state,
+                signature: None,
+                act: message.reply.as_deref().cloned(),
+                deleted: false,
+            });
+        }
+        for Indexed { message, .. } in messages {
+            if let Some(actions) = self.actions.get(&(message.room, message.id.clone())) {
+                stored.extend(actions.iter().cloned());
+            }
+        }
+        stored
     }
 
     /// Takes entry `n` out of every answer and blanks its text (a deleted text is kept nowhere).

@@ -251,16 +251,23 @@ fn a_hit_opened_shows_its_edit_reactions_and_reply() {
     shell.request(Request::React { room: room.clone(), to: lunch.clone(), emoji: "👍".into() }, Millis(20_003));
     let reply = Request::Reply { room: room.clone(), to: lunch.clone(), text: "or the pier café".into() };
     shell.request(reply, Millis(20_004));
-    let hit = search(&mut shell, "pier", 20_010).hits.into_iter().find(|it| it.id == lunch).expect("found");
-    shell.request(Request::ShowMessage { room: room.clone(), id: hit.id }, Millis(20_011));
-    let open = open_room(&shell);
-    assert_eq!(open.focus.as_deref(), Some(lunch.as_str()), "opened around the hit");
-    let shown = open.messages.iter().find(|it| it.id == lunch).expect("the hit is shown");
-    assert_eq!(shown.text, "lunch at one, by the pier?");
-    assert!(shown.edited, "shown as edited");
-    let reactions: Vec<(&str, bool)> = shown.reactions.iter().map(|it| (it.emoji.as_str(), it.mine)).collect();
-    assert_eq!(reactions, vec![("👍", true)], "its reaction");
-    let answer = open.messages.iter().find(|it| it.text == "or the pier café").expect("the reply is shown");
-    let quote = answer.reply.as_ref().expect("shown as a reply");
-    assert_eq!((quote.to.as_str(), quote.excerpt.as_str()), (lunch.as_str(), "lunch at one, by the pier?"));
+    let check = |shell: &mut MemShell, now: u64, when: &str| {
+        let hit = search(shell, "pier", now).hits.into_iter().find(|it| it.id == lunch).expect("found");
+        shell.request(Request::ShowMessage { room: room.clone(), id: hit.id }, Millis(now + 1));
+        let open = open_room(shell);
+        assert_eq!(open.focus.as_deref(), Some(lunch.as_str()), "{when}: opened around the hit");
+        let shown = open.messages.iter().find(|it| it.id == lunch).expect("the hit is shown");
+        assert_eq!(shown.text, "lunch at one, by the pier?", "{when}");
+        assert!(shown.edited, "{when}: shown as edited");
+        let reactions: Vec<(&str, bool)> = shown.reactions.iter().map(|it| (it.emoji.as_str(), it.mine)).collect();
+        assert_eq!(reactions, vec![("👍", true)], "{when}: its reaction");
+        let answer = open.messages.iter().find(|it| it.text == "or the pier café").expect("the reply is shown");
+        let quote = answer.reply.as_ref().expect("shown as a reply");
+        let quoted = (quote.to.as_str(), quote.excerpt.as_str());
+        assert_eq!(quoted, (lunch.as_str(), "lunch at one, by the pier?"), "{when}: the reply quotes the edit");
+    };
+    check(&mut shell, 20_010, "kept up to date");
+    shell.restart(Millis(1_000_000));
+    link_bob(&mut shell, Millis(1_000_001));
+    check(&mut shell, 1_000_100, "built after a restart");
 }
