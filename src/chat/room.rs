@@ -91,6 +91,10 @@ pub struct RoomRecord {
     /// Members who left the group (by a leave they signed): never taken back in by an invitation.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub departed: BTreeSet<Username>,
+    /// We left the group and kept its history ([`RoomsRecord::keep_left`]): it is read-only, and we are its
+    /// only member (the others are in `departed`), so nobody is dialed, served or written to for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub left: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +121,7 @@ impl RoomRecord {
             invitations: BTreeMap::new(),
             prefs: RoomPrefs::default(),
             departed: BTreeSet::new(),
+            left: false,
         }
     }
 
@@ -181,6 +186,7 @@ impl RoomsRecord {
                 invitations: BTreeMap::new(),
                 prefs: RoomPrefs::default(),
                 departed: BTreeSet::new(),
+                left: false,
             });
         }
         Ok(id)
@@ -212,6 +218,7 @@ impl RoomsRecord {
             invitations,
             prefs: RoomPrefs::default(),
             departed: BTreeSet::new(),
+            left: false,
         });
         true
     }
@@ -254,6 +261,18 @@ impl RoomsRecord {
         self.left.push(left);
         let excess = self.left.len().saturating_sub(MAX_LEFT_ROOMS);
         self.left.drain(..excess);
+    }
+
+    /// We left the group `id` and keep its history: every other member is taken out (as departed), and the
+    /// room is marked left. False when the room is unknown or direct.
+    pub fn keep_left(&mut self, id: &RoomId, me: &Username) -> bool {
+        let Some(record) = self.get_mut(id).filter(|it| !it.id.is_direct()) else { return false };
+        let others: Vec<Username> = record.others(me).cloned().collect();
+        record.departed.extend(others);
+        record.members.retain(|it| it == me);
+        record.invitations.clear();
+        record.left = true;
+        true
     }
 
     /// The group we left, if we did.
@@ -318,6 +337,9 @@ pub struct RoomView {
     /// The user's own settings for it; `title` already is the local name when one is set.
     #[serde(default)]
     pub prefs: RoomPrefs,
+    /// A group we left and kept the history of: read-only.
+    #[serde(default)]
+    pub left: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -368,6 +390,7 @@ impl RoomView {
             message_count: activity.message_count,
             last_activity: activity.last_activity,
             prefs: record.prefs.clone(),
+            left: record.left,
         }
     }
 

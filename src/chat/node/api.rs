@@ -196,6 +196,9 @@ impl ChatNode {
                 if self.blocked.contains(&username) {
                     return Err(ChatError::Blocked(username));
                 }
+                if record.left {
+                    return Err(ChatError::LeftGroup);
+                }
                 if record.is_full() && !record.members.contains(&username) {
                     return Err(RoomError::TooManyMembers.into());
                 }
@@ -251,6 +254,7 @@ impl ChatNode {
                 Ok(Some(room))
             }
             Command::DeleteRoom { room } => self.delete_room(&room).map(|()| None),
+            Command::LeaveGroup { room } => self.leave_keeping_history(&room).map(|()| Some(room)),
             Command::SetRoomPrefs { room, prefs } => self.set_room_prefs(&room, prefs).map(|()| Some(room)),
             Command::SignOut => {
                 let links: Vec<LinkId> = self.links.keys().cloned().collect();

@@ -205,6 +205,11 @@ pub enum Command {
     DeleteRoom {
         room: RoomId,
     },
+    /// Leave a group as [`Command::DeleteRoom`] does, keeping the conversation and its history here,
+    /// read-only.
+    LeaveGroup {
+        room: RoomId,
+    },
     /// The user's own settings for a room: a local name, muted, pinned (nobody else learns of them).
     SetRoomPrefs {
         room: RoomId,
@@ -409,6 +414,8 @@ pub enum ChatError {
     NotYours,
     #[error("A reaction is one emoji (or a few characters, no spaces)")]
     NotAReaction,
+    #[error("You left this group: its messages are kept here, but you can no longer write in it")]
+    LeftGroup,
 }
 
 /// Typing indicators and read receipts: each is sent only when on, and shown only when on (so receipts
