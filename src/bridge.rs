@@ -175,6 +175,11 @@ pub enum Request {
     LeaveGroup {
         room: String,
     },
+    /// Leave a group as [`Request::LeaveGroup`] does, keeping the conversation and its history here,
+    /// read-only.
+    LeaveGroupKeepHistory {
+        room: String,
+    },
     /// This device's own settings for a conversation; a field left `None` is unchanged. `name: Some("")`
     /// takes the local name away.
     ConversationSettings {

@@ -12,12 +12,13 @@
 //!
 //! Pure: no clock, no storage access. The worker hands in pages and asks; [`crate::worker`] does the rest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::account::Username;
+use crate::chat::actions::Action;
 use crate::chat::history::{DeliveryState, HistoryError, Page, RoomHistory, StoredMessage};
 use crate::chat::{MessageId, RoomId};
 use crate::storage::{Key, Snapshot};
@@ -59,6 +60,12 @@ pub struct IndexedMessage {
     pub verified: bool,
     /// The delivery state of a message we sent, as last indexed.
     pub state: Option<DeliveryState>,
+    /// The seq of the author's edit whose text this is (0: as first written).
+    edit_seq: u64,
+    /// A reply's action (what it quotes); `None` for any other message.
+    reply: Option<Box<Action>>,
+    /// Edited since (a newer entry holds its text) or deleted: never found or shown, its text blanked.
+    gone: bool,
 }
 
 /// An indexed message with its room and sender.
@@ -115,6 +122,9 @@ impl SearchIndex {
             position: u32::try_from(position).unwrap_or(u32::MAX),
             verified: message.signature.is_some(),
             state: message.state,
+            edit_seq: 0,
+            reply: message.act.clone().filter(Action::is_shown).map(Box::new),
+            gone: false,
         }
     }
 }
@@ -196,18 +206,26 @@ pub struct SearchIndex {
     text_bytes: usize,
     /// Older messages left out because of [`MAX_INDEXED_BYTES`].
     left_out: u64,
+    /// Entries of `messages` that are gone (edited since, or deleted).
+    n_gone: usize,
+    /// The reactions and edits of indexed messages, by room and target: what the conversation opened around
+    /// a hit folds into its messages ([`SearchIndex::as_stored`]).
+    actions: BTreeMap<(u32, MessageId), Vec<StoredMessage>>,
 }
 
 /// What a search can find: what people wrote (a reply too), never a tombstone nor a reaction, edit or
 /// delete, whose text is not a message of its own.
 fn searchable(message: &StoredMessage) -> bool {
-    !message.deleted && matches!(message.act, None | Some(crate::chat::actions::Action::Reply { .. }))
+    !message.deleted && matches!(message.act, None | Some(Action::Reply { .. }))
 }
 
 impl SearchIndex {
     /// The index of `owner`'s `rooms`: each room's loaded pages as the chat layer holds them (the freshest),
     /// its other pages decoded from `stored` (what storage holds, opened). Pages missing from both are skipped;
     /// damaged ones are reported and skipped.
+    /// The index of `owner`'s history: the pages the chat layer holds (`rooms`), the others from `stored`.
+    /// Each edit is applied to its target (its latest edit by its author, by seq) and a deleted message is
+    /// left out, as the conversation shows them.
     pub fn build<'h>(
         owner: &Username,
         rooms: impl IntoIterator<Item = (&'h RoomId, &'h RoomHistory)>,
@@ -216,11 +234,22 @@ impl SearchIndex {
         let mut problems = Vec::new();
         let mut index = SearchIndex { owner: Some(owner.clone()), ..SearchIndex::default() };
         let mut all = Vec::new();
+        let mut actions = Vec::new();
+        let mut reactions = Vec::new();
+        let mut take = |index: &mut SearchIndex, message: &StoredMessage, page: u32, at: usize| {
+            if searchable(message) {
+                all.push(index.entry(message, page, at));
+            } else if let Some(action) = EditOrDelete::of(message) {
+                actions.push((action, message.clone()));
+            } else if matches!(message.act, Some(Action::React { .. })) {
+                reactions.push(message.clone());
+            }
+        };
         for (room, history) in rooms {
             for page in 0..history.meta.page_count {
                 if let Some(messages) = history.pages.get(&page) {
-                    for (at, message) in messages.iter().enumerate().filter(|(_, it)| searchable(it)) {
-                        all.push(index.entry(message, page, at));
+                    for (at, message) in messages.iter().enumerate() {
+                        take(&mut index, message, page, at);
                     }
                     continue;
                 }
@@ -229,20 +258,73 @@ impl SearchIndex {
                 match decode_page(value) {
                     Ok(messages) => {
                         for (at, message) in messages.iter().filter(|it| &it.room == room).enumerate() {
-                            if searchable(message) {
-                                all.push(index.entry(message, page, at));
-                            }
+                            take(&mut index, message, page, at);
                         }
                     }
                     Err(reason) => problems.push(HistoryError::CorruptPage { room: room.clone(), page, reason }),
                 }
             }
         }
+        index.apply_all(&mut all, actions, reactions);
         index.fill(all);
         (index, problems)
     }
 
-    /// Indexes these messages, in any order: they are ordered by arrival (`received_at`).
+    /// Applies edits and deletes to the entries they target, before the index is filled, and keeps the
+    /// edits and reactions of the entries left.
+    fn apply_all(
+        &mut self,
+        all: &mut Vec<IndexedMessage>,
+        actions: Vec<(EditOrDelete, StoredMessage)>,
+        reactions: Vec<StoredMessage>,
+    ) {
+        let mut at: BTreeMap<(u32, MessageId), usize> = BTreeMap::new();
+        for (n, entry) in all.iter().enumerate() {
+            at.insert((entry.room, entry.id.clone()), n);
+        }
+        let mut edits: BTreeMap<usize, (u64, String)> = BTreeMap::new();
+        let mut deleted = BTreeSet::new();
+        let mut kept: BTreeMap<usize, Vec<StoredMessage>> = BTreeMap::new();
+        for (action, message) in actions {
+            let Some(room) = self.rooms.find(&action.room) else { continue };
+            let Some(&n) = at.get(&(room, action.to.clone())) else { continue };
+            if self.senders.find(&action.author) != Some(all[n].sender) {
+                continue;
+            }
+            match action.text {
+                Some(text) => {
+                    if edits.get(&n).is_none_or(|(seq, _)| *seq < action.seq) {
+                        edits.insert(n, (action.seq, text));
+                    }
+                    kept.entry(n).or_default().push(message);
+                }
+                None => {
+                    deleted.insert(n);
+                }
+            }
+        }
+        for reaction in reactions {
+            let (Some(room), Some(Action::React { to, .. })) = (self.rooms.find(&reaction.room), &reaction.act) else {
+                continue;
+            };
+            if let Some(&n) = at.get(&(room, to.clone())) {
+                kept.entry(n).or_default().push(reaction);
+            }
+        }
+        for (n, (seq, text)) in edits {
+            all[n].text = text.into();
+            all[n].edit_seq = seq;
+        }
+        for (n, messages) in kept {
+            if !deleted.contains(&n) {
+                self.actions.insert((all[n].room, all[n].id.clone()), messages);
+            }
+        }
+        for n in deleted.into_iter().rev() {
+            all.remove(n);
+        }
+    }
+
     fn fill(&mut self, mut messages: Vec<IndexedMessage>) {
         messages.sort_by_key(|it| it.received_at);
         let index = self;
@@ -274,7 +356,19 @@ impl SearchIndex {
 
     /// Adds a message just stored (the newest). A message already indexed (same room and id) is not added
     /// twice.
+    /// Adds a message just stored. An edit by the target's author replaces its text (the newer entry is found
+    /// as of the edit; the old text is found no more), a delete by its author takes it out.
     pub fn insert(&mut self, message: &StoredMessage, page: u32, position: usize) {
+        if let Some(action) = EditOrDelete::of(message) {
+            self.apply(action, message);
+            return;
+        }
+        if let (Some(Action::React { to, .. }), Some(room)) = (&message.act, self.rooms.find(&message.room))
+            && self.messages.iter().rev().any(|it| !it.gone && it.room == room && &it.id == to)
+        {
+            self.actions.entry((room, to.clone())).or_default().push(message.clone());
+            return;
+        }
         if !searchable(message) {
             return;
         }
@@ -287,6 +381,73 @@ impl SearchIndex {
         }
     }
 
+    fn apply(&mut self, action: EditOrDelete, message: &StoredMessage) {
+        let (Some(room), Some(author)) = (self.rooms.find(&action.room), self.senders.find(&action.author)) else {
+            return;
+        };
+        let Some(n) = self.messages.iter().rposition(|it| !it.gone && it.room == room && it.id == action.to) else {
+            return;
+        };
+        let target = &self.messages[n];
+        if target.sender != author || action.text.is_some() && target.edit_seq >= action.seq {
+            return;
+        }
+        let edited =
+            action.text.map(|text| IndexedMessage { text: text.into(), edit_seq: action.seq, ..target.clone() });
+        self.forget(n);
+        let key = (room, action.to);
+        match edited {
+            Some(entry) => {
+                self.push(entry);
+                self.actions.entry(key).or_default().push(message.clone());
+            }
+            None => {
+                self.actions.remove(&key);
+            }
+        }
+    }
+
+    /// Indexed messages as stored, with the edits and reactions on them, for [`crate::chat::fold::fold`]:
+    /// the conversation opened around a hit shows them as the latest messages are shown. What the index
+    /// does not keep is left out: each message's seq, and its signature (`verified` says it was checked).
+    pub fn as_stored(&self, messages: &[Indexed<'_>]) -> Vec<StoredMessage> {
+        let mut stored = Vec::new();
+        for Indexed { room, sender, message } in messages {
+            stored.push(StoredMessage {
+                id: message.id.clone(),
+                room: (*room).clone(),
+                sender: (*sender).clone(),
+                text: message.text.to_string(),
+                timestamp: message.timestamp,
+                received_at: message.received_at,
+                seq: 0,
+                state: message.state,
+                signature: None,
+                act: message.reply.as_deref().cloned(),
+                deleted: false,
+            });
+        }
+        for Indexed { message, .. } in messages {
+            if let Some(actions) = self.actions.get(&(message.room, message.id.clone())) {
+                stored.extend(actions.iter().cloned());
+            }
+        }
+        stored
+    }
+
+    /// Takes entry `n` out of every answer and blanks its text (a deleted text is kept nowhere).
+    fn forget(&mut self, n: usize) {
+        let start = self.starts[n] as usize;
+        let end = self.starts.get(n + 1).map_or(self.folded.len(), |it| *it as usize) - SEPARATOR.len_utf8();
+        // Spaces for every byte: the folded text keeps its length (and so every start), and no query
+        // matches them (a query is trimmed, so it is never only spaces).
+        self.folded.replace_range(start..end, &" ".repeat(end - start));
+        let entry = &mut self.messages[n];
+        entry.text = "".into();
+        entry.gone = true;
+        self.n_gone += 1;
+    }
+
     fn push(&mut self, message: IndexedMessage) {
         self.starts.push(u32::try_from(self.folded.len()).unwrap_or(u32::MAX));
         fold_into(&message.text, &mut self.folded, |_, _| {});
@@ -296,12 +457,13 @@ impl SearchIndex {
     }
 
     /// Messages indexed.
+    /// Messages the index finds (an edited one once).
     pub fn len(&self) -> usize {
-        self.messages.len()
+        self.messages.len() - self.n_gone
     }
 
     pub fn is_empty(&self) -> bool {
-        self.messages.is_empty()
+        self.len() == 0
     }
 
     /// Older messages not indexed because the history is larger than [`MAX_INDEXED_BYTES`].
@@ -336,6 +498,10 @@ impl SearchIndex {
             }
             let index = self.starts.partition_point(|start| *start as usize <= at) - 1;
             let start = self.starts[index] as usize;
+            if self.messages[index].gone {
+                end = start;
+                continue;
+            }
             // The snippet shows the message's first hit.
             let first = self.folded[start..at + query.len()].find(query.as_str()).map_or(at, |it| start + it);
             let message = self.resolve(&self.messages[index]);
@@ -348,7 +514,7 @@ impl SearchIndex {
     /// The indexed message `id` of `room`.
     pub fn get(&self, room: &RoomId, id: &MessageId) -> Option<Indexed<'_>> {
         let room = self.rooms.find(room)?;
-        self.messages.iter().rev().find(|it| &it.id == id && it.room == room).map(|it| self.resolve(it))
+        self.messages.iter().rev().find(|it| !it.gone && &it.id == id && it.room == room).map(|it| self.resolve(it))
     }
 
     fn resolve<'a>(&'a self, message: &'a IndexedMessage) -> Indexed<'a> {
@@ -365,7 +531,7 @@ impl SearchIndex {
         after: usize,
     ) -> Option<(Vec<Indexed<'_>>, bool, bool)> {
         let room = self.rooms.find(room)?;
-        let mut thread: Vec<&IndexedMessage> = self.messages.iter().filter(|it| it.room == room).collect();
+        let mut thread: Vec<&IndexedMessage> = self.messages.iter().filter(|it| !it.gone && it.room == room).collect();
         thread.sort_by_key(|it| (it.page, it.position));
         let at = thread.iter().position(|it| &it.id == id)?;
         let from = at.saturating_sub(before);
@@ -377,6 +543,32 @@ impl SearchIndex {
 
 /// How far back [`SearchIndex::insert`] looks for the same message (a re-stored one is always recent).
 const PAGE_LOOKBACK: usize = 256;
+
+/// An edit (`text`: the new text) or a delete (`text` `None`) of the message `to`, by `author`.
+struct EditOrDelete {
+    room: RoomId,
+    to: MessageId,
+    author: Username,
+    seq: u64,
+    text: Option<String>,
+}
+
+impl EditOrDelete {
+    fn of(message: &StoredMessage) -> Option<EditOrDelete> {
+        let (to, text) = match &message.act {
+            Some(Action::Edit { to }) => (to, Some(message.text.clone())),
+            Some(Action::Delete { to, .. }) => (to, None),
+            _ => return None,
+        };
+        Some(EditOrDelete {
+            room: message.room.clone(),
+            to: to.clone(),
+            author: message.sender.clone(),
+            seq: message.seq,
+            text,
+        })
+    }
+}
 
 fn decode_page(value: &Value) -> Result<Vec<StoredMessage>, String> {
     Page::deserialize(value).map(|it| it.messages).map_err(|err| err.to_string())
@@ -504,6 +696,50 @@ fn snippet(text: &str, start: usize, len: usize) -> Snippet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn message(sender: &str, seq: u64, text: &str, act: Option<Action>) -> StoredMessage {
+        StoredMessage {
+            id: MessageId::parse(&format!("m-{sender}-{seq}")).unwrap(),
+            room: RoomId::group_from_random([1; 16]),
+            sender: Username::parse(sender).unwrap(),
+            text: text.into(),
+            timestamp: Millis(seq),
+            received_at: Millis(seq),
+            seq,
+            state: None,
+            signature: None,
+            act,
+            deleted: false,
+        }
+    }
+
+    fn found(index: &SearchIndex, query: &str) -> Vec<String> {
+        index.search(query).hits.iter().map(|it| it.message.message.text.to_string()).collect()
+    }
+
+    #[test]
+    fn only_the_authors_latest_edit_applies_and_a_delete_leaves_no_text() {
+        let mut index = SearchIndex::default();
+        let first = message("bob", 1, "the old bridge", None);
+        let to = first.id.clone();
+        index.insert(&first, 0, 0);
+        // Mallory's edit of bob's message, then bob's second edit, then his first one arriving late.
+        let edit = |sender: &str, seq, text: &str| message(sender, seq, text, Some(Action::Edit { to: to.clone() }));
+        for edited in
+            [edit("mallory", 1, "mallory was here"), edit("bob", 3, "the new station"), edit("bob", 2, "a bus stop")]
+        {
+            index.insert(&edited, 0, 1);
+        }
+        assert_eq!(found(&index, "bridge"), Vec::<String>::new());
+        assert_eq!(found(&index, "mallory"), Vec::<String>::new());
+        assert_eq!(found(&index, "bus stop"), Vec::<String>::new());
+        assert_eq!(found(&index, "station"), vec!["the new station"]);
+        assert_eq!(index.len(), 1);
+        index.insert(&message("bob", 4, "", Some(Action::Delete { to: to.clone(), seq: 1 })), 0, 2);
+        assert_eq!(found(&index, "station"), Vec::<String>::new());
+        assert!(index.is_empty());
+        assert!(!index.folded.contains("station") && !index.folded.contains("bridge"), "{:?}", index.folded);
+    }
 
     #[test]
     fn folding_drops_case_accents_and_repeated_space() {

@@ -53,6 +53,7 @@ fn storage_with(n: u64) -> (Snapshot, RoomId) {
             invitations: Default::default(),
             prefs: Default::default(),
             departed: Default::default(),
+            left: false,
         }],
         left: Vec::new(),
     };

@@ -4,9 +4,10 @@
 
 use multichat_core::account::Username;
 use multichat_core::chat::node::NodeConfig;
+use multichat_core::chat::room::{MAX_ROOM_MEMBERS, RoomError};
 use multichat_core::chat::signing::{Signature, invitation_payload, message_payload};
 use multichat_core::chat::wire::{self, ChatExtras, ChatFrame, Frame, Hello, OUR_CAPABILITIES};
-use multichat_core::chat::{ChatEvent, ChatNode, Command, DropReason, Input, MessageId, Output, RoomId};
+use multichat_core::chat::{ChatError, ChatEvent, ChatNode, Command, DropReason, Input, MessageId, Output, RoomId};
 use multichat_core::identity::Identity;
 use multichat_core::time::Millis;
 use serde_json::{Value, json};
@@ -464,4 +465,68 @@ fn an_invitation_is_reported_and_joined_only_when_accepted() {
     alice.frame("dc_b", unsigned);
     assert_eq!(drops(&alice.take()), [DropReason::BadInvitation]);
     assert!(alice.node.invitations().is_empty());
+}
+
+/// Bob's genuine invitation of `invitee` to alice's "Friends", as `mc.room` carries it.
+fn bobs_invitation(room: &RoomId, invitee: &str) -> Value {
+    let payload = invitation_payload(room, "Friends", &user("bob"), &user(invitee), None, &Default::default());
+    let sig = Signature::sign(&identity("bob"), &payload);
+    json!({"by": "bob", "to": invitee, "key": null, "since": {}, "sig": sig.to_string()})
+}
+
+/// Issue 13's gap: a member allowed to invite could add about 510 members to a room (as many dials, and
+/// each member a full mesh of links). A room holds at most `MAX_ROOM_MEMBERS`; invitations past it are
+/// refused and reported.
+#[test]
+fn a_member_cannot_grow_a_room_past_its_member_cap() {
+    let (mut alice, room) = friends();
+    let guests: Vec<String> = (0..200).map(|n| format!("guest{n}")).collect();
+    for chunk in guests.chunks(40) {
+        let mut members: Vec<&str> = vec!["alice", "bob", "carol"];
+        members.extend(chunk.iter().map(String::as_str));
+        let invites: Vec<Value> = chunk.iter().map(|it| bobs_invitation(&room, it)).collect();
+        let info = json!({"type": "mc.room", "room": room.as_str(), "name": "Friends", "members": members,
+            "invites": invites});
+        alice.frame("dc_b", info);
+    }
+    let outputs = alice.take();
+    let members = alice.node.room(&room).unwrap().members.len();
+    assert_eq!(members, MAX_ROOM_MEMBERS, "the room grew to {members} members");
+    assert!(dials(&outputs) <= MAX_ROOM_MEMBERS, "{} dials", dials(&outputs));
+    assert!(drops(&outputs).contains(&DropReason::RoomFull), "the refusal is reported: {:?}", drops(&outputs));
+}
+
+/// An invitation to a room listing more members than a room may hold is refused as it arrives.
+#[test]
+fn an_invitation_to_an_overfull_room_is_refused() {
+    let mut alice = Alice::new();
+    alice.link_from("dc_b", "bob", ours());
+    let room = RoomId::group_from_random([7; 16]);
+    let mut members: Vec<String> = (0..100).map(|n| format!("guest{n}")).collect();
+    members.extend(["alice".to_owned(), "bob".to_owned()]);
+    let payload = invitation_payload(&room, "Crowd", &user("bob"), &user("alice"), None, &Default::default());
+    let sig = Signature::sign(&identity("bob"), &payload);
+    let invite = json!({"by": "bob", "to": "alice", "key": null, "since": {}, "sig": sig.to_string()});
+    alice.frame(
+        "dc_b",
+        json!({"type": "mc.room", "room": room.as_str(), "name": "Crowd", "members": members, "invites": [invite]}),
+    );
+    let outputs = alice.take();
+    assert!(alice.node.invitations().is_empty(), "an invitation to an overfull room waits for alice's answer");
+    assert_eq!(drops(&outputs), vec![DropReason::RoomFull]);
+}
+
+/// The user's own invitation past the cap is refused with words for people.
+#[test]
+fn the_users_invitation_past_the_cap_says_the_group_is_full() {
+    let mut alice = Alice::new();
+    let room = alice.command(Command::CreateGroup { name: "Friends".into(), random: [1; 16] }).unwrap();
+    for n in 1..MAX_ROOM_MEMBERS {
+        alice.command(Command::Invite { room: room.clone(), username: user(&format!("guest{n}")) });
+    }
+    let res = alice.node.handle_command(alice.now, Command::Invite { room: room.clone(), username: user("onemore") });
+    let err = res.unwrap_err();
+    assert_eq!(err, ChatError::Room(RoomError::TooManyMembers));
+    assert_eq!(err.to_string(), format!("This group is full: a group can have at most {MAX_ROOM_MEMBERS} members"));
+    assert_eq!(alice.node.room(&room).unwrap().members.len(), MAX_ROOM_MEMBERS);
 }

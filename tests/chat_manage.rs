@@ -264,3 +264,48 @@ fn a_mistyped_direct_conversation_can_be_deleted_and_is_not_dialed() {
     alice.run_for(120_000);
     assert_eq!(dials_to(&alice.take(), "bbo"), 0);
 }
+
+/// "Leave the group but keep its history": the members are told as when it is deleted and alice dials
+/// nobody for it, but the conversation and every message stay, read-only.
+#[test]
+fn a_group_left_with_its_history_kept_stays_readable_and_silent() {
+    let (mut alice, room) = friends();
+    alice.command(Command::Send { room: room.clone(), text: "see you all".into(), random: [6; 16] });
+    alice.input(Input::LinkDown { link: "dc_c".into() });
+    alice.take();
+    alice.command(Command::LeaveGroup { room: room.clone() });
+    let outputs = alice.take();
+    assert_eq!(sent(&outputs, "mc.leave").iter().map(|it| it.0).collect::<Vec<_>>(), ["dc_b"], "bob is told now");
+    let removes = outputs.iter().any(
+        |it| matches!(it, Output::Write(writes) if writes.iter().any(|w| matches!(w, StorageWrite::Remove { .. }))),
+    );
+    assert!(!removes, "nothing of the room is removed from storage");
+    let view = alice.node.room_views().into_iter().find(|it| it.id == room).expect("the conversation stays");
+    assert!(view.left && view.members.is_empty(), "{view:?}");
+    let texts: Vec<String> = alice.node.messages(&room).iter().map(|it| it.text.clone()).collect();
+    assert_eq!(texts, ["see you all"]);
+    // Read-only: nothing is sent or invited any more.
+    let send = Command::Send { room: room.clone(), text: "one more".into(), random: [7; 16] };
+    let refused = alice.node.handle_command(alice.now, send).unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "You left this group: its messages are kept here, but you can no longer write in it"
+    );
+    let invite = Command::Invite { room: room.clone(), username: user("dave") };
+    assert!(alice.node.handle_command(alice.now, invite).is_err());
+    // Nobody is dialed for it; carol, back, is told of the leave, and her frames about the room are
+    // answered with it rather than taken in.
+    alice.run_for(120_000);
+    assert_eq!(dials_to(&alice.take(), "carol"), 0);
+    alice.link_from("dc_c2", "carol");
+    assert_eq!(sent(&alice.take(), "mc.leave").iter().map(|it| it.0).collect::<Vec<_>>(), ["dc_c2"]);
+    alice.frame("dc_c2", json!({"type": "mc.sync", "room": room.as_str(), "heads": {}}));
+    let outputs = alice.take();
+    assert_eq!(sent(&outputs, "mc.leave").len(), 1, "answered with the leave");
+    assert!(sent(&outputs, "mc.batch").is_empty(), "and served nothing");
+    // Deleting it later removes it, with no second leave.
+    alice.command(Command::DeleteRoom { room: room.clone() });
+    let outputs = alice.take();
+    assert!(sent(&outputs, "mc.leave").is_empty());
+    assert!(alice.node.room(&room).is_none() && alice.node.history(&room).is_none());
+}

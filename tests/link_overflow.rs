@@ -7,8 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use multichat_core::chat::history::{self, DeliveryState};
+use multichat_core::chat::wire;
 use multichat_core::chat::{ChatNode, Command, Input, Output, RoomId, StoredMessage};
-use multichat_core::storage::Snapshot;
+use multichat_core::send_queue::MAX_LINK_QUEUED_BYTES;
+use multichat_core::storage::{Snapshot, StorageWrite};
 use multichat_core::time::Millis;
 
 use crate::chat_sim::user;
@@ -33,6 +35,17 @@ struct Net {
     /// Chat and batch frames lost in flight when a link closed.
     lost_messages: usize,
     closes: usize,
+    /// The engine's bound on bytes per link, modelled: with it on, a link whose frames in flight from one
+    /// side would pass [`MAX_LINK_QUEUED_BYTES`] closes, as the engine closes it. Frames drain only between
+    /// the nodes' steps (a node's whole step is queued first), so a step's output is never smaller here than
+    /// on a slow channel.
+    bounded: bool,
+    queued: BTreeMap<(String, &'static str), u64>,
+    peak_queued: u64,
+    /// With it on, frames are delivered at most this many bytes per 100 ms of the clock (over all links):
+    /// a slow channel, so timers fire while a long catch-up is still on its way.
+    bandwidth: Option<u64>,
+    tick_left: u64,
 }
 
 impl Net {
@@ -61,6 +74,11 @@ impl Net {
             close_after: None,
             lost_messages: 0,
             closes: 0,
+            bounded: false,
+            queued: BTreeMap::new(),
+            peak_queued: 0,
+            bandwidth: None,
+            tick_left: 0,
         }
     }
 
@@ -97,6 +115,7 @@ impl Net {
         let before = self.in_flight.len();
         let lost: Vec<_> = self.in_flight.iter().filter(|(link, ..)| link == id).cloned().collect();
         self.in_flight.retain(|(link, ..)| link != id);
+        self.queued.retain(|(link, _), _| link != id);
         self.lost_messages +=
             lost.iter().filter(|(.., frame)| frame["type"] == "chat" || frame["type"] == "mc.batch").count();
         debug_assert_eq!(before - self.in_flight.len(), lost.len());
@@ -116,7 +135,11 @@ impl Net {
                     self.perform(name, output);
                 }
             }
-            if let Some((link, to, frame)) = self.in_flight.pop_front() {
+            let len = self.in_flight.front().map(|(.., frame)| wire::encoded_len(frame) as u64);
+            let fits = |len: u64| self.bandwidth.is_none_or(|full| len <= self.tick_left || self.tick_left == full);
+            if let Some(len) = len.filter(|it| fits(*it)) {
+                self.tick_left = self.tick_left.saturating_sub(len);
+                let (link, to, frame) = self.in_flight.pop_front().unwrap();
                 moved = true;
                 self.deliver(&link, to, frame);
             }
@@ -151,10 +174,31 @@ impl Net {
             Output::Send { link, frame } => {
                 let Some(&(a, b)) = self.links.get(&link) else { return };
                 let to = if a == name { b } else { a };
+                if self.bounded {
+                    let queued = self.queued.entry((link.clone(), name)).or_default();
+                    *queued += wire::encoded_len(&frame) as u64;
+                    self.peak_queued = self.peak_queued.max(*queued);
+                    if *queued > MAX_LINK_QUEUED_BYTES {
+                        // The engine drops what waited and closes the link.
+                        self.in_flight.push_back((link.clone(), to, frame));
+                        self.closes += 1;
+                        self.close(&link);
+                        return;
+                    }
+                }
                 self.in_flight.push_back((link, to, frame));
             }
             Output::Close { link } => self.close(&link),
-            Output::Write(writes) => history::apply(&mut self.nodes.get_mut(name).unwrap().disk, &writes),
+            Output::Write(writes) => {
+                // As `history::apply`, moving the records rather than copying them (pages of 12 KB texts).
+                let disk = &mut self.nodes.get_mut(name).unwrap().disk;
+                for write in writes {
+                    match write {
+                        StorageWrite::Set { key, value } => disk.0.insert(key, value),
+                        StorageWrite::Remove { key } => disk.0.remove(&key),
+                    };
+                }
+            }
             Output::Read { keys } => {
                 let snapshot = history::read(&self.nodes[name].disk, &keys);
                 self.nodes.get_mut(name).unwrap().node.handle_input(now, Input::Read(snapshot));
@@ -166,6 +210,9 @@ impl Net {
     fn deliver(&mut self, link: &str, to: &'static str, frame: serde_json::Value) {
         let Some(&(a, b)) = self.links.get(link) else { return };
         let from = if a == to { b } else { a };
+        if let Some(queued) = self.queued.get_mut(&(link.to_owned(), from)) {
+            *queued = queued.saturating_sub(wire::encoded_len(&frame) as u64);
+        }
         if let Some((overflow_from, overflow_to, kind, left)) = self.close_after.as_mut()
             && *overflow_from == from
             && *overflow_to == to
@@ -190,6 +237,7 @@ impl Net {
         let end = self.now.saturating_add(ms);
         while self.now < end {
             self.now = self.now.saturating_add(100).min(end);
+            self.tick_left = self.bandwidth.unwrap_or(0);
             let now = self.now;
             for node in self.nodes.values_mut() {
                 if node.node.poll_timeout().is_some_and(|it| it <= now) {
@@ -237,12 +285,13 @@ fn messages_in_the_outbox_come_again_after_the_link_is_closed_full() {
     for (_, text) in texts_of("alice", 300) {
         net.send("alice", &room, &text);
     }
-    // Bob comes back; the first link takes 40 of alice's chats, then the engine's queue is full and closes it.
-    net.close_after = Some(("alice", "bob", "chat", 40));
+    // Bob comes back and asks for the conversation's history (he had none of it): alice's outbox goes as
+    // catch-up, and the engine's queue is full at its first batch and closes the link.
+    net.close_after = Some(("alice", "bob", "mc.batch", 0));
     net.set_reachable("bob", true);
     net.advance(120_000);
     assert_eq!(net.closes, 1, "the link was closed once, full");
-    assert!(net.lost_messages > 100, "most of the messages were dropped with the link ({} lost)", net.lost_messages);
+    assert!(net.lost_messages > 0, "the messages were dropped with the link ({} frames lost)", net.lost_messages);
     assert_eq!(net.stored_once("bob", &room), texts_of("alice", 300), "every message once, in order");
     let not_delivered: Vec<String> = net
         .stored_messages("alice", &room)
@@ -282,4 +331,93 @@ fn catch_up_cut_by_a_closed_link_is_served_in_full_on_the_next_one() {
     got.sort();
     expected.sort();
     assert_eq!(got, expected, "bob has every message of carol's, once, from alice's catch-up");
+}
+
+/// Issue 13's gap: catch-up of up to [`multichat_core::chat::node::CATCHUP_MAX_MESSAGES`] messages was sent
+/// at once, so an honest backlog of near-limit texts passed the engine's 16 MiB bound, the link was closed,
+/// and every reconnect did the same: the member never caught up. Served in pieces, each asked for once the
+/// last one arrived, it completes on one link.
+#[test]
+fn a_thirty_mib_catch_up_completes_under_the_engines_bound() {
+    let mut net = Net::new(&["alice", "bob", "carol"]);
+    let room = net.command("alice", Command::CreateGroup { name: "friends".into(), random: [9; 16] }).unwrap();
+    for other in ["bob", "carol"] {
+        net.command("alice", Command::Invite { room: room.clone(), username: user(other) });
+    }
+    net.advance(5_000);
+    net.send("bob", &room, "bob is here");
+    net.advance(5_000);
+    net.set_reachable("bob", false);
+    // Carol writes 30 MiB of texts near the 12 KB limit while bob is away, then leaves: only alice can
+    // catch him up.
+    let filler = "x".repeat(wire::MAX_TEXT_BYTES - 16);
+    let mut expected = vec![("bob".to_owned(), "bob is here".to_owned())];
+    let mut backlog_bytes = 0;
+    for i in 0.. {
+        let text = format!("carol {i:05} {filler}");
+        backlog_bytes += text.len();
+        net.send("carol", &room, &text);
+        expected.push(("carol".to_owned(), text));
+        if backlog_bytes >= 30 << 20 {
+            break;
+        }
+    }
+    net.advance(5_000);
+    net.set_reachable("carol", false);
+    net.bounded = true;
+    net.bandwidth = Some(BYTES_PER_TICK);
+    net.set_reachable("bob", true);
+    net.advance(120_000);
+    let mut got = net.stored_once("bob", &room);
+    println!(
+        "backlog {} messages, {backlog_bytes} B of text; links closed at the bound: {}; peak queued on a link: {} B",
+        expected.len() - 1,
+        net.closes,
+        net.peak_queued
+    );
+    assert_eq!(net.closes, 0, "no link was closed at the engine's bound");
+    got.sort();
+    expected.sort();
+    assert_eq!(got.len(), expected.len(), "bob holds every message of the backlog");
+    assert!(got == expected, "bob holds exactly the backlog, each message once");
+}
+
+/// 2 MB a second: a slow channel, so a 30 MiB catch-up takes 15 s of the clock and every timer (pings,
+/// the outbox's re-sends) fires meanwhile.
+const BYTES_PER_TICK: u64 = 200_000;
+
+/// The same backlog in the author's own outbox: on the member's return its messages are due to be re-sent
+/// all at once. Re-sent as they were, they passed the engine's bound as catch-up did.
+#[test]
+fn a_thirty_mib_outbox_reaches_a_member_back_online_under_the_engines_bound() {
+    let mut net = Net::new(&["alice", "bob"]);
+    net.set_reachable("bob", false);
+    let room = net.command("alice", Command::OpenDirect { username: user("bob") }).unwrap();
+    let filler = "x".repeat(wire::MAX_TEXT_BYTES - 16);
+    let mut expected = Vec::new();
+    let mut backlog_bytes = 0;
+    while backlog_bytes < 30 << 20 {
+        let text = format!("alice {:05} {filler}", expected.len());
+        backlog_bytes += text.len();
+        net.send("alice", &room, &text);
+        expected.push(("alice".to_owned(), text));
+    }
+    net.advance(5_000);
+    net.bounded = true;
+    net.bandwidth = Some(BYTES_PER_TICK);
+    net.set_reachable("bob", true);
+    net.advance(120_000);
+    println!(
+        "outbox {} messages, {backlog_bytes} B of text; links closed at the bound: {}; peak queued on a link: {} B",
+        expected.len(),
+        net.closes,
+        net.peak_queued
+    );
+    assert_eq!(net.closes, 0, "no link was closed at the engine's bound");
+    let got = net.stored_once("bob", &room);
+    assert_eq!(got.len(), expected.len(), "bob holds every message of the outbox");
+    assert!(got == expected, "bob holds exactly the outbox, each message once, in order");
+    let not_delivered =
+        net.stored_messages("alice", &room).into_iter().filter(|it| it.state != Some(DeliveryState::Delivered)).count();
+    assert_eq!(not_delivered, 0, "alice sees each one delivered");
 }

@@ -191,3 +191,83 @@ fn another_user_never_finds_the_first_users_history() {
     shell.request(Request::SignIn { username: "carol".into() }, Millis(1_000_400));
     assert!(search(&mut shell, "quetzalcoatl", 1_000_500).hits.is_empty(), "carol's history is hers only");
 }
+
+/// `(id, matched text)` of each hit of `query`.
+fn hits(shell: &mut MemShell, query: &str, now: u64) -> Vec<(String, String)> {
+    search(shell, query, now).hits.into_iter().map(|it| (it.id, it.snippet.matched)).collect()
+}
+
+/// Issue 15's gap: an edit was not applied to the index (its old text was found, its new one not), and a
+/// message deleted for everyone must not be found. Checked on the index kept up to date as messages are
+/// stored, and on the one built again from storage after a restart.
+#[test]
+fn an_edited_message_is_found_by_its_new_text_and_a_deleted_one_not_at_all() {
+    let mut shell = alice();
+    let room = bob_room(&shell);
+    shell.request(Request::SelectRoom { room: Some(room.clone()) }, Millis(20_000));
+    for (n, text) in ["meet at the old bridge", "bring the blue umbrella"].into_iter().enumerate() {
+        shell.request(Request::SendText { room: room.clone(), text: text.into() }, Millis(20_001 + n as u64));
+    }
+    let id_of = |shell: &MemShell, text: &str| {
+        open_room(shell).messages.iter().find(|it| it.text == text).expect("the message is shown").id.clone()
+    };
+    let (meet, umbrella) = (id_of(&shell, "meet at the old bridge"), id_of(&shell, "bring the blue umbrella"));
+    // The index is built before the edit and the delete, so they must be applied to it.
+    assert_eq!(hits(&mut shell, "old bridge", 20_010), vec![(meet.clone(), "old bridge".to_owned())]);
+    assert_eq!(hits(&mut shell, "umbrella", 20_011).len(), 1);
+    let edit = Request::Edit { room: room.clone(), to: meet.clone(), text: "meet at the new station".into() };
+    shell.request(edit, Millis(20_020));
+    shell.request(Request::Delete { room: room.clone(), to: umbrella }, Millis(20_021));
+    let check = |shell: &mut MemShell, now: u64, when: &str| {
+        assert_eq!(hits(shell, "old bridge", now), vec![], "{when}: the old text of the edited message is found");
+        assert_eq!(
+            hits(shell, "new station", now),
+            vec![(meet.clone(), "new station".to_owned())],
+            "{when}: the edited message by its new text"
+        );
+        assert_eq!(hits(shell, "umbrella", now), vec![], "{when}: the deleted message is found");
+        assert_eq!(hits(shell, "meet at", now).len(), 1, "{when}: the edited message once");
+    };
+    check(&mut shell, 20_030, "kept up to date");
+    shell.restart(Millis(1_000_000));
+    link_bob(&mut shell, Millis(1_000_001));
+    check(&mut shell, 1_000_100, "built after a restart");
+}
+
+/// Issue 15's gap: the conversation opened around a hit showed its messages as first written, without their
+/// edits, reactions or the message they reply to.
+#[test]
+fn a_hit_opened_shows_its_edit_reactions_and_reply() {
+    let mut shell = alice();
+    let room = bob_room(&shell);
+    shell.request(Request::SelectRoom { room: Some(room.clone()) }, Millis(20_000));
+    shell.request(Request::SendText { room: room.clone(), text: "lunch at noon?".into() }, Millis(20_001));
+    let id_of = |shell: &MemShell, text: &str| {
+        open_room(shell).messages.iter().find(|it| it.text == text).expect("the message is shown").id.clone()
+    };
+    let lunch = id_of(&shell, "lunch at noon?");
+    let edit = Request::Edit { room: room.clone(), to: lunch.clone(), text: "lunch at one, by the pier?".into() };
+    shell.request(edit, Millis(20_002));
+    shell.request(Request::React { room: room.clone(), to: lunch.clone(), emoji: "👍".into() }, Millis(20_003));
+    let reply = Request::Reply { room: room.clone(), to: lunch.clone(), text: "or the pier café".into() };
+    shell.request(reply, Millis(20_004));
+    let check = |shell: &mut MemShell, now: u64, when: &str| {
+        let hit = search(shell, "pier", now).hits.into_iter().find(|it| it.id == lunch).expect("found");
+        shell.request(Request::ShowMessage { room: room.clone(), id: hit.id }, Millis(now + 1));
+        let open = open_room(shell);
+        assert_eq!(open.focus.as_deref(), Some(lunch.as_str()), "{when}: opened around the hit");
+        let shown = open.messages.iter().find(|it| it.id == lunch).expect("the hit is shown");
+        assert_eq!(shown.text, "lunch at one, by the pier?", "{when}");
+        assert!(shown.edited, "{when}: shown as edited");
+        let reactions: Vec<(&str, bool)> = shown.reactions.iter().map(|it| (it.emoji.as_str(), it.mine)).collect();
+        assert_eq!(reactions, vec![("👍", true)], "{when}: its reaction");
+        let answer = open.messages.iter().find(|it| it.text == "or the pier café").expect("the reply is shown");
+        let quote = answer.reply.as_ref().expect("shown as a reply");
+        let quoted = (quote.to.as_str(), quote.excerpt.as_str());
+        assert_eq!(quoted, (lunch.as_str(), "lunch at one, by the pier?"), "{when}: the reply quotes the edit");
+    };
+    check(&mut shell, 20_010, "kept up to date");
+    shell.restart(Millis(1_000_000));
+    link_bob(&mut shell, Millis(1_000_001));
+    check(&mut shell, 1_000_100, "built after a restart");
+}

@@ -254,3 +254,28 @@ fn clicking_a_notification_opens_its_conversation() {
     bob.notification_clicked("multichat-requests", Millis(36));
     assert!(view(&bob).open_room.is_none());
 }
+
+#[test]
+fn a_group_left_with_its_history_kept_stays_listed_with_its_messages() {
+    let (mut alice, mut bob, room) = group();
+    alice.request(Request::SendText { room: room.clone(), text: "welcome bob".into() }, Millis(40));
+    pump(&mut alice, &mut bob, "dc_1", Millis(41));
+    bob.request(Request::LeaveGroupKeepHistory { room: room.clone() }, Millis(50));
+    pump(&mut alice, &mut bob, "dc_1", Millis(51));
+    let friends = view(&alice).rooms.into_iter().find(|it| it.id == room).expect("alice is still in her group");
+    assert!(friends.members.is_empty(), "bob is out of it: {:?}", friends.members);
+    assert!(!keys_of_room(&bob, &room).is_empty(), "bob keeps the group's records");
+    bob.request(Request::SelectRoom { room: Some(room.clone()) }, Millis(60));
+    let open = view(&bob).open_room.expect("bob can still open it");
+    assert_eq!(open.messages.iter().map(|it| it.text.as_str()).collect::<Vec<_>>(), ["welcome bob"]);
+    let refused = bob.request(Request::SendText { room: room.clone(), text: "hello?".into() }, Millis(61));
+    assert!(matches!(&refused, Response::Error { message } if message.contains("You left this group")), "{refused:?}");
+    // After a restart too, and nobody is dialed for it.
+    bob.restart(Millis(100_000));
+    bob.to_engine.clear();
+    for second in 1..=60 {
+        bob.timeout(Millis(100_000 + second * 1_000));
+    }
+    assert_eq!(dials(&bob), Vec::<String>::new());
+    assert!(view(&bob).rooms.iter().any(|it| it.id == room));
+}

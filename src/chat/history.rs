@@ -207,6 +207,13 @@ impl RoomHistory {
             .find_map(|(page, messages)| messages.iter().find(|it| &it.id == id).map(|it| (*page, it)))
     }
 
+    /// Finds a loaded message by id, looking first in the page it is said to be in (an outbox entry's
+    /// `page`): a lookup of one page rather than of every loaded one.
+    pub fn find_near(&self, page: u32, id: &MessageId) -> Option<(u32, &StoredMessage)> {
+        let in_page = self.pages.get(&page).and_then(|messages| messages.iter().find(|it| &it.id == id));
+        in_page.map(|it| (page, it)).or_else(|| self.find(id))
+    }
+
     pub fn page_of(&self, id: &MessageId) -> Option<u32> {
         self.find(id).map(|(page, _)| page)
     }

@@ -34,6 +34,12 @@ pub struct RoomsRecord {
 /// Groups we left that are remembered, to tell members who were offline.
 pub const MAX_LEFT_ROOMS: usize = 64;
 
+/// The most members a group holds, us included. A group is a full mesh: each member keeps a link to each
+/// other one (63 here), and the engine's connections, the pings every 3 s and the catch-up every link
+/// starts are all per link; 64 leaves room under the engine's connection slots for direct conversations
+/// and the links that have not greeted yet. Invitations past it are refused (`DropReason::RoomFull`).
+pub const MAX_ROOM_MEMBERS: usize = 64;
+
 /// A group we left: whom to tell, and the leave as we signed it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeftRoom {
@@ -85,6 +91,10 @@ pub struct RoomRecord {
     /// Members who left the group (by a leave they signed): never taken back in by an invitation.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub departed: BTreeSet<Username>,
+    /// We left the group and kept its history ([`RoomsRecord::keep_left`]): it is read-only, and we are its
+    /// only member (the others are in `departed`), so nobody is dialed, served or written to for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub left: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +105,11 @@ pub enum RoomKind {
 }
 
 impl RoomRecord {
+    /// The group holds [`MAX_ROOM_MEMBERS`]: nobody more can be invited.
+    pub fn is_full(&self) -> bool {
+        self.members.len() >= MAX_ROOM_MEMBERS
+    }
+
     /// The direct room between the owner and `peer` (`id` must be `RoomId::direct` of the two).
     pub fn direct(id: RoomId, peer: Username, pages_hint: u32) -> RoomRecord {
         let members = id.direct_members().map(|(a, b)| [a, b].into()).unwrap_or_else(|| [peer].into());
@@ -106,6 +121,7 @@ impl RoomRecord {
             invitations: BTreeMap::new(),
             prefs: RoomPrefs::default(),
             departed: BTreeSet::new(),
+            left: false,
         }
     }
 
@@ -133,7 +149,7 @@ pub enum RoomError {
     EmptyName,
     #[error("A room name can be at most {} characters long", super::wire::MAX_ROOM_NAME_CHARS)]
     NameTooLong,
-    #[error("A room can have at most {} members", super::wire::MAX_LIST_LEN)]
+    #[error("This group is full: a group can have at most {MAX_ROOM_MEMBERS} members")]
     TooManyMembers,
 }
 
@@ -170,6 +186,7 @@ impl RoomsRecord {
                 invitations: BTreeMap::new(),
                 prefs: RoomPrefs::default(),
                 departed: BTreeSet::new(),
+                left: false,
             });
         }
         Ok(id)
@@ -189,7 +206,8 @@ impl RoomsRecord {
             return false;
         }
         let name = check_name(name).unwrap_or_else(|_| "Unnamed room".to_owned());
-        let mut all: BTreeSet<Username> = members.iter().take(super::wire::MAX_LIST_LEN - 1).cloned().collect();
+        let mut all: BTreeSet<Username> =
+            members.iter().filter(|it| *it != me).take(MAX_ROOM_MEMBERS - 1).cloned().collect();
         all.insert(me.clone());
         let invitations = invitations.into_iter().filter(|(invitee, _)| all.contains(invitee)).collect();
         self.rooms.push(RoomRecord {
@@ -200,17 +218,18 @@ impl RoomsRecord {
             invitations,
             prefs: RoomPrefs::default(),
             departed: BTreeSet::new(),
+            left: false,
         });
         true
     }
 
-    /// Adds a member to a group we are in, by its invitation. False when the room is unknown or full, or
-    /// the invitee is a member already.
+    /// Adds a member to a group we are in, by its invitation. False when the room is unknown or full
+    /// ([`MAX_ROOM_MEMBERS`]), or the invitee is a member already.
     pub fn add_member(&mut self, id: &RoomId, invitation: Invitation) -> bool {
         let Some(record) = self.get_mut(id).filter(|it| !it.id.is_direct()) else { return false };
         let member_or_gone =
             record.members.contains(&invitation.invitee) || record.departed.contains(&invitation.invitee);
-        if record.members.len() >= super::wire::MAX_LIST_LEN || member_or_gone {
+        if record.is_full() || member_or_gone {
             return false;
         }
         record.members.insert(invitation.invitee.clone());
@@ -242,6 +261,18 @@ impl RoomsRecord {
         self.left.push(left);
         let excess = self.left.len().saturating_sub(MAX_LEFT_ROOMS);
         self.left.drain(..excess);
+    }
+
+    /// We left the group `id` and keep its history: every other member is taken out (as departed), and the
+    /// room is marked left. False when the room is unknown or direct.
+    pub fn keep_left(&mut self, id: &RoomId, me: &Username) -> bool {
+        let Some(record) = self.get_mut(id).filter(|it| !it.id.is_direct()) else { return false };
+        let others: Vec<Username> = record.others(me).cloned().collect();
+        record.departed.extend(others);
+        record.members.retain(|it| it == me);
+        record.invitations.clear();
+        record.left = true;
+        true
     }
 
     /// The group we left, if we did.
@@ -306,6 +337,9 @@ pub struct RoomView {
     /// The user's own settings for it; `title` already is the local name when one is set.
     #[serde(default)]
     pub prefs: RoomPrefs,
+    /// A group we left and kept the history of: read-only.
+    #[serde(default)]
+    pub left: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -356,6 +390,7 @@ impl RoomView {
             message_count: activity.message_count,
             last_activity: activity.last_activity,
             prefs: record.prefs.clone(),
+            left: record.left,
         }
     }
 

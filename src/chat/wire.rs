@@ -67,8 +67,12 @@ pub const MAX_LIST_LEN: usize = 512;
 
 /// Capabilities we announce in `mc.hello`. A peer lacking one is sent nothing that needs it.
 /// [`crate::transfer::CAPABILITY`] (issue 15): the worker takes files, so our peers may offer us some.
-pub const OUR_CAPABILITIES: [&str; 7] =
-    ["ack", "sync", "rooms", "ping", "actions", "typing", crate::transfer::CAPABILITY];
+pub const OUR_CAPABILITIES: [&str; 8] =
+    ["ack", "sync", "rooms", "ping", "actions", "typing", PULL_CAPABILITY, crate::transfer::CAPABILITY];
+
+/// A peer announcing it answers a batch marked `pull` with `mc.sync` (issue 13): it is served catch-up in
+/// pieces, each asked for once the last one arrived.
+pub const PULL_CAPABILITY: &str = "pull";
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
@@ -122,10 +126,13 @@ pub enum Frame {
         sender: Username,
         seqs: Vec<u64>,
     },
-    /// `mc.batch`: stored messages of `room`, sent for catch-up.
+    /// `mc.batch`: stored messages of `room`, sent for catch-up. `pull` (`"pull": true`, sent only to a peer
+    /// announcing [`PULL_CAPABILITY`]) marks the last batch of a piece: the receiver answers with `mc.sync`
+    /// for the room, which asks for the next piece.
     Batch {
         room: RoomId,
         messages: Vec<WireMessage>,
+        pull: bool,
     },
     /// `mc.typing`: the sender is typing in `room` now (sent at most once a second while it types; not
     /// stored, not acknowledged).
@@ -272,11 +279,17 @@ pub fn encode(frame: &Frame) -> Value {
         Frame::Want { room, sender, seqs } => {
             json!({"type": "mc.want", "room": room.as_str(), "sender": sender.as_str(), "seqs": seqs})
         }
-        Frame::Batch { room, messages } => json!({
-            "type": "mc.batch",
-            "room": room.as_str(),
-            "messages": messages.iter().map(encode_wire_message).collect::<Vec<_>>(),
-        }),
+        Frame::Batch { room, messages, pull } => {
+            let mut value = json!({
+                "type": "mc.batch",
+                "room": room.as_str(),
+                "messages": messages.iter().map(encode_wire_message).collect::<Vec<_>>(),
+            });
+            if *pull {
+                value["pull"] = json!(true);
+            }
+            value
+        }
         Frame::Typing { room } => json!({"type": "mc.typing", "room": room.as_str()}),
         Frame::Read { room, id } => json!({"type": "mc.read", "room": room.as_str(), "id": id.as_str()}),
         Frame::Leave(leave) => json!({
@@ -392,6 +405,7 @@ pub fn decode(value: &Value) -> Result<Frame, WireError> {
                     act,
                 })
             })?,
+            pull: object.get("pull").and_then(Value::as_bool).unwrap_or(false),
         }),
         "mc.typing" => Ok(Frame::Typing { room: room_field(object, "room")? }),
         "mc.read" => Ok(Frame::Read { room: room_field(object, "room")?, id: id_field(object, "id")? }),

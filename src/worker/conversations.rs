@@ -1,4 +1,5 @@
-//! Managing conversations (issue 15): deleting one, with every stored record of its room; leaving a group;
+//! Managing conversations (issue 15): deleting one, with every stored record of its room; leaving a group,
+//! or leaving it and keeping its history;
 //! this device's own name, mute and pin for a conversation; what a notification says (muted rooms raise
 //! none, and the message text can be left out); and what a click on a notification opens.
 //!
@@ -39,6 +40,18 @@ impl WorkerModel {
         self.drain_chat(now);
         // After the node's writes: whatever of the room storage still holds is found and removed.
         self.read_all(WholeRead::PurgeRoom { owner, room });
+        Ok(Outcome::Changed)
+    }
+
+    /// Leaves a group and keeps the conversation and its history here, read-only.
+    pub(super) fn leave_group_keep_history(&mut self, now: Millis, room: &str) -> Result<Outcome, WorkerError> {
+        let room = RoomId::parse(room).map_err(|_| WorkerError::NoSuchRoom)?;
+        if room.is_direct() {
+            return Err(WorkerError::NotAGroup);
+        }
+        let chat = self.chat.as_mut().ok_or(WorkerError::NotSignedIn)?;
+        chat.handle_command(now, Command::LeaveGroup { room })?;
+        self.drain_chat(now);
         Ok(Outcome::Changed)
     }
 

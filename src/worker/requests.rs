@@ -208,6 +208,7 @@ impl WorkerModel {
             Request::ShowMessage { room, id } => self.show_message(&room, &id),
             Request::DeleteConversation { room } => self.delete_conversation(now, &room, false),
             Request::LeaveGroup { room } => self.delete_conversation(now, &room, true),
+            Request::LeaveGroupKeepHistory { room } => self.leave_group_keep_history(now, &room),
             Request::ConversationSettings { room, name, muted, pinned } => {
                 self.conversation_settings(now, &room, name, muted, pinned)
             }

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use super::requests::Outcome;
 use super::{Effect, WholeRead, WorkerError, WorkerModel};
-use crate::bridge::{MessageState, MessageView, Response};
-use crate::chat::actions::Action;
+use crate::bridge::{MessageState, MessageView, QuoteView, ReactionView, Response};
+use crate::chat::fold::{self, Shown};
 use crate::chat::names::display_name;
 use crate::chat::{ChatNode, DeliveryState, MessageId, RoomId};
 use crate::search::{Indexed, SearchHit, SearchIndex, SearchResults};
@@ -182,12 +182,7 @@ impl WorkerModel {
         for (room, id) in stored {
             let Some(history) = chat.history(room) else { continue };
             let Some((page, message)) = history.find(id) else { continue };
-            if matches!(message.act, Some(Action::Delete { .. })) {
-                // The index holds the old text, which a delete erased from storage: it is built again from
-                // storage at the next search.
-                self.search.index = None;
-                return;
-            }
+            // An edit or a delete is applied to its target's entry (a deleted text is blanked there too).
             let position = history.pages.get(&page).and_then(|it| it.iter().position(|it| &it.id == id)).unwrap_or(0);
             index.insert(message, page, position);
         }
@@ -202,23 +197,30 @@ impl WorkerModel {
         let before = window.saturating_sub(FOCUS_AFTER);
         let (around, has_older, has_newer) = index.around(room, id, before, FOCUS_AFTER)?;
         let history = chat.history(room);
-        let messages = around
-            .into_iter()
-            .map(|indexed| {
+        // Folded with their edits and reactions as the latest messages are (`view.rs`); the window's own
+        // messages come first in `stored`, and only they are shown.
+        let stored = index.as_stored(&around);
+        let verified: BTreeMap<&MessageId, bool> =
+            around.iter().map(|it| (&it.message.id, it.message.verified)).collect();
+        let folded = fold::fold(&stored.iter().collect::<Vec<_>>());
+        let messages = folded
+            .iter()
+            .map(|shown| {
                 // The chat layer's copy, when it holds one, has the freshest delivery state.
-                let fresh = history.and_then(|it| it.find(&indexed.message.id)).map(|(_, it)| it.state);
-                indexed_view(indexed, fresh, chat)
+                let fresh = history.and_then(|it| it.find(&shown.message.id)).map(|(_, it)| it.state);
+                let verified = verified.get(&shown.message.id).copied().unwrap_or(false);
+                shown_view(shown, verified, fresh, chat)
             })
             .collect();
         Some(FocusedWindow { messages, has_older, has_newer, focus: id.as_str().to_owned() })
     }
 }
 
-/// A message as the conversation shows it (as `view.rs` shows the latest ones), from what the index keeps;
-/// `fresh`: its delivery state as the chat layer holds it now.
-fn indexed_view(indexed: Indexed<'_>, fresh: Option<Option<DeliveryState>>, chat: &ChatNode) -> MessageView {
-    let Indexed { sender, message, .. } = indexed;
-    let mine = sender == chat.me();
+/// A message as the conversation shows it (as `view.rs` shows the latest ones), from what the index keeps
+/// folded with its edits and reactions; `fresh`: its delivery state as the chat layer holds it now.
+fn shown_view(shown: &Shown<'_>, verified: bool, fresh: Option<Option<DeliveryState>>, chat: &ChatNode) -> MessageView {
+    let message = shown.message;
+    let mine = &message.sender == chat.me();
     let state = match (fresh.unwrap_or(message.state), mine) {
         (Some(DeliveryState::Sending), true) => MessageState::Sending,
         (Some(DeliveryState::Failed), true) => MessageState::Failed,
@@ -227,22 +229,35 @@ fn indexed_view(indexed: Indexed<'_>, fresh: Option<Option<DeliveryState>>, chat
     };
     MessageView {
         id: message.id.as_str().to_owned(),
-        sender: display_name(sender.as_str()),
-        text: message.text.to_string(),
+        sender: display_name(message.sender.as_str()),
+        text: shown.text.clone(),
         timestamp: message.timestamp.0,
         mine,
         state,
-        verified: message.verified,
+        verified,
         introduced_by: chat
-            .known_key(sender)
+            .known_key(&message.sender)
             .and_then(|it| it.introduced_by.as_ref())
             .map(|it| display_name(it.as_str())),
-        // The window around a hit shows the text as stored; reactions, edits and delivery detail show again
-        // once the conversation is back at its latest messages.
-        edited: false,
-        deleted: false,
-        reactions: Vec::new(),
-        reply: None,
+        edited: shown.edited,
+        deleted: shown.deleted,
+        reactions: shown
+            .reactions
+            .iter()
+            .map(|(emoji, who)| ReactionView {
+                emoji: emoji.clone(),
+                who: who.iter().map(|it| display_name(it.as_str())).collect(),
+                mine: who.contains(chat.me()),
+            })
+            .collect(),
+        reply: shown.reply.as_ref().map(|it| QuoteView {
+            to: it.to.as_str().to_owned(),
+            author: display_name(it.author.as_str()),
+            excerpt: it.excerpt.clone(),
+            deleted: it.deleted,
+            loaded: it.loaded,
+        }),
+        // Delivery per member shows again once the conversation is back at its latest messages.
         recipients: Vec::new(),
         delivered_to: Vec::new(),
         waiting_for: Vec::new(),

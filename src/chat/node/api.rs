@@ -5,7 +5,6 @@ use crate::account::Username;
 use crate::chat::history::{self, RoomHistory, StoredMessage};
 use crate::chat::ids::{LinkId, RoomId};
 use crate::chat::room::{RoomActivity, RoomError, RoomRecord, RoomView};
-use crate::chat::wire;
 use crate::time::Millis;
 
 impl ChatNode {
@@ -206,7 +205,10 @@ impl ChatNode {
                 if self.blocked.contains(&username) {
                     return Err(ChatError::Blocked(username));
                 }
-                if record.members.len() >= wire::MAX_LIST_LEN {
+                if record.left {
+                    return Err(ChatError::LeftGroup);
+                }
+                if record.is_full() && !record.members.contains(&username) {
                     return Err(RoomError::TooManyMembers.into());
                 }
                 if !record.members.contains(&username) {
@@ -261,6 +263,7 @@ impl ChatNode {
                 Ok(Some(room))
             }
             Command::DeleteRoom { room } => self.delete_room(&room).map(|()| None),
+            Command::LeaveGroup { room } => self.leave_keeping_history(&room).map(|()| Some(room)),
             Command::SetRoomPrefs { room, prefs } => self.set_room_prefs(&room, prefs).map(|()| Some(room)),
             Command::SignOut => {
                 let links: Vec<LinkId> = self.links.keys().cloned().collect();

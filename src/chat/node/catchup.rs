@@ -1,6 +1,6 @@
 //! Rooms and catch-up: room info, `mc.sync`, serving what a peer lacks, and reading older pages.
 
-use super::{ChatEvent, ChatNode, Output, PendingServe};
+use super::{CATCHUP_PIECE_BYTES, ChatEvent, ChatNode, Output, PendingServe};
 use crate::chat::history;
 use crate::chat::ids::{LinkId, RoomId};
 use crate::chat::room::Invitation;
@@ -72,8 +72,11 @@ impl ChatNode {
         });
     }
 
-    /// Sends what of `needed` the loaded pages hold; asks for an older page if more is needed. What this
-    /// link was served before is not sent again.
+    /// Serves a piece of what `needed` asks for: first reads older pages until every needed message is
+    /// found (or none is left to read), then sends the oldest of them (per sender, by seq, so the peer
+    /// stores them in order) up to [`CATCHUP_PIECE_BYTES`]. The rest is asked for again: a pulling peer's
+    /// next `mc.sync` answers the piece's last batch (`pull`), any other peer's comes with its next link.
+    /// What this link was served before is not sent again, so each piece sends something new or nothing.
     pub(super) fn serve(&mut self, mut pending: PendingServe) {
         let Some(link) = self.links.get_mut(&pending.link) else { return };
         for (sender, seqs) in &mut pending.needed {
@@ -82,10 +85,14 @@ impl ChatNode {
             }
         }
         pending.needed.retain(|_, seqs| !seqs.is_empty());
-        let Some(history) = self.histories.get(&pending.room) else { return };
+        let Some(history) = self.histories.get(&pending.room).filter(|_| !pending.needed.is_empty()) else {
+            self.piece_done(&pending, false);
+            return;
+        };
+        let mut left = pending.needed.clone();
         let mut found: Vec<WireMessage> = Vec::new();
         for message in history.loaded_messages() {
-            if let Some(seqs) = pending.needed.get_mut(&message.sender) {
+            if let Some(seqs) = left.get_mut(&message.sender) {
                 // A tombstone is never relayed: the author's delete, served in its turn, fills the slot.
                 if seqs.remove(&message.seq) && !message.deleted {
                     found.push(WireMessage {
@@ -100,48 +107,75 @@ impl ChatNode {
                 }
             }
         }
+        left.retain(|_, seqs| !seqs.is_empty());
+        if let (false, Some(page)) = (left.is_empty(), history.next_older_page()) {
+            let room = pending.room.clone();
+            self.pending_serves.push(pending);
+            self.read_page(&room, page);
+            return;
+        }
+        found.sort_by(|a, b| (&a.sender, a.seq).cmp(&(&b.sender, b.seq)));
+        let mut piece_bytes = 0;
+        let in_piece = found
+            .iter()
+            .take_while(|message| {
+                piece_bytes += wire::encoded_len(&wire::encode_wire_message(message)) + 1;
+                piece_bytes <= CATCHUP_PIECE_BYTES
+            })
+            .count();
+        found.truncate(in_piece.max(1));
         if let Some(link) = self.links.get_mut(&pending.link) {
             for message in &found {
                 link.served.entry((pending.room.clone(), message.sender.clone())).or_default().record(message.seq);
             }
         }
-        pending.needed.retain(|_, seqs| !seqs.is_empty());
-        let older = history.next_older_page();
         // Our own messages in the batch count as re-sent: the outbox timer need not send them again.
         if let Some(peer) = self.links.get(&pending.link).map(|it| it.peer.clone()) {
             for message in found.iter().filter(|it| it.sender == self.me) {
                 self.last_sent.insert((message.id.clone(), peer.clone()), self.now);
             }
         }
-        found.sort_by(|a, b| (&a.sender, a.seq).cmp(&(&b.sender, b.seq)));
-        self.send_batches(&pending.link, &pending.room, found);
-        if let (false, Some(page)) = (pending.needed.is_empty(), older) {
-            let room = pending.room.clone();
-            self.pending_serves.push(pending);
-            self.read_page(&room, page);
-        }
+        let sent_any = !found.is_empty();
+        self.send_batches(&pending.link, &pending.room, found, pending.piece);
+        self.piece_done(&pending, sent_any);
     }
 
-    fn send_batches(&mut self, link: &LinkId, room: &RoomId, messages: Vec<WireMessage>) {
+    /// A piece was served. One that sent something keeps its room's slot until the peer asks for the next;
+    /// one that sent nothing frees it for a room waiting on this link.
+    fn piece_done(&mut self, pending: &PendingServe, sent_any: bool) {
+        if !pending.piece || sent_any {
+            return;
+        }
+        if let Some(link) = self.links.get_mut(&pending.link) {
+            link.pieces_out.remove(&pending.room);
+        }
+        self.serve_deferred(&pending.link);
+    }
+
+    /// Sends `messages` in as few `mc.batch` frames as the frame limit allows; with `pull`, the last one
+    /// asks the peer for the next piece.
+    fn send_batches(&mut self, link: &LinkId, room: &RoomId, messages: Vec<WireMessage>, pull: bool) {
         // Envelope plus slack for the room id; messages are added while the frame stays under the limit.
         const ENVELOPE_BYTES: usize = 200;
+        let mut batches: Vec<Vec<WireMessage>> = Vec::new();
         let mut batch: Vec<WireMessage> = Vec::new();
         let mut size = ENVELOPE_BYTES;
         for message in messages {
             let len = wire::encoded_len(&wire::encode_wire_message(&message)) + 1;
             if !batch.is_empty() && size + len > wire::MAX_FRAME_BYTES {
-                let frame = wire::encode(&Frame::Batch { room: room.clone(), messages: std::mem::take(&mut batch) });
-                self.output(Output::Send { link: link.clone(), frame });
+                batches.push(std::mem::take(&mut batch));
                 size = ENVELOPE_BYTES;
             }
             size += len;
             batch.push(message);
         }
         if !batch.is_empty() {
-            self.output(Output::Send {
-                link: link.clone(),
-                frame: wire::encode(&Frame::Batch { room: room.clone(), messages: batch }),
-            });
+            batches.push(batch);
+        }
+        let last = batches.len().saturating_sub(1);
+        for (index, messages) in batches.into_iter().enumerate() {
+            let frame = Frame::Batch { room: room.clone(), messages, pull: pull && index == last };
+            self.output(Output::Send { link: link.clone(), frame: wire::encode(&frame) });
         }
     }
 

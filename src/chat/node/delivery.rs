@@ -23,6 +23,9 @@ impl ChatNode {
         random: [u8; 16],
     ) -> Result<(), ChatError> {
         let record = self.rooms.get(room).ok_or(RoomError::UnknownRoom)?.clone();
+        if record.left {
+            return Err(ChatError::LeftGroup);
+        }
         if text.trim().is_empty() {
             return Err(ChatError::EmptyMessage);
         }

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::{
-    CATCHUP_MAX_MESSAGES, ChatEvent, ChatNode, DropReason, LinkKind, MAX_PENDING_SERVES, MAX_WANT_SEQS, Output,
-    PendingServe,
+    CATCHUP_MAX_MESSAGES, CATCHUP_PIECES_PER_LINK, ChatEvent, ChatNode, DropReason, LinkKind, MAX_PENDING_SERVES,
+    MAX_WANT_SEQS, Output, PendingServe,
 };
 use crate::account::Username;
 use crate::chat::history::{DeliveryState, StoredMessage};
@@ -46,6 +46,7 @@ impl ChatNode {
                     if let Some(link) = self.links.get_mut(link_id) {
                         link.session = hello.session.or(link.session);
                         link.files = hello.capabilities.iter().any(|it| it == crate::transfer::CAPABILITY);
+                        link.pulls = hello.capabilities.iter().any(|it| it == wire::PULL_CAPABILITY);
                     }
                     // Answer a first hello, and a second one on a link already greeted (the peer restarted
                     // and lost it). A restarted peer has sent its hello already and does not answer ours,
@@ -92,9 +93,10 @@ impl ChatNode {
             Frame::Want { room, sender, seqs } => self.check_member(&room, &peer).and_then(|()| {
                 let floor = self.served_floor(&room, &peer, &sender);
                 let seqs = seqs.into_iter().filter(|it| *it > floor).take(MAX_WANT_SEQS).collect();
-                self.start_serve(PendingServe { link: link_id.clone(), room, needed: [(sender, seqs)].into() })
+                let needed = [(sender, seqs)].into();
+                self.start_serve(PendingServe { link: link_id.clone(), room, needed, piece: false })
             }),
-            Frame::Batch { room, messages } => self.batch_frame(link_id, &peer, &room, messages),
+            Frame::Batch { room, messages, pull } => self.batch_frame(link_id, &peer, &room, messages, pull),
             Frame::Typing { room } => self.typing_frame(&peer, &room),
             Frame::Read { room, id } => self.read_frame(&peer, &room, &id),
             Frame::Leave(leave) => self.leave_frame(&peer, leave),
@@ -220,7 +222,25 @@ impl ChatNode {
         room: &RoomId,
         heads: &BTreeMap<Username, u64>,
     ) -> Result<(), DropReason> {
+        let new_room = self.rooms.get(room).is_none();
         let room = self.room_for(room, peer)?;
+        // A direct room made by the peer's `mc.sync` (we had not chatted yet): ask for its history too, or
+        // only the peer's outbox would bring it.
+        if new_room {
+            self.send_sync(link_id, &room);
+        }
+        let Some(link) = self.links.get_mut(link_id) else { return Ok(()) };
+        // A pulling peer's `mc.sync` answers the room's last piece (or asks afresh): its slot is free. With
+        // every slot taken by other rooms, the request waits for one.
+        let piece = link.pulls;
+        if piece {
+            link.pieces_out.remove(&room);
+            if link.pieces_out.len() >= CATCHUP_PIECES_PER_LINK {
+                link.deferred_syncs.insert(room, heads.clone());
+                return Ok(());
+            }
+        }
+        let link = &self.links[link_id];
         // A peer's heads say what it holds; what it says of our own messages is never believed (a head of
         // 2^64-1 would make every later message of ours look old). Our seqs come only from our storage and
         // from our own messages relayed back to us, signed by us.
@@ -235,11 +255,14 @@ impl ChatNode {
         let mut needed: BTreeMap<Username, BTreeSet<u64>> = BTreeMap::new();
         let mut n_needed = 0;
         for (sender, progress) in &history.meta.senders {
-            // Never more than asked, and never from before the peer joined.
+            // Never more than asked, never from before the peer joined, and never what this link was
+            // served already (so the cap is counted on what can still be sent).
             let theirs = heads.get(sender).copied().unwrap_or(0).max(floors.get(sender).copied().unwrap_or(0));
+            let served = link.served.get(&(room.clone(), sender.clone()));
             let from_contiguous = theirs.saturating_add(1)..=progress.contiguous;
             let seqs: BTreeSet<u64> = from_contiguous
                 .chain(progress.above.iter().copied().filter(|it| *it > theirs))
+                .filter(|it| served.is_none_or(|served| !served.has(*it)))
                 .take(CATCHUP_MAX_MESSAGES.saturating_sub(n_needed))
                 .collect();
             n_needed += seqs.len();
@@ -248,9 +271,34 @@ impl ChatNode {
             }
         }
         if needed.is_empty() {
+            if piece {
+                self.serve_deferred(link_id);
+            }
             return Ok(());
         }
-        self.start_serve(PendingServe { link: link_id.clone(), room, needed })
+        if piece && let Some(link) = self.links.get_mut(link_id) {
+            link.pieces_out.insert(room.clone());
+        }
+        let res = self.start_serve(PendingServe { link: link_id.clone(), room: room.clone(), needed, piece });
+        if let (Err(DropReason::TooManyPending(_)), Some(link)) = (&res, self.links.get_mut(link_id)) {
+            link.pieces_out.remove(&room);
+        }
+        res
+    }
+
+    /// Serves rooms whose `mc.sync` waited for a slot on this link, while slots are free.
+    pub(super) fn serve_deferred(&mut self, link_id: &LinkId) {
+        loop {
+            let Some(link) = self.links.get_mut(link_id) else { return };
+            if link.pieces_out.len() >= CATCHUP_PIECES_PER_LINK {
+                return;
+            }
+            let Some((room, heads)) = link.deferred_syncs.pop_first() else { return };
+            let (peer, peer_id) = (link.peer.clone(), link.peer_id.clone());
+            if let Err(reason) = self.sync_frame(link_id, &peer, &room, &heads) {
+                self.event(ChatEvent::FrameDropped { peer_id, reason });
+            }
+        }
     }
 
     /// One catch-up at a time per (link, room), and a bounded number waiting for pages over all links.
@@ -271,6 +319,7 @@ impl ChatNode {
         peer: &Username,
         room: &RoomId,
         messages: Vec<WireMessage>,
+        pull: bool,
     ) -> Result<(), DropReason> {
         let room = self.room_for(room, peer)?;
         let members = self.rooms.get(&room).map(|it| it.members.clone()).unwrap_or_default();
@@ -303,6 +352,11 @@ impl ChatNode {
             }
         }
         self.send_acks(link_id, &room, acks);
+        // The last batch of a piece: ask for the next (our heads now count what it brought; what it brought
+        // that we refused is not sent again, so the serving peer moves on).
+        if pull {
+            self.send_sync(link_id, &room);
+        }
         // One report per batch, however many of its messages were refused.
         refused.map_or(Ok(()), Err)
     }

@@ -1,6 +1,6 @@
 //! Links: coming up, greeting, going down, dialing and redialing, and duplicates between two peers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -52,6 +52,10 @@ impl ChatNode {
             served: BTreeMap::new(),
             gossip: Vec::new(),
             files: false,
+            pulls: false,
+            pieces_out: BTreeSet::new(),
+            deferred_syncs: BTreeMap::new(),
+            resent: (self.now, 0),
         };
         self.links.insert(link_id.clone(), link);
         // Our dialer told us it speaks our protocol: greet it. On a link we dialed, the peer greets first.

@@ -1,6 +1,8 @@
 //! Managing conversations: deleting one, leaving a group (our signed `mc.leave`, and a member's), and the
 //! user's own settings for a room (a local name, muted, pinned).
 //!
+//! A group can also be left with its history kept: the room stays, read-only, with us its only member.
+//!
 //! A leave is signed by its author ([`signing::leave_payload`]) and goes only to members on links that speak
 //! our protocol, never to a peer of the original page. A member takes a leave from the leaver's own link, or
 //! relayed by anyone when it carries the leaver's valid signature; with the leaver's key known, only a valid
@@ -21,19 +23,8 @@ impl ChatNode {
     /// other user of a direct conversation is simply no longer dialed.
     pub(super) fn delete_room(&mut self, room: &RoomId) -> Result<(), ChatError> {
         let record = self.rooms.get(room).ok_or(RoomError::UnknownRoom)?;
-        if !room.is_direct() {
-            let members: std::collections::BTreeSet<Username> = record.others(&self.me).cloned().collect();
-            let at = self.now;
-            let sig = self
-                .config
-                .identity
-                .as_ref()
-                .map(|identity| Signature::sign(identity, &signing::leave_payload(room, &self.me, at)));
-            let left = LeftRoom { room: room.clone(), members, at, sig };
-            for member in left.members.clone() {
-                self.send_leave(&member, &left);
-            }
-            self.rooms.remember_left(left);
+        if !room.is_direct() && !record.left {
+            self.send_our_leave(room);
         }
         let record = self.rooms.remove(room).ok_or(RoomError::UnknownRoom)?;
         let history = self.histories.remove(room);
@@ -47,6 +38,59 @@ impl ChatNode {
                 self.last_sent.retain(|(id, _), _| id != &entry.id);
             }
         }
+        self.forget_room_state(room);
+        self.write_rooms();
+        self.event(ChatEvent::RoomsChanged);
+        Ok(())
+    }
+
+    /// The user leaves a group and keeps its history: the members are told as when it is deleted, and the
+    /// room stays, read-only, with us its only member (nobody is dialed, served or written to for it; our
+    /// messages still waiting for a member wait no more).
+    pub(super) fn leave_keeping_history(&mut self, room: &RoomId) -> Result<(), ChatError> {
+        let record = self.rooms.get(room).ok_or(RoomError::UnknownRoom)?;
+        if room.is_direct() {
+            return Err(RoomError::NotAGroup.into());
+        }
+        if record.left {
+            return Ok(());
+        }
+        self.send_our_leave(room);
+        self.rooms.keep_left(room, &self.me);
+        if let Some(history) = self.histories.get_mut(room) {
+            for entry in std::mem::take(&mut history.meta.outbox) {
+                self.last_sent.retain(|(id, _), _| id != &entry.id);
+            }
+            let write = history::meta_write(&self.me, room, &history.meta);
+            self.stage_write(write);
+        }
+        self.forget_room_state(room);
+        self.write_rooms();
+        self.event(ChatEvent::RoomsChanged);
+        self.event(ChatEvent::MessagesChanged { room: room.clone() });
+        Ok(())
+    }
+
+    /// Our signed leave of the group `room`, sent to every member linked now and remembered for the others.
+    fn send_our_leave(&mut self, room: &RoomId) {
+        let Some(record) = self.rooms.get(room) else { return };
+        let members: std::collections::BTreeSet<Username> = record.others(&self.me).cloned().collect();
+        let at = self.now;
+        let sig = self
+            .config
+            .identity
+            .as_ref()
+            .map(|identity| Signature::sign(identity, &signing::leave_payload(room, &self.me, at)));
+        let left = LeftRoom { room: room.clone(), members, at, sig };
+        for member in left.members.clone() {
+            self.send_leave(&member, &left);
+        }
+        self.rooms.remember_left(left);
+    }
+
+    /// Forgets what is held for `room` besides its record and history: messages held back or awaiting a
+    /// key, catch-up waiting for pages, dials and links bound to it.
+    fn forget_room_state(&mut self, room: &RoomId) {
         self.held.retain(|(held_room, _), _| held_room != room);
         for waiting in self.awaiting_key.values_mut() {
             waiting.retain(|it| &it.message.room != room);
@@ -62,10 +106,9 @@ impl ChatNode {
             if link.room.as_ref() == Some(room) {
                 link.room = None;
             }
+            link.pieces_out.remove(room);
+            link.deferred_syncs.remove(room);
         }
-        self.write_rooms();
-        self.event(ChatEvent::RoomsChanged);
-        Ok(())
     }
 
     /// The user's own settings for a room (nobody else learns of them).
@@ -95,7 +138,7 @@ impl ChatNode {
     /// A frame from `peer` about `room`, a group we left and `peer` was in: answered with our leave (it had
     /// not heard of it), and taken no further. False when we did not leave `room`.
     pub(super) fn answer_left(&mut self, peer: &Username, room: &RoomId) -> bool {
-        if self.rooms.get(room).is_some() {
+        if self.rooms.get(room).is_some_and(|it| !it.left) {
             return false;
         }
         let Some(left) = self.rooms.left_room(room).cloned() else { return false };

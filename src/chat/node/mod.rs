@@ -91,8 +91,16 @@ pub const REDIAL_FIRST_MS: u64 = 1_000;
 pub const REDIAL_MAX_MS: u64 = 30_000;
 /// A message held back behind a gap is stored anyway after this long.
 pub const HOLD_MAX_MS: u64 = 5_000;
-/// Most messages pushed for one `mc.sync`; the rest follow on the next reconnect.
+/// Most messages looked for to answer one `mc.sync` (a piece is cut from them, [`CATCHUP_PIECE_BYTES`]).
 pub const CATCHUP_MAX_MESSAGES: usize = 2_000;
+/// Bytes of `mc.batch` frames in one piece of catch-up (at least one message). A peer that pulls
+/// ([`wire::PULL_CAPABILITY`]) asks for the next piece once this one arrived; any other gets one piece per
+/// `mc.sync`. So catch-up of any size stays far below the engine's bound on a link's queued bytes
+/// (`crate::send_queue::MAX_LINK_QUEUED_BYTES`, 16 MiB), which closes the link.
+pub const CATCHUP_PIECE_BYTES: usize = 1024 * 1024;
+/// Pieces one link may have on their way at once (one per room); further rooms' `mc.sync` wait for one of
+/// them to be answered.
+pub const CATCHUP_PIECES_PER_LINK: usize = 4;
 /// Most seqs asked for in one `mc.want`.
 pub const MAX_WANT_SEQS: usize = 64;
 /// Loaded pages per room beyond which pages read for catch-up or scrolling are dropped again.
@@ -195,6 +203,11 @@ pub enum Command {
     /// Delete a conversation: its room and stored history are removed; a group is left first (its members
     /// are told by our signed `mc.leave` and stop dialing us).
     DeleteRoom {
+        room: RoomId,
+    },
+    /// Leave a group as [`Command::DeleteRoom`] does, keeping the conversation and its history here,
+    /// read-only.
+    LeaveGroup {
         room: RoomId,
     },
     /// The user's own settings for a room: a local name, muted, pinned (nobody else learns of them).
@@ -374,6 +387,8 @@ pub enum DropReason {
     Blocked,
     #[error("only a message's author may edit or delete it")]
     NotTheAuthor,
+    #[error("the invitation would make the group larger than {} members; it is refused", super::room::MAX_ROOM_MEMBERS)]
+    RoomFull,
 }
 
 /// Why a command was refused, worded for the user.
@@ -399,6 +414,8 @@ pub enum ChatError {
     NotYours,
     #[error("A reaction is one emoji (or a few characters, no spaces)")]
     NotAReaction,
+    #[error("You left this group: its messages are kept here, but you can no longer write in it")]
+    LeftGroup,
 }
 
 /// Typing indicators and read receipts: each is sent only when on, and shown only when on (so receipts
@@ -505,6 +522,16 @@ struct Link {
     gossip: Vec<Username>,
     /// The peer's hello announced [`crate::transfer::CAPABILITY`]: files may be sent on this link.
     files: bool,
+    /// The peer's hello announced [`wire::PULL_CAPABILITY`]: it asks for each next piece of catch-up.
+    pulls: bool,
+    /// Rooms whose catch-up piece is on its way to the peer (or being read): a slot each, until the peer's
+    /// next `mc.sync` for the room, at most [`CATCHUP_PIECES_PER_LINK`].
+    pieces_out: BTreeSet<RoomId>,
+    /// The peer's `mc.sync` of rooms that wait for a slot, by room (a later one replaces an earlier one).
+    deferred_syncs: BTreeMap<RoomId, BTreeMap<Username, u64>>,
+    /// Bytes of our messages re-sent on this link since the `Millis`: at most [`CATCHUP_PIECE_BYTES`] every
+    /// [`RESEND_AFTER_MS`], the rest put off to the next round (catch-up brings them meanwhile).
+    resent: (Millis, usize),
 }
 
 impl Link {
@@ -554,6 +581,9 @@ struct PendingServe {
     link: LinkId,
     room: RoomId,
     needed: BTreeMap<Username, BTreeSet<u64>>,
+    /// A piece of a pulling peer's catch-up: its last batch asks for the next ([`Frame::Batch`]'s `pull`),
+    /// and it holds the room's slot in [`Link::pieces_out`].
+    piece: bool,
 }
 
 pub struct ChatNode {

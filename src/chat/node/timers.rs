@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use super::{
-    ChatEvent, ChatNode, DEAD_AFTER_MS, DIAL_TIMEOUT_MS, FAILED_AFTER_MS, HELLO_GRACE_MS, HOLD_MAX_MS, LinkKind,
-    Output, PING_EVERY_MS, RESEND_AFTER_MS,
+    CATCHUP_PIECE_BYTES, ChatEvent, ChatNode, DEAD_AFTER_MS, DIAL_TIMEOUT_MS, FAILED_AFTER_MS, HELLO_GRACE_MS,
+    HOLD_MAX_MS, LinkKind, Output, PING_EVERY_MS, RESEND_AFTER_MS,
 };
 use crate::account::Username;
 use crate::chat::history::{self, DeliveryState};
@@ -113,7 +113,7 @@ impl ChatNode {
                     for entry in &history.meta.outbox {
                         // Only a message in a loaded page can be marked or re-sent (the outbox's pages are
                         // always loaded; a damaged one is not).
-                        let Some((_, message)) = history.find(&entry.id) else { continue };
+                        let Some((_, message)) = history.find_near(entry.page, &entry.id) else { continue };
                         if message.state == Some(DeliveryState::Sending) {
                             let at = entry.sent_at.saturating_add(FAILED_AFTER_MS);
                             rows.push((at, Due::Failed(room.clone(), entry.id.clone())));
@@ -202,6 +202,18 @@ impl ChatNode {
                     }),
                 }));
                 self.last_sent.insert((id, member), now);
+                // A long outbox (a member back after a long absence) is not re-sent all at once: that would
+                // pass the engine's bound on the link's queued bytes, which closes it. Past this round's
+                // share, a message waits for the next round; catch-up serves the member meanwhile.
+                let Some(state) = self.links.get_mut(&link) else { return };
+                if now.saturating_sub(state.resent.0) >= RESEND_AFTER_MS {
+                    state.resent = (now, 0);
+                }
+                let len = wire::encoded_len(&frame);
+                if state.resent.1 > 0 && state.resent.1.saturating_add(len) > CATCHUP_PIECE_BYTES {
+                    return;
+                }
+                state.resent.1 = state.resent.1.saturating_add(len);
                 self.output(Output::Send { link, frame });
             }
         }

@@ -2,7 +2,7 @@
 //! until its author's key is known), signing ours, and membership by invitation (`mc.room`, the user's
 //! answer to an invitation).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     AwaitingKey, ChatError, ChatEvent, ChatNode, DropReason, KnownKey, MAX_AWAITING_KEY, MAX_INVITATIONS_PER_PEER,
@@ -13,7 +13,7 @@ use crate::chat::actions::Action;
 use crate::chat::history::{self, StoredMessage};
 use crate::chat::ids::{LinkId, MessageId, RoomId};
 use crate::chat::names::display_name;
-use crate::chat::room::{Invitation, RoomRecord};
+use crate::chat::room::{Invitation, MAX_ROOM_MEMBERS, RoomRecord};
 use crate::chat::signing::{Signature, signed_payload};
 use crate::chat::wire::RoomInfo;
 use crate::identity::PublicKey;
@@ -196,14 +196,18 @@ impl ChatNode {
         }
         self.check_member(&info.room, peer)?;
         let mut added = Vec::new();
-        let mut refused = false;
+        let mut refused = None;
         for invitation in info.invites {
-            let known = self.rooms.get(&info.room).is_some_and(|it| it.members.contains(&invitation.invitee));
-            if known {
+            let Some(record) = self.rooms.get(&info.room) else { break };
+            if record.members.contains(&invitation.invitee) {
                 continue;
             }
             if !self.invitation_holds(&info.room, &invitation, peer) {
-                refused = true;
+                refused.get_or_insert(DropReason::BadInvitation);
+                continue;
+            }
+            if record.is_full() {
+                refused = Some(DropReason::RoomFull);
                 continue;
             }
             let (invitee, inviter, key) = (invitation.invitee.clone(), invitation.inviter.clone(), invitation.key);
@@ -228,7 +232,7 @@ impl ChatNode {
         for member in added {
             self.connect_now(&member, Some(info.room.clone()));
         }
-        if refused { Err(DropReason::BadInvitation) } else { Ok(()) }
+        refused.map_or(Ok(()), Err)
     }
 
     /// `mc.room` about a room we are not in: an invitation, if it carries one to us from the sender.
@@ -254,14 +258,22 @@ impl ChatNode {
             .filter(|it| info.members.contains(&it.invitee))
             .map(|it| (it.invitee.clone(), it.clone()))
             .collect();
+        let over = |members: &BTreeSet<Username>| members.len() > MAX_ROOM_MEMBERS;
         if let Some(pending) = self.invitations.get_mut(&info.room) {
             // More of the same invitation (a room's invitations may take several frames).
             if &pending.inviter == peer {
+                if over(&pending.members.union(&info.members).cloned().collect()) {
+                    return Err(DropReason::RoomFull);
+                }
                 pending.members.extend(info.members);
                 pending.invitations.extend(invitations);
                 self.write_invitations();
             }
             return Ok(());
+        }
+        // A room fuller than any honest member lets it grow (as many links and dials each).
+        if over(&info.members) {
+            return Err(DropReason::RoomFull);
         }
         let count = self.invitations_from.entry(peer.clone()).or_default();
         if *count >= MAX_INVITATIONS_PER_PEER || self.invitations.len() >= MAX_PENDING_INVITATIONS {

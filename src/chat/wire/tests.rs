@@ -86,7 +86,9 @@ fn every_frame_round_trips() {
                 sig: Some(Signature([6; 64])),
                 act: None,
             }],
+            pull: true,
         },
+        Frame::Batch { room: RoomId::direct(&user("alice"), &user("bob")), messages: Vec::new(), pull: false },
     ];
     for frame in frames {
         assert_eq!(decode(&encode(&frame)), Ok(frame.clone()), "{frame:?}");
