@@ -246,6 +246,7 @@ codes! {
     StorageCorrupt = "w_storage_corrupt" / 2,
     ReplacedUnproved = "w_replaced_unproved" / 0,
     Text = "w_text" / 1,
+    LeftGroup = "w_left_group" / 0,
     FileTooBigForThem = "w_file_too_big_for_them" / 4,
     FileTooBigForUs = "w_file_too_big_for_us" / 4,
     FileDeclinedByThem = "w_file_declined_by_them" / 2,

@@ -6,8 +6,8 @@ use crate::account::{MAX_USERNAME_CHARS, Username, UsernameError};
 use crate::at_rest::{AtRestError, MIN_PASSPHRASE_CHARS};
 use crate::chat::ChatError;
 use crate::chat::history::HistoryError;
-use crate::chat::room::RoomError;
-use crate::chat::wire::{MAX_LIST_LEN, MAX_ROOM_NAME_CHARS};
+use crate::chat::room::{MAX_ROOM_MEMBERS, RoomError};
+use crate::chat::wire::MAX_ROOM_NAME_CHARS;
 use crate::export::ImportError;
 use crate::identity::ContactError;
 use crate::peerjs::PeerError;
@@ -118,7 +118,7 @@ pub fn chat_phrase(err: &ChatError) -> Phrase {
         ChatError::Room(RoomError::NotAGroup) => Code::RoomNotAGroup.into(),
         ChatError::Room(RoomError::EmptyName) => Code::RoomNameEmpty.into(),
         ChatError::Room(RoomError::NameTooLong) => Phrase::new(Code::RoomNameTooLong).with(MAX_ROOM_NAME_CHARS),
-        ChatError::Room(RoomError::TooManyMembers) => Phrase::new(Code::RoomTooManyMembers).with(MAX_LIST_LEN),
+        ChatError::Room(RoomError::TooManyMembers) => Phrase::new(Code::RoomTooManyMembers).with(MAX_ROOM_MEMBERS),
         ChatError::EmptyMessage => Code::MessageEmpty.into(),
         ChatError::MessageTooLong => Code::MessageTooLong.into(),
         ChatError::SignedOut => Code::SignedOut.into(),
@@ -128,6 +128,7 @@ pub fn chat_phrase(err: &ChatError) -> Phrase {
         ChatError::NoSuchMessage => Code::MessageGone.into(),
         ChatError::NotYours => Code::NotYours.into(),
         ChatError::NotAReaction => Code::NotAReaction.into(),
+        ChatError::LeftGroup => Code::LeftGroup.into(),
     }
 }
 
