@@ -11,6 +11,7 @@ use dioxus::html::HasFileData;
 use dioxus::prelude::*;
 use dioxus::web::WebEventExt;
 use multichat_core::bridge::{FileStatus, FileView, MessageView, Request, Response};
+use multichat_core::phrase::Code;
 use multichat_core::transfer::human_size;
 use multichat_core::transfer::record::{base64_bytes, chunk_base64};
 use wasm_bindgen::{JsCast, JsValue};
@@ -57,7 +58,7 @@ async fn send_one(ui: Ui, room: &str, file: &web_sys::File) -> Result<(), String
             data: chunk_base64(&bytes),
         };
         if let Response::Error { message } = ask(ui, request).await {
-            return Err(message);
+            return Err(ui.say(&message));
         }
         if end >= size {
             return Ok(());
@@ -86,7 +87,7 @@ async fn ask(ui: Ui, request: Request) -> Response {
         });
     });
     let _ = JsFuture::from(promise).await;
-    answer.borrow_mut().take().unwrap_or(Response::Error { message: String::new() })
+    answer.borrow_mut().take().unwrap_or(Response::Error { message: Code::ConnectionClosed.into() })
 }
 
 /// The files a paste carries (an image copied from a page or a screenshot, files copied in a file manager).
@@ -239,7 +240,7 @@ fn SaveButton(file_key: String, name: String) -> Element {
                                 ui.show_error(Place::Composer, detail);
                             }
                         }
-                        Response::Error { message } => ui.show_error(Place::Composer, message),
+                        Response::Error { message } => ui.show_error(Place::Composer, ui.say(&message)),
                         _ => {}
                     }
                 });

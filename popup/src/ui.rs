@@ -4,7 +4,7 @@
 
 use dioxus::prelude::*;
 use multichat_core::account::{PEER_ID_PREFIX, Username};
-use multichat_core::bridge::{MemberSummary, Request, Response, View};
+use multichat_core::bridge::{MemberSummary, Phrase, Request, Response, View};
 
 use crate::bridge::Bridge;
 use crate::i18n::Tr;
@@ -124,6 +124,11 @@ impl Ui {
 }
 
 impl Ui {
+    /// The worker's words in the popup's language.
+    pub(crate) fn say(self, phrase: &Phrase) -> String {
+        self.tr.say(phrase)
+    }
+
     /// Shows `message` at `place`, as a refused request's would be.
     pub(crate) fn show_error(mut self, place: Place, message: String) {
         self.error.set(Some((place, message)));
