@@ -1,6 +1,7 @@
 // The popup as a product (issue 16), accessibility: every screen passes axe-core with 0 violations in the
 // light and the dark theme, and is screenshotted in both (target/screenshots/<screen>-<theme>.png). Then the
 // keyboard (visible focus, Esc goes back, Alt+N starts a conversation, arrow keys in the conversation list),
+// "Share my username"'s Copy,
 // an error on the home screen inside the 380x600 popup, a PeerJS id understood as a username, a username that
 // was never online told apart, and the passphrase's rough edges (refused input kept, the 8-character rule
 // stated, "Forgot passphrase: erase and start over" after a confirmation).
@@ -144,6 +145,19 @@ test('keyboard, errors in sight, ids understood, and the passphrase rough edges'
   try {
     const popup = await openPopupView(browser);
     await signIn(popup, 'carol', server.settings);
+
+    // "Share my username": Copy hands the username to the clipboard, which takes it, and says so. (No
+    // clipboard permission can be granted to an extension's origin here, so what is written is noted on the
+    // way: the real `writeText` still does the writing.)
+    await popup.evaluate(() => {
+      const write = navigator.clipboard.writeText.bind(navigator.clipboard);
+      navigator.clipboard.writeText = (text) => { globalThis.copiedText = text; return write(text); };
+    });
+    await popup.getByText('Share my username').click();
+    await popup.getByRole('button', { name: 'Copy', exact: true }).click();
+    await popup.getByRole('status').filter({ hasText: 'Copied.' }).waitFor();
+    assert.equal(await popup.evaluate(() => globalThis.copiedText), 'carol');
+    await popup.getByText('Share my username').click();
 
     // An error on the home screen shows next to the control, inside the 380x600 popup.
     await popup.getByLabel('Username to chat with').fill('bad name!');
