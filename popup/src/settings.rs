@@ -137,6 +137,8 @@ struct SettingsFields {
     logins: Signal<Logins>,
     relay_only: Signal<bool>,
     notifications: Signal<bool>,
+    /// The largest file accepted from a peer, in megabytes as typed.
+    max_file_mb: Signal<String>,
 }
 
 impl SettingsFields {
@@ -146,7 +148,13 @@ impl SettingsFields {
         let Ok(port) = (self.port)().trim().parse::<u16>() else {
             return Err(tr.t("port_not_number"));
         };
+        let max_file_mb = (self.max_file_mb)();
+        let Some(max_file_bytes) = max_file_mb.trim().parse::<u64>().ok().and_then(|mb| mb.checked_mul(1_000_000))
+        else {
+            return Err(tr.t("max_file_not_number"));
+        };
         let mut settings = base.clone();
+        settings.max_file_bytes = max_file_bytes;
         settings.server.host = (self.host)().trim().to_owned();
         settings.server.port = port;
         settings.server.path = (self.path)().trim().to_owned();
@@ -175,6 +183,7 @@ fn SettingsForm(settings: Settings) -> Element {
         logins: use_signal(|| turn_logins(&settings.ice_servers)),
         relay_only: use_signal(|| settings.relay_only),
         notifications: use_signal(|| settings.notifications),
+        max_file_mb: use_signal(|| (settings.max_file_bytes / 1_000_000).to_string()),
     };
     let SettingsFields {
         mut host,
@@ -186,6 +195,7 @@ fn SettingsForm(settings: Settings) -> Element {
         logins,
         mut relay_only,
         mut notifications,
+        mut max_file_mb,
     } = fields;
     let mut port_error = use_signal(|| None::<String>);
     // The last "Test connection" result, one sentence a line; `testing` while one runs.
@@ -236,7 +246,17 @@ fn SettingsForm(settings: Settings) -> Element {
                 input { r#type: "checkbox", checked: notifications(), onchange: move |e| notifications.set(e.checked()) }
                 {tr.t("notify")}
             }
-                crate::message_actions::PrivacySettings { settings: settings.clone() }
+            label { r#for: "max-file-size", {tr.t("max_file_size")} }
+            input {
+                id: "max-file-size",
+                r#type: "number",
+                min: "1",
+                max: "4000",
+                inputmode: "numeric",
+                value: "{max_file_mb}",
+                oninput: move |e| max_file_mb.set(e.value()),
+            }
+            crate::message_actions::PrivacySettings { settings: settings.clone() }
             if let Some(message) = port_error() {
                 p { role: "alert", class: "error", "{message}" }
             }

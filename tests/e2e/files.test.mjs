@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { assertLoopbackOnly, axeViolations, openPopup, screenshot, startPeerServer } from './harness.mjs';
-import { chatUser, closeUsers, expectMessage, openDirect, relaunch, removeAll, send } from './chat-user.mjs';
+import { chatUser, closeUsers, expectMessage, openConversation, openDirect, relaunch, removeAll, send } from './chat-user.mjs';
 
 assertLoopbackOnly();
 
@@ -175,21 +175,20 @@ test('a 25 MB file arrives intact while both popups are closed mid-transfer', { 
 });
 
 test('a file over the recipient\'s limit is refused in words on both sides, and nothing of it is stored', { timeout: 120000 }, async () => {
-  // Bob lowers the largest file he accepts to 1 MB (through the popup's bridge, as the Settings form would).
-  await bob.popup.evaluate(() => new Promise((resolve, reject) => {
-    const port = chrome.runtime.connect({ name: 'popup' });
-    port.onMessage.addListener((frame) => {
-      if (frame.frame !== 'reply') return;
-      if (frame.id === 1) {
-        const settings = { ...frame.response.view.settings, max_file_bytes: 1000000 };
-        port.postMessage({ id: 2, request: { kind: 'save_settings', settings } });
-      } else if (frame.id === 2) {
-        port.disconnect();
-        if (frame.response.kind === 'view') resolve(); else reject(new Error(JSON.stringify(frame.response)));
-      }
-    });
-    port.postMessage({ id: 1, request: { kind: 'get_view' } });
-  }));
+  // Bob lowers the largest file he accepts to 1 MB in Settings, then goes back to the conversation.
+  await bob.popup.keyboard.press('Escape');
+  await bob.popup.getByText('Settings', { exact: true }).click();
+  const field = bob.popup.getByLabel('Largest file accepted from others (MB)');
+  assert.equal(await field.inputValue(), '100', 'the default limit is 100 MB');
+  await field.fill('1');
+  await bob.popup.getByRole('button', { name: 'Save settings' }).click();
+  const [worker] = bob.browser.context.serviceWorkers();
+  const deadline = Date.now() + 10000;
+  while ((await worker.evaluate(async () => (await chrome.storage.local.get('settings')).settings?.max_file_bytes)) !== 1000000) {
+    assert.ok(Date.now() < deadline, 'the new limit is stored');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await openConversation(bob, 'alice');
   const keysBefore = await storedKeys(bob, 'fc/bob/in/');
 
   await alice.popup.setInputFiles('#file-picker', { name: 'over.bin', mimeType: 'application/octet-stream', buffer: bytesOf(1_500_000, 9) });
