@@ -28,6 +28,8 @@ impl Receiver {
     fn new() -> Receiver {
         let mut shell = MemShell::new();
         shell.request(Request::SignIn { username: "alice".into() }, Millis(1));
+        // A conversation with bob, so his messages are stored as history, not held as a message request.
+        shell.request(Request::OpenDirect { username: "bob".into() }, Millis(2));
         // A peer of the original page: its frames carry no ids, which is the receive path every peer has.
         let link = LinkInfo {
             link: LINK.into(),

@@ -504,9 +504,10 @@ pub const WORKER_ADDRESS: &str = "worker";
 /// Identifies one data connection: the PeerJS connection id (`dc_…`), unique per connection.
 pub type LinkId = String;
 
-/// How the engine's signaling connection is doing, as the popup shows it.
+/// How the engine's signaling connection is doing, as the popup shows it. Externally tagged (`"online"`,
+/// `{"failed": {"message": …}}`), so the popup reads it without serde buffering the value first.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum EngineStatus {
     /// Not signed in, or the engine has not started yet.
     #[default]

@@ -1,6 +1,6 @@
 //! The bridge frames cross `chrome.runtime` as JSON: their shape is a contract between popup and worker.
 
-use multichat_core::bridge::{PopupToWorker, Request, Response, WorkerToPopup};
+use multichat_core::bridge::{EngineStatus, PopupToWorker, Request, Response, WorkerToPopup};
 use serde_json::json;
 
 #[test]
@@ -41,4 +41,38 @@ fn every_worker_frame_round_trips_through_json() {
 fn unknown_requests_are_an_error_not_a_panic() {
     let res = serde_json::from_value::<PopupToWorker>(json!({"id": 1, "request": {"kind": "format_disk"}}));
     assert!(res.is_err());
+}
+
+/// The popup reads worker frames through a flat mirror of this shape (`popup/src/bridge.rs`, `WireFrame`):
+/// the tag first, then the variant's fields beside it.
+#[test]
+fn worker_frames_have_the_shape_the_popup_reads() {
+    let reply = WorkerToPopup::Reply { id: 9, response: Response::Error { message: "no".into() } };
+    assert_eq!(
+        serde_json::to_value(&reply).unwrap(),
+        json!({"frame": "reply", "id": 9, "response": {"kind": "error", "message": "no"}})
+    );
+    let export = Response::Export { file_name: "f.json".into(), json: "{}".into() };
+    assert_eq!(serde_json::to_value(&export).unwrap(), json!({"kind": "export", "file_name": "f.json", "json": "{}"}));
+    let update = serde_json::to_value(WorkerToPopup::Update { view: Box::default() }).unwrap();
+    assert_eq!(update["frame"], "update");
+    assert!(update["view"].is_object());
+    let view = serde_json::to_value(Response::View { view: Box::default() }).unwrap();
+    assert_eq!(view["kind"], "view");
+    assert!(view["view"].is_object());
+    let search = serde_json::to_value(Response::Search { results: Default::default() }).unwrap();
+    assert_eq!(search["kind"], "search");
+    assert!(search["results"].is_object());
+}
+
+/// The engine's status is externally tagged, so the popup reads a view without serde buffering it.
+#[test]
+fn engine_status_is_externally_tagged() {
+    assert_eq!(serde_json::to_value(EngineStatus::Online).unwrap(), json!("online"));
+    let failed = EngineStatus::Failed { message: "taken".into() };
+    assert_eq!(serde_json::to_value(&failed).unwrap(), json!({"failed": {"message": "taken"}}));
+    let back: EngineStatus = serde_json::from_value(json!({"reconnecting": {"attempt": 2}})).unwrap();
+    assert_eq!(back, EngineStatus::Reconnecting { attempt: 2, message: String::new() });
+    let view = serde_json::to_value(multichat_core::bridge::View::default()).unwrap();
+    assert_eq!(view["engine"], "offline");
 }

@@ -1,12 +1,20 @@
 //! The popup's end of the bridge: one port to the worker, requests matched to replies by id.
+//!
+//! Frames cross the port as the JSON-compatible objects `multichat_core::bridge` describes. The popup reads
+//! and writes them as JSON text (`JSON.stringify`/`JSON.parse` and serde_json) through [`WireFrame`]: one
+//! flat record per frame, so serde reads the internally tagged enums without buffering the whole view
+//! first (the popup's wasm is smaller by that code, and a view is read in one pass).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use multichat_core::bridge::{POPUP_PORT_NAME, PopupToWorker, Request, Response, View, WorkerToPopup};
+use js_sys::JSON;
+use multichat_core::bridge::{POPUP_PORT_NAME, PopupToWorker, Request, Response, SearchResults, View, WorkerToPopup};
+use multichat_web::ShellError;
 use multichat_web::chrome::{self, Port};
-use multichat_web::{ShellError, convert};
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
 
 type Waiter = Box<dyn FnOnce(Response)>;
 
@@ -33,7 +41,7 @@ impl Bridge {
         let port = chrome::connect(POPUP_PORT_NAME)?;
         let inner: Rc<RefCell<Pending>> = Rc::default();
         let frame_inner = inner.clone();
-        port.on_frame(move |value| match convert::from_js::<WorkerToPopup>(value) {
+        port.on_frame(move |value| match decode(&value) {
             Ok(WorkerToPopup::Reply { id, response }) => {
                 let waiter = frame_inner.borrow_mut().waiters.remove(&id);
                 if let Some(waiter) = waiter {
@@ -56,10 +64,75 @@ impl Bridge {
             pending.waiters.insert(id, Box::new(on_reply));
             id
         };
-        let sent = self.port.post(&PopupToWorker { id, request });
+        let sent = encode(&PopupToWorker { id, request }).and_then(|value| self.port.post_value(&value));
         if sent.is_err() {
             self.inner.borrow_mut().waiters.remove(&id);
         }
         sent
+    }
+}
+
+fn encode(frame: &PopupToWorker) -> Result<JsValue, ShellError> {
+    let text = serde_json::to_string(frame).map_err(|err| ShellError::new("encoding a request", err.to_string()))?;
+    JSON::parse(&text).map_err(|err| ShellError::from_js("JSON.parse", &err))
+}
+
+fn decode(value: &JsValue) -> Result<WorkerToPopup, String> {
+    let text = JSON::stringify(value).ok().and_then(|text| text.as_string()).ok_or("not JSON")?;
+    let frame: WireFrame = serde_json::from_str(&text).map_err(|err| err.to_string())?;
+    frame.into_frame().ok_or_else(|| "a field is missing".to_owned())
+}
+
+/// [`WorkerToPopup`] as it is on the wire (`frame` is its tag), every variant's fields optional.
+#[derive(Deserialize)]
+struct WireFrame {
+    frame: FrameKind,
+    id: Option<u64>,
+    response: Option<WireResponse>,
+    view: Option<Box<View>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FrameKind {
+    Reply,
+    Update,
+}
+
+/// [`Response`] as it is on the wire (`kind` is its tag).
+#[derive(Deserialize)]
+struct WireResponse {
+    kind: ResponseKind,
+    view: Option<Box<View>>,
+    message: Option<String>,
+    file_name: Option<String>,
+    json: Option<String>,
+    results: Option<SearchResults>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ResponseKind {
+    View,
+    Error,
+    Export,
+    Search,
+}
+
+impl WireFrame {
+    fn into_frame(self) -> Option<WorkerToPopup> {
+        Some(match self.frame {
+            FrameKind::Update => WorkerToPopup::Update { view: self.view? },
+            FrameKind::Reply => {
+                let response = self.response?;
+                let response = match response.kind {
+                    ResponseKind::View => Response::View { view: response.view? },
+                    ResponseKind::Error => Response::Error { message: response.message? },
+                    ResponseKind::Export => Response::Export { file_name: response.file_name?, json: response.json? },
+                    ResponseKind::Search => Response::Search { results: response.results? },
+                };
+                WorkerToPopup::Reply { id: self.id?, response }
+            }
+        })
     }
 }

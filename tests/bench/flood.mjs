@@ -60,6 +60,24 @@ try {
     await page.evaluate((name) => window.hostile.chat(`hello from ${name}`, name), name);
     pages.push(page);
   }
+  // Strangers' first messages wait as message requests: alice accepts each flooder's, so its room exists.
+  const deadlineRequests = Date.now() + 30000;
+  const pending = new Set(names);
+  while (pending.size && Date.now() < deadlineRequests) {
+    const waiting = await popup.evaluate(async (asked) => {
+      const port = chrome.runtime.connect({ name: 'popup' });
+      const replies = new Map();
+      port.onMessage.addListener((frame) => { if (frame.frame === 'reply') replies.get(frame.id)?.(frame.response); });
+      const request = (id, body) => new Promise((resolve) => { replies.set(id, resolve); port.postMessage({ id, request: body }); });
+      const view = await request(2_000_000, { kind: 'get_view' });
+      const from = (view.view?.requests ?? []).map((it) => it.from).filter((it) => asked.includes(it));
+      for (const [i, username] of from.entries()) await request(2_000_001 + i, { kind: 'accept_request', username });
+      port.disconnect();
+      return from;
+    }, [...pending]);
+    for (const name of waiting) pending.delete(name);
+    if (pending.size) await sleep(100);
+  }
   const metaKeys = names.map((name) => `h/alice/dm:alice:${name}/meta`);
   const count = () => popup.evaluate(async ({ keys, pageSize }) => {
     const metas = await chrome.storage.local.get(keys);

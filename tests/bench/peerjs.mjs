@@ -75,7 +75,7 @@ try {
     oursOpen.push(await popup.evaluate(async ({ peerId, token, settings }) => {
       const online = new Promise((resolve) => {
         globalThis.onReport = (body) => {
-          if (body?.kind === 'status' && body.status?.state === 'online') {
+          if (body?.kind === 'status' && body.status === 'online') {
             globalThis.onReport = null;
             resolve(performance.now());
           }

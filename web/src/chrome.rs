@@ -88,6 +88,11 @@ impl Port {
         self.post_message_raw(&value).map_err(|err| ShellError::from_js("port.postMessage", &err))
     }
 
+    /// Sends a frame already made into a JS value. Fails if the other end has gone away.
+    pub fn post_value(&self, value: &JsValue) -> Result<(), ShellError> {
+        self.post_message_raw(value).map_err(|err| ShellError::from_js("port.postMessage", &err))
+    }
+
     /// Calls `on_frame` with every message that arrives; the closure lives as long as the port's context.
     pub fn on_frame(&self, on_frame: impl FnMut(JsValue) + 'static) {
         let closure = Closure::<dyn FnMut(JsValue)>::new(on_frame);

@@ -20,6 +20,34 @@ struct WasmCrate {
     dist_dir: &'static str,
     /// Where its static files (HTML, CSS, JS entry shims) live, if it has its own.
     static_dir: Option<&'static str>,
+    /// The Cargo profile it is built with (`Cargo.toml`) and the wasm-opt level that matches it.
+    build: Build,
+}
+
+/// How a wasm crate is optimized: for size (the popup, downloaded and compiled on every open) or for speed
+/// at a modest size (the worker and the engine, which store and relay every message; see `Cargo.toml`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Build {
+    Small,
+    Fast,
+}
+
+impl Build {
+    const ALL: [Build; 2] = [Build::Small, Build::Fast];
+
+    fn profile(self) -> &'static str {
+        match self {
+            Build::Small => "release",
+            Build::Fast => "release-fast",
+        }
+    }
+
+    fn wasm_opt_level(self) -> &'static str {
+        match self {
+            Build::Small => "-Oz",
+            Build::Fast => "-Os",
+        }
+    }
 }
 
 /// The service worker's wasm (loaded by `worker.js`), the engine's (loaded by the offscreen document or
@@ -30,13 +58,21 @@ const CRATES: [WasmCrate; 3] = [
         artifact: "multichat_background",
         dist_dir: "background",
         static_dir: Some("background/static"),
+        build: Build::Fast,
     },
-    WasmCrate { package: "multichat-engine", artifact: "multichat_engine", dist_dir: "background", static_dir: None },
+    WasmCrate {
+        package: "multichat-engine",
+        artifact: "multichat_engine",
+        dist_dir: "background",
+        static_dir: None,
+        build: Build::Fast,
+    },
     WasmCrate {
         package: "multichat-popup",
         artifact: "multichat_popup",
         dist_dir: "popup",
         static_dir: Some("popup/static"),
+        build: Build::Small,
     },
 ];
 
@@ -60,12 +96,15 @@ pub(crate) fn build() -> Result<PathBuf> {
     tools::ensure_wasm_bindgen()?;
     tools::ensure_npm_packages()?;
     let root = root();
-    let mut cargo = Command::new("cargo");
-    cargo.current_dir(&root).args(["build", "--release", "--target", "wasm32-unknown-unknown"]);
-    for krate in &CRATES {
-        cargo.args(["-p", krate.package]);
+    // One cargo run per profile: a dependency shared by two crates is compiled once for each.
+    for build in Build::ALL {
+        let mut cargo = Command::new("cargo");
+        cargo.current_dir(&root).args(["build", "--profile", build.profile(), "--target", "wasm32-unknown-unknown"]);
+        for krate in CRATES.iter().filter(|it| it.build == build) {
+            cargo.args(["-p", krate.package]);
+        }
+        run(&mut cargo)?;
     }
-    run(&mut cargo)?;
 
     let dist = dist();
     if dist.exists() {
@@ -78,7 +117,10 @@ pub(crate) fn build() -> Result<PathBuf> {
     let mut report = Vec::new();
     for krate in &CRATES {
         let out_dir = dist.join(krate.dist_dir);
-        let wasm_in = root.join("target/wasm32-unknown-unknown/release").join(format!("{}.wasm", krate.artifact));
+        let wasm_in = root
+            .join("target/wasm32-unknown-unknown")
+            .join(krate.build.profile())
+            .join(format!("{}.wasm", krate.artifact));
         run(Command::new("wasm-bindgen")
             .arg("--target")
             .arg("web")
@@ -88,7 +130,7 @@ pub(crate) fn build() -> Result<PathBuf> {
             .arg(&wasm_in))?;
         let wasm_out = out_dir.join(format!("{}_bg.wasm", krate.artifact));
         run(Command::new(tools::node_bin("wasm-opt"))
-            .arg("-Oz")
+            .arg(krate.build.wasm_opt_level())
             .args(WASM_FEATURES)
             .arg(&wasm_out)
             .arg("-o")
@@ -96,7 +138,7 @@ pub(crate) fn build() -> Result<PathBuf> {
         if let Some(static_dir) = krate.static_dir {
             copy_dir(&root.join(static_dir), &out_dir)?;
         }
-        report.push((krate.package, fs::read(&wasm_out)?));
+        report.push((krate.package, krate.build.wasm_opt_level(), fs::read(&wasm_out)?));
     }
     print_size_report(&report, &dist.join("background/worker.js"))?;
     println!("xtask: built {}", dist.display());
@@ -154,10 +196,10 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 
 /// Each wasm's size, then the service worker's script as the browser evaluates it on every worker start:
 /// `worker.js` and its wasm-bindgen glue (the worker's wasm is fetched and compiled beside them).
-fn print_size_report(wasm_files: &[(&str, Vec<u8>)], worker_script: &Path) -> Result<()> {
-    println!("size report (after wasm-opt -Oz):");
-    for (name, raw) in wasm_files {
-        println!("  {name:<22} wasm {}", sizes(raw)?);
+fn print_size_report(wasm_files: &[(&str, &str, Vec<u8>)], worker_script: &Path) -> Result<()> {
+    println!("size report (after wasm-opt):");
+    for (name, level, raw) in wasm_files {
+        println!("  {name:<22} wasm {}  ({level})", sizes(raw)?);
     }
     let entry = fs::read(worker_script)?;
     let glue = fs::read(worker_script.with_file_name("multichat_background.js"))?;
