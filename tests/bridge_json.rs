@@ -1,6 +1,6 @@
 //! The bridge frames cross `chrome.runtime` as JSON: their shape is a contract between popup and worker.
 
-use multichat_core::bridge::{EngineStatus, PopupToWorker, Request, Response, WorkerToPopup};
+use multichat_core::bridge::{Code, EngineStatus, PopupToWorker, Request, Response, WorkerToPopup};
 use serde_json::json;
 
 #[test]
@@ -47,10 +47,15 @@ fn unknown_requests_are_an_error_not_a_panic() {
 /// the tag first, then the variant's fields beside it.
 #[test]
 fn worker_frames_have_the_shape_the_popup_reads() {
-    let reply = WorkerToPopup::Reply { id: 9, response: Response::Error { message: "no".into() } };
+    let reply = WorkerToPopup::Reply { id: 9, response: Response::Error { message: Code::NotSignedIn.into() } };
     assert_eq!(
         serde_json::to_value(&reply).unwrap(),
-        json!({"frame": "reply", "id": 9, "response": {"kind": "error", "message": "no"}})
+        json!({"frame": "reply", "id": 9, "response": {"kind": "error", "message": {"code": "w_not_signed_in"}}})
+    );
+    let file = Response::File { name: "a.png".into(), mime: "image/png".into(), data: "AA==".into() };
+    assert_eq!(
+        serde_json::to_value(&file).unwrap(),
+        json!({"kind": "file", "name": "a.png", "mime": "image/png", "data": "AA=="})
     );
     let export = Response::Export { file_name: "f.json".into(), json: "{}".into() };
     assert_eq!(serde_json::to_value(&export).unwrap(), json!({"kind": "export", "file_name": "f.json", "json": "{}"}));
@@ -69,10 +74,12 @@ fn worker_frames_have_the_shape_the_popup_reads() {
 #[test]
 fn engine_status_is_externally_tagged() {
     assert_eq!(serde_json::to_value(EngineStatus::Online).unwrap(), json!("online"));
-    let failed = EngineStatus::Failed { message: "taken".into() };
-    assert_eq!(serde_json::to_value(&failed).unwrap(), json!({"failed": {"message": "taken"}}));
-    let back: EngineStatus = serde_json::from_value(json!({"reconnecting": {"attempt": 2}})).unwrap();
-    assert_eq!(back, EngineStatus::Reconnecting { attempt: 2, message: String::new() });
+    let failed = EngineStatus::Failed { message: Code::TestIdTaken.into() };
+    assert_eq!(serde_json::to_value(&failed).unwrap(), json!({"failed": {"message": {"code": "w_test_id_taken"}}}));
+    let back: EngineStatus =
+        serde_json::from_value(json!({"reconnecting": {"attempt": 2, "message": {"code": "w_connection_closed"}}}))
+            .unwrap();
+    assert_eq!(back, EngineStatus::Reconnecting { attempt: 2, message: Code::ConnectionClosed.into() });
     let view = serde_json::to_value(multichat_core::bridge::View::default()).unwrap();
     assert_eq!(view["engine"], "offline");
 }

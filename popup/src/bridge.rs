@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::JSON;
-use multichat_core::bridge::{POPUP_PORT_NAME, PopupToWorker, Request, Response, SearchResults, View, WorkerToPopup};
+use multichat_core::bridge::{
+    POPUP_PORT_NAME, Phrase, PopupToWorker, Request, Response, SearchResults, View, WorkerToPopup,
+};
 use multichat_web::ShellError;
 use multichat_web::chrome::{self, Port};
 use serde::Deserialize;
@@ -104,10 +106,13 @@ enum FrameKind {
 struct WireResponse {
     kind: ResponseKind,
     view: Option<Box<View>>,
-    message: Option<String>,
+    message: Option<Phrase>,
     file_name: Option<String>,
     json: Option<String>,
     results: Option<SearchResults>,
+    name: Option<String>,
+    mime: Option<String>,
+    data: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +122,7 @@ enum ResponseKind {
     Error,
     Export,
     Search,
+    File,
 }
 
 impl WireFrame {
@@ -130,6 +136,9 @@ impl WireFrame {
                     ResponseKind::Error => Response::Error { message: response.message? },
                     ResponseKind::Export => Response::Export { file_name: response.file_name?, json: response.json? },
                     ResponseKind::Search => Response::Search { results: response.results? },
+                    ResponseKind::File => {
+                        Response::File { name: response.name?, mime: response.mime?, data: response.data? }
+                    }
                 };
                 WorkerToPopup::Reply { id: self.id?, response }
             }
