@@ -64,6 +64,34 @@ impl Phrase {
             serde_json::from_str(include_str!("../_locales/en/messages.json")).unwrap_or_default();
         self.said_with(&catalogue)
     }
+}
+
+/// The `_locales` folders we have a catalogue for.
+pub const LANGUAGES: [&str; 3] = ["en", "fr", "zh_CN"];
+
+/// The catalogue to speak in: `chosen` (Settings) when we have it, else the first of the browser's `preferred`
+/// languages we have (`fr-CA` is French, any Chinese is Simplified Chinese), else English.
+pub fn catalogue_language(chosen: Option<&str>, preferred: &[String]) -> &'static str {
+    let known = |lang: &str| LANGUAGES.iter().copied().find(|it| *it == lang);
+    if let Some(lang) = chosen.and_then(known) {
+        return lang;
+    }
+    for tag in preferred {
+        let primary = tag.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let found = if primary == "zh" { Some("zh_CN") } else { known(&primary) };
+        if let Some(lang) = found {
+            return lang;
+        }
+    }
+    "en"
+}
+
+impl Phrase {
+    /// The words in the language of `catalogue` (a parsed `_locales/<lang>/messages.json`): what the worker's
+    /// shell puts in a notification. A key the catalogue lacks shows as the key.
+    pub fn said_in(&self, catalogue: &serde_json::Value) -> String {
+        self.said_with(catalogue)
+    }
 
     fn said_with(&self, catalogue: &serde_json::Value) -> String {
         let entry = &catalogue[self.code.key()];
@@ -86,11 +114,25 @@ impl Phrase {
                 }
             })
             .collect();
-        // `$1`…`$9`, highest first so `$1` does not eat the start of `$10` (no message has ten).
-        for (at, arg) in args.iter().enumerate().rev() {
-            message = message.replace(&format!("${}", at + 1), arg);
+        // One pass, so a value that holds `$2` (a room's name, a message's text) is shown as it is.
+        let mut said = String::with_capacity(message.len());
+        let mut rest = message.as_str();
+        while let Some(at) = rest.find('$') {
+            said.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            match after.chars().next().and_then(|it| it.to_digit(10)) {
+                Some(digit) => {
+                    said.push_str(digit.checked_sub(1).and_then(|it| args.get(it as usize)).map_or("", String::as_str));
+                    rest = &after[1..];
+                }
+                None => {
+                    said.push('$');
+                    rest = after;
+                }
+            }
         }
-        message
+        said.push_str(rest);
+        said
     }
 }
 
@@ -247,6 +289,16 @@ codes! {
     ReplacedUnproved = "w_replaced_unproved" / 0,
     Text = "w_text" / 1,
     LeftGroup = "w_left_group" / 0,
+    NotifyIn = "w_notify_in" / 2,
+    NotifyHidden = "w_notify_hidden" / 0,
+    NotifyRequestTitle = "w_notify_request_title" / 0,
+    NotifyRequest = "w_notify_request" / 1,
+    NotifyInvite = "w_notify_invite" / 2,
+    NotifyUnprovedTitle = "w_notify_unproved_title" / 1,
+    NotifyKeyChangedTitle = "w_notify_key_changed_title" / 1,
+    NotifyKeyChanged = "w_notify_key_changed" / 1,
+    NotifyFileOffered = "w_notify_file_offered" / 3,
+    NotifyFileSent = "w_notify_file_sent" / 2,
     FileTooBigForThem = "w_file_too_big_for_them" / 4,
     FileTooBigForUs = "w_file_too_big_for_us" / 4,
     FileDeclinedByThem = "w_file_declined_by_them" / 2,
@@ -270,4 +322,29 @@ codes! {
     FileNotWaiting = "w_file_not_waiting" / 0,
     FileBusy = "w_file_busy" / 0,
     FileSizeMismatch = "w_file_size_mismatch" / 2,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_is_the_chosen_language_else_the_browsers_else_english() {
+        let preferred = |tags: &[&str]| tags.iter().map(|it| (*it).to_owned()).collect::<Vec<_>>();
+        assert_eq!(catalogue_language(Some("fr"), &preferred(&["zh-TW"])), "fr");
+        assert_eq!(catalogue_language(Some("klingon"), &preferred(&["de", "zh-TW"])), "zh_CN");
+        assert_eq!(catalogue_language(None, &preferred(&["fr-CA", "en"])), "fr");
+        assert_eq!(catalogue_language(None, &preferred(&["de"])), "en");
+    }
+
+    #[test]
+    fn a_notification_is_said_in_the_catalogues_language_and_values_are_shown_as_they_are() {
+        let french: serde_json::Value = serde_json::from_str(include_str!("../_locales/fr/messages.json")).unwrap();
+        let request = Phrase::new(Code::NotifyRequest).with("sam");
+        assert_eq!(request.said_in(&french), "sam veut vous écrire. Ouvrez multichat pour accepter ou bloquer.");
+        // A group named "$1" stays "$1": the values are put in once, not read again.
+        let title = Phrase::new(Code::NotifyIn).with("bob").with("$1 $2");
+        assert_eq!(title.said_in(&french), "bob dans $1 $2");
+        assert_eq!(Phrase::new(Code::NotifyHidden).said_in(&serde_json::Value::Null), "w_notify_hidden");
+    }
 }

@@ -225,7 +225,7 @@ fn a_picture_to_a_contact_arrives_whole_and_survives_restarts() {
     );
     assert_eq!(got.name, "cat.png");
     // Bob's popup is not open: he is told, as for a message.
-    assert_eq!(bob.notified.last().map(|it| it.text.as_str()), Some("alice sent you cat.png"));
+    assert_eq!(bob.notified.last().map(|it| it.text.english()).as_deref(), Some("alice sent you cat.png"));
     assert_eq!(open(&mut bob, &got.key), picture, "bob's stored bytes are the picture");
     let mine = only_file(&alice);
     assert_eq!((mine.status, mine.mine, mine.done), (FileStatus::Done, true, 300_000));
@@ -305,7 +305,7 @@ fn a_file_from_someone_not_a_contact_waits_for_accept_and_can_be_declined() {
     assert_eq!(offered.status, FileStatus::AwaitingYou, "{offered:?}");
     assert_eq!(received_chunk_keys(&bob), 0, "nothing is fetched before Accept");
     let told = bob.notified.last().expect("bob is told a file waits for him");
-    assert_eq!(told.text, "alice wants to send you photo.jpg (70 KB). Open multichat to accept or decline.");
+    assert_eq!(told.text.english(), "alice wants to send you photo.jpg (70 KB). Open multichat to accept or decline.");
     assert_eq!(said(&only_file(&alice).detail).as_deref(), Some("Waiting for bob to accept"));
 
     bob.request(Request::AnswerFile { key: offered.key.clone(), accept: true }, Millis(50));

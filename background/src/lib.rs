@@ -5,6 +5,7 @@
 //! first evaluation, so the listeners exist before Chrome delivers the event that woke the worker.
 
 mod engine;
+mod words;
 mod worker;
 mod worker_storage;
 

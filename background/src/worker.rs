@@ -383,7 +383,7 @@ impl WorkerHandle {
         // time), which under a flood was nearly all of its time.
         let mut latest: Vec<Arrival> = Vec::new();
         for arrival in arrivals.into_iter().filter(|_| stored.is_ok()) {
-            latest.retain(|it| it.room_title != arrival.room_title);
+            latest.retain(|it| it.notification_id != arrival.notification_id);
             latest.push(arrival);
         }
         for arrival in &latest {
@@ -509,13 +509,11 @@ impl WorkerHandle {
     }
 
     async fn notify(&self, arrival: &Arrival) {
-        let title = if arrival.room_title == arrival.sender {
-            arrival.sender.clone()
-        } else {
-            format!("{} in {}", arrival.sender, arrival.room_title)
-        };
+        let chosen = self.0.borrow().model.as_ref().and_then(|it| it.language().map(str::to_owned));
+        let catalogue = crate::words::catalogue(chosen.as_deref()).await;
+        let (title, text) = (arrival.title.said_in(&catalogue), arrival.text.said_in(&catalogue));
         // One notification per conversation (by room id, never title): a newer message replaces the older one.
-        if let Err(err) = chrome::notify(&arrival.notification_id, &title, &arrival.text).await {
+        if let Err(err) = chrome::notify(&arrival.notification_id, &title, &text).await {
             log(&format!("multichat: {err}"));
         }
     }

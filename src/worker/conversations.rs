@@ -15,9 +15,6 @@ use crate::chat::{Command, RoomId};
 use crate::storage::{self, Key, Snapshot};
 use crate::time::Millis;
 
-/// What a notification says instead of the message when the user hides message text.
-pub const HIDDEN_TEXT: &str = "New message";
-
 impl WorkerModel {
     /// Deletes a conversation (a group is left first); `only_group` refuses a direct one ("Leave group").
     pub(super) fn delete_conversation(

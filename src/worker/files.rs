@@ -23,6 +23,7 @@ use crate::bridge::{FileView, Request, Response, WorkerToEngine};
 use crate::chat::ids::{LinkId, RoomId};
 use crate::entropy::Entropy;
 use crate::identity::Identity;
+use crate::phrase::{Code, Phrase};
 use crate::storage::{self, Key, Snapshot, StorageWrite};
 use crate::time::Millis;
 use crate::transfer::hash::HashState;
@@ -332,15 +333,18 @@ impl WorkerModel {
         }
         let sender = crate::chat::names::display_name(from.as_str());
         let text = if self.loaded.settings.hide_notification_text {
-            super::HIDDEN_TEXT.to_owned()
+            Code::NotifyHidden.into()
         } else if offered {
             let size = crate::transfer::human_size(record.offer.size);
-            format!("{sender} wants to send you {} ({size}). Open multichat to accept or decline.", record.offer.name)
+            Phrase::new(Code::NotifyFileOffered).with(&sender).with(&record.offer.name).with(size)
         } else {
-            format!("{sender} sent you {}", record.offer.name)
+            Phrase::new(Code::NotifyFileSent).with(&sender).with(&record.offer.name)
         };
-        let arrival =
-            super::Arrival { sender, text, room_title: view.title.clone(), notification_id: view.notification_id() };
+        let arrival = super::Arrival {
+            title: super::Arrival::title_for(&sender, &view.title),
+            text,
+            notification_id: view.notification_id(),
+        };
         self.notify(arrival);
     }
 

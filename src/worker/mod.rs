@@ -33,7 +33,6 @@ mod view;
 
 use std::collections::{BTreeMap, VecDeque};
 
-pub use conversations::HIDDEN_TEXT;
 pub use error::{
     WorkerError, history_phrase, passphrase_phrase, peer_phrase, settings_phrase, storage_phrase, storage_write_failed,
 };
@@ -48,7 +47,7 @@ use crate::bridge::{EngineStatus, Response, WorkerToEngine};
 use crate::chat::{ChatNode, RoomId};
 use crate::identity::{Identity, PublicKey};
 use crate::log_budget::LogBudget;
-use crate::phrase::Phrase;
+use crate::phrase::{Code, Phrase};
 use crate::storage::{self, Key, Loaded, StorageWrite};
 use crate::time::Millis;
 
@@ -109,12 +108,24 @@ enum Queued {
 /// An incoming message worth a notification.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Arrival {
-    pub sender: String,
-    pub text: String,
-    pub room_title: String,
+    /// The notification's title: the sender, "sender in group", or what the alert is about.
+    pub title: Phrase,
+    /// Its body: the message's text as written, or words the shell says in the user's language.
+    pub text: Phrase,
     /// One notification per id: a newer one replaces the older. A room's id (`RoomView::notification_id`),
     /// never its title, so a group named like a contact cannot replace that contact's notifications.
     pub notification_id: String,
+}
+
+impl Arrival {
+    /// What a message from `sender` in the conversation titled `room_title` is titled.
+    pub(crate) fn title_for(sender: &str, room_title: &str) -> Phrase {
+        if sender == room_title {
+            Phrase::new(Code::Text).with(sender)
+        } else {
+            Phrase::new(Code::NotifyIn).with(sender).with(room_title)
+        }
+    }
 }
 
 /// Why the model asked for every stored record ([`Effect::ReadAll`]).
@@ -274,6 +285,11 @@ impl WorkerModel {
     /// The toolbar badge count.
     pub fn unread(&self) -> u32 {
         self.chat.as_ref().map_or(0, ChatNode::total_unread)
+    }
+
+    /// The language chosen in Settings (a `_locales` folder), `None` to follow the browser's.
+    pub fn language(&self) -> Option<&str> {
+        self.loaded.settings.language.as_deref()
     }
 
     /// Notifications on or off, as the user set it.

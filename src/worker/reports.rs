@@ -2,12 +2,13 @@
 
 use super::{Arrival, Effect, WorkerModel};
 use crate::account::Username;
-use crate::auth_gate::{Alert, AlertKind, ChatLinkUp, Closing, GateOutput, unproved_warning};
+use crate::auth_gate::{Alert, AlertKind, ChatLinkUp, Closing, GateOutput};
 use crate::bridge::{EngineToWorker, LinkInfo, WorkerToEngine};
 use crate::chat::names::display_name;
 use crate::chat::{ChatEvent, Command, Input, Output};
 use crate::entropy::Entropy;
 use crate::peerjs::Serialization;
+use crate::phrase::{Code, Phrase};
 use crate::storage::{self, Key, Snapshot};
 use crate::time::Millis;
 
@@ -166,15 +167,14 @@ impl WorkerModel {
         let user = &alert.username;
         let (title, text) = match alert.kind {
             AlertKind::Unproved(how) => {
-                (format!("Someone connected as {user} without proving it is {user}"), unproved_warning(user, how))
+                (Phrase::new(Code::NotifyUnprovedTitle).with(user), crate::auth_gate::unproved_phrase(user, how))
             }
-            AlertKind::KeyChanged { .. } => (
-                format!("{user}'s identity key changed"),
-                format!("Open multichat to accept or reject it. Until then, messages from {user} are held."),
-            ),
+            AlertKind::KeyChanged { .. } => {
+                (Phrase::new(Code::NotifyKeyChangedTitle).with(user), Phrase::new(Code::NotifyKeyChanged).with(user))
+            }
         };
         let notification_id = format!("multichat-contact-{user}");
-        self.notify(Arrival { sender: title.clone(), text, room_title: title, notification_id });
+        self.notify(Arrival { title, text, notification_id });
     }
 
     /// Stores the gate's contact book (unless the stored one was damaged: it is kept as it was).
@@ -289,21 +289,17 @@ impl WorkerModel {
                         ChatEvent::Requested { from } => {
                             let from = display_name(from.as_str());
                             requested.push(Arrival {
-                                sender: from.clone(),
-                                text: format!("{from} wants to send you a message. Open multichat to accept or block."),
-                                room_title: "Message request".to_owned(),
+                                title: Code::NotifyRequestTitle.into(),
+                                text: Phrase::new(Code::NotifyRequest).with(from),
                                 notification_id: "multichat-requests".to_owned(),
                             });
                         }
                         ChatEvent::Invited { room, name, inviter } => {
                             let inviter = display_name(inviter.as_str());
+                            let name = display_name(&name);
                             invited.push(Arrival {
-                                sender: inviter.clone(),
-                                text: format!(
-                                    "{inviter} invites you to {}. Open multichat to accept or decline.",
-                                    display_name(&name)
-                                ),
-                                room_title: display_name(&name),
+                                title: Arrival::title_for(&inviter, &name),
+                                text: Phrase::new(Code::NotifyInvite).with(&inviter).with(&name),
                                 notification_id: format!("multichat-invitation-{room}"),
                             });
                         }
@@ -328,9 +324,8 @@ impl WorkerModel {
                 continue;
             }
             arrivals.push(Arrival {
-                sender: display_name(message.sender.as_str()),
-                text: if hide_text { super::HIDDEN_TEXT.to_owned() } else { message.text.clone() },
-                room_title: view.title.clone(),
+                title: Arrival::title_for(&display_name(message.sender.as_str()), &view.title),
+                text: if hide_text { Code::NotifyHidden.into() } else { Phrase::new(Code::Text).with(&message.text) },
                 notification_id: view.notification_id(),
             });
         }

@@ -91,6 +91,7 @@ test('a stranger\'s first messages are one quiet request until accepted; a block
     let { notified, badges } = await recorded(alice);
     const aboutSam = notified.filter((it) => it.includes('sam'));
     check(aboutSam.length <= 1, `more than one notification for sam's request: ${aboutSam}`);
+    check(aboutSam.some((it) => it.includes('sam wants to send you a message')), `the request's notification does not say so: ${aboutSam}`);
     check(!notified.some((it) => it.includes('are you there') || it.includes('third try')), `a notification showed sam's text: ${notified}`);
     check(badges.every((it) => it === ''), `the badge counted the request: ${badges}`);
 
@@ -142,6 +143,17 @@ test('a stranger\'s first messages are one quiet request until accepted; a block
     check(await alice.popup.getByRole('button', { name: 'Unblock mal' }).count() === 1, 'Settings shows no Unblock for mal');
     // Sam's conversation survived the restart too.
     await alice.popup.getByRole('button', { name: /^sam\b/ }).waitFor();
+
+    // Notifications speak the language chosen in Settings (issue 16): French, and a new stranger writes.
+    await recordNotifications(alice);
+    const language = alice.popup.getByLabel('Language');
+    if (!(await language.isVisible())) await alice.popup.getByText('Settings', { exact: true }).click();
+    await language.selectOption('fr');
+    await alice.popup.getByText('Réglages', { exact: true }).waitFor();
+    const eve = await strangerPage(strangers, pages, 'eve', server);
+    await eve.evaluate(() => window.stranger.write('alice', ['bonjour alice']));
+    const french = await eventually(async () => (await recorded(alice)).notified.some((it) => it.includes('eve veut vous écrire')), 20000);
+    check(french, `no French notification for eve's request: ${(await recorded(alice)).notified}`);
 
     assert.deepEqual(failures, [], failures.join('\n'));
     assert.deepEqual(strangers.problems, []);
