@@ -13,11 +13,14 @@ import {
   assertLoopbackOnly, launchStockBrowser, startPeerServer, startStaticServer,
 } from '../e2e/harness.mjs';
 import { chatUser, closeUsers, expectMessage, openDirect, removeAll, send } from '../e2e/chat-user.mjs';
+import { startProfiles } from './profile.mjs';
 
 assertLoopbackOnly();
 
 const SIZE = 25 * 1000 * 1000;
-const RUNS = 3;
+const RUNS = Number(process.env.MULTICHAT_BENCH_RUNS ?? 3);
+// MULTICHAT_BENCH_PROFILE=<dir> CPU-profiles both users' workers and engines during the first run's transfer.
+const PROFILE_DIR = process.env.MULTICHAT_BENCH_PROFILE;
 const CHUNK = 64 * 1024;
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const mbps = (bytes, ms) => (bytes / 1e6) / (ms / 1000);
@@ -53,9 +56,16 @@ async function throughExtension() {
       await alice.popup.setInputFiles('#file-picker', { name, mimeType: 'application/octet-stream', buffer: bytes });
       await log(alice).locator('.message.file', { hasText: name }).waitFor({ timeout: 120000 });
       const offered = Date.now();
+      const stops = PROFILE_DIR && run === 0 ? [await startProfiles(alice.profile), await startProfiles(bob.profile)] : [];
       await log(bob).locator('.message.file', { hasText: name }).getByRole('button', { name: `Save ${name}` })
         .waitFor({ timeout: 300000 });
       const whole = Date.now();
+      for (const [n, stop] of stops.entries()) {
+        const dir = join(PROFILE_DIR, n === 0 ? 'sender' : 'receiver');
+        mkdirSync(dir, { recursive: true });
+        console.log(`  ${n === 0 ? 'sender (alice)' : 'receiver (bob)'}:`);
+        await stop(dir);
+      }
       handover.push(offered - picked);
       transfer.push(whole - offered);
     }
