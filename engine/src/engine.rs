@@ -13,6 +13,7 @@ use multichat_core::account::Username;
 use multichat_core::bridge::{
     ENGINE_ADDRESS, EngineCommands, EngineStatus, EngineToWorker, LinkInfo, SessionPair, WorkerToEngine,
 };
+use multichat_core::chat::ids::LinkId;
 use multichat_core::chat::node::{MAX_FRAME_BURST, MAX_FRAMES_PER_SECOND};
 use multichat_core::log_budget::LogBudget;
 use multichat_core::peerjs::framing::DecoderLimits;
@@ -219,27 +220,29 @@ impl Engine {
                 }
             }
             WorkerToEngine::SendChunk { link, data } => {
-                let Some(bytes) = multichat_core::transfer::record::chunk_bytes(&serde_json::Value::String(data))
-                else {
+                let Some(bytes) = multichat_core::transfer::record::base64_bytes(&data) else {
                     log("multichat engine: a file chunk from the worker was not base64");
                     return;
                 };
-                match self.host().map(|host| host.send_bytes(&link, bytes)) {
-                    Some(Ok(())) => {}
-                    Some(Err(err @ PeerError::NotOpen)) => {
-                        self.report(EngineToWorker::LinkDown { link, reason: err.to_string() })
-                    }
-                    Some(Err(err)) => log(&format!("multichat engine: a file chunk was not sent: {err}")),
-                    None => {
-                        self.report(EngineToWorker::LinkDown { link, reason: "multichat is not connected".to_owned() })
-                    }
-                }
+                self.send_chunk(link, bytes);
             }
             WorkerToEngine::Close { link } => {
                 if let Some(host) = self.host() {
                     host.close(&link);
                 }
             }
+        }
+    }
+
+    /// Sends a file chunk's message (`SendChunk`, its bytes decoded).
+    fn send_chunk(&self, link: LinkId, bytes: Vec<u8>) {
+        match self.host().map(|host| host.send_bytes(&link, bytes)) {
+            Some(Ok(())) => {}
+            Some(Err(err @ PeerError::NotOpen)) => {
+                self.report(EngineToWorker::LinkDown { link, reason: err.to_string() })
+            }
+            Some(Err(err)) => log(&format!("multichat engine: a file chunk was not sent: {err}")),
+            None => self.report(EngineToWorker::LinkDown { link, reason: "multichat is not connected".to_owned() }),
         }
     }
 
@@ -354,8 +357,15 @@ impl Engine {
             WorkerLink::Runtime(link) => link.saw(port, &event),
             WorkerLink::Page(_) => false,
         };
-        if let (true, PortEvent::Commands(EngineCommands { commands, .. })) = (current, event) {
-            commands.into_iter().for_each(|it| self.command(it));
+        if let (true, PortEvent::Commands(EngineCommands { commands, .. }, mut chunks)) = (current, event) {
+            for command in commands {
+                match command {
+                    WorkerToEngine::SendChunk { link, data } if let Some(bytes) = chunks.next(&data) => {
+                        self.send_chunk(link, bytes)
+                    }
+                    other => self.command(other),
+                }
+            }
         }
         // An answer frees a place for the next batch; a closed port is reopened only if reports wait.
         self.post_reports();

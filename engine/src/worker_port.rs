@@ -31,7 +31,8 @@ pub(crate) struct WorkerPort {
 
 /// What the port saw, for the engine to act on.
 pub(crate) enum PortEvent {
-    Commands(EngineCommands),
+    /// The worker's commands, and the bytes of their file chunks decoded ahead ([`take_chunks`]).
+    Commands(EngineCommands, ChunkBytes),
     Gone,
 }
 
@@ -61,10 +62,10 @@ impl WorkerPort {
             return false;
         }
         match event {
-            PortEvent::Commands(EngineCommands { reply: true, .. }) => {
+            PortEvent::Commands(EngineCommands { reply: true, .. }, _) => {
                 self.in_flight = self.in_flight.saturating_sub(1)
             }
-            PortEvent::Commands(_) => {}
+            PortEvent::Commands(..) => {}
             PortEvent::Gone => {
                 self.port = None;
                 self.in_flight = 0;
@@ -85,13 +86,56 @@ pub(crate) fn open(on_event: impl Fn(&Port, PortEvent) + Clone + 'static) -> Res
     let port = chrome::connect(ENGINE_PORT_NAME)?;
     let frame_port = port.clone();
     let on_frame = on_event.clone();
-    port.on_frame(move |value| match convert::from_js::<EngineCommands>(value) {
-        Ok(commands) => on_frame(&frame_port, PortEvent::Commands(commands)),
-        Err(err) => {
-            web_sys::console::warn_1(&format!("multichat engine: dropped a malformed worker frame: {err}").into())
+    port.on_frame(move |value| {
+        let chunks = take_chunks(&value);
+        match convert::from_js::<EngineCommands>(value) {
+            Ok(commands) => on_frame(&frame_port, PortEvent::Commands(commands, chunks)),
+            Err(err) => {
+                web_sys::console::warn_1(&format!("multichat engine: dropped a malformed worker frame: {err}").into())
+            }
         }
     });
     let gone_port = port.clone();
     port.on_gone(move || on_event(&gone_port, PortEvent::Gone));
     Ok(port)
+}
+
+/// The bytes of a frame's `send_chunk` commands, in order, decoded by the browser
+/// (`Uint8Array.fromBase64`); each command's `data` is then left empty. A chunk is 64 KiB, 87 KB of base64:
+/// copying that string into wasm and decoding it there was most of the engine's time sending a file.
+/// Empty where the browser has no `fromBase64` (the commands keep their base64, decoded in wasm).
+#[derive(Default)]
+pub(crate) struct ChunkBytes(std::collections::VecDeque<Vec<u8>>);
+
+impl ChunkBytes {
+    /// The bytes of the next `send_chunk` command whose `data` was taken; `None` if it kept its base64.
+    pub(crate) fn next(&mut self, data: &str) -> Option<Vec<u8>> {
+        if data.is_empty() { self.0.pop_front() } else { None }
+    }
+}
+
+fn take_chunks(frame: &wasm_bindgen::JsValue) -> ChunkBytes {
+    use js_sys::{Array, Function, Reflect, Uint8Array};
+    use wasm_bindgen::{JsCast, JsValue};
+    let mut taken = ChunkBytes::default();
+    let class: JsValue = Uint8Array::new_with_length(0).constructor().into();
+    let from_base64 = Reflect::get(&class, &"fromBase64".into());
+    let Some(from_base64) = from_base64.ok().and_then(|it| it.dyn_into::<Function>().ok()) else { return taken };
+    let Some(commands) = Reflect::get(frame, &"commands".into()).ok().and_then(|it| it.dyn_into::<Array>().ok()) else {
+        return taken;
+    };
+    for command in commands.iter() {
+        let kind = Reflect::get(&command, &"kind".into()).ok().and_then(|it| it.as_string());
+        if kind.as_deref() != Some("send_chunk") {
+            continue;
+        }
+        let Ok(data) = Reflect::get(&command, &"data".into()) else { continue };
+        let Ok(bytes) = from_base64.call1(&class, &data) else { continue };
+        let Ok(bytes) = bytes.dyn_into::<Uint8Array>() else { continue };
+        if bytes.length() == 0 || Reflect::set(&command, &"data".into(), &JsValue::from_str("")).is_err() {
+            continue;
+        }
+        taken.0.push_back(bytes.to_vec());
+    }
+    taken
 }

@@ -156,6 +156,10 @@ impl Outgoing {
             // Old news (a late acknowledgement from before a resume).
             return Ok(());
         }
+        // The record is stored as progress passes each twentieth and at the end, not per acknowledgement: what
+        // it says of `acked` is only shown, as a resume starts from what the recipient says it holds.
+        let twentieth = |n: u32| u64::from(n) * 20 / u64::from(count.max(1));
+        let store = twentieth(n) != twentieth(recipient.record.acked);
         recipient.record.acked = n;
         let done = (u64::from(n) * u64::from(chunk)).min(size);
         if n == count {
@@ -165,7 +169,9 @@ impl Outgoing {
             out.event(TransferEvent::Delivered { id, to: user.clone() });
             return Ok(());
         }
-        out.push(Output::StoreOutgoing(self.record()));
+        if store {
+            out.push(Output::StoreOutgoing(self.record()));
+        }
         out.event(TransferEvent::Progress { key: FileKey::Out(id), peer: user.clone(), done, total: size });
         // Room opened, in this transfer's window or in the link's (another transfer may have waited on it).
         out.push(Output::ChunksReady { to: user.clone() });
