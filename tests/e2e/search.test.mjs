@@ -142,7 +142,7 @@ test('a sealed history is searched only once unlocked', { timeout: 300000 }, asy
       port.postMessage({ id: 4242, request: { kind: 'search', query: 'quetzalcoatl' } });
     }));
     assert.equal(refused.kind, 'error', `a locked worker does not search: ${JSON.stringify(refused)}`);
-    assert.match(refused.message, /locked/);
+    assert.equal(refused.message.code, 'w_locked', `the refusal says the history is locked: ${JSON.stringify(refused)}`);
 
     await popup.getByLabel('Passphrase', { exact: true }).fill(passphrase);
     await popup.getByRole('button', { name: 'Unlock', exact: true }).click();
