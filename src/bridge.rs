@@ -320,6 +320,9 @@ pub struct RoomSummary {
     /// `title` is a name the user gave it on this device.
     #[serde(default)]
     pub renamed: bool,
+    /// A group the user left and kept: its history is shown, read-only; nothing can be sent to it.
+    #[serde(default)]
+    pub left: bool,
 }
 
 /// The last message of a conversation as its list row shows it.

@@ -118,6 +118,7 @@ fn leaving_a_group_tells_the_member_who_stops_dialing_the_leaver() {
     pump(&mut alice, &mut bob, "dc_2", Millis(30_001));
     let friends = view(&alice).rooms.into_iter().find(|it| it.id == room).expect("alice is still in her group");
     assert!(friends.members.is_empty(), "bob is out of it: {:?}", friends.members);
+    assert!(!friends.left, "alice did not leave");
     // Neither dials the other again once the link is gone (alice closes it: no room is shared any more).
     alice.engine(EngineToWorker::LinkDown { link: "dc_2".into(), reason: "closed".into() }, Millis(30_002));
     bob.engine(EngineToWorker::LinkDown { link: "dc_2".into(), reason: "closed".into() }, Millis(30_002));
@@ -267,6 +268,7 @@ fn a_group_left_with_its_history_kept_stays_listed_with_its_messages() {
     assert!(!keys_of_room(&bob, &room).is_empty(), "bob keeps the group's records");
     bob.request(Request::SelectRoom { room: Some(room.clone()) }, Millis(60));
     let open = view(&bob).open_room.expect("bob can still open it");
+    assert!(open.room.left, "the popup is told the group was left, so it shows no composer");
     assert_eq!(open.messages.iter().map(|it| it.text.as_str()).collect::<Vec<_>>(), ["welcome bob"]);
     let refused = bob.request(Request::SendText { room: room.clone(), text: "hello?".into() }, Millis(61));
     assert!(

@@ -27,13 +27,17 @@ pub(crate) fn Conversation(open: OpenRoom) -> Element {
     };
     // Members who wrote something in sight were online once, whatever the signaling server says now.
     let drop_room = room.id.clone();
+    // A group left with its history kept is read-only: nothing can be sent, invited or dropped into it.
+    let left = room.left;
     rsx! {
         section { class: "conversation", aria_labelledby: "room-title",
             // A file dropped anywhere on the conversation is sent to it.
             ondragover: move |evt: DragEvent| evt.prevent_default(),
             ondrop: move |evt: DragEvent| {
                 evt.prevent_default();
-                crate::files::send_files(ui, drop_room.clone(), crate::files::dropped_files(&evt));
+                if !left {
+                    crate::files::send_files(ui, drop_room.clone(), crate::files::dropped_files(&evt));
+                }
             },
             div { class: "room-header",
                 button {
@@ -50,14 +54,18 @@ pub(crate) fn Conversation(open: OpenRoom) -> Element {
                 }
             }
             UnprovedAlerts { rooms: every_room }
-            if room.is_group {
+            if room.is_group && !left {
                 InviteForm { key: "{room.id}", room: room.id.clone() }
             }
             // Keyed by room: switching rooms starts a fresh log (scrolled to the bottom) and that room's draft.
             MessageLog { key: "{room.id}", room: room.id.clone(), messages, has_older, focus, has_newer, files }
             message_actions::Typing { names: typing }
             ErrorAt { place: Place::Composer }
-            Composer { key: "{room.id}", room: room.id.clone(), draft: draft.unwrap_or_default() }
+            if left {
+                p { class: "left-note", {tr.t("left_group_note")} }
+            } else {
+                Composer { key: "{room.id}", room: room.id.clone(), draft: draft.unwrap_or_default() }
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Managing conversations (issue 15): the open conversation's tools (pin, mute, a name of your own, leave a
-//! group or delete a conversation, each removal asked twice), the last message on each row of the list, and
-//! the setting that keeps message text out of notifications.
+//! group keeping or deleting its history, delete a conversation or a group left earlier, each removal asked
+//! twice), the last message on each row of the list, and the setting that keeps message text out of
+//! notifications.
 //!
 //! Like the rest of the popup these render the worker's view and send requests; the only state kept here is
 //! what the user is typing and which question is on screen.
@@ -33,17 +34,17 @@ pub(crate) fn ConversationTools(room: RoomSummary) -> Element {
     };
     let (pin, mute, rename) = (settings.clone(), settings.clone(), settings);
     let (muted, pinned) = (room.muted, room.pinned);
-    let remove_id = room.id.clone();
     let is_group = room.is_group;
-    let (remove_label, question, confirm) = if is_group {
-        (tr.t("leave_group"), tr.f("leave_group_question", &[&room.title]), tr.t("leave_group_yes"))
+    // A group is left (its history kept or deleted); a direct conversation, or a group already left, deleted.
+    let leaving = is_group && !room.left;
+    let (remove_label, question) = if leaving {
+        (tr.t("leave_group"), tr.f("leave_group_question", &[&room.title]))
+    } else if is_group {
+        (tr.t("delete_conversation"), tr.f("delete_group_question", &[&room.title]))
     } else {
-        (
-            tr.t("delete_conversation"),
-            tr.f("delete_conversation_question", &[&room.title]),
-            tr.t("delete_conversation_yes"),
-        )
+        (tr.t("delete_conversation"), tr.f("delete_conversation_question", &[&room.title]))
     };
+    let (keep_id, remove_id) = (room.id.clone(), room.id.clone());
     let title = room.title.clone();
     rsx! {
         div { class: "conversation-tools", role: "toolbar", aria_label: tr.t("conversation_tools"),
@@ -93,15 +94,25 @@ pub(crate) fn ConversationTools(room: RoomSummary) -> Element {
             div { class: "confirm", role: "alertdialog", aria_label: "{remove_label}",
                 p { "{question}" }
                 div { class: "row",
+                    if leaving {
+                        button {
+                            r#type: "button",
+                            onclick: move |_| {
+                                ui.send(Request::LeaveGroupKeepHistory { room: keep_id.clone() });
+                                asking.set(Asking::Nothing);
+                            },
+                            {tr.t("leave_keep_history")}
+                        }
+                    }
                     button {
                         r#type: "button",
                         class: "danger",
                         onclick: move |_| {
                             let room = remove_id.clone();
-                            ui.send(if is_group { Request::LeaveGroup { room } } else { Request::DeleteConversation { room } });
+                            ui.send(if leaving { Request::LeaveGroup { room } } else { Request::DeleteConversation { room } });
                             asking.set(Asking::Nothing);
                         },
-                        "{confirm}"
+                        if leaving { {tr.t("leave_delete_history")} } else { {tr.t("delete_conversation_yes")} }
                     }
                     button { r#type: "button", class: "secondary", onclick: move |_| asking.set(Asking::Nothing), {tr.t("cancel")} }
                 }

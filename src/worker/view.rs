@@ -224,6 +224,7 @@ fn summary(
         muted: room.prefs.muted,
         pinned: room.prefs.pinned,
         renamed: room.prefs.local_name.is_some(),
+        left: room.left,
     }
 }
 

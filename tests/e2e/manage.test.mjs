@@ -137,7 +137,7 @@ test('leaving stops the redials, and a deleted conversation leaves no storage ke
     await bob.popup.getByRole('list', { name: 'Members' }).locator('li.online', { hasText: 'carol' }).waitFor({ timeout: 40000 });
     await bob.popup.getByRole('button', { name: 'Leave group' }).click();
     await bob.popup.getByText('Leave Friends? Its members are told').waitFor();
-    await bob.popup.getByRole('button', { name: 'Yes, leave group' }).click();
+    await bob.popup.getByRole('button', { name: 'Leave and delete the history' }).click();
     await bob.popup.getByRole('heading', { name: 'Conversations' }).waitFor();
     assert.equal(await roomButtons(bob).count(), 0, 'the group is gone from bob\'s list');
     // The members are told: bob is no longer listed in the group.
@@ -160,6 +160,24 @@ test('leaving stops the redials, and a deleted conversation leaves no storage ke
     // The group goes on without him.
     await send(alice, 'just us now');
     await expectMessage(carol, 'just us now');
+
+    // Carol leaves too, keeping the history: it stays readable, read-only, and alice is told.
+    await carol.popup.getByRole('button', { name: 'Leave group' }).click();
+    await carol.popup.getByRole('button', { name: 'Leave, keep the history' }).click();
+    await carol.popup.getByText('You left this group. Its history stays here, read-only.').waitFor({ timeout: 10000 });
+    await expectMessage(carol, 'just us now');
+    await expectMessage(carol, 'bob was here');
+    assert.equal(await carol.popup.getByLabel('Message', { exact: true }).count(), 0, 'a left group has no composer');
+    assert.equal(await carol.popup.getByLabel('Invite username').count(), 0, 'a left group has no invite form');
+    await alice.popup.getByRole('list', { name: 'Members' }).locator('li', { hasText: 'carol' }).waitFor({ state: 'detached', timeout: 20000 });
+    assert.ok((await storageText(carol)).includes('just us now'), 'carol keeps the history stored');
+    // Left once, the group can only be deleted, with every key of its room.
+    await carol.popup.getByRole('button', { name: 'Delete conversation' }).click();
+    await carol.popup.getByText('Delete Friends and its history?').waitFor();
+    await carol.popup.getByRole('button', { name: 'Yes, delete conversation' }).click();
+    await carol.popup.getByRole('heading', { name: 'Conversations' }).waitFor();
+    await sleep(1000);
+    assert.deepEqual((await storageKeys(carol)).filter((it) => it.includes(group)), [], 'storage keys of the deleted group');
 
     // A mistyped username: its conversation is deleted with every storage key of its room, and not dialed.
     await backToList(alice);
