@@ -139,10 +139,10 @@ impl Phrase {
 /// Declares [`Code`] with each variant's catalogue key and arity, and [`Code::ALL`].
 macro_rules! codes {
     ($($variant:ident = $key:literal / $arity:literal,)*) => {
-        /// What a [`Phrase`] says, as its catalogue key.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        /// What a [`Phrase`] says, as its catalogue key (which is also how it is serialized).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Code {
-            $(#[serde(rename = $key)] $variant,)*
+            $($variant,)*
         }
 
         impl Code {
@@ -164,6 +164,37 @@ macro_rules! codes {
             }
         }
     };
+}
+
+// By hand rather than derived: the derived field visitor matched every key in its own code, the popup's
+// largest piece of serde (~40 KB of wasm); the keys are already in `Code::key`'s table.
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.key())
+    }
+}
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Code, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = Code;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a message catalogue key")
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Code, E> {
+                Code::from_key(key).ok_or_else(|| E::unknown_variant(key, &[]))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl Code {
+    /// The code whose catalogue key is `key`.
+    pub fn from_key(key: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|it| it.key() == key)
+    }
 }
 
 codes! {
@@ -346,5 +377,18 @@ mod tests {
         let title = Phrase::new(Code::NotifyIn).with("bob").with("$1 $2");
         assert_eq!(title.said_in(&french), "bob dans $1 $2");
         assert_eq!(Phrase::new(Code::NotifyHidden).said_in(&serde_json::Value::Null), "w_notify_hidden");
+    }
+
+    #[test]
+    fn every_code_travels_as_its_key_and_an_unknown_key_is_refused() {
+        for code in Code::ALL {
+            let json = serde_json::to_string(code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.key()));
+            assert_eq!(serde_json::from_str::<Code>(&json).unwrap(), *code);
+        }
+        let phrase: Phrase = serde_json::from_str(r#"{"code":"w_locked"}"#).unwrap();
+        assert_eq!(phrase, Code::Locked.into());
+        assert!(serde_json::from_str::<Code>("\"w_no_such_code\"").is_err());
+        assert!(serde_json::from_str::<Code>("7").is_err());
     }
 }
