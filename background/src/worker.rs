@@ -378,17 +378,6 @@ impl WorkerHandle {
         if let Err(err) = &stored {
             self.recover(err).await;
         }
-        // One notification per conversation and batch: each replaces the conversation's previous one anyway,
-        // and every `notifications.create` costs the worker ~10 ms (Chrome fetches and decodes the icon each
-        // time), which under a flood was nearly all of its time.
-        let mut latest: Vec<Arrival> = Vec::new();
-        for arrival in arrivals.into_iter().filter(|_| stored.is_ok()) {
-            latest.retain(|it| it.notification_id != arrival.notification_id);
-            latest.push(arrival);
-        }
-        for arrival in &latest {
-            self.notify(arrival).await;
-        }
         // Acknowledgements leave only now, after every message of the batch is stored.
         for (reply, commands) in replies {
             reply(if stored.is_ok() { commands } else { Vec::new() });
@@ -409,8 +398,20 @@ impl WorkerHandle {
             view_changed |= performed.view_changed;
             reply(commands);
         }
+        // The open popups first: a notification costs ~10 ms, and nobody should wait for it to see a message.
         if view_changed {
             self.broadcast();
+        }
+        // One notification per conversation and batch: each replaces the conversation's previous one anyway,
+        // and every `notifications.create` costs the worker ~10 ms (Chrome fetches and decodes the icon each
+        // time), which under a flood was nearly all of its time.
+        let mut latest: Vec<Arrival> = Vec::new();
+        for arrival in arrivals.into_iter().filter(|_| stored.is_ok()) {
+            latest.retain(|it| it.notification_id != arrival.notification_id);
+            latest.push(arrival);
+        }
+        for arrival in &latest {
+            self.notify(arrival).await;
         }
         self.update_badge().await;
     }
