@@ -117,6 +117,11 @@ struct Performed {
     commands: Vec<WorkerToEngine>,
     view_changed: bool,
     replied: bool,
+    /// The popup's answer, held back until the job's engine commands are sent (see `perform_one`).
+    held_reply: Option<WorkerToPopup>,
+    /// The asking popup was answered with the view, and nothing after that changed the model: the view
+    /// broadcast at the end of the job would be the same, so that popup is not sent it again.
+    answered_with_view: bool,
 }
 
 impl WorkerHandle {
@@ -315,8 +320,12 @@ impl WorkerHandle {
                 None
             }
         };
+        if let (Some(reply), Some((port, _))) = (performed.held_reply.take(), &popup) {
+            let _ = port.post(&reply);
+        }
         if performed.view_changed {
-            self.broadcast();
+            let answered = popup.as_ref().filter(|_| performed.answered_with_view).map(|(port, _)| port);
+            self.broadcast_except(answered);
         }
         self.update_badge().await;
         if let Some(notification_id) = open_ui {
@@ -444,22 +453,34 @@ impl WorkerHandle {
             Effect::Write(writes) => worker_storage::apply(&writes).await?,
             Effect::Reply(response) => {
                 if let Some((port, id)) = popup {
-                    let _ = port.post(&WorkerToPopup::Reply { id: *id, response });
+                    performed.answered_with_view = matches!(response, Response::View { .. });
+                    let reply = WorkerToPopup::Reply { id: *id, response };
+                    // In Chrome the popup and the engine's document share one thread: a reply posted first is
+                    // rendered first, and a sent message would wait for the sender's own popup to paint. When
+                    // the engine is up (nothing to wait for) the reply follows the job's commands instead.
+                    if self.engine_reachable() {
+                        performed.held_reply = Some(reply);
+                    } else {
+                        let _ = port.post(&reply);
+                    }
                     performed.replied = true;
                 }
             }
             Effect::Engine(command) => performed.commands.push(command),
             Effect::Read(keys) => {
+                performed.answered_with_view = false;
                 let found = worker_storage::read(&keys).await?;
                 let random = random_bytes::<32>()?;
                 self.with_model(|model| model.handle_read(found, now(), random));
             }
             Effect::ReadFile { keys, then } => {
+                performed.answered_with_view = false;
                 let found = worker_storage::read(&keys).await?;
                 let random = random_bytes::<32>()?;
                 self.with_model(|model| model.handle_file_read(then, found, now(), random));
             }
             Effect::ReadAll => {
+                performed.answered_with_view = false;
                 let all = worker_storage::read_all().await?;
                 let random = random_bytes::<32>()?;
                 self.with_model(|model| model.handle_read_all(all, now(), random));
@@ -469,6 +490,7 @@ impl WorkerHandle {
             }
             Effect::Session(StorageWrite::Remove { key }) => chrome::session_remove(&key).await?,
             Effect::Reload => {
+                performed.answered_with_view = false;
                 let loader = self.0.borrow().model.as_ref().map(WorkerModel::reloader).unwrap_or_default();
                 let loader = run_loader(loader).await?;
                 let random = random_bytes::<32>()?;
@@ -557,11 +579,31 @@ impl WorkerHandle {
 
     /// Sends every open popup the view: built once, and only when a popup is open.
     fn broadcast(&self) {
+        self.broadcast_except(None);
+    }
+
+    /// [`Self::broadcast`], leaving out `answered`, a popup that was just answered with this same view.
+    fn broadcast_except(&self, answered: Option<&Port>) {
         let state = self.0.borrow();
-        let Some(model) = state.model.as_ref().filter(|_| !state.popups.is_empty()) else { return };
+        let others =
+            || state.popups.iter().filter(|it| answered.is_none_or(|answered| !js_sys::Object::is(it, answered)));
+        if others().next().is_none() {
+            return;
+        }
+        let Some(model) = state.model.as_ref() else { return };
         let update = WorkerToPopup::Update { view: Box::new(model.view()) };
-        for port in &state.popups {
+        for port in others() {
             let _ = port.post(&update);
+        }
+    }
+
+    /// Whether engine commands can be handed over now, without waiting for the engine to start.
+    fn engine_reachable(&self) -> bool {
+        let state = self.0.borrow();
+        match &state.engine {
+            Some(EngineHandle::Offscreen) => state.engine_port.is_some(),
+            Some(EngineHandle::InProcess(_)) => true,
+            None => false,
         }
     }
 

@@ -11,9 +11,13 @@
 import { join } from 'node:path';
 import { assertLoopbackOnly, launchStockBrowser, startPeerServer, startStaticServer } from '../e2e/harness.mjs';
 import { chatUser, closeUsers, expectMessage, openDirect, removeAll, send } from '../e2e/chat-user.mjs';
+import { mkdirSync } from 'node:fs';
+import { startProfiles } from './profile.mjs';
 
 assertLoopbackOnly();
 const MESSAGES = 100;
+// MULTICHAT_BENCH_PROFILE=<dir>: CPU profiles of both users' workers, engines and popups during our run.
+const PROFILE_DIR = process.env.MULTICHAT_BENCH_PROFILE;
 const here = new URL('.', import.meta.url).pathname;
 
 /** Records Enter presses and when each `felt-<n>` message is painted (`selector` matches one message). */
@@ -99,8 +103,15 @@ try {
   await expectMessage(bob, 'hello');
   await send(bob, 'hi');
   await expectMessage(alice, 'hi');
+  const stops = PROFILE_DIR ? [await startProfiles(alice.profile), await startProfiles(bob.profile)] : [];
   const ours = await run(alice.popup, bob.popup, (page) => page.getByLabel('Message', { exact: true }), '[role="log"] .message');
   results.ours = ours;
+  for (const [n, stop] of stops.entries()) {
+    const dir = join(PROFILE_DIR, n === 0 ? 'sender' : 'receiver');
+    mkdirSync(dir, { recursive: true });
+    console.log(`  ${n === 0 ? 'sender (alice)' : 'receiver (bob)'}:`);
+    await stop(dir);
+  }
 } finally {
   await closeUsers(alice, bob).catch((err) => console.error(`ours: ${err.message}`));
   removeAll();

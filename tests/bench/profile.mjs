@@ -1,5 +1,5 @@
-// For benchmarks, on request: CPU profiles of the extension's service worker and engine (the offscreen
-// document) while a benchmark runs, through the DevTools endpoint the harness opens on loopback
+// For benchmarks, on request: CPU profiles of the extension's service worker, engine (the offscreen
+// document) and popup while a benchmark runs, through the DevTools endpoint the harness opens on loopback
 // (`--remote-debugging-port=0`; Playwright does not surface the offscreen document). Set
 // MULTICHAT_BENCH_PROFILE=<dir> to have the flood bench write `<dir>/<target>.cpuprofile` (open in Chrome's
 // DevTools) and print each target's busy share and its costliest functions by self time.
@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 const TARGETS = [
   ['worker', (target) => target.type === 'service_worker'],
   ['engine', (target) => target.url.endsWith('/background/offscreen.html')],
+  ['popup', (target) => target.type === 'page' && target.url.endsWith('/popup/index.html')],
 ];
 
 function session(url) {
@@ -38,7 +39,7 @@ function session(url) {
   return { send, close: () => socket.close() };
 }
 
-/** Starts sampling the worker and the engine of the browser running `profileDir`; returns `stop()`. */
+/** Starts sampling the worker, the engine and the popup of the browser running `profileDir`; returns `stop()`. */
 export async function startProfiles(profileDir) {
   const port = readFileSync(join(profileDir, 'DevToolsActivePort'), 'utf8').split('\n')[0];
   const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
