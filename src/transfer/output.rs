@@ -15,7 +15,8 @@ pub enum Output {
     Send { to: Username, frame: FileFrame },
     /// Chunks may flow to `to` now: call [`super::manager::Transfers::next_chunk`] while its channel has room.
     ChunksReady { to: Username },
-    /// Store this chunk and, in the same write, the record that accounts for it; then report
+    /// Store this chunk and, in the same write or not at all (a record a few chunks behind is as good to
+    /// resume from: chunks after it are sent again), the record that accounts for it; then report
     /// [`super::manager::Transfers::stored`].
     StoreChunk { key: FileKey, index: u32, bytes: Vec<u8>, record: IncomingRecord },
     /// Write the index of the user's transfers (before the first record of a new transfer).

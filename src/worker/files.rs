@@ -4,8 +4,8 @@
 //! Every file's bytes are stored before they are shown or sent: a file the user sends is stored chunk by
 //! chunk as the popup hands it over ([`Request::SendFilePiece`](crate::bridge::Request::SendFilePiece)),
 //! so it survives the popup closing and restarts and goes to an offline recipient once they are back; a
-//! received chunk is stored with the record that accounts for it before it is acknowledged. Chunks and
-//! records are history ([`Key::is_history`]): the vault seals them like messages.
+//! received chunk is stored before it is acknowledged, and its record with every [`RECORD_EVERY_CHUNKS`]th.
+//! Chunks and records are history ([`Key::is_history`]): the vault seals them like messages.
 //!
 //! Sending is pulled: when [`Output::ChunksReady`] says chunks may flow to a peer, the worker takes
 //! [`Transfers::next_chunk`] while the transfer's window allows (at most `link_window_chunks` of 64 KiB in
@@ -30,6 +30,9 @@ use crate::transfer::hash::HashState;
 use crate::transfer::manager::{Limits, NewFile, Output, Peer, TransferEvent, Transfers};
 use crate::transfer::record::{self, FileIndex, FileKey, IncomingRecord, IncomingState, OutgoingRecord};
 use crate::transfer::{CHUNK_BYTES, HARD_MAX_FILE_BYTES, TransferError, TransferId, wire};
+
+/// A received file's record is stored with every this many of its chunks (and once it is whole): 2 MiB.
+const RECORD_EVERY_CHUNKS: u32 = 32;
 
 /// Why the worker asked for chunks ([`Effect::ReadFile`]); the shell hands it back with what it read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -243,10 +246,15 @@ impl WorkerModel {
                 }
                 Output::StoreChunk { key, index, bytes, record } => {
                     let chunk = Key::FileChunk { owner: me.clone(), file: key.clone(), index };
-                    let writes = vec![
-                        StorageWrite::Set { key: chunk.to_string(), value: record::chunk_value(&bytes) },
-                        storage::set(Key::File { owner: me, file: key.clone() }, &record),
-                    ];
+                    let mut writes =
+                        vec![StorageWrite::Set { key: chunk.to_string(), value: record::chunk_value(&bytes) }];
+                    // The record (how many chunks are stored, and their hash state) is stored with every
+                    // `RECORD_EVERY_CHUNKS`th chunk and once the file is whole, not with each: what storage holds
+                    // of it is then a little behind the chunks, never ahead (chunks are written first), and a
+                    // resume starts from it, the chunks after it sent again and written over.
+                    if record.state != IncomingState::Receiving || record.stored % RECORD_EVERY_CHUNKS == 0 {
+                        writes.push(storage::set(Key::File { owner: me, file: key.clone() }, &record));
+                    }
                     self.write(writes);
                     // Every effect after this write waits for it: the acknowledgement leaves once it is stored.
                     if let Some(files) = self.files.as_mut() {
@@ -263,6 +271,19 @@ impl WorkerModel {
                     self.view_changed();
                 }
                 Output::DiscardChunks { key, chunks } => {
+                    // After a restart, up to `RECORD_EVERY_CHUNKS` chunks past the stored record may be stored.
+                    let count = match &key {
+                        FileKey::In { from, id } => {
+                            files.transfers.incoming(from, *id).map(|it| it.offer.chunk_count())
+                        }
+                        FileKey::Out(_) => None,
+                    };
+                    let chunks = match count {
+                        Some(count) => {
+                            u32::try_from(count).unwrap_or(u32::MAX).min(chunks.saturating_add(RECORD_EVERY_CHUNKS))
+                        }
+                        None => chunks,
+                    };
                     let writes = (0..chunks)
                         .map(|index| storage::remove(Key::FileChunk { owner: me.clone(), file: key.clone(), index }))
                         .collect();
