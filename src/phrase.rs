@@ -62,7 +62,7 @@ impl Phrase {
     pub fn english(&self) -> String {
         let catalogue: serde_json::Value =
             serde_json::from_str(include_str!("../_locales/en/messages.json")).unwrap_or_default();
-        self.said_with(&catalogue)
+        self.said_in(&catalogue)
     }
 }
 
@@ -86,53 +86,83 @@ pub fn catalogue_language(chosen: Option<&str>, preferred: &[String]) -> &'stati
     "en"
 }
 
-impl Phrase {
-    /// The words in the language of `catalogue` (a parsed `_locales/<lang>/messages.json`): what the worker's
-    /// shell puts in a notification. A key the catalogue lacks shows as the key.
-    pub fn said_in(&self, catalogue: &serde_json::Value) -> String {
-        self.said_with(catalogue)
+/// A `_locales/<lang>/messages.json` catalogue as a shell holds it: parsed JSON in the worker, the fetched
+/// JavaScript object in the popup.
+pub trait Catalogue {
+    /// The message of `key`, if the catalogue has it.
+    fn message(&self, key: &str) -> Option<String>;
+    /// The content of `key`'s placeholder `name` (lower case), if it has one.
+    fn placeholder(&self, key: &str, name: &str) -> Option<String>;
+}
+
+impl Catalogue for serde_json::Value {
+    fn message(&self, key: &str) -> Option<String> {
+        self[key]["message"].as_str().map(str::to_owned)
     }
 
-    fn said_with(&self, catalogue: &serde_json::Value) -> String {
-        let entry = &catalogue[self.code.key()];
-        let mut message = entry["message"].as_str().unwrap_or(self.code.key()).to_owned();
-        if let Some(placeholders) = entry["placeholders"].as_object() {
-            for (name, it) in placeholders {
-                let content = it["content"].as_str().unwrap_or_default();
-                message = message.replace(&format!("${}$", name.to_ascii_uppercase()), content);
-            }
+    fn placeholder(&self, key: &str, name: &str) -> Option<String> {
+        self[key]["placeholders"][name]["content"].as_str().map(str::to_owned)
+    }
+}
+
+/// The message `key` of `catalogue` with its values filled in (`$1` is the first of `args`); a key the
+/// catalogue lacks shows as the key rather than nothing.
+pub fn message_in(catalogue: &dyn Catalogue, key: &str, args: &[&str]) -> String {
+    match catalogue.message(key) {
+        Some(message) => fill(&message, &|name| catalogue.placeholder(key, &name.to_ascii_lowercase()), args),
+        None => key.to_owned(),
+    }
+}
+
+/// `message` with `$NAME$` replaced by its placeholder's `content`, `$1`…`$9` by `args`, and `$$` by `$`, as
+/// `chrome.i18n.getMessage` does. One pass: a value that holds `$2` (a room's name, a message's text) is
+/// shown as it is.
+pub fn fill(message: &str, content: &dyn Fn(&str) -> Option<String>, args: &[&str]) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(digit) = after.chars().next().filter(char::is_ascii_digit) {
+            let index = digit.to_digit(10).unwrap_or(0) as usize;
+            out.push_str(index.checked_sub(1).and_then(|it| args.get(it)).copied().unwrap_or(""));
+            rest = &after[1..];
+        } else if let Some(end) = after.find('$').filter(|&end| end > 0)
+            && let Some(filled) = content(&after[..end])
+        {
+            // A placeholder's content is the catalogue's own text ("$1"), never a value.
+            out.push_str(&fill(&filled, content, args));
+            rest = &after[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
         }
+    }
+    out.push_str(rest);
+    out
+}
+
+impl Phrase {
+    /// The words in the language of `catalogue`: what the popup shows, and the worker's shell puts in a
+    /// notification.
+    pub fn said_in(&self, catalogue: &dyn Catalogue) -> String {
         let args: Vec<String> = self
             .args
             .iter()
             .map(|arg| match arg {
                 Arg::Text(text) => text.clone(),
-                Arg::Phrase(phrase) => phrase.said_with(catalogue),
+                Arg::Phrase(phrase) => phrase.said_in(catalogue),
                 Arg::List(list) => {
-                    let separator = Phrase::new(Code::ListSeparator).said_with(catalogue);
-                    list.iter().map(|it| it.said_with(catalogue)).collect::<Vec<_>>().join(&separator)
+                    let separator = Phrase::new(Code::ListSeparator).said_in(catalogue);
+                    list.iter().map(|it| it.said_in(catalogue)).collect::<Vec<_>>().join(&separator)
                 }
             })
             .collect();
-        // One pass, so a value that holds `$2` (a room's name, a message's text) is shown as it is.
-        let mut said = String::with_capacity(message.len());
-        let mut rest = message.as_str();
-        while let Some(at) = rest.find('$') {
-            said.push_str(&rest[..at]);
-            let after = &rest[at + 1..];
-            match after.chars().next().and_then(|it| it.to_digit(10)) {
-                Some(digit) => {
-                    said.push_str(digit.checked_sub(1).and_then(|it| args.get(it as usize)).map_or("", String::as_str));
-                    rest = &after[1..];
-                }
-                None => {
-                    said.push('$');
-                    rest = after;
-                }
-            }
-        }
-        said.push_str(rest);
-        said
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        message_in(catalogue, self.code.key(), &args)
     }
 }
 
@@ -377,6 +407,18 @@ mod tests {
         let title = Phrase::new(Code::NotifyIn).with("bob").with("$1 $2");
         assert_eq!(title.said_in(&french), "bob dans $1 $2");
         assert_eq!(Phrase::new(Code::NotifyHidden).said_in(&serde_json::Value::Null), "w_notify_hidden");
+    }
+
+    #[test]
+    fn a_message_is_filled_as_chrome_i18n_does() {
+        let catalogue = serde_json::json!({
+            "hello": { "message": "Hello $USER$, $2 costs $$5", "placeholders": { "user": { "content": "$1" } } },
+        });
+        assert_eq!(message_in(&catalogue, "hello", &["ann", "tea"]), "Hello ann, tea costs $5");
+        // A missing value is left empty, an unknown $NAME$ stays as written, a missing key shows as the key.
+        assert_eq!(message_in(&catalogue, "hello", &[]), "Hello ,  costs $5");
+        assert_eq!(fill("$NOPE$ and $", &|_| None, &[]), "$NOPE$ and $");
+        assert_eq!(message_in(&catalogue, "absent", &["x"]), "absent");
     }
 
     #[test]

@@ -21,7 +21,7 @@ thread_local! {
 /// The catalogue for `chosen` (Settings' language) or the browser's. A catalogue that cannot be read is
 /// logged and English is tried; with none at all, a phrase shows its key rather than nothing.
 pub(crate) async fn catalogue(chosen: Option<&str>) -> Rc<serde_json::Value> {
-    let lang = catalogue_language(chosen, &preferred_languages());
+    let lang = catalogue_language(chosen, &multichat_web::preferred_languages());
     let cached =
         CATALOGUE.with(|it| it.borrow().as_ref().filter(|(cached, _)| *cached == lang).map(|(_, it)| it.clone()));
     if let Some(catalogue) = cached {
@@ -40,16 +40,6 @@ pub(crate) async fn catalogue(chosen: Option<&str>) -> Rc<serde_json::Value> {
         }
     }
     Rc::new(serde_json::Value::Null)
-}
-
-/// `navigator.languages`, in the service worker or Firefox's background page.
-fn preferred_languages() -> Vec<String> {
-    let navigator = Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).unwrap_or(JsValue::UNDEFINED);
-    Reflect::get(&navigator, &JsValue::from_str("languages"))
-        .ok()
-        .filter(JsValue::is_object)
-        .map(|it| js_sys::Array::from(&it).iter().filter_map(|it| it.as_string()).collect())
-        .unwrap_or_default()
 }
 
 async fn fetch_catalogue(lang: &str) -> Result<serde_json::Value, JsValue> {

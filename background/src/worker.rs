@@ -534,7 +534,7 @@ impl WorkerHandle {
     async fn notify(&self, arrival: &Arrival) {
         let chosen = self.0.borrow().model.as_ref().and_then(|it| it.language().map(str::to_owned));
         let catalogue = crate::words::catalogue(chosen.as_deref()).await;
-        let (title, text) = (arrival.title.said_in(&catalogue), arrival.text.said_in(&catalogue));
+        let (title, text) = (arrival.title.said_in(catalogue.as_ref()), arrival.text.said_in(catalogue.as_ref()));
         // One notification per conversation (by room id, never title): a newer message replaces the older one.
         if let Err(err) = chrome::notify(&arrival.notification_id, &title, &text).await {
             log(&format!("multichat: {err}"));

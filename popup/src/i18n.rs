@@ -9,7 +9,8 @@
 
 use dioxus::prelude::*;
 use js_sys::{Function, Object, Promise, Reflect};
-use multichat_core::bridge::{Arg, Code, Phrase};
+use multichat_core::bridge::Phrase;
+use multichat_core::phrase;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -29,6 +30,28 @@ struct Catalogue {
     messages: Object,
 }
 
+impl phrase::Catalogue for Catalogue {
+    fn message(&self, key: &str) -> Option<String> {
+        // The catalogue test keeps a key from missing; `message_in` shows the key rather than nothing.
+        self.entry(key, &["message"])
+    }
+
+    fn placeholder(&self, key: &str, name: &str) -> Option<String> {
+        self.entry(key, &["placeholders", name, "content"])
+    }
+}
+
+impl Catalogue {
+    /// The string at `path` under the entry `key`.
+    fn entry(&self, key: &str, path: &[&str]) -> Option<String> {
+        let mut value = Reflect::get(&self.messages, &JsValue::from_str(key)).ok()?;
+        for step in path {
+            value = Reflect::get(&value, &JsValue::from_str(step)).ok()?;
+        }
+        value.as_string()
+    }
+}
+
 impl Tr {
     /// The message `key` in the popup's language.
     pub(crate) fn t(self, key: &str) -> String {
@@ -37,40 +60,18 @@ impl Tr {
 
     /// The message `key` with its placeholders filled by `args` in order (`$1` is the first).
     pub(crate) fn f(self, key: &str, args: &[&str]) -> String {
-        let catalogue = self.catalogue.read();
-        let Some(catalogue) = catalogue.as_ref() else { return String::new() };
-        let entry = Reflect::get(&catalogue.messages, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
-        let Some(message) = Reflect::get(&entry, &JsValue::from_str("message")).ok().and_then(|it| it.as_string())
-        else {
-            // The catalogue test keeps this from happening; show the key rather than nothing.
-            return key.to_owned();
-        };
-        let placeholders = Reflect::get(&entry, &JsValue::from_str("placeholders")).unwrap_or(JsValue::UNDEFINED);
-        let content = |name: &str| {
-            Reflect::get(&placeholders, &JsValue::from_str(&name.to_ascii_lowercase()))
-                .and_then(|it| Reflect::get(&it, &JsValue::from_str("content")))
-                .ok()
-                .and_then(|it| it.as_string())
-        };
-        substitute(&message, &content, args)
+        match self.catalogue.read().as_ref() {
+            Some(catalogue) => phrase::message_in(catalogue, key, args),
+            None => String::new(),
+        }
     }
 
     /// What the worker, the engine or the connection test said (a [`Phrase`]), in the popup's language.
     pub(crate) fn say(self, phrase: &Phrase) -> String {
-        let args: Vec<String> = phrase
-            .args
-            .iter()
-            .map(|arg| match arg {
-                Arg::Text(text) => text.clone(),
-                Arg::Phrase(it) => self.say(it),
-                Arg::List(list) => {
-                    let separator = self.say(&Phrase::new(Code::ListSeparator));
-                    list.iter().map(|it| self.say(it)).collect::<Vec<_>>().join(&separator)
-                }
-            })
-            .collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.f(phrase.code.key(), &args)
+        match self.catalogue.read().as_ref() {
+            Some(catalogue) => phrase.said_in(catalogue),
+            None => String::new(),
+        }
     }
 
     /// The language shown, as a BCP 47 tag (`zh-CN`), for dates and times.
@@ -85,7 +86,7 @@ impl Tr {
 
     /// Shows `chosen` (a `_locales` folder from Settings), or the browser's language when `None`.
     pub(crate) fn follow(mut self, chosen: Option<&str>) {
-        let lang = chosen.and_then(known).unwrap_or_else(browser_language);
+        let lang = phrase::catalogue_language(chosen, &multichat_web::preferred_languages());
         if *self.wanted.peek() == lang {
             return;
         }
@@ -101,61 +102,6 @@ impl Tr {
             }
         });
     }
-}
-
-/// `message` with `$NAME$` replaced by its placeholder's content, `$1`…`$9` by `args`, and `$$` by `$`, as
-/// `chrome.i18n.getMessage` does.
-fn substitute(message: &str, content: &dyn Fn(&str) -> Option<String>, args: &[&str]) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
-            rest = tail;
-        } else if let Some(digit) = after.chars().next().filter(char::is_ascii_digit) {
-            let index = digit.to_digit(10).unwrap_or(0) as usize;
-            out.push_str(index.checked_sub(1).and_then(|it| args.get(it)).copied().unwrap_or(""));
-            rest = &after[1..];
-        } else if let Some(end) = after.find('$').filter(|&end| end > 0)
-            && let Some(filled) = content(&after[..end])
-        {
-            out.push_str(&substitute(&filled, content, args));
-            rest = &after[end + 1..];
-        } else {
-            out.push('$');
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn known(lang: &str) -> Option<&'static str> {
-    LANGUAGES.iter().map(|(it, _)| *it).find(|it| *it == lang)
-}
-
-/// The first of the browser's preferred languages we have a catalogue for (`fr-CA` is French, any Chinese
-/// is Simplified Chinese), English otherwise.
-fn browser_language() -> &'static str {
-    let navigator = Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).unwrap_or(JsValue::UNDEFINED);
-    let languages = Reflect::get(&navigator, &JsValue::from_str("languages"))
-        .ok()
-        .filter(|it| it.is_object())
-        .map(|it| js_sys::Array::from(&it).iter().filter_map(|it| it.as_string()).collect::<Vec<_>>())
-        .unwrap_or_default();
-    for tag in languages {
-        let primary = tag.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
-        let found = match primary.as_str() {
-            "zh" => Some("zh_CN"),
-            other => known(other),
-        };
-        if let Some(lang) = found {
-            return lang;
-        }
-    }
-    "en"
 }
 
 /// `_locales/<lang>/messages.json`, parsed.

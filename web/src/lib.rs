@@ -22,6 +22,19 @@ pub fn now() -> multichat_core::time::Millis {
     multichat_core::time::Millis(js_sys::Date::now() as u64)
 }
 
+/// The browser's preferred languages (`navigator.languages`), in a page, the service worker or Firefox's
+/// background page; which catalogue they choose is `multichat_core::phrase::catalogue_language`.
+pub fn preferred_languages() -> Vec<String> {
+    use js_sys::Reflect;
+    use wasm_bindgen::JsValue;
+    let navigator = Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).unwrap_or(JsValue::UNDEFINED);
+    Reflect::get(&navigator, &JsValue::from_str("languages"))
+        .ok()
+        .filter(JsValue::is_object)
+        .map(|it| js_sys::Array::from(&it).iter().filter_map(|it| it.as_string()).collect())
+        .unwrap_or_default()
+}
+
 /// Fresh random bytes from the browser's CSPRNG (`crypto.getRandomValues`).
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], ShellError> {
     let mut bytes = [0u8; N];
