@@ -557,11 +557,13 @@ pub enum WorkerToEngine {
         link: LinkId,
         frame: serde_json::Value,
     },
-    /// Send one file chunk (`crate::transfer::wire::encode_chunk`, in standard base64) as a binary message on a
-    /// link whose peer takes files; it waits in the link's send queue like a frame.
+    /// Send one file chunk (`crate::transfer::wire::encode_chunk`) as a binary message on a link whose peer
+    /// takes files; it waits in the link's send queue like a frame. Its bytes cross to the engine as a
+    /// `Uint8Array` (structured clone), or as an array of numbers where only JSON passes.
     SendChunk {
         link: LinkId,
-        data: String,
+        #[serde(with = "serde_bytes")]
+        data: Vec<u8>,
     },
     Close {
         link: LinkId,
@@ -609,11 +611,12 @@ pub enum EngineToWorker {
         link: LinkId,
         frame: serde_json::Value,
     },
-    /// A binary message of ours arrived on a link (a file chunk, `crate::transfer::wire::decode_chunk`), in
-    /// standard base64.
+    /// A binary message of ours arrived on a link (a file chunk, `crate::transfer::wire::decode_chunk`); its
+    /// bytes as [`WorkerToEngine::SendChunk`]'s.
     Chunk {
         link: LinkId,
-        data: String,
+        #[serde(with = "serde_bytes")]
+        data: Vec<u8>,
     },
     LinkDown {
         link: LinkId,

@@ -83,3 +83,21 @@ fn engine_status_is_externally_tagged() {
     let view = serde_json::to_value(multichat_core::bridge::View::default()).unwrap();
     assert_eq!(view["engine"], "offline");
 }
+
+/// A file chunk's bytes pass as bytes (a `Uint8Array` where structured clone carries them), and where only
+/// JSON passes (a `chrome.runtime` message) as an array of numbers, read back the same; a chunk that is not
+/// bytes is refused, not guessed at.
+#[test]
+fn file_chunk_bytes_round_trip_where_only_json_passes() {
+    use multichat_core::bridge::{EngineToWorker, WorkerToEngine};
+    let data: Vec<u8> = (0..=255u8).chain([0, 255]).collect();
+    let command = WorkerToEngine::SendChunk { link: "c1".into(), data: data.clone() };
+    let text = serde_json::to_value(&command).unwrap();
+    assert_eq!(text["data"].as_array().map(Vec::len), Some(data.len()));
+    assert_eq!(serde_json::from_value::<WorkerToEngine>(text).unwrap(), command);
+    let report = EngineToWorker::Chunk { link: "c1".into(), data };
+    let text = serde_json::to_string(&report).unwrap();
+    assert_eq!(serde_json::from_str::<EngineToWorker>(&text).unwrap(), report);
+    let not_bytes = json!({"kind": "chunk", "link": "c1", "data": [1, 300]});
+    assert!(serde_json::from_value::<EngineToWorker>(not_bytes).is_err());
+}

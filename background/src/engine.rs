@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 use multichat_core::bridge::{EngineCommands, EngineToWorker, WorkerToEngine};
 use multichat_web::chrome::Port;
+use multichat_web::worker_lane::{self, EngineClient};
 use multichat_web::{ShellError, convert};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -53,7 +54,7 @@ pub(crate) fn start_in_process(report: impl Fn(EngineToWorker, Reply) + 'static)
         let report = report.clone();
         js_sys::Promise::new(&mut |resolve, _reject| {
             let reply = move |commands: Vec<WorkerToEngine>| {
-                let commands = convert::to_js(&commands).unwrap_or(JsValue::NULL);
+                let commands = convert::to_js_cloned(&commands).unwrap_or(JsValue::NULL);
                 let _ = resolve.call1(&JsValue::NULL, &commands);
             };
             match convert::from_js::<EngineToWorker>(message.clone()) {
@@ -111,7 +112,7 @@ impl PageEngine {
 }
 
 fn send(function: &js_sys::Function, command: &WorkerToEngine) {
-    let sent = convert::to_js(command).and_then(|it| {
+    let sent = convert::to_js_cloned(command).and_then(|it| {
         function.call1(&JsValue::NULL, &it).map_err(|err| ShellError::from_js("an engine command", &err))
     });
     if let Err(err) = sent {
@@ -119,60 +120,90 @@ fn send(function: &js_sys::Function, command: &WorkerToEngine) {
     }
 }
 
-/// Takes the report batches the engine posts on `port`: each report goes to `report`, and once every
-/// report of a batch is answered, the batch's commands go back as one `EngineCommands { reply: true }` frame
-/// (batches are answered in the order they came, as the worker handles reports in order).
-pub(crate) fn accept_port(port: &Port, report: impl Fn(EngineToWorker, Reply) + 'static) {
-    let answer_port = port.clone();
-    port.on_frame(move |value| {
-        let reports = match convert::from_js::<Vec<EngineToWorker>>(value) {
-            Ok(reports) => reports,
-            Err(err) => {
-                log(&format!("multichat: dropped a malformed engine batch: {err}"));
-                Vec::new()
-            }
+/// Where the worker's answers and commands to the offscreen engine go: the lane the engine posted on
+/// (ServiceWorker messaging, structured clone) or its port (JSON, where the engine's page has no lane).
+#[derive(Clone)]
+pub(crate) enum EngineRoute {
+    Port(Port),
+    Lane(EngineClient),
+}
+
+impl EngineRoute {
+    /// Posts commands; false (logged) if the engine's page is gone.
+    pub(crate) fn post(&self, reply: bool, commands: Vec<WorkerToEngine>) -> bool {
+        let frame = EngineCommands { reply, commands };
+        let posted = match self {
+            EngineRoute::Port(port) => port.post(&frame),
+            EngineRoute::Lane(client) => convert::to_js_cloned(&frame).and_then(|it| client.post(&it)),
         };
-        let batch = Rc::new(RefCell::new(Batch { waiting: reports.len(), commands: Vec::new() }));
-        if reports.is_empty() {
-            post_commands(&answer_port, true, Vec::new());
-            return;
+        match posted {
+            Ok(()) => true,
+            Err(err) => {
+                log(&format!("multichat: the engine is gone: {err}"));
+                false
+            }
         }
-        for message in reports {
-            let batch = batch.clone();
-            let port = answer_port.clone();
-            report(
-                message,
-                Box::new(move |mut commands| {
-                    let done = {
-                        let mut batch = batch.borrow_mut();
-                        batch.commands.append(&mut commands);
-                        batch.waiting -= 1;
-                        (batch.waiting == 0).then(|| std::mem::take(&mut batch.commands))
-                    };
-                    if let Some(commands) = done {
-                        post_commands(&port, true, commands);
-                    }
-                }),
-            );
+    }
+}
+
+/// Takes the report batches the engine posts on `port` (see [`take_batch`]).
+pub(crate) fn accept_port(port: &Port, report: impl Fn(EngineToWorker, Reply) + 'static) {
+    let answer = EngineRoute::Port(port.clone());
+    port.on_frame(move |value| take_batch(value, &answer, &report));
+}
+
+/// Takes the report batches the engine posts on the lane (see [`take_batch`]); `seen` gets the engine's page
+/// with each, before its reports are handled.
+pub(crate) fn accept_lane(
+    seen: impl Fn(&EngineClient) + 'static,
+    report: impl Fn(EngineToWorker, Reply) + 'static,
+) -> Result<(), ShellError> {
+    worker_lane::on_engine_frame(move |value, client| {
+        seen(&client);
+        take_batch(value, &EngineRoute::Lane(client), &report);
+    })
+}
+
+/// One batch of reports from the engine: each report goes to `report`, and once every report of the batch
+/// is answered, the batch's commands go back on `answer` as one `EngineCommands { reply: true }` frame
+/// (batches are answered in the order they came, as the worker handles reports in order).
+fn take_batch(value: JsValue, answer: &EngineRoute, report: &dyn Fn(EngineToWorker, Reply)) {
+    let reports = match convert::from_js::<Vec<EngineToWorker>>(value) {
+        Ok(reports) => reports,
+        Err(err) => {
+            log(&format!("multichat: dropped a malformed engine batch: {err}"));
+            Vec::new()
         }
-    });
+    };
+    if reports.is_empty() {
+        answer.post(true, Vec::new());
+        return;
+    }
+    let batch = Rc::new(RefCell::new(Batch { waiting: reports.len(), commands: Vec::new() }));
+    for message in reports {
+        let batch = batch.clone();
+        let answer = answer.clone();
+        report(
+            message,
+            Box::new(move |mut commands| {
+                let done = {
+                    let mut batch = batch.borrow_mut();
+                    batch.commands.append(&mut commands);
+                    batch.waiting -= 1;
+                    (batch.waiting == 0).then(|| std::mem::take(&mut batch.commands))
+                };
+                if let Some(commands) = done {
+                    answer.post(true, commands);
+                }
+            }),
+        );
+    }
 }
 
 /// One batch of reports being handled: how many are unanswered, and the commands so far.
 struct Batch {
     waiting: usize,
     commands: Vec<WorkerToEngine>,
-}
-
-/// Posts commands on the engine's port; false if the port is gone.
-pub(crate) fn post_commands(port: &Port, reply: bool, commands: Vec<WorkerToEngine>) -> bool {
-    match port.post(&EngineCommands { reply, commands }) {
-        Ok(()) => true,
-        Err(err) => {
-            log(&format!("multichat: the engine's port is gone: {err}"));
-            false
-        }
-    }
 }
 
 fn log(message: &str) {

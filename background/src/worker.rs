@@ -22,13 +22,14 @@ use multichat_core::storage::{Snapshot, StorageWrite, coalesce};
 use multichat_core::time::Millis;
 use multichat_core::worker::{Arrival, Effect, LoadStep, Loader, WorkerError, WorkerModel};
 use multichat_web::chrome::{self, Port};
+use multichat_web::worker_lane::EngineClient;
 use multichat_web::{ShellError, convert, now, random_bytes};
 
 use crate::worker_storage;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::engine::{self, EngineHandle};
+use crate::engine::{self, EngineHandle, EngineRoute};
 
 /// Something for the worker to handle, and where its answer goes.
 enum Job {
@@ -64,8 +65,10 @@ struct Worker {
     popups: Vec<Port>,
     /// Where the engine runs: Firefox hosts it here, Chrome in the offscreen document.
     engine: Option<EngineHandle>,
-    /// The offscreen engine's port, while it is open: its reports come in there and commands go out there.
+    /// The offscreen engine's port, while it is open: it closes when the engine's page goes.
     engine_port: Option<Port>,
+    /// The offscreen engine's page, once it posted on the lane while its port is open: commands go there.
+    engine_lane: Option<EngineClient>,
     /// While the engine is being started: who else waits for it (a second start must not create a second
     /// offscreen document).
     engine_waiters: Option<Vec<futures_channel::oneshot::Sender<()>>>,
@@ -92,6 +95,17 @@ pub(crate) fn start() {
     // Listeners first, synchronously: the event that woke the worker is delivered right after this returns.
     let on_connect_worker = worker.clone();
     chrome::on_connect(move |port| on_connect_worker.accept(port));
+    if chrome::has_offscreen_api() {
+        let seen_worker = worker.clone();
+        let lane_worker = worker.clone();
+        let listening = engine::accept_lane(
+            move |client| seen_worker.0.borrow_mut().engine_lane = Some(client.clone()),
+            move |message, reply| lane_worker.report(message, reply),
+        );
+        if let Err(err) = listening {
+            log(&format!("multichat: the engine's lane is not open: {err}"));
+        }
+    }
     let clicked_worker = worker.clone();
     chrome::on_notification_clicked(move |id| clicked_worker.enqueue(Job::NotificationClicked { id }));
     spawn_local(worker.load());
@@ -198,6 +212,7 @@ impl WorkerHandle {
             let mut state = gone_worker.0.borrow_mut();
             if state.engine_port.as_ref().is_some_and(|it| js_sys::Object::is(it, &gone_port)) {
                 state.engine_port = None;
+                state.engine_lane = None;
             }
         });
     }
@@ -601,7 +616,7 @@ impl WorkerHandle {
     fn engine_reachable(&self) -> bool {
         let state = self.0.borrow();
         match &state.engine {
-            Some(EngineHandle::Offscreen) => state.engine_port.is_some(),
+            Some(EngineHandle::Offscreen) => state.engine_port.is_some() || state.engine_lane.is_some(),
             Some(EngineHandle::InProcess(_)) => true,
             None => false,
         }
@@ -670,12 +685,17 @@ impl WorkerHandle {
         if wants_engine {
             self.start_engine().await;
         }
-        let (engine, port) = {
+        let (engine, route) = {
             let state = self.0.borrow();
-            (state.engine.clone(), state.engine_port.clone())
+            let route = match (&state.engine_lane, &state.engine_port) {
+                (Some(client), _) => Some(EngineRoute::Lane(client.clone())),
+                (None, Some(port)) => Some(EngineRoute::Port(port.clone())),
+                (None, None) => None,
+            };
+            (state.engine.clone(), route)
         };
-        if let (Some(EngineHandle::Offscreen), Some(port)) = (&engine, port) {
-            if engine::post_commands(&port, false, commands.clone()) {
+        if let (Some(EngineHandle::Offscreen), Some(route)) = (&engine, route) {
+            if route.post(false, commands.clone()) {
                 return;
             }
         }

@@ -3,7 +3,8 @@
 // Chrome delivers the event that woke the worker right after this module's first evaluation, so listeners
 // must exist by then; but the worker's wasm is fetched and compiled asynchronously (embedding it as base64
 // made this script 1.2 MB to parse and decode on every start). Until the wasm is up, the listener below keeps
-// what arrives: ports from popups and from the engine (with the frames they carry, and whether they closed).
+// what arrives: ports from popups and from the engine (with the frames they carry, and whether they closed),
+// and the engine's frames on its lane.
 // Then the wasm registers its own listener and is handed what was kept, in order; notification clicks too.
 import init, { service_worker_main } from './multichat_background.js';
 
@@ -28,6 +29,14 @@ function keepClick(id) {
   clicks.push(id);
 }
 clicked.addListener(keepClick);
+
+// The offscreen engine's lane (ServiceWorker messaging, see web/src/worker_lane.rs): its frames can wake the
+// worker too. Kept here until the wasm sets `take`, then handed to it, first what was kept.
+const lane = { kept: [], take: null };
+globalThis.multichatEngineLane = lane;
+if (typeof ServiceWorkerGlobalScope !== 'undefined' && self instanceof ServiceWorkerGlobalScope) {
+  self.addEventListener('message', (event) => (lane.take ? lane.take(event) : lane.kept.push(event)));
+}
 
 // Runs `register` and returns the listeners it added to each of `events`.
 function listenersAddedBy(events, register) {

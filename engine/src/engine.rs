@@ -78,6 +78,12 @@ const IGNORED_LOG: (u32, u64) = (30, 10_000);
 /// Entry point of the offscreen document.
 pub(crate) fn start_offscreen() {
     let engine = Engine::new(WorkerLink::Runtime(WorkerPort::default()));
+    let lane = engine.clone();
+    multichat_web::worker_lane::on_worker_frame(move |frame| {
+        if let Some(commands) = worker_port::commands_in(frame) {
+            lane.port_event(None, PortEvent::Commands(commands));
+        }
+    });
     let listener = engine.clone();
     chrome::on_message(move |message| {
         // The worker's commands come over the engine's port once it is open; before that (a worker that just
@@ -219,13 +225,7 @@ impl Engine {
                     }
                 }
             }
-            WorkerToEngine::SendChunk { link, data } => {
-                let Some(bytes) = multichat_core::transfer::record::base64_bytes(&data) else {
-                    log("multichat engine: a file chunk from the worker was not base64");
-                    return;
-                };
-                self.send_chunk(link, bytes);
-            }
+            WorkerToEngine::SendChunk { link, data } => self.send_chunk(link, data),
             WorkerToEngine::Close { link } => {
                 if let Some(host) = self.host() {
                     host.close(&link);
@@ -234,7 +234,7 @@ impl Engine {
         }
     }
 
-    /// Sends a file chunk's message (`SendChunk`, its bytes decoded).
+    /// Sends a file chunk's message (`SendChunk`).
     fn send_chunk(&self, link: LinkId, bytes: Vec<u8>) {
         match self.host().map(|host| host.send_bytes(&link, bytes)) {
             Some(Ok(())) => {}
@@ -279,8 +279,7 @@ impl Engine {
                 self.report(EngineToWorker::Frame { link: connection, frame: value })
             }
             PeerEvent::Bytes { connection, bytes } => {
-                let data = multichat_core::transfer::record::chunk_base64(&bytes);
-                self.report(EngineToWorker::Chunk { link: connection, data })
+                self.report(EngineToWorker::Chunk { link: connection, data: bytes })
             }
             PeerEvent::ConnectionClosed { connection, peer, outgoing, was_open, error } => {
                 // A link down's reason is for logs (the worker shows none); a failed dial's is shown.
@@ -335,7 +334,7 @@ impl Engine {
         let batch = {
             let mut state = self.0.borrow_mut();
             let WorkerLink::Runtime(port) = &mut state.worker else { return };
-            port.next_batch(|| match worker_port::open(move |port, event| engine.port_event(port, event)) {
+            port.next_batch(|| match worker_port::open(move |port, event| engine.port_event(Some(port), event)) {
                 Ok(port) => Some(port),
                 Err(err) => {
                     log(&format!("multichat engine: could not reach the worker: {err}"));
@@ -344,7 +343,7 @@ impl Engine {
             })
         };
         let Some((port, batch)) = batch else { return };
-        if let Err(err) = port.post(&batch) {
+        if let Err(err) = worker_port::post(&port, &batch) {
             log(&format!("multichat engine: the worker did not take {} reports: {err}", batch.len()));
             if let WorkerLink::Runtime(port) = &mut self.0.borrow_mut().worker {
                 port.lost();
@@ -352,20 +351,14 @@ impl Engine {
         }
     }
 
-    fn port_event(&self, port: &Port, event: PortEvent) {
+    /// What the worker posted on `port` (`None`: on the lane) or that the port closed.
+    fn port_event(&self, port: Option<&Port>, event: PortEvent) {
         let current = match &mut self.0.borrow_mut().worker {
             WorkerLink::Runtime(link) => link.saw(port, &event),
             WorkerLink::Page(_) => false,
         };
-        if let (true, PortEvent::Commands(EngineCommands { commands, .. }, mut chunks)) = (current, event) {
-            for command in commands {
-                match command {
-                    WorkerToEngine::SendChunk { link, data } if let Some(bytes) = chunks.next(&data) => {
-                        self.send_chunk(link, bytes)
-                    }
-                    other => self.command(other),
-                }
-            }
+        if let (true, PortEvent::Commands(EngineCommands { commands, .. })) = (current, event) {
+            commands.into_iter().for_each(|it| self.command(it));
         }
         // An answer frees a place for the next batch; a closed port is reopened only if reports wait.
         self.post_reports();
@@ -373,7 +366,7 @@ impl Engine {
 
     /// Firefox: the worker's report function, called directly; its promise resolves with the commands.
     fn report_in_page(&self, report: &js_sys::Function, message: &EngineToWorker) {
-        let reply = convert::to_js(message).and_then(|message| {
+        let reply = convert::to_js_cloned(message).and_then(|message| {
             report.call1(&JsValue::NULL, &message).map_err(|err| ShellError::from_js("the worker's report", &err))
         });
         let engine = self.clone();

@@ -7,6 +7,10 @@
 //! report still leaves at once. The worker answers each batch with one [`EngineCommands`] frame (`reply`)
 //! once every report in it is handled, and sends its own commands on the same port.
 //!
+//! The batches and the worker's commands travel by ServiceWorker messaging ([`worker_lane`], structured clone,
+//! so a file chunk's bytes go as bytes); the port itself then only says that the worker stopped. Where this
+//! page has no controlling worker to post to, the port carries them as JSON.
+//!
 //! The port is opened only when there is something to report: an open port does not keep Chrome's service
 //! worker alive (only messages do), and when the worker stops the port closes and is not reopened until the
 //! next report, which wakes the worker as a runtime message would. Reports posted to a worker that stopped
@@ -15,7 +19,7 @@
 
 use multichat_core::bridge::{ENGINE_PORT_NAME, EngineCommands, EngineToWorker};
 use multichat_web::chrome::{self, Port};
-use multichat_web::convert;
+use multichat_web::{ShellError, convert, worker_lane};
 
 /// Batches posted to the worker and not answered yet, at most: two, so the worker has the next batch at hand
 /// while it stores the current one.
@@ -31,8 +35,8 @@ pub(crate) struct WorkerPort {
 
 /// What the port saw, for the engine to act on.
 pub(crate) enum PortEvent {
-    /// The worker's commands, and the bytes of their file chunks decoded ahead ([`take_chunks`]).
-    Commands(EngineCommands, ChunkBytes),
+    /// The worker's commands.
+    Commands(EngineCommands),
     Gone,
 }
 
@@ -56,13 +60,16 @@ impl WorkerPort {
         Some((port, std::mem::take(&mut self.queued)))
     }
 
-    /// Notes what `port` saw; false if it is not the current port (an older one, already replaced).
-    pub(crate) fn saw(&mut self, port: &Port, event: &PortEvent) -> bool {
-        if !self.port.as_ref().is_some_and(|it| js_sys::Object::is(it, port)) {
+    /// Notes what `port` saw (`None`: the lane, which has no older ones); false if it is not the current
+    /// port (an older one, already replaced).
+    pub(crate) fn saw(&mut self, port: Option<&Port>, event: &PortEvent) -> bool {
+        if let Some(port) = port
+            && !self.port.as_ref().is_some_and(|it| js_sys::Object::is(it, port))
+        {
             return false;
         }
         match event {
-            PortEvent::Commands(EngineCommands { reply: true, .. }, _) => {
+            PortEvent::Commands(EngineCommands { reply: true, .. }) => {
                 self.in_flight = self.in_flight.saturating_sub(1)
             }
             PortEvent::Commands(..) => {}
@@ -87,12 +94,8 @@ pub(crate) fn open(on_event: impl Fn(&Port, PortEvent) + Clone + 'static) -> Res
     let frame_port = port.clone();
     let on_frame = on_event.clone();
     port.on_frame(move |value| {
-        let chunks = take_chunks(&value);
-        match convert::from_js::<EngineCommands>(value) {
-            Ok(commands) => on_frame(&frame_port, PortEvent::Commands(commands, chunks)),
-            Err(err) => {
-                web_sys::console::warn_1(&format!("multichat engine: dropped a malformed worker frame: {err}").into())
-            }
+        if let Some(commands) = commands_in(value) {
+            on_frame(&frame_port, PortEvent::Commands(commands))
         }
     });
     let gone_port = port.clone();
@@ -100,42 +103,21 @@ pub(crate) fn open(on_event: impl Fn(&Port, PortEvent) + Clone + 'static) -> Res
     Ok(port)
 }
 
-/// The bytes of a frame's `send_chunk` commands, in order, decoded by the browser
-/// (`Uint8Array.fromBase64`); each command's `data` is then left empty. A chunk is 64 KiB, 87 KB of base64:
-/// copying that string into wasm and decoding it there was most of the engine's time sending a file.
-/// Empty where the browser has no `fromBase64` (the commands keep their base64, decoded in wasm).
-#[derive(Default)]
-pub(crate) struct ChunkBytes(std::collections::VecDeque<Vec<u8>>);
-
-impl ChunkBytes {
-    /// The bytes of the next `send_chunk` command whose `data` was taken; `None` if it kept its base64.
-    pub(crate) fn next(&mut self, data: &str) -> Option<Vec<u8>> {
-        if data.is_empty() { self.0.pop_front() } else { None }
+/// The worker's commands in a frame it posted (on the port or the lane); `None` (logged) if malformed.
+pub(crate) fn commands_in(frame: wasm_bindgen::JsValue) -> Option<EngineCommands> {
+    match convert::from_js::<EngineCommands>(frame) {
+        Ok(commands) => Some(commands),
+        Err(err) => {
+            web_sys::console::warn_1(&format!("multichat engine: dropped a malformed worker frame: {err}").into());
+            None
+        }
     }
 }
 
-fn take_chunks(frame: &wasm_bindgen::JsValue) -> ChunkBytes {
-    use js_sys::{Array, Function, Reflect, Uint8Array};
-    use wasm_bindgen::{JsCast, JsValue};
-    let mut taken = ChunkBytes::default();
-    let class: JsValue = Uint8Array::new_with_length(0).constructor().into();
-    let from_base64 = Reflect::get(&class, &"fromBase64".into());
-    let Some(from_base64) = from_base64.ok().and_then(|it| it.dyn_into::<Function>().ok()) else { return taken };
-    let Some(commands) = Reflect::get(frame, &"commands".into()).ok().and_then(|it| it.dyn_into::<Array>().ok()) else {
-        return taken;
-    };
-    for command in commands.iter() {
-        let kind = Reflect::get(&command, &"kind".into()).ok().and_then(|it| it.as_string());
-        if kind.as_deref() != Some("send_chunk") {
-            continue;
-        }
-        let Ok(data) = Reflect::get(&command, &"data".into()) else { continue };
-        let Ok(bytes) = from_base64.call1(&class, &data) else { continue };
-        let Ok(bytes) = bytes.dyn_into::<Uint8Array>() else { continue };
-        if bytes.length() == 0 || Reflect::set(&command, &"data".into(), &JsValue::from_str("")).is_err() {
-            continue;
-        }
-        taken.0.push_back(bytes.to_vec());
+/// Posts a batch of reports to the worker: on the lane, else on `port`.
+pub(crate) fn post(port: &Port, batch: &[EngineToWorker]) -> Result<(), ShellError> {
+    if worker_lane::post_to_worker(&convert::to_js_cloned(batch)?)? {
+        return Ok(());
     }
-    taken
+    port.post(&batch)
 }

@@ -193,11 +193,11 @@ impl WorkerModel {
         self.drain_files(now);
     }
 
-    /// A binary message on `link` (base64, as the engine passes it).
-    pub(super) fn file_chunk(&mut self, now: Millis, link: &LinkId, data: String) {
+    /// A binary message on `link`, its bytes as the engine received them.
+    pub(super) fn file_chunk(&mut self, now: Millis, link: &LinkId, bytes: Vec<u8>) {
         self.sync_file_links(now);
         let user = self.chat.as_ref().and_then(|chat| chat.files_peer(link)).cloned();
-        let (Some(user), Some(bytes)) = (user, record::chunk_bytes(&Value::String(data))) else {
+        let Some(user) = user else {
             self.log_dropped(
                 now,
                 &format!("dropped a binary message on {link}: not a file chunk of a link taking files"),
@@ -385,7 +385,7 @@ impl WorkerModel {
                         self.log_dropped(now, &format!("could not send chunk {index} of {id} to {to}"));
                         continue;
                     };
-                    let data = record::chunk_base64(&wire::encode_chunk(&id, index, &bytes));
+                    let data = wire::encode_chunk(&id, index, &bytes);
                     self.command(WorkerToEngine::SendChunk { link: link.clone(), data });
                 }
             }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod file_store;
 pub mod peer_host;
 pub mod rtc;
+pub mod worker_lane;
 pub mod ws;
 
 pub use error::ShellError;
