@@ -5,7 +5,7 @@
 // Figures: start → signaling open, connect() → channel open, small-message round trip (median and p99),
 // and the throughput of a 10 MiB transfer.
 // Our side is driven from the popup page through chrome.runtime messages to the engine (the offscreen
-// document), and it observes the engine's reports to the worker on its own end of the engine's port
+// document), and it observes the engine's reports to the worker through a copy the engine's document makes
 // (harness.mjs, signInAndGoOnline), so every figure of ours
 // includes that internal extension messaging (and the worker's chat layer, which also sees every report).
 // Run through `cargo xtask bench`, inside a loopback-only network namespace.

@@ -403,29 +403,47 @@ export async function openStockPage(stock, server) {
 
 /**
  * Signs `username` in through the popup and points the extension at `server` (a `startPeerServer`), then
- * waits until the engine is online. Also starts recording, in the popup page, every report the engine sends
- * to the worker (`globalThis.seen`, each `{ at: performance.now(), body }`): extension pages that listen for
- * connections get an end of the engine's port too.
+ * waits until the engine is online. From then on it also records, in the popup page, every report the engine
+ * sends to the worker (`globalThis.seen`, each `{ at: performance.now(), body }`; `globalThis.onReport`, if
+ * set, is called with each report as well): the engine posts its batches to the worker by ServiceWorker
+ * messaging, which no other page sees, so the engine's document is made to copy each batch to a
+ * BroadcastChannel the popup listens on (see `mirrorEngineReports`).
  */
 export async function signInAndGoOnline(browser, username, server) {
   const popup = await openPopup(browser);
-  await popup.evaluate(() => {
+  await popup.evaluate((name) => {
     globalThis.seen = [];
-    // The engine posts its reports, in batches, on a port it opens to the extension; every extension page
-    // listening for connections gets its own end of that port, so this page sees each batch too.
-    // `globalThis.onReport`, if set, is called with each report as well.
-    chrome.runtime.onConnect.addListener((port) => {
-      if (port.name !== 'engine') return;
-      port.onMessage.addListener((batch) => {
-        for (const body of batch) {
-          globalThis.seen.push({ at: performance.now(), body });
-          globalThis.onReport?.(body);
-        }
-      });
-    });
-  });
+    new BroadcastChannel(name).onmessage = ({ data: batch }) => {
+      for (const body of batch) {
+        globalThis.seen.push({ at: performance.now(), body });
+        globalThis.onReport?.(body);
+      }
+    };
+  }, REPORT_MIRROR);
   await signIn(popup, username, server.settings);
+  await mirrorEngineReports(browser);
   return popup;
+}
+
+const REPORT_MIRROR = 'multichat-test-engine-reports';
+
+/**
+ * Makes the engine's offscreen document copy every batch of reports it posts to the worker to the
+ * BroadcastChannel `REPORT_MIRROR`, by wrapping `ServiceWorker.prototype.postMessage` there (the engine's wasm
+ * looks the method up at each call). Nothing the worker gets changes.
+ */
+async function mirrorEngineReports(browser) {
+  const evaluate = await engineEvaluator(browser);
+  await evaluate(`(() => {
+    if (globalThis.mirroredReports) return true;
+    globalThis.mirroredReports = new BroadcastChannel(${JSON.stringify(REPORT_MIRROR)});
+    const post = ServiceWorker.prototype.postMessage;
+    ServiceWorker.prototype.postMessage = function (message, ...rest) {
+      post.call(this, message, ...rest);
+      if (Array.isArray(message)) globalThis.mirroredReports.postMessage(message);
+    };
+    return true;
+  })()`);
 }
 
 /** Sends a command straight to the extension's engine from an extension page (`WorkerToEngine`). */
@@ -470,30 +488,7 @@ export async function watchEngineConsole(browser) {
  * `evaluate(expression)`, which runs an expression there (promises awaited) and returns its JSON value.
  */
 export async function recordEnginePeerConnections(browser) {
-  const cdp = await browser.context.browser().newBrowserCDPSession();
-  const { targetInfos } = await cdp.send('Target.getTargets');
-  const target = targetInfos.find((it) => it.url.endsWith('/background/offscreen.html'));
-  if (!target) throw new Error('the engine\'s offscreen document is not open');
-  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false });
-  let nextId = 1000;
-  const waiting = new Map();
-  cdp.on('Target.receivedMessageFromTarget', ({ sessionId: from, message }) => {
-    if (from !== sessionId) return;
-    const reply = JSON.parse(message);
-    waiting.get(reply.id)?.(reply);
-    waiting.delete(reply.id);
-  });
-  const evaluate = async (expression) => {
-    const id = nextId++;
-    const replied = new Promise((resolve) => waiting.set(id, resolve));
-    const params = { expression, awaitPromise: true, returnByValue: true };
-    await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method: 'Runtime.evaluate', params }) });
-    const reply = await withTimeout(replied, 10000, 'the engine did not answer an evaluation');
-    if (reply.error || reply.result.exceptionDetails) {
-      throw new Error(`engine evaluation failed: ${JSON.stringify(reply.error ?? reply.result.exceptionDetails)}`);
-    }
-    return reply.result.result.value;
-  };
+  const evaluate = await engineEvaluator(browser);
   await evaluate(`(() => {
     if (globalThis.recordedPeerConnections) return true;
     globalThis.recordedPeerConnections = [];
